@@ -1,1 +1,1 @@
-export {};
+export { createLogger, isLogLevel, type Logger, type LogLevel, silentLogger } from './log.ts';

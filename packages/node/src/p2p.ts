@@ -1,0 +1,430 @@
+// The libp2p host: TCP + noise + yamux, identify and ping. Only genesis validators and
+// configured observers may connect: the connection gater refuses every other peer right after
+// the noise handshake proves its identity, before any stream opens.
+//
+// Two protocols carry Autoledger traffic, both namespaced by chain id so that nodes of
+// different chains never talk:
+// - `wire`: one long-lived outbound stream per connected peer carrying length-prefixed frames
+//   `[channel byte][payload]` (consensus messages, transaction batches, height announcements);
+// - `sync`: request/response streams (one request frame, any number of response frames).
+
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
+import { identify } from '@libp2p/identify';
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { encodeFrame, FrameReader } from './framing.ts';
+import type { Logger } from './log.ts';
+
+export const WIRE_CHANNELS = { consensus: 1, txs: 2, announce: 3 } as const;
+export type WireChannel = keyof typeof WIRE_CHANNELS;
+const CHANNEL_BY_TAG = new Map<number, WireChannel>(
+  Object.entries(WIRE_CHANNELS).map(([name, tag]) => [tag, name as WireChannel]),
+);
+
+export function peerIdFromEd25519PublicKey(publicKey: Uint8Array): string {
+  return peerIdFromPublicKey(publicKeyFromRaw(publicKey) as Parameters<typeof peerIdFromPublicKey>[0]).toString();
+}
+
+/** The raw 32-byte ed25519 key behind a peer id, or undefined for other key types. */
+export function ed25519PublicKeyFromPeerId(peerId: string): Uint8Array | undefined {
+  try {
+    const parsed = peerIdFromString(peerId);
+    return parsed.type === 'Ed25519' ? parsed.publicKey.raw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface P2POptions {
+  chainId: string;
+  /** The node's ed25519 seed; its public key is the node's peer id. */
+  secretKey: Uint8Array;
+  listen: readonly string[];
+  /** Multiaddrs ending in /p2p/<peer id> that the node keeps connected, redialling with back-off. */
+  peers: readonly string[];
+  /** Every peer id allowed to connect (validators and configured observers). */
+  allowedPeerIds: ReadonlySet<string>;
+  maxFrameBytes: number;
+  /** Bytes queued for one peer before further frames to it are dropped. */
+  maxQueuedBytesPerPeer?: number;
+  /** Penalty points after which a misbehaving peer is disconnected and banned for a while. */
+  banThreshold?: number;
+  banDurationMs?: number;
+  redialMinMs?: number;
+  redialMaxMs?: number;
+  logger: Logger;
+}
+
+export type MessageHandler = (from: string, payload: Uint8Array) => void;
+export type RequestHandler = (from: string, request: Uint8Array) => Promise<Uint8Array[]>;
+
+interface PeerLink {
+  stream: Stream;
+  queue: Uint8Array[];
+  queuedBytes: number;
+  flushing: boolean;
+}
+
+export interface P2PStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  framesDropped: number;
+  penalties: number;
+  bans: number;
+}
+
+export class P2PHost {
+  readonly #options: Required<Omit<P2POptions, 'logger'>> & { logger: Logger };
+  readonly #log: Logger;
+  readonly #wireProtocol: string;
+  readonly #syncProtocol: string;
+  readonly #handlers = new Map<WireChannel, MessageHandler>();
+  readonly #links = new Map<string, PeerLink>();
+  readonly #opening = new Set<string>();
+  readonly #penalties = new Map<string, number>();
+  readonly #bannedUntil = new Map<string, number>();
+  readonly #redialTimers = new Map<string, NodeJS.Timeout>();
+  readonly #redialDelay = new Map<string, number>();
+  #requestHandler: RequestHandler | undefined;
+  #libp2p: Libp2p | undefined;
+  #stopping = false;
+  readonly stats: P2PStats = {
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    framesDropped: 0,
+    penalties: 0,
+    bans: 0,
+  };
+
+  constructor(options: P2POptions) {
+    this.#options = {
+      maxQueuedBytesPerPeer: 64 * 1024 * 1024,
+      banThreshold: 100,
+      banDurationMs: 60_000,
+      redialMinMs: 200,
+      redialMaxMs: 10_000,
+      ...options,
+    };
+    this.#log = options.logger.child({ component: 'p2p' });
+    this.#wireProtocol = `/autoledger/${options.chainId}/wire/1.0.0`;
+    this.#syncProtocol = `/autoledger/${options.chainId}/sync/1.0.0`;
+  }
+
+  get peerId(): string {
+    return this.#node().peerId.toString();
+  }
+
+  get listenAddrs(): string[] {
+    return this.#node()
+      .getMultiaddrs()
+      .map((address) => address.toString());
+  }
+
+  /** Peer ids with an open connection. */
+  connectedPeers(): string[] {
+    return [
+      ...new Set(
+        this.#node()
+          .getConnections()
+          .map((connection) => connection.remotePeer.toString()),
+      ),
+    ].sort();
+  }
+
+  onMessage(channel: WireChannel, handler: MessageHandler): void {
+    this.#handlers.set(channel, handler);
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#requestHandler = handler;
+  }
+
+  #isAllowed(peerId: PeerId): boolean {
+    const id = peerId.toString();
+    if (!this.#options.allowedPeerIds.has(id)) return false;
+    const until = this.#bannedUntil.get(id);
+    return until === undefined || until <= Date.now();
+  }
+
+  async start(): Promise<void> {
+    const privateKey = await generateKeyPairFromSeed('Ed25519', this.#options.secretKey);
+    const deny = (peerId: PeerId) => {
+      const denied = !this.#isAllowed(peerId);
+      if (denied) this.#log.info('peer_refused', { peer: peerId.toString() });
+      return denied;
+    };
+    this.#libp2p = await createLibp2p({
+      privateKey,
+      addresses: { listen: [...this.#options.listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), ping: ping() },
+      connectionGater: {
+        denyDialPeer: (peerId) => !this.#isAllowed(peerId),
+        denyInboundEncryptedConnection: deny,
+        denyOutboundEncryptedConnection: deny,
+      },
+      connectionManager: { maxConnections: Math.max(16, this.#options.allowedPeerIds.size * 4) },
+    });
+    const node = this.#libp2p;
+    await node.handle(this.#wireProtocol, (stream, connection) => this.#readWire(stream, connection), {
+      maxInboundStreams: 4,
+    });
+    await node.handle(this.#syncProtocol, (stream, connection) => this.#serveRequest(stream, connection), {
+      maxInboundStreams: 8,
+    });
+    node.addEventListener('connection:open', (event) => {
+      const remote = event.detail.remotePeer.toString();
+      this.#redialDelay.delete(remote);
+      void this.#openLink(remote);
+    });
+    node.addEventListener('peer:disconnect', (event) => {
+      const remote = event.detail.toString();
+      this.#links.delete(remote);
+      this.#scheduleRedial(remote);
+    });
+    for (const address of this.#options.peers) this.#scheduleRedial(this.#peerIdOfAddress(address), 0);
+    this.#log.info('p2p_started', { peerId: this.peerId, listen: this.listenAddrs });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#redialTimers.values()) clearTimeout(timer);
+    this.#redialTimers.clear();
+    await this.#libp2p?.stop();
+  }
+
+  #node(): Libp2p {
+    if (this.#libp2p === undefined) throw new Error('p2p host is not started');
+    return this.#libp2p;
+  }
+
+  #peerIdOfAddress(address: string): string {
+    const peerId = multiaddr(address)
+      .getComponents()
+      .find((component) => component.name === 'p2p')?.value;
+    if (peerId === undefined) throw new Error(`peer address ${address} has no /p2p/<peer id>`);
+    return peerId;
+  }
+
+  #addressesOf(peerId: string): string[] {
+    return this.#options.peers.filter((address) => address.endsWith(`/p2p/${peerId}`));
+  }
+
+  /** Keeps configured peers connected: redials with exponential back-off while they are away. */
+  #scheduleRedial(peerId: string, delayMs?: number): void {
+    if (this.#stopping || this.#redialTimers.has(peerId) || this.#addressesOf(peerId).length === 0) return;
+    const delay = delayMs ?? this.#redialDelay.get(peerId) ?? this.#options.redialMinMs;
+    this.#redialDelay.set(peerId, Math.min(this.#options.redialMaxMs, Math.max(this.#options.redialMinMs, delay * 2)));
+    const timer = setTimeout(() => {
+      this.#redialTimers.delete(peerId);
+      void this.#dial(peerId);
+    }, delay);
+    timer.unref();
+    this.#redialTimers.set(peerId, timer);
+  }
+
+  async #dial(peerId: string): Promise<void> {
+    if (this.#stopping) return;
+    const node = this.#node();
+    if (node.getConnections(peerIdFromString(peerId)).length > 0) return;
+    for (const address of this.#addressesOf(peerId)) {
+      try {
+        await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5_000) });
+        return;
+      } catch (error) {
+        this.#log.debug('dial_failed', { peer: peerId, address, error });
+      }
+    }
+    this.#scheduleRedial(peerId);
+  }
+
+  async #openLink(peerId: string): Promise<void> {
+    if (this.#links.has(peerId) || this.#opening.has(peerId) || this.#stopping) return;
+    this.#opening.add(peerId);
+    try {
+      const stream = await this.#node().dialProtocol(peerIdFromString(peerId), this.#wireProtocol, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      const link: PeerLink = { stream, queue: [], queuedBytes: 0, flushing: false };
+      this.#links.set(peerId, link);
+      stream.addEventListener('close', () => {
+        if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+        // The connection may outlive the stream (an idle timeout, a reset): open a new one.
+        if (!this.#stopping && this.#node().getConnections(peerIdFromString(peerId)).length > 0) {
+          setTimeout(() => void this.#openLink(peerId), 100).unref();
+        }
+      });
+    } catch (error) {
+      this.#log.debug('wire_open_failed', { peer: peerId, error });
+    } finally {
+      this.#opening.delete(peerId);
+    }
+  }
+
+  async #readWire(stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString();
+    const reader = new FrameReader(this.#options.maxFrameBytes + 1);
+    try {
+      for await (const chunk of stream) {
+        const bytes = chunk.subarray();
+        this.stats.bytesIn += bytes.length;
+        for (const frame of reader.push(bytes)) {
+          this.stats.framesIn++;
+          const channel = CHANNEL_BY_TAG.get(frame[0] ?? -1);
+          const handler = channel && this.#handlers.get(channel);
+          if (channel === undefined) {
+            this.penalise(from, 20, 'unknown wire channel');
+            continue;
+          }
+          if (!handler) continue;
+          try {
+            handler(from, frame.subarray(1));
+          } catch (error) {
+            // A handler must never throw on input; if one does, it is a bug to fix, not a
+            // reason to drop the connection.
+            this.#log.error('wire_handler_failed', { peer: from, channel, error });
+          }
+        }
+      }
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'FRAME_TOO_LARGE') {
+        this.penalise(from, this.#options.banThreshold, 'oversized frame');
+      } else {
+        this.#log.debug('wire_read_ended', { peer: from, error });
+      }
+      stream.abort(error as Error);
+    }
+  }
+
+  /** Queues a frame for one peer; drops it (and counts the drop) when the peer's queue is full. */
+  send(peerId: string, channel: WireChannel, payload: Uint8Array): boolean {
+    const link = this.#links.get(peerId);
+    if (link === undefined) return false;
+    const frame = new Uint8Array(5 + payload.length);
+    new DataView(frame.buffer).setUint32(0, payload.length + 1);
+    frame[4] = WIRE_CHANNELS[channel];
+    frame.set(payload, 5);
+    if (link.queuedBytes + frame.length > this.#options.maxQueuedBytesPerPeer) {
+      this.stats.framesDropped++;
+      return false;
+    }
+    link.queue.push(frame);
+    link.queuedBytes += frame.length;
+    if (!link.flushing) void this.#flush(peerId, link);
+    return true;
+  }
+
+  /** Sends to every peer in `peerIds` (default: every connected peer). */
+  broadcast(channel: WireChannel, payload: Uint8Array, peerIds?: Iterable<string>): number {
+    let sent = 0;
+    for (const peerId of peerIds ?? this.#links.keys()) if (this.send(peerId, channel, payload)) sent++;
+    return sent;
+  }
+
+  async #flush(peerId: string, link: PeerLink): Promise<void> {
+    link.flushing = true;
+    try {
+      while (link.queue.length > 0) {
+        const frame = link.queue.shift() as Uint8Array;
+        link.queuedBytes -= frame.length;
+        this.stats.framesOut++;
+        this.stats.bytesOut += frame.length;
+        // Back-pressure: when the muxer's buffer is full, wait for it to drain.
+        if (!link.stream.send(frame)) await link.stream.onDrain({ signal: AbortSignal.timeout(30_000) });
+      }
+    } catch (error) {
+      this.#log.debug('wire_send_failed', { peer: peerId, error });
+      link.stream.abort(error as Error);
+      if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+    } finally {
+      link.flushing = false;
+    }
+  }
+
+  async #serveRequest(stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString();
+    const reader = new FrameReader(64 * 1024);
+    try {
+      let request: Uint8Array | undefined;
+      for await (const chunk of stream) {
+        request = reader.push(chunk.subarray())[0];
+        if (request !== undefined) break;
+      }
+      if (request === undefined || this.#requestHandler === undefined) {
+        await stream.close();
+        return;
+      }
+      const responses = await this.#requestHandler(from, request);
+      for (const response of responses) {
+        if (!stream.send(encodeFrame(response))) await stream.onDrain({ signal: AbortSignal.timeout(30_000) });
+      }
+      await stream.close();
+    } catch (error) {
+      if ((error as { code?: string }).code === 'FRAME_TOO_LARGE') this.penalise(from, 50, 'oversized request');
+      stream.abort(error as Error);
+    }
+  }
+
+  /** Sends one request frame and collects the response frames until the peer closes. */
+  async request(
+    peerId: string,
+    request: Uint8Array,
+    options: { timeoutMs: number; maxResponseBytes: number },
+  ): Promise<Uint8Array[]> {
+    const signal = AbortSignal.timeout(options.timeoutMs);
+    const stream = await this.#node().dialProtocol(peerIdFromString(peerId), this.#syncProtocol, { signal });
+    const reader = new FrameReader(this.#options.maxFrameBytes);
+    const frames: Uint8Array[] = [];
+    let received = 0;
+    try {
+      stream.send(encodeFrame(request));
+      const onAbort = () => stream.abort(new Error('request timed out'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const chunk of stream) {
+          received += chunk.byteLength;
+          if (received > options.maxResponseBytes) throw new Error('response exceeds the size limit');
+          frames.push(...reader.push(chunk.subarray()));
+        }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      if (signal.aborted) throw new Error('request timed out');
+      await stream.close().catch(() => {});
+      return frames;
+    } catch (error) {
+      stream.abort(error as Error);
+      throw error;
+    }
+  }
+
+  /** Adds penalty points; at the threshold the peer is disconnected and banned for a while. */
+  penalise(peerId: string, points: number, reason: string): void {
+    this.stats.penalties++;
+    const total = (this.#penalties.get(peerId) ?? 0) + points;
+    this.#penalties.set(peerId, total);
+    this.#log.warn('peer_penalised', { peer: peerId, points, total, reason });
+    if (total < this.#options.banThreshold) return;
+    this.#penalties.delete(peerId);
+    this.#bannedUntil.set(peerId, Date.now() + this.#options.banDurationMs);
+    this.stats.bans++;
+    this.#log.warn('peer_banned', { peer: peerId, forMs: this.#options.banDurationMs, reason });
+    this.#links.delete(peerId);
+    void this.#node()
+      .hangUp(peerIdFromString(peerId))
+      .catch(() => {});
+  }
+}

@@ -1,0 +1,283 @@
+// JSON-RPC 2.0 dispatch, shared by HTTP and WebSocket. Everything here treats the request as
+// hostile: sizes, batch lengths and nesting are bounded before any method runs, the method
+// table is a Map (so `__proto__` or `constructor` are just unknown methods), and a handler's
+// unexpected exception becomes -32603 without leaking internals.
+
+export const RPC_ERRORS = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  /** The transaction was refused (data.code says why), or another application-level refusal. */
+  REFUSED: -32000,
+  NOT_FOUND: -32004,
+  FORBIDDEN: -32003,
+  BUSY: -32005,
+} as const;
+
+export class RpcError extends Error {
+  readonly code: number;
+  readonly data: unknown;
+  constructor(code: number, message: string, data?: unknown) {
+    super(message);
+    this.name = 'RpcError';
+    this.code = code;
+    this.data = data;
+  }
+}
+
+export type Scope = 'read' | 'submit';
+
+export interface RpcContext {
+  /** The scope of the caller's token, or 'submit' when the node runs without tokens. */
+  scope: Scope;
+  /** Present on WebSocket connections: lets subscription methods attach to the connection. */
+  connection?: unknown;
+}
+
+export interface ParamSpec {
+  name: string;
+  description: string;
+  required: boolean;
+  schema: Record<string, unknown>;
+}
+
+export interface RpcMethod {
+  description: string;
+  scope: Scope;
+  params: readonly ParamSpec[];
+  result: { name: string; schema: Record<string, unknown> };
+  /** Receives params already shaped into an object keyed by ParamSpec names. */
+  handler(params: Record<string, unknown>, context: RpcContext): Promise<unknown> | unknown;
+}
+
+export interface JsonRpcLimits {
+  maxBatchLength: number;
+  maxNestingDepth: number;
+}
+
+type JsonRpcId = string | number | null;
+interface JsonRpcResponse {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+function errorResponse(id: JsonRpcId, error: RpcError): JsonRpcResponse {
+  const body: JsonRpcResponse['error'] = { code: error.code, message: error.message };
+  if (error.data !== undefined) body.data = error.data;
+  return { jsonrpc: '2.0', id, error: body };
+}
+
+/**
+ * Deepest nesting of arrays/objects in a JSON text, found by a linear scan that skips strings.
+ * JSON.parse recurses, so a 1 MiB body of `[[[[...` would otherwise reach it.
+ */
+export function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 92 /* \ */) i++;
+      else if (char === 34 /* " */) inString = false;
+    } else if (char === 34) inString = true;
+    else if (char === 91 /* [ */ || char === 123 /* { */) {
+      depth++;
+      if (depth > deepest) deepest = depth;
+    } else if (char === 93 /* ] */ || char === 125 /* } */) depth--;
+  }
+  return deepest;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class JsonRpcDispatcher {
+  readonly methods: ReadonlyMap<string, RpcMethod>;
+  readonly #limits: JsonRpcLimits;
+  readonly #onError: (method: string, error: unknown) => void;
+
+  constructor(
+    methods: ReadonlyMap<string, RpcMethod>,
+    limits: JsonRpcLimits,
+    onError: (method: string, error: unknown) => void = () => {},
+  ) {
+    this.methods = methods;
+    this.#limits = limits;
+    this.#onError = onError;
+  }
+
+  /**
+   * Handles one HTTP body or WebSocket message. Returns the response value to serialise, or
+   * `undefined` when nothing must be sent (only notifications).
+   */
+  async dispatch(text: string, context: RpcContext): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+    if (jsonNestingDepth(text) > this.#limits.maxNestingDepth) {
+      return errorResponse(
+        null,
+        new RpcError(RPC_ERRORS.INVALID_REQUEST, `JSON nesting deeper than ${this.#limits.maxNestingDepth}`),
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      return errorResponse(null, new RpcError(RPC_ERRORS.PARSE_ERROR, 'parse error: the body is not valid JSON'));
+    }
+    if (Array.isArray(payload)) {
+      if (payload.length === 0) return errorResponse(null, new RpcError(RPC_ERRORS.INVALID_REQUEST, 'empty batch'));
+      if (payload.length > this.#limits.maxBatchLength) {
+        return errorResponse(
+          null,
+          new RpcError(
+            RPC_ERRORS.INVALID_REQUEST,
+            `batch of ${payload.length} exceeds the limit of ${this.#limits.maxBatchLength}`,
+          ),
+        );
+      }
+      const responses: JsonRpcResponse[] = [];
+      // Sequential on purpose: a batch is bounded, and running it in order keeps one client
+      // from monopolising the event loop with a burst of parallel work.
+      for (const entry of payload) {
+        const response = await this.#dispatchOne(entry, context);
+        if (response !== undefined) responses.push(response);
+      }
+      return responses.length > 0 ? responses : undefined;
+    }
+    return this.#dispatchOne(payload, context);
+  }
+
+  async #dispatchOne(request: unknown, context: RpcContext): Promise<JsonRpcResponse | undefined> {
+    if (!isPlainObject(request)) {
+      return errorResponse(null, new RpcError(RPC_ERRORS.INVALID_REQUEST, 'a request must be an object'));
+    }
+    const hasId = Object.hasOwn(request, 'id');
+    const id = request.id;
+    const validId = !hasId || id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+    const responseId: JsonRpcId = validId && hasId ? (id as JsonRpcId) : null;
+    if (request.jsonrpc !== '2.0') {
+      return errorResponse(responseId, new RpcError(RPC_ERRORS.INVALID_REQUEST, 'jsonrpc must be "2.0"'));
+    }
+    if (!validId)
+      return errorResponse(null, new RpcError(RPC_ERRORS.INVALID_REQUEST, 'id must be a string, number or null'));
+    if (typeof request.method !== 'string') {
+      return errorResponse(responseId, new RpcError(RPC_ERRORS.INVALID_REQUEST, 'method must be a string'));
+    }
+    const params = request.params;
+    if (params !== undefined && !Array.isArray(params) && !isPlainObject(params)) {
+      return errorResponse(
+        responseId,
+        new RpcError(RPC_ERRORS.INVALID_REQUEST, 'params must be an object or an array'),
+      );
+    }
+    const isNotification = !hasId;
+    const method = this.methods.get(request.method);
+    let response: JsonRpcResponse;
+    if (method === undefined) {
+      response = errorResponse(
+        responseId,
+        new RpcError(RPC_ERRORS.METHOD_NOT_FOUND, `method not found: ${request.method.slice(0, 100)}`),
+      );
+    } else if (method.scope === 'submit' && context.scope !== 'submit') {
+      response = errorResponse(
+        responseId,
+        new RpcError(RPC_ERRORS.FORBIDDEN, `a token with scope "${context.scope}" may not call ${request.method}`),
+      );
+    } else {
+      try {
+        const named = this.#nameParams(method, params);
+        const result = await method.handler(named, context);
+        response = { jsonrpc: '2.0', id: responseId, result: result ?? null };
+      } catch (error) {
+        if (error instanceof RpcError) response = errorResponse(responseId, error);
+        else {
+          this.#onError(request.method, error);
+          response = errorResponse(responseId, new RpcError(RPC_ERRORS.INTERNAL_ERROR, 'internal error'));
+        }
+      }
+    }
+    return isNotification ? undefined : response;
+  }
+
+  /** Positional params map onto the method's declared names; unknown names are refused. */
+  #nameParams(method: RpcMethod, params: unknown): Record<string, unknown> {
+    const named: Record<string, unknown> = Object.create(null);
+    if (Array.isArray(params)) {
+      if (params.length > method.params.length) {
+        throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `expected at most ${method.params.length} params`);
+      }
+      params.forEach((value, index) => {
+        named[(method.params[index] as ParamSpec).name] = value;
+      });
+    } else if (isPlainObject(params)) {
+      const known = new Set(method.params.map((spec) => spec.name));
+      for (const [key, value] of Object.entries(params)) {
+        if (!known.has(key)) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `unknown param: ${key.slice(0, 100)}`);
+        named[key] = value;
+      }
+    }
+    for (const spec of method.params) {
+      if (spec.required && named[spec.name] === undefined) {
+        throw new RpcError(RPC_ERRORS.INVALID_PARAMS, `missing param: ${spec.name}`);
+      }
+    }
+    return named;
+  }
+}
+
+// Param readers: each returns the typed value or throws -32602 with the param's name.
+
+export function invalidParam(name: string, expected: string): RpcError {
+  return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid param ${name}: expected ${expected}`);
+}
+
+export function readString(
+  params: Record<string, unknown>,
+  name: string,
+  options: { maxLength?: number; pattern?: RegExp } = {},
+): string {
+  const value = params[name];
+  const maxLength = options.maxLength ?? 256;
+  if (typeof value !== 'string' || value.length > maxLength || (options.pattern && !options.pattern.test(value))) {
+    throw invalidParam(
+      name,
+      `a string${options.pattern ? ` matching ${options.pattern}` : ''} of at most ${maxLength} characters`,
+    );
+  }
+  return value;
+}
+
+export function readOptionalString(
+  params: Record<string, unknown>,
+  name: string,
+  options: { maxLength?: number; pattern?: RegExp } = {},
+): string | undefined {
+  return params[name] === undefined ? undefined : readString(params, name, options);
+}
+
+export function readSafeInteger(
+  params: Record<string, unknown>,
+  name: string,
+  options: { min?: number; max?: number } = {},
+): number {
+  const value = params[name];
+  const min = options.min ?? 0;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalidParam(name, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function readOptionalSafeInteger(
+  params: Record<string, unknown>,
+  name: string,
+  options: { min?: number; max?: number } = {},
+): number | undefined {
+  return params[name] === undefined ? undefined : readSafeInteger(params, name, options);
+}

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { publicKeyFromSecret } from '@autoledger/crypto';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { silentLogger } from '../../../packages/node/src/log.ts';
+import { P2PHost, peerIdFromEd25519PublicKey } from '../../../packages/node/src/p2p.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const CHAIN = 'p2p-test';
+const seeds = [randomBytes(32), randomBytes(32), randomBytes(32), randomBytes(32)];
+const peerIds = seeds.map((seed) => peerIdFromEd25519PublicKey(publicKeyFromSecret(seed)));
+// Seeds 0, 1 and 3 belong to the network; seed 2 is an outsider.
+const allowed = new Set([peerIds[0], peerIds[1], peerIds[3]] as string[]);
+const hosts: P2PHost[] = [];
+
+function host(index: number, peers: string[] = [], allowedPeerIds = allowed): P2PHost {
+  const created = new P2PHost({
+    chainId: CHAIN,
+    secretKey: seeds[index] as Uint8Array,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peers,
+    allowedPeerIds,
+    maxFrameBytes: 1024 * 1024,
+    logger: silentLogger,
+  });
+  hosts.push(created);
+  return created;
+}
+
+test.after(async () => {
+  await Promise.all(hosts.map((h) => h.stop()));
+});
+
+let a: P2PHost;
+let b: P2PHost;
+const receivedByA: Array<[string, string]> = [];
+const receivedByB: Array<[string, string]> = [];
+
+test('the peer id is derived from the node ed25519 key', async () => {
+  a = host(0);
+  await a.start();
+  assert.is(a.peerId, peerIds[0]);
+});
+
+test('two allowed peers connect, exchange framed messages both ways and answer requests', async () => {
+  b = host(1, [a.listenAddrs[0] as string]);
+  a.onMessage('consensus', (from, payload) => receivedByA.push([from, Buffer.from(payload).toString()]));
+  b.onMessage('txs', (from, payload) => receivedByB.push([from, Buffer.from(payload).toString()]));
+  b.onRequest(async (_from, request) => [request, new Uint8Array([1, 2, 3])]);
+  await b.start();
+  await waitFor(() => a.connectedPeers().includes(b.peerId), { what: 'a connected to b' });
+  await waitFor(() => b.send(a.peerId, 'consensus', Buffer.from('prepare')) || undefined, { what: 'b link to a' });
+  await waitFor(() => a.send(b.peerId, 'txs', Buffer.from('batch')) || undefined, { what: 'a link to b' });
+  await waitFor(() => receivedByA.length > 0 && receivedByB.length > 0, { what: 'messages delivered' });
+  assert.equal(receivedByA[0], [b.peerId, 'prepare']);
+  assert.equal(receivedByB[0], [a.peerId, 'batch']);
+  const response = await a.request(b.peerId, new Uint8Array([9]), { timeoutMs: 10_000, maxResponseBytes: 1024 });
+  assert.equal(
+    response.map((frame) => [...frame]),
+    [[9], [1, 2, 3]],
+  );
+});
+
+test('a peer outside the allowed set is refused before any stream opens', async () => {
+  // The outsider allows everyone itself, so only the validators' gaters can refuse it.
+  const outsider = host(2, [], new Set(peerIds));
+  await outsider.start();
+  const raw = outsider as unknown as { request: P2PHost['request'] };
+  let refused = false;
+  try {
+    await raw.request(a.peerId, new Uint8Array([1]), { timeoutMs: 5_000, maxResponseBytes: 1024 });
+  } catch {
+    refused = true;
+  }
+  assert.ok(refused, 'the request from an unknown peer must fail');
+  assert.not.ok(a.connectedPeers().includes(outsider.peerId));
+});
+
+test('a validator peer sending an oversized frame is disconnected and banned; the node keeps serving', async () => {
+  // A raw libp2p node with an allowed key that speaks the wire protocol badly.
+  const rogueSeed = seeds[1] as Uint8Array;
+  await b.stop();
+  const rogue = await createLibp2p({
+    privateKey: await generateKeyPairFromSeed('Ed25519', rogueSeed),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  try {
+    const stream = await rogue.dialProtocol(multiaddr(a.listenAddrs[0] as string), `/autoledger/${CHAIN}/wire/1.0.0`);
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, 64 * 1024 * 1024);
+    stream.send(header);
+    await waitFor(() => a.stats.bans > 0, { what: 'the rogue peer banned' });
+    await waitFor(() => !a.connectedPeers().includes(peerIds[1] as string), { what: 'the rogue peer disconnected' });
+  } finally {
+    await rogue.stop();
+  }
+  // The node still answers its well-behaved peers.
+  a.onRequest(async () => [new Uint8Array([42])]);
+  const honest = host(3, [a.listenAddrs[0] as string]);
+  await honest.start();
+  const response = await waitFor(
+    () => honest.request(a.peerId, new Uint8Array([1]), { timeoutMs: 5_000, maxResponseBytes: 1024 }),
+    { what: 'a request answered after the ban' },
+  );
+  assert.equal([...(response[0] as Uint8Array)], [42]);
+});
+
+test.run();

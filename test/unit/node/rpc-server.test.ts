@@ -1,0 +1,328 @@
+import { request as httpRequest } from 'node:http';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { silentLogger } from '../../../packages/node/src/log.ts';
+import { RPC_ERRORS, type RpcMethod, readSafeInteger, readString } from '../../../packages/node/src/rpc/jsonrpc.ts';
+import { DEFAULT_RPC_LIMITS, RpcServer } from '../../../packages/node/src/rpc/server.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const calls: string[] = [];
+const methods = new Map<string, RpcMethod>([
+  [
+    'echo_height',
+    {
+      description: 'returns its height param',
+      scope: 'read',
+      params: [{ name: 'height', description: 'a height', required: true, schema: { type: 'integer' } }],
+      result: { name: 'height', schema: { type: 'integer' } },
+      handler: (params) => readSafeInteger(params, 'height'),
+    },
+  ],
+  [
+    'tx_submit',
+    {
+      description: 'records a call',
+      scope: 'submit',
+      params: [{ name: 'tx', description: 'anything', required: true, schema: { type: 'string' } }],
+      result: { name: 'hash', schema: { type: 'string' } },
+      handler: (params) => {
+        calls.push(readString(params, 'tx'));
+        return { hash: 'ok' };
+      },
+    },
+  ],
+  [
+    'explode',
+    {
+      description: 'throws an unexpected error',
+      scope: 'read',
+      params: [],
+      result: { name: 'never', schema: {} },
+      handler: () => {
+        throw new Error('secret internal detail');
+      },
+    },
+  ],
+]);
+
+function makeServer(tokens: { token: string; scope: 'read' | 'submit' }[] = []) {
+  return new RpcServer(
+    { host: '127.0.0.1', port: 0, tokens, ...DEFAULT_RPC_LIMITS, maxBodyBytes: 64 * 1024, serveMetrics: true },
+    {
+      methods,
+      health: () => ({ healthy: true, details: { height: 7 } }),
+      metrics: () => 'autoledger_height 7\n',
+      checkTopic: (topic) => (topic === 'blocks' ? undefined : `unknown topic ${topic}`),
+      logger: silentLogger,
+    },
+  );
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+  const text = await response.text();
+  return { status: response.status, text, json: text ? JSON.parse(text) : undefined };
+}
+
+const open = suite('rpc server without tokens');
+let server: RpcServer;
+open.before(async () => {
+  server = makeServer();
+  await server.start();
+});
+open.after(() => server.stop());
+
+open('a valid call returns its result with the same id', async () => {
+  const { json } = await post(
+    server.url,
+    JSON.stringify({ jsonrpc: '2.0', id: 'a', method: 'echo_height', params: { height: 5 } }),
+  );
+  assert.equal(json, { jsonrpc: '2.0', id: 'a', result: 5 });
+  const positional = await post(
+    server.url,
+    JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'echo_height', params: [6] }),
+  );
+  assert.is(positional.json.result, 6);
+});
+
+open('malformed JSON is -32700 with id null', async () => {
+  const { json } = await post(server.url, '{"jsonrpc": "2.0", "method": ');
+  assert.is(json.error.code, RPC_ERRORS.PARSE_ERROR);
+  assert.is(json.id, null);
+});
+
+open('requests of the wrong shape are -32600', async () => {
+  for (const body of [
+    '42',
+    '"x"',
+    'null',
+    '{"jsonrpc":"1.0","id":1,"method":"echo_height"}',
+    '{"jsonrpc":"2.0","id":1,"method":7}',
+    '{"jsonrpc":"2.0","id":{},"method":"echo_height"}',
+    '{"jsonrpc":"2.0","id":1,"method":"echo_height","params":"x"}',
+  ]) {
+    const { json } = await post(server.url, body);
+    assert.is(json.error.code, RPC_ERRORS.INVALID_REQUEST, body);
+  }
+});
+
+open('an empty batch is one -32600 error; an oversized batch is refused whole', async () => {
+  const empty = await post(server.url, '[]');
+  assert.is(empty.json.error.code, RPC_ERRORS.INVALID_REQUEST);
+  const big = Array.from({ length: DEFAULT_RPC_LIMITS.maxBatchLength + 1 }, (_, id) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'echo_height',
+    params: { height: 1 },
+  }));
+  const oversized = await post(server.url, JSON.stringify(big));
+  assert.is(oversized.json.error.code, RPC_ERRORS.INVALID_REQUEST);
+});
+
+open('a batch answers each request in order and omits notifications', async () => {
+  const { json } = await post(
+    server.url,
+    JSON.stringify([
+      { jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 1 } },
+      { jsonrpc: '2.0', method: 'echo_height', params: { height: 2 } },
+      { jsonrpc: '2.0', id: 3, method: 'nope' },
+      1,
+      { jsonrpc: '2.0', id: 5, method: 'echo_height', params: { height: 'x' } },
+    ]),
+  );
+  assert.equal(
+    json.map((entry: { id: unknown; result?: unknown; error?: { code: number } }) => [
+      entry.id,
+      entry.result ?? entry.error?.code,
+    ]),
+    [
+      [1, 1],
+      [3, RPC_ERRORS.METHOD_NOT_FOUND],
+      [null, RPC_ERRORS.INVALID_REQUEST],
+      [5, RPC_ERRORS.INVALID_PARAMS],
+    ],
+  );
+});
+
+open('a batch of notifications only gets an empty 204 response', async () => {
+  const response = await post(
+    server.url,
+    JSON.stringify([{ jsonrpc: '2.0', method: 'echo_height', params: { height: 1 } }]),
+  );
+  assert.is(response.status, 204);
+  assert.is(response.text, '');
+});
+
+open('prototype names are unknown methods, not lookups', async () => {
+  for (const method of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const { json } = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method }));
+    assert.is(json.error.code, RPC_ERRORS.METHOD_NOT_FOUND, method);
+  }
+});
+
+open('wrong types, unknown params and unsafe integers are -32602', async () => {
+  for (const params of [
+    { height: '1' },
+    { height: -1 },
+    { height: 1.5 },
+    { height: 2 ** 53 },
+    { height: 1, extra: 1 },
+    {},
+    { __proto__: 1 },
+  ]) {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params });
+    const { json } = await post(server.url, body);
+    assert.is(json.error.code, RPC_ERRORS.INVALID_PARAMS, body);
+  }
+  const unsafe = await post(
+    server.url,
+    '{"jsonrpc":"2.0","id":1,"method":"echo_height","params":{"height":9007199254740993}}',
+  );
+  assert.is(unsafe.json.error.code, RPC_ERRORS.INVALID_PARAMS);
+});
+
+open('deep nesting is refused before parsing', async () => {
+  const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+  const { json } = await post(server.url, deep);
+  assert.is(json.error.code, RPC_ERRORS.INVALID_REQUEST);
+  const deepParams = `{"jsonrpc":"2.0","id":1,"method":"echo_height","params":{"height":${'['.repeat(100)}${']'.repeat(100)}}}`;
+  assert.is((await post(server.url, deepParams)).json.error.code, RPC_ERRORS.INVALID_REQUEST);
+});
+
+open('a body over the limit is refused with 413, declared or streamed', async () => {
+  const huge = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_submit', params: { tx: 'x'.repeat(200 * 1024) } });
+  const declared = await post(server.url, huge);
+  assert.is(declared.status, 413);
+  // A chunked body has no content-length: the limit applies while reading.
+  const status = await new Promise<number>((resolve, reject) => {
+    const url = new URL(server.url);
+    const request = httpRequest(
+      { host: url.hostname, port: url.port, method: 'POST', path: '/', headers: { 'transfer-encoding': 'chunked' } },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on('error', reject);
+    for (let i = 0; i < 20; i++) request.write('x'.repeat(16 * 1024));
+    request.end();
+  });
+  assert.is(status, 413);
+  assert.equal(calls, []);
+});
+
+open('an unexpected handler failure is -32603 without internal details', async () => {
+  const { json } = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'explode' }));
+  assert.is(json.error.code, RPC_ERRORS.INTERNAL_ERROR);
+  assert.not.match(JSON.stringify(json), /secret/);
+});
+
+open('GET / is 405; unknown paths are 404; /health and /metrics answer', async () => {
+  assert.is((await fetch(server.url)).status, 405);
+  assert.is((await fetch(`${server.url}/nope`)).status, 404);
+  const health = await fetch(`${server.url}/health`);
+  assert.is(health.status, 200);
+  assert.equal(await health.json(), { healthy: true, height: 7 });
+  assert.match(await (await fetch(`${server.url}/metrics`)).text(), /autoledger_height 7/);
+});
+
+open('WebSocket: JSON-RPC calls, subscriptions and notifications', async () => {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+  const messages: unknown[] = [];
+  ws.addEventListener('message', (event) => messages.push(JSON.parse(String(event.data))));
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve);
+    ws.addEventListener('error', reject);
+  });
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'nonsense' } }));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'subscribe', params: { topic: 'blocks' } }));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'echo_height', params: { height: 9 } }));
+  await waitFor(() => messages.length >= 3, { what: 'three replies' });
+  assert.is((messages[0] as { error: { code: number } }).error.code, RPC_ERRORS.INVALID_PARAMS);
+  assert.equal((messages[1] as { result: unknown }).result, { topic: 'blocks' });
+  assert.is((messages[2] as { result: unknown }).result, 9);
+  server.publish('blocks', { height: 10 });
+  await waitFor(() => messages.length >= 4, { what: 'a notification' });
+  assert.equal(messages[3], {
+    jsonrpc: '2.0',
+    method: 'subscription',
+    params: { topic: 'blocks', data: { height: 10 } },
+  });
+  ws.close();
+});
+
+open('subscribe over HTTP is refused: it needs a WebSocket', async () => {
+  const { json } = await post(
+    server.url,
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'blocks' } }),
+  );
+  assert.is(json.error.code, RPC_ERRORS.INVALID_REQUEST);
+});
+
+open.run();
+
+const secured = suite('rpc server with tokens');
+let guarded: RpcServer;
+secured.before(async () => {
+  guarded = makeServer([
+    { token: 'reader-token', scope: 'read' },
+    { token: 'submitter-token', scope: 'submit' },
+  ]);
+  await guarded.start();
+});
+secured.after(() => guarded.stop());
+
+const submit = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_submit', params: { tx: 'secured' } });
+
+secured('a request without a valid token gets 401 and changes nothing', async () => {
+  for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic cmVhZGVyLXRva2Vu' }] as Record<
+    string,
+    string
+  >[]) {
+    const response = await post(guarded.url, submit, headers);
+    assert.is(response.status, 401);
+  }
+  assert.not.ok(calls.includes('secured'));
+});
+
+secured('a read token reads but may not submit; a submit token does both', async () => {
+  const read = await post(
+    guarded.url,
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 3 } }),
+    { authorization: 'Bearer reader-token' },
+  );
+  assert.is(read.json.result, 3);
+  const refused = await post(guarded.url, submit, { authorization: 'Bearer reader-token' });
+  assert.is(refused.json.error.code, RPC_ERRORS.FORBIDDEN);
+  assert.not.ok(calls.includes('secured'));
+  const accepted = await post(guarded.url, submit, { authorization: 'Bearer submitter-token' });
+  assert.equal(accepted.json.result, { hash: 'ok' });
+  assert.ok(calls.includes('secured'));
+});
+
+secured('/health stays open; /metrics and /ws need a token', async () => {
+  assert.is((await fetch(`${guarded.url}/health`)).status, 200);
+  assert.is((await fetch(`${guarded.url}/metrics`)).status, 401);
+  assert.is((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer reader-token' } })).status, 200);
+  const rejected = await new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(`${guarded.url.replace('http', 'ws')}/ws`);
+    ws.addEventListener('open', () => resolve(false));
+    ws.addEventListener('error', () => resolve(true));
+  });
+  assert.ok(rejected, 'a WebSocket without a token is refused');
+  const accepted = await new Promise<boolean>((resolve) => {
+    const ws = new WebSocket(`${guarded.url.replace('http', 'ws')}/ws?token=reader-token`);
+    ws.addEventListener('open', () => {
+      ws.close();
+      resolve(true);
+    });
+    ws.addEventListener('error', () => resolve(false));
+  });
+  assert.ok(accepted, 'a WebSocket with a token in the query is accepted');
+});
+
+secured.run();
