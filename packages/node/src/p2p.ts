@@ -189,6 +189,12 @@ export class P2PHost {
       this.#redialDelay.delete(remote);
       void this.#openLink(remote);
     });
+    node.addEventListener('connection:close', (event) => {
+      // Another connection to the same peer may remain; its wire stream takes over.
+      const remote = event.detail.remotePeer.toString();
+      if (node.getConnections(event.detail.remotePeer).length > 0 && !this.#links.has(remote))
+        void this.#openLink(remote);
+    });
     node.addEventListener('peer:disconnect', (event) => {
       const remote = event.detail.toString();
       this.#links.delete(remote);
@@ -250,13 +256,24 @@ export class P2PHost {
     this.#scheduleRedial(peerId);
   }
 
+  /**
+   * A new stream on an EXISTING connection. Dialling by peer id could reach the peer through
+   * addresses it advertised (identify) rather than the configured ones; the node only ever
+   * dials configured addresses, so operators (and tests) control every path.
+   */
+  async #newStream(peerId: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const connection = this.#node()
+      .getConnections(peerIdFromString(peerId))
+      .find((candidate) => candidate.status === 'open');
+    if (connection === undefined) throw new Error(`not connected to ${peerId}`);
+    return connection.newStream(protocol, { signal });
+  }
+
   async #openLink(peerId: string): Promise<void> {
     if (this.#links.has(peerId) || this.#opening.has(peerId) || this.#stopping) return;
     this.#opening.add(peerId);
     try {
-      const stream = await this.#node().dialProtocol(peerIdFromString(peerId), this.#wireProtocol, {
-        signal: AbortSignal.timeout(5_000),
-      });
+      const stream = await this.#newStream(peerId, this.#wireProtocol, AbortSignal.timeout(5_000));
       const link: PeerLink = { stream, queue: [], queuedBytes: 0, flushing: false };
       this.#links.set(peerId, link);
       stream.addEventListener('close', () => {
@@ -385,7 +402,7 @@ export class P2PHost {
     options: { timeoutMs: number; maxResponseBytes: number },
   ): Promise<Uint8Array[]> {
     const signal = AbortSignal.timeout(options.timeoutMs);
-    const stream = await this.#node().dialProtocol(peerIdFromString(peerId), this.#syncProtocol, { signal });
+    const stream = await this.#newStream(peerId, this.#syncProtocol, signal);
     const reader = new FrameReader(this.#options.maxFrameBytes);
     const frames: Uint8Array[] = [];
     let received = 0;
