@@ -1,6 +1,6 @@
 // The state's sparse Merkle tree on a KV store (hashing and proofs: smt-proof.ts).
 //
-// Nodes are stored by position — (depth, path prefix) — not by hash, so a position holds at
+// Nodes are stored by position — (level, path prefix) — not by hash, so a position holds at
 // most one node at a time and a write replaces what it overwrites: the store never fills up
 // with dead nodes. In memory the tree is persistent (copy on write): an update builds new
 // nodes along the changed paths and shares everything else with the tree it started from, so
@@ -8,13 +8,25 @@
 //
 // A block's writes are applied in one batch: the changed keys are sorted and the tree is
 // rebuilt top-down once, so a node shared by many changed paths is hashed once per block. The
-// nodes near the root are kept in memory (they are on every path); nodes deeper than
-// `cacheDepth` are dropped after use and read back from the store when next needed.
+// levels near the root are kept in memory (they are on every path); nodes deeper than
+// `cacheLevel` are dropped after use and read back from the store when next needed.
 
-import { bytesEqual, bytesToHex, compareBytes } from '@autoledger/crypto';
+import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import { assert } from './errors.ts';
 import type { KVOp, KVStore } from './kv.ts';
-import { branchHash, EMPTY_HASH, HASH_LENGTH, leafHash, MAX_DEPTH, pathBit, type SmtProof } from './smt-proof.ts';
+import {
+  EMPTY_HASH,
+  HASH_LENGTH,
+  internalHash,
+  leafHash,
+  MAX_LEVELS,
+  nibbleAt,
+  type ProofLevel,
+  popcount16,
+  RADIX,
+  type SmtProof,
+  slotBit,
+} from './smt-proof.ts';
 
 export class Leaf {
   readonly keyHash: Uint8Array;
@@ -27,15 +39,15 @@ export class Leaf {
   }
 }
 
-export class Branch {
+export class Internal {
   readonly hash: Uint8Array;
-  // Replaced only by an equal node (a stub by the node it stands for, once loaded).
-  left: Child;
-  right: Child;
-  constructor(hash: Uint8Array, left: Child, right: Child) {
+  readonly bitmap: number;
+  /** Sixteen slots. A stub may be replaced by the node it stands for, once loaded; nothing else changes. */
+  readonly children: Child[];
+  constructor(hash: Uint8Array, bitmap: number, children: Child[]) {
     this.hash = hash;
-    this.left = left;
-    this.right = right;
+    this.bitmap = bitmap;
+    this.children = children;
   }
 }
 
@@ -49,7 +61,7 @@ export class Stub {
   }
 }
 
-export type TreeNode = Leaf | Branch;
+export type TreeNode = Leaf | Internal;
 export type Child = TreeNode | Stub | null;
 
 export interface TreeUpdate {
@@ -60,7 +72,12 @@ export interface TreeUpdate {
 
 export interface TreeUpdateResult {
   root: Child;
-  ops: KVOp[];
+  /**
+   * The store operations that turn the stored tree into the new one. Encoded on demand: a
+   * block is executed (and voted on) before it commits, and a candidate that loses never
+   * pays for encoding.
+   */
+  ops(): KVOp[];
   /** Nodes hashed by the update: its cost, for measurements. */
   nodesHashed: number;
 }
@@ -89,41 +106,62 @@ function copyBytes(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return Uint8Array.prototype.slice.call(bytes, start, end);
 }
 
-const TAG_EMPTY = 0;
-const TAG_LEAF = 1;
-const TAG_BRANCH = 2;
-
-function tagOf(child: Child): number {
-  if (child === null) return TAG_EMPTY;
-  return isLeafRef(child) ? TAG_LEAF : TAG_BRANCH;
+/** Byte order of two 32-byte hashes (a JavaScript loop: they almost always differ in byte 0). */
+function compareHashes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < HASH_LENGTH; i++) {
+    const difference = (a[i] as number) - (b[i] as number);
+    if (difference !== 0) return difference;
+  }
+  return 0;
 }
 
-function encodeNode(node: TreeNode): Uint8Array {
+// ---- storage encoding --------------------------------------------------------------------
+//   leaf:     0x00 ‖ keyHash ‖ valueHash
+//   internal: 0x01 ‖ bitmap (2 bytes) ‖ for each child in slot order: kind (1 leaf, 2 internal) ‖ hash
+
+const KIND_LEAF = 1;
+const KIND_INTERNAL = 2;
+
+/**
+ * Hands out many small byte arrays as views of a few large ones. V8 gives a typed array of
+ * more than 64 bytes its own off-heap buffer, which costs far more to allocate and collect;
+ * a block writes thousands of nodes.
+ */
+class ByteSlab {
+  #chunk = new Uint8Array(0);
+  #offset = 0;
+
+  take(length: number): Uint8Array {
+    if (this.#offset + length > this.#chunk.length) {
+      this.#chunk = new Uint8Array(Math.max(64 * 1024, length));
+      this.#offset = 0;
+    }
+    const view = this.#chunk.subarray(this.#offset, this.#offset + length);
+    this.#offset += length;
+    return view;
+  }
+}
+
+function encodeNode(node: TreeNode, slab: ByteSlab): Uint8Array {
   if (node instanceof Leaf) {
-    const bytes = new Uint8Array(1 + 2 * HASH_LENGTH);
+    const bytes = slab.take(1 + 2 * HASH_LENGTH);
     bytes[0] = 0;
     bytes.set(node.keyHash, 1);
     bytes.set(node.valueHash, 1 + HASH_LENGTH);
     return bytes;
   }
-  const leftLength = node.left === null ? 0 : HASH_LENGTH;
-  const rightLength = node.right === null ? 0 : HASH_LENGTH;
-  const bytes = new Uint8Array(3 + leftLength + rightLength);
+  const bytes = slab.take(3 + popcount16(node.bitmap) * (1 + HASH_LENGTH));
   bytes[0] = 1;
-  bytes[1] = tagOf(node.left);
-  bytes[2] = tagOf(node.right);
-  if (node.left !== null) bytes.set(node.left.hash, 3);
-  if (node.right !== null) bytes.set(node.right.hash, 3 + leftLength);
-  return bytes;
-}
-
-function decodeChild(tag: number, bytes: Uint8Array, offset: number): Child {
-  if (tag === TAG_EMPTY) return null;
-  const hash = copyBytes(bytes, offset, offset + HASH_LENGTH);
-  if (hash.length !== HASH_LENGTH || (tag !== TAG_LEAF && tag !== TAG_BRANCH)) {
-    throw new StaleTreeError('malformed tree node');
+  bytes[1] = node.bitmap >> 8;
+  bytes[2] = node.bitmap & 0xff;
+  let offset = 3;
+  for (const child of node.children) {
+    if (child === null) continue;
+    bytes[offset] = isLeafRef(child) ? KIND_LEAF : KIND_INTERNAL;
+    bytes.set(child.hash, offset + 1);
+    offset += 1 + HASH_LENGTH;
   }
-  return new Stub(hash, tag === TAG_LEAF);
+  return bytes;
 }
 
 function decodeNode(bytes: Uint8Array, expected: Stub): TreeNode {
@@ -133,35 +171,77 @@ function decodeNode(bytes: Uint8Array, expected: Stub): TreeNode {
     if (!bytesEqual(leaf.hash, expected.hash)) throw new StaleTreeError('leaf hash mismatch');
     return leaf;
   }
-  if (bytes.length < 3 || bytes[0] !== 1) throw new StaleTreeError('expected a branch');
-  const left = decodeChild(bytes[1] as number, bytes, 3);
-  const right = decodeChild(bytes[2] as number, bytes, left === null ? 3 : 3 + HASH_LENGTH);
-  const length = 3 + (left === null ? 0 : HASH_LENGTH) + (right === null ? 0 : HASH_LENGTH);
-  if (bytes.length !== length) throw new StaleTreeError('malformed branch');
-  const hash = branchHash(hashOf(left), hashOf(right));
-  if (!bytesEqual(hash, expected.hash)) throw new StaleTreeError('branch hash mismatch');
-  return new Branch(hash, left, right);
+  if (bytes.length < 3 || bytes[0] !== 1) throw new StaleTreeError('expected an internal node');
+  const bitmap = ((bytes[1] as number) << 8) | (bytes[2] as number);
+  if (bytes.length !== 3 + popcount16(bitmap) * (1 + HASH_LENGTH)) throw new StaleTreeError('malformed internal node');
+  const children: Child[] = new Array(RADIX).fill(null);
+  const hashes: Uint8Array[] = [];
+  let offset = 3;
+  for (let slot = 0; slot < RADIX; slot++) {
+    if ((bitmap & slotBit(slot)) === 0) continue;
+    const kind = bytes[offset];
+    if (kind !== KIND_LEAF && kind !== KIND_INTERNAL) throw new StaleTreeError('malformed child kind');
+    const hash = copyBytes(bytes, offset + 1, offset + 1 + HASH_LENGTH);
+    children[slot] = new Stub(hash, kind === KIND_LEAF);
+    hashes.push(hash);
+    offset += 1 + HASH_LENGTH;
+  }
+  const hash = internalHash(bitmap, hashes);
+  if (!bytesEqual(hash, expected.hash)) throw new StaleTreeError('internal node hash mismatch');
+  return new Internal(hash, bitmap, children);
 }
 
-/** The root as the state's metadata stores it: a tag and, unless empty, the hash. */
+/** The root as the state's metadata stores it: a kind byte (0 empty) and, unless empty, the hash. */
 export function encodeRootRef(root: Child): Uint8Array {
   const bytes = new Uint8Array(root === null ? 1 : 1 + HASH_LENGTH);
-  bytes[0] = tagOf(root);
+  bytes[0] = root === null ? 0 : isLeafRef(root) ? KIND_LEAF : KIND_INTERNAL;
   if (root !== null) bytes.set(root.hash, 1);
   return bytes;
 }
 
 export function decodeRootRef(bytes: Uint8Array): Child {
-  return decodeChild(bytes[0] as number, bytes, 1);
+  if (bytes[0] === 0) return null;
+  return new Stub(copyBytes(bytes, 1, 1 + HASH_LENGTH), bytes[0] === KIND_LEAF);
 }
 
-/** `path` with bit `depth` set to `bit`: the path of a node's child on side `bit`. */
-function withBit(path: Uint8Array, depth: number, bit: number): Uint8Array {
+/** `path` with nibble `level` set to `slot`: the path of a node's child in that slot. */
+function withNibble(path: Uint8Array, level: number, slot: number): Uint8Array {
   const copy = new Uint8Array(path);
-  const mask = 1 << (7 - (depth & 7));
-  const index = depth >> 3;
-  copy[index] = bit === 1 ? (copy[index] as number) | mask : (copy[index] as number) & ~mask;
+  const index = level >> 1;
+  const byte = copy[index] as number;
+  copy[index] = (level & 1) === 0 ? (byte & 0x0f) | (slot << 4) : (byte & 0xf0) | slot;
   return copy;
+}
+
+/**
+ * A compact identity of a position for in-memory maps: a number while the prefix fits in
+ * 40 bits (ten levels, any realistic tree), a string beyond.
+ */
+function positionId(level: number, path: Uint8Array): number | string {
+  if (level > 10) {
+    const full = bytesToHex(path.subarray(0, (level + 1) >> 1));
+    return `${level}:${(level & 1) === 0 ? full : full.slice(0, -1)}`;
+  }
+  const first40 =
+    ((((path[0] as number) << 24) | ((path[1] as number) << 16) | ((path[2] as number) << 8) | (path[3] as number)) >>>
+      0) *
+      256 +
+    (path[4] as number);
+  // Dividing an integer below 2^40 by a power of two and flooring is exact in a double.
+  return Math.floor(first40 / 16 ** (10 - level)) * 256 + level;
+}
+
+/** A stub the synchronous update pass needs but the prefetch did not load (rare: a collapse). */
+class MissingNode extends Error {
+  readonly stub: Stub;
+  readonly level: number;
+  readonly path: Uint8Array;
+  constructor(stub: Stub, level: number, path: Uint8Array) {
+    super('a tree node the update needs is not loaded');
+    this.stub = stub;
+    this.level = level;
+    this.path = path;
+  }
 }
 
 interface Entry {
@@ -174,34 +254,35 @@ interface Entry {
 export class SparseMerkleTree {
   readonly #kv: KVStore;
   readonly #prefix: Uint8Array;
-  readonly #cacheDepth: number;
+  readonly #cacheLevel: number;
 
   /**
-   * @param prefix   key prefix of every node in the store
-   * @param cacheDepth nodes at depth ≤ cacheDepth stay in memory once loaded
+   * @param prefix     key prefix of every node in the store
+   * @param cacheLevel nodes at level ≤ cacheLevel stay in memory once read (the root is level 0)
    */
-  constructor(kv: KVStore, prefix: Uint8Array, cacheDepth: number) {
+  constructor(kv: KVStore, prefix: Uint8Array, cacheLevel: number) {
     this.#kv = kv;
     this.#prefix = prefix;
-    this.#cacheDepth = cacheDepth;
+    this.#cacheLevel = cacheLevel;
   }
 
-  /** The store key of the node at `depth` on `path`: prefix ‖ depth ‖ the first `depth` bits. */
-  positionKey(depth: number, path: Uint8Array): Uint8Array {
-    assert(depth < MAX_DEPTH, 'tree depth fits in a byte');
+  /** The store key of the node at `level` on `path`: prefix ‖ level ‖ the first `level` nibbles. */
+  positionKey(level: number, path: Uint8Array, slab?: ByteSlab): Uint8Array {
+    assert(level <= MAX_LEVELS, 'a path has 64 nibbles');
     const prefixLength = this.#prefix.length;
-    const pathBytes = (depth + 7) >> 3;
-    const key = new Uint8Array(prefixLength + 1 + pathBytes);
+    const pathBytes = (level + 1) >> 1;
+    const length = prefixLength + 1 + pathBytes;
+    const key = slab === undefined ? new Uint8Array(length) : slab.take(length);
     key.set(this.#prefix, 0);
-    key[prefixLength] = depth;
-    key.set(path.subarray(0, pathBytes), prefixLength + 1);
-    if ((depth & 7) !== 0) key[key.length - 1] = (key[key.length - 1] as number) & (0xff << (8 - (depth & 7)));
+    key[prefixLength] = level;
+    for (let i = 0; i < pathBytes; i++) key[prefixLength + 1 + i] = path[i] as number;
+    if ((level & 1) === 1) key[length - 1] = (key[length - 1] as number) & 0xf0;
     return key;
   }
 
-  async #load(stub: Stub, depth: number, path: Uint8Array): Promise<TreeNode> {
-    const bytes = await this.#kv.get(this.positionKey(depth, path));
-    if (bytes === undefined) throw new StaleTreeError(`no tree node at depth ${depth}`);
+  async #load(stub: Stub, level: number, path: Uint8Array): Promise<TreeNode> {
+    const bytes = await this.#kv.get(this.positionKey(level, path));
+    if (bytes === undefined) throw new StaleTreeError(`no tree node at level ${level}`);
     return decodeNode(bytes, stub);
   }
 
@@ -211,10 +292,14 @@ export class SparseMerkleTree {
     return this.#load(root, 0, new Uint8Array(HASH_LENGTH));
   }
 
-  /** Keeps a node in its parent only when it is shallow enough to stay cached. */
-  #attach(child: Child, depth: number): Child {
-    if (depth <= this.#cacheDepth || child === null || child instanceof Stub) return child;
+  /** Keeps a child in its parent only when it is shallow enough to stay cached. */
+  attach(child: Child, level: number): Child {
+    if (level <= this.#cacheLevel || child === null || child instanceof Stub) return child;
     return new Stub(child.hash, child instanceof Leaf);
+  }
+
+  #remember(parent: Internal | null, slot: number, stub: Stub, node: TreeNode, level: number): void {
+    if (parent !== null && level <= this.#cacheLevel && parent.children[slot] === stub) parent.children[slot] = node;
   }
 
   /**
@@ -222,59 +307,65 @@ export class SparseMerkleTree {
    * root and the store operations that turn the stored tree into it. `root` is left as it was.
    */
   async update(root: Child, updates: readonly TreeUpdate[]): Promise<TreeUpdateResult> {
-    const sorted = [...updates].sort((a, b) => compareBytes(a.keyHash, b.keyHash));
+    const sorted = [...updates].sort((a, b) => compareHashes(a.keyHash, b.keyHash));
     for (let i = 1; i < sorted.length; i++) {
-      assert(!bytesEqual((sorted[i - 1] as TreeUpdate).keyHash, (sorted[i] as TreeUpdate).keyHash), 'unique keys');
+      assert(
+        compareHashes((sorted[i - 1] as TreeUpdate).keyHash, (sorted[i] as TreeUpdate).keyHash) < 0,
+        'unique keys',
+      );
     }
-    const loaded = new Map<string, TreeNode>();
-    for (const update of sorted) await this.#prefetch(root, update, loaded);
-    const session = new UpdateSession(this, sorted, loaded, (child, depth) => this.#attach(child, depth));
-    const newRoot = session.apply(root, 0, 0, sorted.length);
-    return { root: newRoot, ops: [...session.ops.values()], nodesHashed: session.nodesHashed };
-  }
-
-  /**
-   * Loads every stored node the update of one key reads: the nodes on its path and, for a
-   * deletion, the leaves beside the path (one of them may move up into the freed place).
-   */
-  async #prefetch(root: Child, update: TreeUpdate, loaded: Map<string, TreeNode>): Promise<void> {
-    const path = update.keyHash;
-    let parent: Branch | null = null;
-    let child = root;
-    for (let depth = 0; child !== null; depth++) {
-      const node: TreeNode = child instanceof Stub ? await this.#resolve(child, depth, path, parent, loaded) : child;
-      if (node instanceof Leaf) return;
-      const bit = pathBit(path, depth);
-      const sibling = bit === 1 ? node.left : node.right;
-      if (update.valueHash === null && sibling instanceof Stub && sibling.isLeaf) {
-        await this.#resolve(sibling, depth + 1, withBit(path, depth, 1 - bit), node, loaded);
+    const loaded = new Map<number | string, TreeNode>();
+    for (const update of sorted) await this.#prefetch(root, update.keyHash, loaded);
+    for (;;) {
+      const session = new UpdateSession(this, sorted, loaded);
+      let newRoot: Child;
+      try {
+        newRoot = session.apply(root, 0, 0, sorted.length);
+      } catch (error) {
+        // A deletion left a lone leaf that was not loaded: load it and run the pass again.
+        if (!(error instanceof MissingNode)) throw error;
+        loaded.set(positionId(error.level, error.path), await this.#load(error.stub, error.level, error.path));
+        continue;
       }
+      const ops = () => {
+        const out: KVOp[] = [];
+        const slab = new ByteSlab();
+        for (const { level, path, node } of session.writes) {
+          const key = this.positionKey(level, path, slab);
+          out.push(node === null ? { type: 'del', key } : { type: 'put', key, value: encodeNode(node, slab) });
+        }
+        return out;
+      };
+      return { root: newRoot, ops, nodesHashed: session.nodesHashed };
+    }
+  }
+
+  /** Loads the stored nodes on one key's path, keeping shallow ones in their parents. */
+  async #prefetch(root: Child, path: Uint8Array, loaded: Map<number | string, TreeNode>): Promise<void> {
+    let parent: Internal | null = null;
+    let child = root;
+    for (let level = 0; child !== null; level++) {
+      let node: TreeNode;
+      if (child instanceof Stub) {
+        const id = positionId(level, path);
+        const cached = loaded.get(id);
+        node = cached ?? (await this.#load(child, level, path));
+        if (cached === undefined) loaded.set(id, node);
+        this.#remember(parent, nibbleAt(path, level - 1), child, node, level);
+      } else {
+        node = child;
+      }
+      if (node instanceof Leaf) return;
       parent = node;
-      child = bit === 1 ? node.right : node.left;
+      child = node.children[nibbleAt(path, level)] as Child;
     }
   }
 
-  async #resolve(
-    stub: Stub,
-    depth: number,
-    path: Uint8Array,
-    parent: Branch | null,
-    loaded: Map<string, TreeNode>,
-  ): Promise<TreeNode> {
-    const positionHex = bytesToHex(this.positionKey(depth, path));
-    let node = loaded.get(positionHex);
-    if (node === undefined) {
-      node = await this.#load(stub, depth, path);
-      loaded.set(positionHex, node);
-    }
-    this.#remember(parent, stub, node, depth);
+  /** The node a stub stands for, if the update has loaded it. */
+  loadedNode(loaded: Map<number | string, TreeNode>, stub: Stub, level: number, path: Uint8Array): TreeNode {
+    const node = loaded.get(positionId(level, path));
+    if (node === undefined) throw new MissingNode(stub, level, path);
     return node;
-  }
-
-  #remember(parent: Branch | null, stub: Stub, node: TreeNode, depth: number): void {
-    if (parent === null || depth > this.#cacheDepth) return;
-    if (parent.left === stub) parent.left = node;
-    else if (parent.right === stub) parent.right = node;
   }
 
   /**
@@ -282,18 +373,16 @@ export class SparseMerkleTree {
    * Reads the store for nodes not in memory.
    */
   async prove(root: Child, keyHash: Uint8Array): Promise<{ proof: SmtProof; valueHash: Uint8Array | null }> {
-    const bitmap = new Uint8Array(HASH_LENGTH);
-    const siblings: Uint8Array[] = [];
-    let parent: Branch | null = null;
+    const levels: ProofLevel[] = [];
+    let parent: Internal | null = null;
     let child = root;
-    let depth = 0;
     let valueHash: Uint8Array | null = null;
     let otherLeaf: Leaf | undefined;
-    while (child !== null) {
+    for (let level = 0; child !== null; level++) {
       let node: TreeNode;
       if (child instanceof Stub) {
-        node = await this.#load(child, depth, keyHash);
-        this.#remember(parent, child, node, depth);
+        node = await this.#load(child, level, keyHash);
+        this.#remember(parent, nibbleAt(keyHash, level - 1), child, node, level);
       } else {
         node = child;
       }
@@ -302,92 +391,82 @@ export class SparseMerkleTree {
         else otherLeaf = node;
         break;
       }
-      const bit = pathBit(keyHash, depth);
-      const sibling = bit === 1 ? node.left : node.right;
-      if (sibling !== null) {
-        bitmap[depth >> 3] = (bitmap[depth >> 3] as number) | (1 << (7 - (depth & 7)));
-        siblings.push(sibling.hash);
+      const slot = nibbleAt(keyHash, level);
+      const siblings: Uint8Array[] = [];
+      for (let other = 0; other < RADIX; other++) {
+        const sibling = node.children[other] as Child;
+        if (other !== slot && sibling !== null) siblings.push(sibling.hash);
       }
+      levels.push({ bitmap: node.bitmap, siblings });
       parent = node;
-      child = bit === 1 ? node.right : node.left;
-      depth++;
+      child = node.children[slot] as Child;
     }
-    const proof: SmtProof = { depth, bitmap: copyBytes(bitmap, 0, (depth + 7) >> 3), siblings };
+    const proof: SmtProof = { levels };
     if (otherLeaf !== undefined) proof.leaf = { keyHash: otherLeaf.keyHash, valueHash: otherLeaf.valueHash };
     return { proof, valueHash };
   }
 }
 
-/** One synchronous pass over the sorted updates, once every node it reads is loaded. */
+/**
+ * One synchronous pass over the sorted updates, once the nodes it reads are loaded. It
+ * records, in order, what each position it touches holds afterwards (null: nothing). A
+ * position can be recorded twice — a leaf placed and then moved up in the same pass — and the
+ * store applies a batch in order, so the later record wins.
+ */
 class UpdateSession {
-  readonly ops = new Map<string, KVOp>();
+  readonly writes: { level: number; path: Uint8Array; node: TreeNode | null }[] = [];
   nodesHashed = 0;
   readonly #tree: SparseMerkleTree;
   readonly #updates: readonly TreeUpdate[];
-  readonly #loaded: Map<string, TreeNode>;
-  readonly #attach: (child: Child, depth: number) => Child;
+  readonly #loaded: Map<number | string, TreeNode>;
 
-  constructor(
-    tree: SparseMerkleTree,
-    updates: readonly TreeUpdate[],
-    loaded: Map<string, TreeNode>,
-    attach: (child: Child, depth: number) => Child,
-  ) {
+  constructor(tree: SparseMerkleTree, updates: readonly TreeUpdate[], loaded: Map<number | string, TreeNode>) {
     this.#tree = tree;
     this.#updates = updates;
     this.#loaded = loaded;
-    this.#attach = attach;
   }
 
-  #node(child: Stub | TreeNode, depth: number, path: Uint8Array): TreeNode {
-    if (!(child instanceof Stub)) return child;
-    const node = this.#loaded.get(bytesToHex(this.#tree.positionKey(depth, path)));
-    assert(node !== undefined, 'the prefetch loaded every node the update reads');
-    return node;
+  #node(child: Stub | TreeNode, level: number, path: Uint8Array): TreeNode {
+    return child instanceof Stub ? this.#tree.loadedNode(this.#loaded, child, level, path) : child;
   }
 
-  #put(depth: number, path: Uint8Array, node: TreeNode): void {
-    const key = this.#tree.positionKey(depth, path);
-    this.ops.set(bytesToHex(key), { type: 'put', key, value: encodeNode(node) });
+  #place(level: number, path: Uint8Array, node: TreeNode | null): void {
+    this.writes.push({ level, path, node });
   }
 
-  /** The node stored at this position moves or goes; a put later in the pass may refill it. */
-  #vacate(depth: number, path: Uint8Array): void {
-    const key = this.#tree.positionKey(depth, path);
-    this.ops.set(bytesToHex(key), { type: 'del', key });
-  }
-
-  /** First index in [low, high) whose key has bit `depth` set (keys are sorted). */
-  #split<T extends { keyHash: Uint8Array }>(items: readonly T[], low: number, high: number, depth: number): number {
-    let lo = low;
-    let hi = high;
-    while (lo < hi) {
-      const middle = (lo + hi) >>> 1;
-      if (pathBit((items[middle] as T).keyHash, depth) === 0) lo = middle + 1;
-      else hi = middle;
-    }
-    return lo;
-  }
-
-  apply(child: Child, depth: number, low: number, high: number): Child {
+  /** The new content of the position (level, path of updates[low]) after updates [low, high). */
+  apply(child: Child, level: number, low: number, high: number): Child {
     if (low === high) return child;
     const path = (this.#updates[low] as TreeUpdate).keyHash;
     if (child === null) {
       const entries = this.#entries(low, high, undefined);
-      return this.#build(depth, entries, 0, entries.length);
+      return this.#build(level, entries, 0, entries.length);
     }
-    const node = this.#node(child, depth, path);
+    const node = this.#node(child, level, path);
     if (node instanceof Leaf) {
-      this.#vacate(depth, node.keyHash);
       const entries = this.#entries(low, high, node);
-      return this.#build(depth, entries, 0, entries.length);
+      const built = this.#build(level, entries, 0, entries.length);
+      if (built === null) this.#place(level, path, null);
+      return built;
     }
-    const middle = this.#split(this.#updates, low, high, depth);
-    const left = this.apply(node.left, depth + 1, low, middle);
-    const right = this.apply(node.right, depth + 1, middle, high);
-    if (bytesEqual(hashOf(left), hashOf(node.left)) && bytesEqual(hashOf(right), hashOf(node.right))) return child;
-    this.#vacate(depth, path);
-    return this.#combine(depth, left, right, path);
+    const children = node.children.slice();
+    let changed = false;
+    for (let start = low; start < high; ) {
+      const slot = nibbleAt((this.#updates[start] as TreeUpdate).keyHash, level);
+      let end = start + 1;
+      while (end < high && nibbleAt((this.#updates[end] as TreeUpdate).keyHash, level) === slot) end++;
+      const before = children[slot] as Child;
+      const after = this.apply(before, level + 1, start, end);
+      if (after !== before && !bytesEqual(hashOf(after), hashOf(before))) {
+        children[slot] = after;
+        changed = true;
+      }
+      start = end;
+    }
+    if (!changed) return child;
+    const result = this.#finish(level, children, path);
+    if (result === null) this.#place(level, path, null);
+    return result;
   }
 
   /** The live entries of updates [low, high) merged with an existing leaf, in key order. */
@@ -397,7 +476,7 @@ class UpdateSession {
     for (let i = low; i < high; i++) {
       const update = this.#updates[i] as TreeUpdate;
       if (pending !== undefined) {
-        const order = compareBytes(pending.keyHash, update.keyHash);
+        const order = compareHashes(pending.keyHash, update.keyHash);
         if (order === 0)
           pending = undefined; // overwritten or deleted by this update
         else if (order < 0) {
@@ -411,7 +490,8 @@ class UpdateSession {
     return entries;
   }
 
-  #build(depth: number, entries: readonly Entry[], low: number, high: number): Child {
+  /** The subtree at `level` holding exactly entries [low, high). */
+  #build(level: number, entries: readonly Entry[], low: number, high: number): Child {
     if (low === high) return null;
     if (high - low === 1) {
       const entry = entries[low] as Entry;
@@ -420,36 +500,58 @@ class UpdateSession {
         leaf = new Leaf(entry.keyHash, entry.valueHash);
         this.nodesHashed++;
       }
-      this.#put(depth, leaf.keyHash, leaf);
+      this.#place(level, leaf.keyHash, leaf);
       return leaf;
     }
-    const middle = this.#split(entries, low, high, depth);
-    const left = this.#build(depth + 1, entries, low, middle);
-    const right = this.#build(depth + 1, entries, middle, high);
-    return this.#branch(depth, left, right, (entries[low] as Entry).keyHash);
+    const children: Child[] = new Array(RADIX).fill(null);
+    for (let start = low; start < high; ) {
+      const slot = nibbleAt((entries[start] as Entry).keyHash, level);
+      let end = start + 1;
+      while (end < high && nibbleAt((entries[end] as Entry).keyHash, level) === slot) end++;
+      children[slot] = this.#build(level + 1, entries, start, end);
+      start = end;
+    }
+    return this.#internal(level, children, (entries[low] as Entry).keyHash);
   }
 
-  #combine(depth: number, left: Child, right: Child, path: Uint8Array): Child {
-    if (left === null && right === null) return null;
-    const only = left === null ? right : right === null ? left : undefined;
-    if (only !== undefined && only !== null && isLeafRef(only)) {
-      // A lone leaf takes its parent's place: a subtree with one entry is that entry's leaf.
-      const leaf = this.#node(only, depth + 1, withBit(path, depth, left === null ? 1 : 0)) as Leaf;
-      this.#vacate(depth + 1, leaf.keyHash);
-      this.#put(depth, leaf.keyHash, leaf);
+  /**
+   * The node for a position whose children changed: nothing when none is left, the lone
+   * leaf itself when only a leaf is left (a subtree with one entry is that entry's leaf),
+   * otherwise an internal node.
+   */
+  #finish(level: number, children: Child[], path: Uint8Array): Child {
+    let count = 0;
+    let lastSlot = -1;
+    for (let slot = 0; slot < RADIX; slot++) {
+      if (children[slot] !== null) {
+        count++;
+        lastSlot = slot;
+      }
+    }
+    if (count === 0) return null;
+    const only = children[lastSlot] as Child;
+    if (count === 1 && isLeafRef(only)) {
+      const leaf = this.#node(only as Stub | TreeNode, level + 1, withNibble(path, level, lastSlot)) as Leaf;
+      this.#place(level + 1, leaf.keyHash, null);
+      this.#place(level, leaf.keyHash, leaf);
       return leaf;
     }
-    return this.#branch(depth, left, right, path);
+    return this.#internal(level, children, path);
   }
 
-  #branch(depth: number, left: Child, right: Child, path: Uint8Array): Branch {
-    const branch = new Branch(
-      branchHash(hashOf(left), hashOf(right)),
-      this.#attach(left, depth + 1),
-      this.#attach(right, depth + 1),
-    );
+  #internal(level: number, children: Child[], path: Uint8Array): Internal {
+    let bitmap = 0;
+    const hashes: Uint8Array[] = [];
+    for (let slot = 0; slot < RADIX; slot++) {
+      const child = children[slot] as Child;
+      if (child === null) continue;
+      bitmap |= slotBit(slot);
+      hashes.push(child.hash);
+      children[slot] = this.#tree.attach(child, level + 1);
+    }
+    const node = new Internal(internalHash(bitmap, hashes), bitmap, children);
     this.nodesHashed++;
-    this.#put(depth, path, branch);
-    return branch;
+    this.#place(level, path, node);
+    return node;
   }
 }

@@ -7,41 +7,44 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Child, decodeRootRef, encodeRootRef, SparseMerkleTree } from '../../../packages/state/src/smt.ts';
 import {
-  branchHash,
   EMPTY_HASH,
+  internalHash,
   leafHash,
-  pathBit,
+  nibbleAt,
   proofFromJson,
   proofToJson,
   type SmtProof,
+  slotBit,
 } from '../../../packages/state/src/smt-proof.ts';
 import { Random } from './support/random.ts';
 
 const PREFIX = new Uint8Array([0x53, 0x74]);
 
-/** The tree by its definition: recursive over the sorted entries. */
+/** The tree by its definition: recursive over the sorted entries, sixteen slots per level. */
 function referenceRoot(entries: Array<{ keyHash: Uint8Array; valueHash: Uint8Array }>): {
   hash: Uint8Array;
   nodes: number;
 } {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(a.keyHash, b.keyHash));
-  const build = (items: typeof sorted, depth: number): { hash: Uint8Array; nodes: number } => {
+  const build = (items: typeof entries, level: number): { hash: Uint8Array; nodes: number } => {
     if (items.length === 0) return { hash: EMPTY_HASH, nodes: 0 };
     if (items.length === 1) {
-      const only = items[0] as (typeof sorted)[number];
+      const only = items[0] as (typeof entries)[number];
       return { hash: leafHash(only.keyHash, only.valueHash), nodes: 1 };
     }
-    const left = build(
-      items.filter((item) => pathBit(item.keyHash, depth) === 0),
-      depth + 1,
-    );
-    const right = build(
-      items.filter((item) => pathBit(item.keyHash, depth) === 1),
-      depth + 1,
-    );
-    return { hash: branchHash(left.hash, right.hash), nodes: 1 + left.nodes + right.nodes };
+    let bitmap = 0;
+    let nodes = 1;
+    const hashes: Uint8Array[] = [];
+    for (let slot = 0; slot < 16; slot++) {
+      const group = items.filter((item) => nibbleAt(item.keyHash, level) === slot);
+      if (group.length === 0) continue;
+      const child = build(group, level + 1);
+      bitmap |= slotBit(slot);
+      hashes.push(child.hash);
+      nodes += child.nodes;
+    }
+    return { hash: internalHash(bitmap, hashes), nodes };
   };
-  return build(sorted, 0);
+  return build(entries, 0);
 }
 
 const keyOf = (n: number) => utf8ToBytes(`key-${n}`);
@@ -63,11 +66,11 @@ async function storedNodeCount(kv: MemoryKV): Promise<number> {
   return count;
 }
 
-for (const cacheDepth of [0, 3, 64]) {
-  test(`random batches agree with the definition and leave no dead nodes (cacheDepth ${cacheDepth})`, async () => {
-    const random = new Random(`smt-${cacheDepth}`);
+for (const cacheLevel of [0, 1, 64]) {
+  test(`random batches agree with the definition and leave no dead nodes (cacheLevel ${cacheLevel})`, async () => {
+    const random = new Random(`smt-${cacheLevel}`);
     const kv = new MemoryKV();
-    const tree = new SparseMerkleTree(kv, PREFIX, cacheDepth);
+    const tree = new SparseMerkleTree(kv, PREFIX, cacheLevel);
     const model = new Model();
     let root: Child = null;
     for (let round = 0; round < 60; round++) {
@@ -82,7 +85,7 @@ for (const cacheDepth of [0, 3, 64]) {
         valueHash: version === null ? null : sha256(valueBytes(n, version)),
       }));
       const result = await tree.update(root, updates);
-      await kv.batch(result.ops);
+      await kv.batch(result.ops());
       root = result.root;
       for (const [n, version] of batch) {
         if (version === null) model.values.delete(n);
@@ -119,7 +122,7 @@ test('an update leaves the tree it started from intact (copy on write)', async (
     null,
     [1, 2, 3, 4, 5].map((n) => ({ keyHash: sha256(keyOf(n)), valueHash: sha256(valueBytes(n, 0)) })),
   );
-  await kv.batch(first.ops);
+  await kv.batch(first.ops());
   const before = first.root ? new Uint8Array(first.root.hash) : undefined;
   const a = await tree.update(first.root, [{ keyHash: sha256(keyOf(9)), valueHash: sha256(valueBytes(9, 0)) }]);
   const b = await tree.update(first.root, [{ keyHash: sha256(keyOf(1)), valueHash: null }]);
@@ -138,7 +141,7 @@ test('the empty tree: root is 32 zero bytes and every key is provably absent', a
   const tree = new SparseMerkleTree(new MemoryKV(), PREFIX, 8);
   const { proof, valueHash } = await tree.prove(null, sha256(keyOf(1)));
   assert.is(valueHash, null);
-  assert.is(proof.depth, 0);
+  assert.is(proof.levels.length, 0);
   assert.ok(verifyProof(EMPTY_HASH, keyOf(1), null, proof));
   assert.not.ok(verifyProof(EMPTY_HASH, keyOf(1), valueBytes(1, 0), proof));
 });
@@ -150,12 +153,12 @@ test('deleting everything empties the tree and the store', async () => {
     null,
     Array.from({ length: 50 }, (_, n) => ({ keyHash: sha256(keyOf(n)), valueHash: sha256(valueBytes(n, 0)) })),
   );
-  await kv.batch(inserted.ops);
+  await kv.batch(inserted.ops());
   const deleted = await tree.update(
     inserted.root,
     Array.from({ length: 50 }, (_, n) => ({ keyHash: sha256(keyOf(n)), valueHash: null })),
   );
-  await kv.batch(deleted.ops);
+  await kv.batch(deleted.ops());
   assert.is(deleted.root, null);
   assert.is(await storedNodeCount(kv), 0);
 });
@@ -168,17 +171,26 @@ function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
   return copy;
 }
 
-/** Every proof that differs from `proof` in one bit of its path (depth, bitmap, siblings, leaf). */
+/** Every proof that differs from `proof` in one bit of its path (levels, bitmaps, siblings, leaf). */
 function* pathMutations(proof: SmtProof): Generator<SmtProof> {
-  yield { ...proof, depth: proof.depth + 1 };
-  if (proof.depth > 0) yield { ...proof, depth: proof.depth - 1 };
-  for (let bit = 0; bit < proof.bitmap.length * 8; bit++) yield { ...proof, bitmap: flipBit(proof.bitmap, bit) };
-  for (const [index, sibling] of proof.siblings.entries()) {
-    for (let bit = 0; bit < sibling.length * 8; bit++) {
-      const siblings = [...proof.siblings];
-      siblings[index] = flipBit(sibling, bit);
-      yield { ...proof, siblings };
+  if (proof.levels.length > 0) yield { ...proof, levels: proof.levels.slice(1) };
+  if (proof.levels.length > 0) yield { ...proof, levels: proof.levels.slice(0, -1) };
+  yield { ...proof, levels: [...proof.levels, { bitmap: 0x8001, siblings: [EMPTY_HASH] }] };
+  for (const [index, level] of proof.levels.entries()) {
+    const replace = (changed: SmtProof['levels'][number]) => {
+      const levels = [...proof.levels];
+      levels[index] = changed;
+      return { ...proof, levels };
+    };
+    for (let bit = 0; bit < 16; bit++) yield replace({ ...level, bitmap: level.bitmap ^ (1 << bit) });
+    for (const [position, sibling] of level.siblings.entries()) {
+      for (let bit = 0; bit < sibling.length * 8; bit++) {
+        const siblings = [...level.siblings];
+        siblings[position] = flipBit(sibling, bit);
+        yield replace({ ...level, siblings });
+      }
     }
+    if (level.siblings.length > 1) yield replace({ ...level, siblings: [...level.siblings].reverse() });
   }
   if (proof.leaf !== undefined) {
     const { keyHash, valueHash } = proof.leaf;
@@ -196,7 +208,7 @@ async function populatedTree(count: number) {
     null,
     Array.from({ length: count }, (_, n) => ({ keyHash: sha256(keyOf(n)), valueHash: sha256(valueBytes(n, 0)) })),
   );
-  await kv.batch(result.ops);
+  await kv.batch(result.ops());
   return { tree, root: result.root, rootHash: hashOfRoot(result.root) };
 }
 
@@ -207,7 +219,7 @@ test('inclusion proof: any flipped bit in key, value or path fails', async () =>
     const value = valueBytes(n, 0);
     const { proof } = await tree.prove(root, sha256(key));
     assert.ok(verifyProof(rootHash, key, value, proof));
-    assert.ok(proof.depth >= 8, 'a 2,000-key tree is deeper than 8 levels');
+    assert.ok(proof.levels.length >= 2, 'a 2,000-key tree is deeper than two levels');
     for (let bit = 0; bit < key.length * 8; bit++)
       assert.not.ok(verifyProof(rootHash, flipBit(key, bit), value, proof));
     for (let bit = 0; bit < value.length * 8; bit++)
@@ -264,14 +276,20 @@ test('proofs survive JSON and malformed proofs are refused, not thrown', async (
   const json = JSON.parse(JSON.stringify(proofToJson(proof)));
   const parsed = proofFromJson(json);
   assert.ok(parsed !== undefined && verifyProof(rootHash, keyOf(7), valueBytes(7, 0), parsed));
-  for (const bad of [null, 5, {}, { ...json, depth: -1 }, { ...json, bitmap: 'zz' }, { ...json, siblings: ['00'] }]) {
+  for (const bad of [
+    null,
+    5,
+    {},
+    { levels: 3 },
+    { levels: [{ bitmap: 'x', siblings: [] }] },
+    { levels: [{ bitmap: 1, siblings: ['00'] }] },
+  ]) {
     const candidate = proofFromJson(bad);
     assert.ok(candidate === undefined || !verifyProof(rootHash, keyOf(7), valueBytes(7, 0), candidate));
   }
-  assert.not.ok(verifyProof(rootHash, keyOf(7), valueBytes(7, 0), { ...proof, depth: 300 }));
-  assert.not.ok(
-    verifyProof(rootHash, keyOf(7), valueBytes(7, 0), { ...proof, siblings: [...proof.siblings, EMPTY_HASH] }),
-  );
+  const tooDeep = Array.from({ length: 65 }, () => proof.levels[0] as SmtProof['levels'][number]);
+  assert.not.ok(verifyProof(rootHash, keyOf(7), valueBytes(7, 0), { levels: tooDeep }));
+  assert.not.ok(verifyProof(rootHash, keyOf(7), valueBytes(7, 0), { levels: [{ bitmap: 0x10000, siblings: [] }] }));
   assert.not.ok(verifyProof(rootHash.subarray(1), keyOf(7), valueBytes(7, 0), proof));
 });
 
