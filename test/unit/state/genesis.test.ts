@@ -4,7 +4,15 @@ import { bytesToHex, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { initGenesisState, Ledger, MemoryKV, parseGenesis } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ACCOUNTS, CHAIN_ID, GENESIS_TIME, START_BALANCE, testGenesis, testGenesisJson, testKey } from './support/chain.ts';
+import {
+  ACCOUNTS,
+  CHAIN_ID,
+  GENESIS_TIME,
+  START_BALANCE,
+  testGenesis,
+  testGenesisJson,
+  testKey,
+} from './support/chain.ts';
 
 function messageOf(json: unknown): string {
   const parsed = parseGenesis(json);
@@ -74,8 +82,20 @@ test('strictness: every malformed field is refused with its path', () => {
     [withMember({ balance: 100 }), /balance/],
     [withMember({ kycHash: 'abc' }), /kycHash/],
     [{ ...json, members: [member, { ...member, name: 'other' }] }, /duplicate member address/],
-    [{ ...json, members: [member, { ...member, publicKey: bytesToHex(testKey('z').publicKey) }] }, /duplicate member name/],
-    [{ ...json, members: [{ ...member, balance: '9'.repeat(30) }, { ...(json.members[1] as object), balance: '9'.repeat(30) }] }, /10\^30/],
+    [
+      { ...json, members: [member, { ...member, publicKey: bytesToHex(testKey('z').publicKey) }] },
+      /duplicate member name/,
+    ],
+    [
+      {
+        ...json,
+        members: [
+          { ...member, balance: '9'.repeat(30) },
+          { ...(json.members[1] as object), balance: '9'.repeat(30) },
+        ],
+      },
+      /10\^30/,
+    ],
   ];
   for (const [bad, pattern] of cases) assert.match(messageOf(bad), pattern, JSON.stringify(bad).slice(0, 120));
 });

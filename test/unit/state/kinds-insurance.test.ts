@@ -11,9 +11,20 @@ const [VIN, VIN2] = VINS as [string, string];
 
 async function insuredMarket(): Promise<TestChain> {
   const chain = await TestChain.create();
-  await chain.ok('dealer', 'vehicle.register', { vin: VIN, make: 'Honda', model: 'Accord', year: 2003, owner: chain.address('alice'), odometerKm: 1 });
+  await chain.ok('dealer', 'vehicle.register', {
+    vin: VIN,
+    make: 'Honda',
+    model: 'Accord',
+    year: 2003,
+    owner: chain.address('alice'),
+    odometerKm: 1,
+  });
   // A second insurer, registered without funds.
-  await chain.ok('regulator', 'member.register', { address: chain.address('insurer2'), role: 'insurer', name: 'Insurer Two' });
+  await chain.ok('regulator', 'member.register', {
+    address: chain.address('insurer2'),
+    role: 'insurer',
+    name: 'Insurer Two',
+  });
   return chain;
 }
 
@@ -29,7 +40,11 @@ function policyFields(chain: TestChain, change: Record<string, unknown> = {}) {
   };
 }
 
-async function activePolicy(chain: TestChain, change: Record<string, unknown> = {}, insurer = 'insurer'): Promise<string> {
+async function activePolicy(
+  chain: TestChain,
+  change: Record<string, unknown> = {},
+  insurer = 'insurer',
+): Promise<string> {
   const policyId = (await chain.ok(insurer, 'policy.issue', policyFields(chain, change))).policyId as string;
   await chain.ok('alice', 'policy.accept', { policyId });
   return policyId;
@@ -40,11 +55,32 @@ test('policy.issue offers a policy; policy.accept pays the premium to the insure
   const receipt = await coverage.expect(chain, 'insurer', 'policy.issue', policyFields(chain), 'ok');
   assert.is(receipt.policyId, 'pol-1');
   const offered = await chain.ledger.getPolicy('pol-1');
-  assert.equal(offered && [offered.status, offered.insurer, offered.holder, offered.premium, offered.coverage, offered.paidOut], ['offered', chain.address('insurer'), chain.address('alice'), '50000', '1000000', '0']);
+  assert.equal(
+    offered && [offered.status, offered.insurer, offered.holder, offered.premium, offered.coverage, offered.paidOut],
+    ['offered', chain.address('insurer'), chain.address('alice'), '50000', '1000000', '0'],
+  );
   await coverage.expect(chain, 'insurer', 'policy.issue', policyFields(chain, { vin: VIN2 }), 'NOT_FOUND');
-  await coverage.expect(chain, 'insurer', 'policy.issue', policyFields(chain, { holder: testKey('ghost').address }), 'NOT_FOUND');
-  await coverage.expect(chain, 'insurer', 'policy.issue', policyFields(chain, { holder: chain.address('insurer') }), 'SELF_DEALING');
-  await coverage.expect(chain, 'insurer', 'policy.issue', policyFields(chain, { start: 1, end: chain.time }), 'DEADLINE');
+  await coverage.expect(
+    chain,
+    'insurer',
+    'policy.issue',
+    policyFields(chain, { holder: testKey('ghost').address }),
+    'NOT_FOUND',
+  );
+  await coverage.expect(
+    chain,
+    'insurer',
+    'policy.issue',
+    policyFields(chain, { holder: chain.address('insurer') }),
+    'SELF_DEALING',
+  );
+  await coverage.expect(
+    chain,
+    'insurer',
+    'policy.issue',
+    policyFields(chain, { start: 1, end: chain.time }),
+    'DEADLINE',
+  );
   await coverage.expect(chain, 'dealer', 'policy.issue', policyFields(chain), 'UNAUTHORIZED');
   await coverage.expect(chain, 'bob', 'policy.accept', { policyId: 'pol-1' }, 'UNAUTHORIZED');
   await coverage.expect(chain, 'alice', 'policy.accept', { policyId: 'pol-99' }, 'NOT_FOUND');
@@ -54,9 +90,11 @@ test('policy.issue offers a policy; policy.accept pays the premium to the insure
   assert.is(await chain.balance('alice'), START_BALANCE - 50_000n);
   assert.is((await chain.ledger.getPolicy('pol-1'))?.status, 'active');
   await coverage.expect(chain, 'alice', 'policy.accept', { policyId: 'pol-1' }, 'INVALID_STATE');
-  const expensive = (await chain.ok('insurer', 'policy.issue', policyFields(chain, { premium: String(START_BALANCE) }))).policyId;
+  const expensive = (await chain.ok('insurer', 'policy.issue', policyFields(chain, { premium: String(START_BALANCE) })))
+    .policyId;
   await coverage.expect(chain, 'alice', 'policy.accept', { policyId: expensive }, 'INSUFFICIENT_FUNDS');
-  const shortLived = (await chain.ok('insurer', 'policy.issue', policyFields(chain, { end: chain.time + 5_000 }))).policyId;
+  const shortLived = (await chain.ok('insurer', 'policy.issue', policyFields(chain, { end: chain.time + 5_000 })))
+    .policyId;
   await coverage.expect(chain, 'alice', 'policy.accept', { policyId: shortLived }, 'DEADLINE', 10_000);
 });
 
@@ -69,7 +107,14 @@ test('claim.file: the holder claims within the period and the remaining coverage
   const receipt = await coverage.expect(chain, 'alice', 'claim.file', { ...claim, policyId }, 'ok');
   assert.is(receipt.claimId, 'clm-1');
   const filed = await chain.ledger.getClaim('clm-1');
-  assert.equal(filed && [filed.status, filed.vin, filed.holder, filed.insurer, filed.amount, filed.payout], ['filed', VIN, chain.address('alice'), chain.address('insurer'), '300000', null]);
+  assert.equal(filed && [filed.status, filed.vin, filed.holder, filed.insurer, filed.amount, filed.payout], [
+    'filed',
+    VIN,
+    chain.address('alice'),
+    chain.address('insurer'),
+    '300000',
+    null,
+  ]);
   await coverage.expect(chain, 'bob', 'claim.file', { ...claim, policyId }, 'UNAUTHORIZED');
   await coverage.expect(chain, 'alice', 'claim.file', { ...claim, policyId: 'pol-99' }, 'NOT_FOUND');
   await coverage.expect(chain, 'alice', 'claim.file', { ...claim, policyId, amount: '1000001' }, 'EXCEEDS_COVERAGE');
@@ -83,10 +128,23 @@ test('claim.decide: approval pays the holder within coverage and records the acc
   const chain = await insuredMarket();
   const policyId = await activePolicy(chain);
   const file = async (amount: string, severity = 'major') =>
-    (await chain.ok('alice', 'claim.file', { policyId, amount, severity, incidentHash: hashOf(`incident ${amount}`) })).claimId as string;
+    (await chain.ok('alice', 'claim.file', { policyId, amount, severity, incidentHash: hashOf(`incident ${amount}`) }))
+      .claimId as string;
   const first = await file('300000');
-  await coverage.expect(chain, 'insurer2', 'claim.decide', { claimId: first, approve: true, payout: '1' }, 'UNAUTHORIZED');
-  await coverage.expect(chain, 'dealer', 'claim.decide', { claimId: first, approve: true, payout: '1' }, 'UNAUTHORIZED');
+  await coverage.expect(
+    chain,
+    'insurer2',
+    'claim.decide',
+    { claimId: first, approve: true, payout: '1' },
+    'UNAUTHORIZED',
+  );
+  await coverage.expect(
+    chain,
+    'dealer',
+    'claim.decide',
+    { claimId: first, approve: true, payout: '1' },
+    'UNAUTHORIZED',
+  );
   await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: 'clm-99', approve: false }, 'NOT_FOUND');
   const holderBefore = await chain.balance('alice');
   await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: first, approve: true, payout: '250000' }, 'ok');
@@ -95,20 +153,49 @@ test('claim.decide: approval pays the holder within coverage and records the acc
   assert.equal([paid?.status, paid?.payout], ['paid', '250000']);
   assert.is((await chain.ledger.getPolicy(policyId))?.paidOut, '250000');
   const accident = (await chain.ledger.getHistory(VIN))?.events.at(-1) as Record<string, unknown>;
-  assert.equal([accident.kind, accident.severity, accident.claimId, accident.reportHash, accident.actor], ['vehicle.accident', 'major', first, hashOf('incident 300000'), chain.address('insurer')]);
+  assert.equal(
+    [accident.kind, accident.severity, accident.claimId, accident.reportHash, accident.actor],
+    ['vehicle.accident', 'major', first, hashOf('incident 300000'), chain.address('insurer')],
+  );
   await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: first, approve: false }, 'INVALID_STATE');
   const second = await file('700000', 'total_loss');
-  await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: second, approve: true, payout: '750001' }, 'EXCEEDS_COVERAGE');
+  await coverage.expect(
+    chain,
+    'insurer',
+    'claim.decide',
+    { claimId: second, approve: true, payout: '750001' },
+    'EXCEEDS_COVERAGE',
+  );
   const denied = await file('10');
   await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: denied, approve: false }, 'ok');
-  assert.equal([(await chain.ledger.getClaim(denied))?.status, (await chain.ledger.getClaim(denied))?.payout], ['denied', null]);
+  assert.equal(
+    [(await chain.ledger.getClaim(denied))?.status, (await chain.ledger.getClaim(denied))?.payout],
+    ['denied', null],
+  );
   await coverage.expect(chain, 'insurer', 'claim.decide', { claimId: second, approve: true, payout: '750000' }, 'ok');
-  assert.equal((await chain.ledger.getVehicle(VIN))?.brands, ['salvage'], 'an approved total-loss claim brands the title');
+  assert.equal(
+    (await chain.ledger.getVehicle(VIN))?.brands,
+    ['salvage'],
+    'an approved total-loss claim brands the title',
+  );
   // An insurer that cannot pay: insurer2 was registered without funds.
   assert.is(await chain.balance('insurer2'), 0n);
   const poorPolicy = await activePolicy(chain, { premium: '0' }, 'insurer2');
-  const poorClaim = (await chain.ok('alice', 'claim.file', { policyId: poorPolicy, amount: '500', severity: 'minor', incidentHash: hashOf('dent') })).claimId;
-  await coverage.expect(chain, 'insurer2', 'claim.decide', { claimId: poorClaim, approve: true, payout: '500' }, 'INSUFFICIENT_FUNDS');
+  const poorClaim = (
+    await chain.ok('alice', 'claim.file', {
+      policyId: poorPolicy,
+      amount: '500',
+      severity: 'minor',
+      incidentHash: hashOf('dent'),
+    })
+  ).claimId;
+  await coverage.expect(
+    chain,
+    'insurer2',
+    'claim.decide',
+    { claimId: poorClaim, approve: true, payout: '500' },
+    'INSUFFICIENT_FUNDS',
+  );
 });
 
 test('every declared outcome of policy.* and claim.* was exercised', () => {

@@ -14,13 +14,27 @@ const PRICE = 2_500_000n;
 async function market(): Promise<TestChain> {
   const chain = await TestChain.create();
   for (const vin of [VIN, VIN2]) {
-    await chain.ok('dealer', 'vehicle.register', { vin, make: 'Honda', model: 'Accord', year: 2003, owner: chain.address('alice'), odometerKm: 1 });
+    await chain.ok('dealer', 'vehicle.register', {
+      vin,
+      make: 'Honda',
+      model: 'Accord',
+      year: 2003,
+      owner: chain.address('alice'),
+      odometerKm: 1,
+    });
   }
   return chain;
 }
 
 function orderFields(chain: TestChain, change: Record<string, unknown> = {}) {
-  return { vin: VIN, seller: chain.address('alice'), price: String(PRICE), deliverBy: chain.time + 7 * DAY, confirmWindowMs: 2 * DAY, ...change };
+  return {
+    vin: VIN,
+    seller: chain.address('alice'),
+    price: String(PRICE),
+    deliverBy: chain.time + 7 * DAY,
+    confirmWindowMs: 2 * DAY,
+    ...change,
+  };
 }
 
 async function createOrder(chain: TestChain, buyer = 'bob', change: Record<string, unknown> = {}): Promise<string> {
@@ -46,16 +60,34 @@ test('order.create locks the price in escrow; ids are deterministic and on the r
   assert.is(receipt.orderId, 'ord-1');
   assert.is(await chain.balance('bob'), START_BALANCE - PRICE);
   const order = await chain.ledger.getOrder('ord-1');
-  assert.equal(order && [order.status, order.buyer, order.seller, order.price, order.createdAt], ['funded', chain.address('bob'), chain.address('alice'), String(PRICE), chain.time]);
+  assert.equal(order && [order.status, order.buyer, order.seller, order.price, order.createdAt], [
+    'funded',
+    chain.address('bob'),
+    chain.address('alice'),
+    String(PRICE),
+    chain.time,
+  ]);
   assert.is(await escrow(chain), PRICE);
   // A funded offer does not lock the vehicle; a second buyer may offer too.
   assert.is((await chain.ledger.getVehicle(VIN))?.activeOrder, null);
   assert.is((await coverage.expect(chain, 'carol', 'order.create', orderFields(chain), 'ok')).orderId, 'ord-2');
   await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { vin: VINS[5] }), 'NOT_FOUND');
-  await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { seller: chain.address('carol') }), 'INVALID_STATE');
+  await coverage.expect(
+    chain,
+    'bob',
+    'order.create',
+    orderFields(chain, { seller: chain.address('carol') }),
+    'INVALID_STATE',
+  );
   await coverage.expect(chain, 'alice', 'order.create', orderFields(chain), 'SELF_DEALING');
   await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { deliverBy: chain.time }), 'DEADLINE');
-  await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { price: String(START_BALANCE) }), 'INSUFFICIENT_FUNDS');
+  await coverage.expect(
+    chain,
+    'bob',
+    'order.create',
+    orderFields(chain, { price: String(START_BALANCE) }),
+    'INSUFFICIENT_FUNDS',
+  );
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'stolen' });
   await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { vin: VIN2 }), 'VEHICLE_STOLEN');
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'recovered' });
@@ -96,7 +128,10 @@ test('accept, deliver, confirm: funds to the seller and title to the buyer in on
   assert.equal([order?.status, order?.settlement, order?.settledAt], ['completed', 'confirmed', chain.time]);
   assert.is(await escrow(chain), 0n);
   const last = (await chain.ledger.getHistory(VIN))?.events.at(-1) as Record<string, unknown>;
-  assert.equal([last.kind, last.orderId, last.from, last.to, last.price], ['order.completed', orderId, chain.address('alice'), chain.address('bob'), String(PRICE)]);
+  assert.equal(
+    [last.kind, last.orderId, last.from, last.to, last.price],
+    ['order.completed', orderId, chain.address('alice'), chain.address('bob'), String(PRICE)],
+  );
   await coverage.expect(chain, 'bob', 'order.confirm', { orderId }, 'INVALID_STATE');
 });
 
@@ -125,7 +160,10 @@ test('order.reject and order.cancel refund the buyer; cancelling an accepted ord
   await coverage.expect(chain, 'bob', 'order.reject', { orderId: rejected }, 'UNAUTHORIZED');
   await coverage.expect(chain, 'alice', 'order.reject', { orderId: 'ord-99' }, 'NOT_FOUND');
   await coverage.expect(chain, 'alice', 'order.reject', { orderId: rejected }, 'ok');
-  assert.equal([await status(chain, rejected), (await chain.ledger.getOrder(rejected))?.settlement], ['refunded', 'rejected']);
+  assert.equal(
+    [await status(chain, rejected), (await chain.ledger.getOrder(rejected))?.settlement],
+    ['refunded', 'rejected'],
+  );
   assert.is(await chain.balance('bob'), START_BALANCE);
   await coverage.expect(chain, 'alice', 'order.reject', { orderId: rejected }, 'INVALID_STATE');
   const cancelled = await createOrder(chain);
@@ -154,7 +192,10 @@ test('order.dispute stops the clock; order.resolve settles either way; reviews c
   await chain.ok('alice', 'order.deliver', { orderId });
   await coverage.expect(chain, 'bob', 'order.dispute', { orderId, reasonHash: hashOf('scratches') }, 'ok');
   const disputed = await chain.ledger.getOrder(orderId);
-  assert.equal([disputed?.status, disputed?.disputedBy, disputed?.disputeReasonHash], ['disputed', chain.address('bob'), hashOf('scratches')]);
+  assert.equal(
+    [disputed?.status, disputed?.disputedBy, disputed?.disputeReasonHash],
+    ['disputed', chain.address('bob'), hashOf('scratches')],
+  );
   // A disputed order does not complete by itself, however long it waits.
   await chain.block([], 30 * DAY);
   assert.is(await status(chain, orderId), 'disputed');
@@ -168,7 +209,10 @@ test('order.dispute stops the clock; order.resolve settles either way; reviews c
   await coverage.expect(chain, 'regulator', 'order.resolve', { orderId, outcome: 'complete' }, 'ACCOUNT_FROZEN');
   await chain.ok('regulator', 'member.unfreeze', { address: chain.address('bob') });
   await coverage.expect(chain, 'regulator', 'order.resolve', { orderId, outcome: 'complete' }, 'ok');
-  assert.equal([await status(chain, orderId), (await chain.ledger.getVehicle(VIN))?.owner], ['completed', chain.address('bob')]);
+  assert.equal(
+    [await status(chain, orderId), (await chain.ledger.getVehicle(VIN))?.owner],
+    ['completed', chain.address('bob')],
+  );
   // The other party's review, once each.
   await coverage.expect(chain, 'bob', 'order.review', { orderId: funded, rating: 5 }, 'INVALID_STATE');
   await coverage.expect(chain, 'carol', 'order.review', { orderId, rating: 5 }, 'UNAUTHORIZED');
@@ -181,7 +225,13 @@ test('order.dispute stops the clock; order.resolve settles either way; reviews c
   // The refund path of arbitration, from an accepted (undelivered) order.
   const second = await createOrder(chain, 'carol', { vin: VIN2 });
   await chain.ok('alice', 'order.accept', { orderId: second });
-  await coverage.expect(chain, 'alice', 'order.dispute', { orderId: second, reasonHash: hashOf('buyer vanished') }, 'ok');
+  await coverage.expect(
+    chain,
+    'alice',
+    'order.dispute',
+    { orderId: second, reasonHash: hashOf('buyer vanished') },
+    'ok',
+  );
   const carolBefore = await chain.balance('carol');
   await coverage.expect(chain, 'regulator', 'order.resolve', { orderId: second, outcome: 'refund' }, 'ok');
   assert.equal([await status(chain, second), await chain.balance('carol')], ['refunded', carolBefore + PRICE]);
@@ -193,8 +243,23 @@ test('reputation averages are exact to two decimals, rounded half up', async () 
   const ratings = [5, 4, 4];
   for (const [index, rating] of ratings.entries()) {
     const vin = VINS[index] as string;
-    await chain.ok('dealer', 'vehicle.register', { vin, make: 'M', model: 'M', year: 2010, owner: chain.address('alice'), odometerKm: 0 });
-    const orderId = (await chain.ok('bob', 'order.create', { vin, seller: chain.address('alice'), price: '10', deliverBy: chain.time + DAY, confirmWindowMs: DAY })).orderId;
+    await chain.ok('dealer', 'vehicle.register', {
+      vin,
+      make: 'M',
+      model: 'M',
+      year: 2010,
+      owner: chain.address('alice'),
+      odometerKm: 0,
+    });
+    const orderId = (
+      await chain.ok('bob', 'order.create', {
+        vin,
+        seller: chain.address('alice'),
+        price: '10',
+        deliverBy: chain.time + DAY,
+        confirmWindowMs: DAY,
+      })
+    ).orderId;
     await chain.ok('alice', 'order.accept', { orderId });
     await chain.ok('alice', 'order.deliver', { orderId });
     await chain.ok('bob', 'order.confirm', { orderId });
@@ -202,7 +267,10 @@ test('reputation averages are exact to two decimals, rounded half up', async () 
   }
   assert.equal((await chain.ledger.getAccount(chain.address('alice')))?.reputation, { count: 3, average: '4.33' });
   const { formatAverage } = await import('../../../packages/state/src/records.ts');
-  assert.equal([formatAverage(13, 3), formatAverage(5, 2), formatAverage(7, 6), formatAverage(0, 0)], ['4.33', '2.50', '1.17', '0.00']);
+  assert.equal(
+    [formatAverage(13, 3), formatAverage(5, 2), formatAverage(7, 6), formatAverage(0, 0)],
+    ['4.33', '2.50', '1.17', '0.00'],
+  );
 });
 
 test('automatic refund: an accepted order undelivered past deliverBy + 24 h is refunded at block time', async () => {
@@ -216,7 +284,10 @@ test('automatic refund: an accepted order undelivered past deliverBy + 24 h is r
   assert.equal(atBoundary.systemEvents, []);
   assert.is(await status(chain, orderId), 'accepted');
   const after = await chain.block([], 1);
-  assert.equal(after.systemEvents.map((event) => [event.type, event.attributes.orderId, event.attributes.settlement]), [['order.refunded', orderId, 'auto_refunded']]);
+  assert.equal(
+    after.systemEvents.map((event) => [event.type, event.attributes.orderId, event.attributes.settlement]),
+    [['order.refunded', orderId, 'auto_refunded']],
+  );
   assert.is(await status(chain, orderId), 'refunded');
   assert.is(await chain.balance('bob'), START_BALANCE);
   assert.is((await chain.ledger.getVehicle(VIN))?.activeOrder, null);
@@ -231,24 +302,40 @@ test('automatic completion: a delivered order past its confirmation window compl
   for (const orderId of [completes, stolen]) {
     await chain.ok('alice', 'order.accept', { orderId });
   }
-  await chain.block([chain.tx('alice', 'order.deliver', { orderId: completes }), chain.tx('alice', 'order.deliver', { orderId: stolen })]);
+  await chain.block([
+    chain.tx('alice', 'order.deliver', { orderId: completes }),
+    chain.tx('alice', 'order.deliver', { orderId: stolen }),
+  ]);
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'stolen' });
   const sellerBefore = await chain.balance('alice');
   const execution = await chain.block([], DAY);
   assert.equal(
-    execution.systemEvents.map((event) => [event.type, event.attributes.orderId, event.attributes.settlement ?? event.attributes.reason]),
+    execution.systemEvents.map((event) => [
+      event.type,
+      event.attributes.orderId,
+      event.attributes.settlement ?? event.attributes.reason,
+    ]),
     [
       ['order.completed', completes, 'auto_completed'],
       ['order.dispute', stolen, 'VEHICLE_STOLEN'],
     ],
     'in deadline order, then order number',
   );
-  assert.equal([await status(chain, completes), (await chain.ledger.getVehicle(VIN))?.owner], ['completed', chain.address('bob')]);
+  assert.equal(
+    [await status(chain, completes), (await chain.ledger.getVehicle(VIN))?.owner],
+    ['completed', chain.address('bob')],
+  );
   assert.is(await chain.balance('alice'), sellerBefore + PRICE);
-  assert.equal([await status(chain, stolen), (await chain.ledger.getVehicle(VIN2))?.owner], ['disputed', chain.address('alice')]);
+  assert.equal(
+    [await status(chain, stolen), (await chain.ledger.getVehicle(VIN2))?.owner],
+    ['disputed', chain.address('alice')],
+  );
   assert.is((await chain.ledger.getOrder(stolen))?.disputedBy, 'system');
   const systemEntry = (await chain.ledger.getHistory(VIN))?.events.at(-1) as Record<string, unknown>;
-  assert.equal([systemEntry.kind, systemEntry.actor, systemEntry.actorRole, systemEntry.txHash], ['order.completed', 'system', 'system', null]);
+  assert.equal(
+    [systemEntry.kind, systemEntry.actor, systemEntry.actorRole, systemEntry.txHash],
+    ['order.completed', 'system', 'system', null],
+  );
 });
 
 test('a dispute filed in the same block the window ends wins: transitions run before transactions', async () => {
@@ -262,18 +349,25 @@ test('a dispute filed in the same block the window ends wins: transitions run be
   const late = await createOrder(chain, 'carol', { vin: VIN2, confirmWindowMs: 5_000 });
   await chain.ok('alice', 'order.accept', { orderId: late });
   await chain.ok('alice', 'order.deliver', { orderId: late });
-  const execution = await chain.block([chain.tx('carol', 'order.dispute', { orderId: late, reasonHash: hashOf('late') })], 5_001);
+  const execution = await chain.block(
+    [chain.tx('carol', 'order.dispute', { orderId: late, reasonHash: hashOf('late') })],
+    5_001,
+  );
   assert.is(execution.systemEvents[0]?.type, 'order.completed');
   assert.is(execution.receipts[0]?.code, 'INVALID_STATE');
   assert.is(await status(chain, late), 'completed');
-  assert.equal((await chain.ledger.listOrders({ status: 'completed' })).map((order) => order.orderId), [late]);
+  assert.equal(
+    (await chain.ledger.listOrders({ status: 'completed' })).map((order) => order.orderId),
+    [late],
+  );
   assert.is(testKey('bob').address, chain.address('bob'));
 });
 
 test('listOrders: by party, vehicle and status, oldest first, paged with after', async () => {
   const chain = await market();
   const ids: string[] = [];
-  for (const buyer of ['bob', 'carol', 'bob', 'carol']) ids.push(await createOrder(chain, buyer, { vin: ids.length % 2 === 0 ? VIN : VIN2 }));
+  for (const buyer of ['bob', 'carol', 'bob', 'carol'])
+    ids.push(await createOrder(chain, buyer, { vin: ids.length % 2 === 0 ? VIN : VIN2 }));
   await chain.ok('alice', 'order.reject', { orderId: ids[1] });
   const idsOf = (orders: Array<{ orderId: string }>) => orders.map((order) => order.orderId);
   assert.equal(idsOf(await chain.ledger.listOrders({})), ids);

@@ -12,14 +12,21 @@ test('every kind: a signer frozen earlier in the same block fails with ACCOUNT_F
   const chain = await TestChain.create();
   for (const kind of TX_KINDS) {
     const name = `frozen-${kind.name}`;
-    await chain.ok('regulator', 'member.register', { address: chain.address(name), role: 'person', name, kycHash: hashOf(name) });
+    await chain.ok('regulator', 'member.register', {
+      address: chain.address(name),
+      role: 'person',
+      name,
+      kycHash: hashOf(name),
+    });
     const execution = await chain.block([
       chain.tx('regulator', 'member.freeze', { address: chain.address(name), reason: 'test' }),
       chain.tx(name, kind.name, SAMPLE_FIELDS[kind.name] as Record<string, unknown>),
     ]);
     assert.is(execution.receipts[1]?.code, 'ACCOUNT_FROZEN', kind.name);
     assert.is((await chain.ledger.getAccount(chain.address(name)))?.nonce, 1, kind.name);
-    const check = await chain.ledger.checkTx(chain.tx(name, kind.name, SAMPLE_FIELDS[kind.name] as Record<string, unknown>));
+    const check = await chain.ledger.checkTx(
+      chain.tx(name, kind.name, SAMPLE_FIELDS[kind.name] as Record<string, unknown>),
+    );
     assert.equal(check.ok ? 'ok' : check.code, 'ACCOUNT_FROZEN', kind.name);
   }
 });
@@ -33,7 +40,12 @@ test('every kind restricted to roles: every other role is refused with UNAUTHORI
     for (const role of ROLES) {
       if (allowed.includes(role)) continue;
       const name = `${role}-for-${kind.name}`;
-      await chain.ok('regulator', 'member.register', { address: chain.address(name), role, name, kycHash: hashOf(name) });
+      await chain.ok('regulator', 'member.register', {
+        address: chain.address(name),
+        role,
+        name,
+        kycHash: hashOf(name),
+      });
       const tx = chain.tx(name, kind.name, SAMPLE_FIELDS[kind.name] as Record<string, unknown>);
       const check = await chain.ledger.checkTx(tx);
       assert.equal(check.ok ? 'ok' : check.code, 'UNAUTHORIZED', `${kind.name} by ${role} (checkTx)`);
@@ -68,7 +80,14 @@ test('signer rules follow the contract table', () => {
 test('a multi-role account acts in the role the kind allows (the regulator mints as issuer)', async () => {
   const chain = await TestChain.create();
   await chain.ok('regulator', 'pay.mint', { to: chain.address('alice'), amount: '5' });
-  await chain.ok('dealer', 'vehicle.register', { vin: '1HGCM82633A004352', make: 'Honda', model: 'Accord', year: 2003, owner: chain.address('alice'), odometerKm: 1 });
+  await chain.ok('dealer', 'vehicle.register', {
+    vin: '1HGCM82633A004352',
+    make: 'Honda',
+    model: 'Accord',
+    year: 2003,
+    owner: chain.address('alice'),
+    odometerKm: 1,
+  });
   await chain.ok('regulator', 'vehicle.odometer', { vin: '1HGCM82633A004352', km: 2 });
   const entry = (await chain.ledger.getHistory('1HGCM82633A004352'))?.events.at(-1) as Record<string, unknown>;
   assert.equal([entry.actorRole, entry.actor], ['regulator', chain.address('regulator')]);

@@ -23,7 +23,10 @@ const signer = new Signer(key.secretKey);
 const CHAIN = 'wire-test';
 
 function build(kind: string, fields: Record<string, unknown>, extra: { nonce?: number; memo?: string } = {}) {
-  return signTx(encodeTxBody({ chainId: CHAIN, nonce: extra.nonce ?? 0, kind, fields, ...extra }, key.publicKey), signer);
+  return signTx(
+    encodeTxBody({ chainId: CHAIN, nonce: extra.nonce ?? 0, kind, fields, ...extra }, key.publicKey),
+    signer,
+  );
 }
 
 function refusal(bytes: Uint8Array): string {
@@ -31,9 +34,22 @@ function refusal(bytes: Uint8Array): string {
   return decoded.ok ? 'ok' : decoded.code;
 }
 
-function encodeError(kind: string, fields: Record<string, unknown>, extra: { nonce?: number; memo?: string; chainId?: string } = {}) {
+function encodeError(
+  kind: string,
+  fields: Record<string, unknown>,
+  extra: { nonce?: number; memo?: string; chainId?: string } = {},
+) {
   try {
-    encodeTxBody({ chainId: extra.chainId ?? CHAIN, nonce: extra.nonce ?? 0, kind, fields, ...(extra.memo === undefined ? {} : { memo: extra.memo }) }, key.publicKey);
+    encodeTxBody(
+      {
+        chainId: extra.chainId ?? CHAIN,
+        nonce: extra.nonce ?? 0,
+        kind,
+        fields,
+        ...(extra.memo === undefined ? {} : { memo: extra.memo }),
+      },
+      key.publicKey,
+    );
     return 'ok';
   } catch (error) {
     assert.instance(error, TxError);
@@ -50,11 +66,34 @@ const burnKind = (amount: string) => w().string(1, amount).finish();
 
 test('the registry: every contract kind, unique names and wire tags, fields described', () => {
   const contractKinds = [
-    'member.register', 'member.freeze', 'member.unfreeze', 'pay.mint', 'pay.burn', 'pay.transfer',
-    'vehicle.register', 'vehicle.transfer', 'vehicle.odometer', 'vehicle.service', 'vehicle.accident',
-    'vehicle.flag', 'vehicle.odometerCorrection', 'vehicle.lien', 'vehicle.document', 'order.create',
-    'order.accept', 'order.reject', 'order.cancel', 'order.deliver', 'order.confirm', 'order.dispute',
-    'order.resolve', 'order.review', 'policy.issue', 'policy.accept', 'claim.file', 'claim.decide',
+    'member.register',
+    'member.freeze',
+    'member.unfreeze',
+    'pay.mint',
+    'pay.burn',
+    'pay.transfer',
+    'vehicle.register',
+    'vehicle.transfer',
+    'vehicle.odometer',
+    'vehicle.service',
+    'vehicle.accident',
+    'vehicle.flag',
+    'vehicle.odometerCorrection',
+    'vehicle.lien',
+    'vehicle.document',
+    'order.create',
+    'order.accept',
+    'order.reject',
+    'order.cancel',
+    'order.deliver',
+    'order.confirm',
+    'order.dispute',
+    'order.resolve',
+    'order.review',
+    'policy.issue',
+    'policy.accept',
+    'claim.file',
+    'claim.decide',
   ];
   assert.equal(TX_KINDS.map((kind) => kind.name).sort(), [...contractKinds].sort());
   const tags = TX_KINDS.map((kind) => (KIND_BY_NAME.get(kind.name) as { tag: number }).tag);
@@ -66,7 +105,11 @@ test('the registry: every contract kind, unique names and wire tags, fields desc
   }
   assert.equal(
     TX_KINDS.filter((kind) => kind.createsId).map((kind) => [kind.name, kind.createsId]),
-    [['order.create', 'orderId'], ['policy.issue', 'policyId'], ['claim.file', 'claimId']],
+    [
+      ['order.create', 'orderId'],
+      ['policy.issue', 'policyId'],
+      ['claim.file', 'claimId'],
+    ],
   );
 });
 
@@ -116,7 +159,10 @@ test('64-bit numbers round-trip exactly up to 2^53 - 1; larger values are refuse
   const max = Number.MAX_SAFE_INTEGER;
   const decoded = decodeTx(build('vehicle.odometer', { vin: '1HGCM82633A004352', km: 9_999_999 }, { nonce: max }));
   assert.ok(decoded.ok && decoded.tx.nonce === max);
-  assert.is(encodeError('pay.transfer', SAMPLE_FIELDS['pay.transfer'] as Record<string, unknown>, { nonce: max + 1 }), 'INVALID_FIELD');
+  assert.is(
+    encodeError('pay.transfer', SAMPLE_FIELDS['pay.transfer'] as Record<string, unknown>, { nonce: max + 1 }),
+    'INVALID_FIELD',
+  );
   // A body carrying nonce 2^53 (or 2^64 - 1), written by hand.
   for (const nonce of [2n ** 53n, 2n ** 64n - 1n]) {
     const good = decodeTx(build('pay.burn', { amount: '1' }));
@@ -134,12 +180,19 @@ test('amounts: canonical decimal strings of minor units only', () => {
   const transfer = SAMPLE_FIELDS['pay.transfer'] as Record<string, unknown>;
   for (const amount of ['01', '+1', '-1', '1.5', '1e3', ' 1', '1 ', '', '0x10', '١٢', '1'.repeat(31), 12]) {
     const code = encodeError('pay.transfer', { ...transfer, amount });
-    assert.ok(code === 'INVALID_AMOUNT' || (amount === '' && code === 'MISSING_FIELD'), `${JSON.stringify(amount)}: ${code}`);
+    assert.ok(
+      code === 'INVALID_AMOUNT' || (amount === '' && code === 'MISSING_FIELD'),
+      `${JSON.stringify(amount)}: ${code}`,
+    );
   }
   assert.is(encodeError('pay.transfer', { ...transfer, amount: '0' }), 'INVALID_AMOUNT', 'transfers are positive');
   assert.is(encodeError('pay.transfer', { ...transfer, amount: '9'.repeat(30) }), 'ok', '< 10^30');
   assert.is(encodeError('pay.transfer', { ...transfer, amount: 5n }), 'ok', 'bigints are accepted and canonicalised');
-  assert.is(encodeError('policy.issue', { ...(SAMPLE_FIELDS['policy.issue'] as Record<string, unknown>), premium: '0' }), 'ok', 'a free policy');
+  assert.is(
+    encodeError('policy.issue', { ...(SAMPLE_FIELDS['policy.issue'] as Record<string, unknown>), premium: '0' }),
+    'ok',
+    'a free policy',
+  );
   // A non-canonical amount written by hand is refused by the decoder too.
   const body = bodyStart().bytes(21, burnKind('007')).finish();
   assert.is(refusal(rawEnvelope(body)), 'INVALID_AMOUNT');
@@ -148,9 +201,17 @@ test('amounts: canonical decimal strings of minor units only', () => {
 test('field limits: oversized strings, memo and bad field values are refused with typed codes', () => {
   const register = SAMPLE_FIELDS['vehicle.register'] as Record<string, unknown>;
   assert.is(encodeError('vehicle.register', { ...register, make: 'x'.repeat(41) }), 'FIELD_TOO_LONG');
-  assert.is(encodeError('vehicle.register', { ...register, make: 'é'.repeat(21) }), 'FIELD_TOO_LONG', 'limits count UTF-8 bytes');
+  assert.is(
+    encodeError('vehicle.register', { ...register, make: 'é'.repeat(21) }),
+    'FIELD_TOO_LONG',
+    'limits count UTF-8 bytes',
+  );
   assert.is(encodeError('vehicle.register', { ...register, make: 'é'.repeat(20) }), 'ok');
-  assert.is(encodeError('vehicle.register', { ...register, make: 'Hon\nda' }), 'INVALID_FIELD', 'no control characters in names');
+  assert.is(
+    encodeError('vehicle.register', { ...register, make: 'Hon\nda' }),
+    'INVALID_FIELD',
+    'no control characters in names',
+  );
   assert.is(encodeError('vehicle.register', { ...register, make: '' }), 'MISSING_FIELD');
   assert.is(encodeError('vehicle.register', { ...register, year: 1885 }), 'INVALID_FIELD');
   assert.is(encodeError('vehicle.register', { ...register, year: 2020.5 }), 'INVALID_FIELD');
@@ -164,15 +225,27 @@ test('field limits: oversized strings, memo and bad field values are refused wit
   assert.is(encodeError('vehicle.service', { ...service, summary: 'x'.repeat(257) }), 'FIELD_TOO_LONG');
   assert.is(encodeError('vehicle.service', { ...service, summary: 'a\u0007b' }), 'INVALID_FIELD');
   assert.is(encodeError('vehicle.service', { ...service, workHash: 'ab' }), 'INVALID_FIELD');
-  assert.is(encodeError('vehicle.accident', { ...(SAMPLE_FIELDS['vehicle.accident'] as Record<string, unknown>), severity: 'scratch' }), 'INVALID_FIELD');
-  assert.is(encodeError('member.register', { ...(SAMPLE_FIELDS['member.register'] as Record<string, unknown>), role: 'king' }), 'INVALID_FIELD');
+  assert.is(
+    encodeError('vehicle.accident', {
+      ...(SAMPLE_FIELDS['vehicle.accident'] as Record<string, unknown>),
+      severity: 'scratch',
+    }),
+    'INVALID_FIELD',
+  );
+  assert.is(
+    encodeError('member.register', { ...(SAMPLE_FIELDS['member.register'] as Record<string, unknown>), role: 'king' }),
+    'INVALID_FIELD',
+  );
   const person = { ...(SAMPLE_FIELDS['member.register'] as Record<string, unknown>) };
   delete person.kycHash;
   assert.is(encodeError('member.register', person), 'MISSING_FIELD', 'a person needs a KYC hash');
   assert.is(encodeError('member.register', { ...person, role: 'dealer' }), 'ok', 'an organisation does not');
   assert.is(encodeError('order.review', { orderId: 'ord-1', rating: 6 }), 'INVALID_FIELD');
   assert.is(encodeError('order.review', { orderId: 'ord 1', rating: 5 }), 'INVALID_FIELD');
-  assert.is(encodeError('policy.issue', { ...(SAMPLE_FIELDS['policy.issue'] as Record<string, unknown>), end: 1 }), 'INVALID_FIELD');
+  assert.is(
+    encodeError('policy.issue', { ...(SAMPLE_FIELDS['policy.issue'] as Record<string, unknown>), end: 1 }),
+    'INVALID_FIELD',
+  );
   assert.is(encodeError('claim.decide', { claimId: 'clm-1', approve: true }), 'MISSING_FIELD');
   assert.is(encodeError('claim.decide', { claimId: 'clm-1', approve: true, payout: '0' }), 'INVALID_AMOUNT');
   assert.is(encodeError('claim.decide', { claimId: 'clm-1', approve: false, payout: '5' }), 'INVALID_FIELD');
@@ -210,7 +283,11 @@ test('decoding refuses oversize, garbage, unknown kinds and non-canonical encodi
   const twoKinds = concatBytes(body, w().bytes(22, w().string(2, '5').finish()).finish());
   assert.is(refusal(rawEnvelope(twoKinds)), 'MALFORMED_TX');
   // Invalid UTF-8 in a string field.
-  const badUtf8 = w().bytes(1, new Uint8Array([0xc3, 0x28])).bytes(2, key.publicKey).bytes(21, burnKind('1')).finish();
+  const badUtf8 = w()
+    .bytes(1, new Uint8Array([0xc3, 0x28]))
+    .bytes(2, key.publicKey)
+    .bytes(21, burnKind('1'))
+    .finish();
   assert.is(refusal(rawEnvelope(badUtf8)), 'MALFORMED_TX');
   // A wrong-length signer key.
   const shortSigner = w().string(1, CHAIN).bytes(2, key.publicKey.subarray(1)).bytes(21, burnKind('1')).finish();

@@ -17,7 +17,10 @@ test('published real VINs are valid, check digits X included', () => {
     assert.ok(checkVin(vin, 'required').ok, vin);
     assert.is(vinCheckDigit(vin), vin[8], vin);
   }
-  assert.ok(VINS.some((vin) => vin[8] === 'X'), 'the set includes check digit X');
+  assert.ok(
+    VINS.some((vin) => vin[8] === 'X'),
+    'the set includes check digit X',
+  );
 });
 
 test('the 49 CFR 565 transliteration: digits are themselves, letters per Table II, I O Q have none', () => {

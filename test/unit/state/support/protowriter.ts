@@ -38,6 +38,6 @@ export class ProtoWriter {
   }
 }
 
-export function envelope(body: Uint8Array, signature = new Uint8Array(64)): Uint8Array {
+export function envelope(body: Uint8Array, signature: Uint8Array = new Uint8Array(64)): Uint8Array {
   return new ProtoWriter().bytes(1, body).bytes(2, signature).finish();
 }
