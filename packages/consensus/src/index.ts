@@ -1,1 +1,33 @@
-export {};
+export {
+  type CertificateVerdict,
+  type CommitCertificate,
+  type CommitSeal,
+  decodeCommitCertificate,
+  encodeCommitCertificate,
+  verifyCommitCertificate,
+} from './certificate.ts';
+export { ConsensusEngine } from './engine.ts';
+export type { EngineAction, EngineFaults, EngineInput, EngineOptions } from './engine-types.ts';
+export { ConsensusError, type ConsensusErrorCode, type DropCode } from './errors.ts';
+export { type Equivocation, verifyEquivocation } from './evidence.ts';
+export {
+  BLOCK_HASH_LENGTH,
+  type ConsensusMessage,
+  type ConsensusMessageType,
+  consensusSigningPayload,
+  decodeConsensusMessage,
+  encodeConsensusMessage,
+  type MessageAttachments,
+  type MessageSigner,
+  parseConsensusMessage,
+  signConsensusMessage,
+  type UnsignedConsensusMessage,
+  verifyConsensusMessageSignature,
+} from './messages.ts';
+export {
+  decodePersistedConsensusState,
+  encodePersistedConsensusState,
+  type PersistedConsensusState,
+} from './persisted.ts';
+export { commitSealPayload } from './signing.ts';
+export { type Validator, ValidatorSet } from './validators.ts';

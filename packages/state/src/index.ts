@@ -1,1 +1,45 @@
-export {};
+export { AMOUNT_LIMIT, formatAmount, isCanonicalAmount, parseAmount } from './amount.ts';
+export type { TxEvent } from './context.ts';
+export { ERROR_CODES, type ErrorCode, TxError } from './errors.ts';
+export type { Receipt } from './execute.ts';
+export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
+export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
+export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
+export type { TxKindSpec } from './kinds/types.ts';
+export { type KVOp, type KVRange, type KVStore, MemoryKV } from './kv.ts';
+export {
+  type BlockExecution,
+  type BlockExecutionOk,
+  type ChangedRecords,
+  type CheckResult,
+  ExecutionOverlay,
+  initGenesisState,
+  Ledger,
+  type LedgerOptions,
+} from './ledger.ts';
+export type { ChainParams } from './records.ts';
+export {
+  type BundleVerdict,
+  type RecordProof,
+  VEHICLE_PROOF_FORMAT,
+  type VehicleFacts,
+  type VehicleProofBundle,
+  verifyVehicleProofBundle,
+} from './report.ts';
+export { isRole, ORGANISATION_ROLES, ROLES, type Role } from './roles.ts';
+export { type SmtProof, type SmtProofJson, verifyProof } from './smt-proof.ts';
+export {
+  CHAIN_ID_PATTERN,
+  type DecodedTx,
+  type DecodeLimits,
+  type DecodeResult,
+  decodeTx,
+  encodeTxBody,
+  MAX_MEMO_BYTES,
+  MAX_TX_BYTES,
+  signTx,
+  type TxDraft,
+  txToJson,
+  verifyTxSignature,
+} from './tx.ts';
+export { checkVin, isVinSyntax, type VinCheckDigitMode, vinCheckDigit } from './vin.ts';

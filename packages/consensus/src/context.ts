@@ -1,0 +1,291 @@
+import { bytesToHex } from '@autoledger/crypto';
+import type { CommitCertificate } from './certificate.ts';
+import type { EngineAction, EngineOptions } from './engine-types.ts';
+import { ConsensusError } from './errors.ts';
+import { type Equivocation, equivocationOf } from './evidence.ts';
+import { HeightLog } from './height-log.ts';
+import type { JustificationContext } from './justification.ts';
+import {
+  BLOCK_HASH_LENGTH,
+  type ConsensusMessage,
+  contentKey,
+  encodeConsensusMessage,
+  MAX_CHAIN_ID_LENGTH,
+  type MessageAttachments,
+  type MessageSigner,
+  signConsensusMessage,
+  slotKey,
+  type UnsignedConsensusMessage,
+  withoutAttachments,
+} from './messages.ts';
+import type { PersistedConsensusState } from './persisted.ts';
+import type { ValidatorSet } from './validators.ts';
+
+const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+const DEFAULT_FUTURE_HEIGHT_WINDOW = 8;
+/** View timeouts double per view up to 2^6 = 64 times the base. */
+const MAX_TIMEOUT_DOUBLINGS = 6;
+const EVIDENCE_KEPT = 256;
+
+export interface ResolvedOptions {
+  chainId: string;
+  validators: ValidatorSet;
+  self: MessageSigner | null;
+  hashBlock(block: Uint8Array): Uint8Array;
+  timeoutBaseTicks: number;
+  maxMessageBytes: number;
+  futureHeightWindow: number;
+  retransmitIntervalTicks: number;
+  quorumOffByOne: boolean;
+  newViewIgnoresPrepared: boolean;
+  sendBeforePersist: boolean;
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConsensusError('INVALID_OPTIONS', `${name} must be an integer ≥ 1`);
+  }
+  return value;
+}
+
+export function resolveOptions(options: EngineOptions): ResolvedOptions {
+  if (typeof options.chainId !== 'string' || options.chainId.length === 0) {
+    throw new ConsensusError('INVALID_OPTIONS', 'chainId must be a non-empty string');
+  }
+  if (options.chainId.length > MAX_CHAIN_ID_LENGTH) {
+    throw new ConsensusError('INVALID_OPTIONS', `chainId must be at most ${MAX_CHAIN_ID_LENGTH} characters`);
+  }
+  if (options.self !== null && !options.validators.has(options.self.publicKey)) {
+    throw new ConsensusError('INVALID_OPTIONS', 'self is not in the validator set; run as an observer (self: null)');
+  }
+  const timeoutBaseTicks = positiveInteger(options.timeoutBaseTicks, 'timeoutBaseTicks');
+  return {
+    chainId: options.chainId,
+    validators: options.validators,
+    self: options.self,
+    hashBlock: options.hashBlock,
+    timeoutBaseTicks,
+    maxMessageBytes: positiveInteger(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 'maxMessageBytes'),
+    futureHeightWindow: positiveInteger(
+      options.futureHeightWindow ?? DEFAULT_FUTURE_HEIGHT_WINDOW,
+      'futureHeightWindow',
+    ),
+    retransmitIntervalTicks: positiveInteger(
+      options.retransmitIntervalTicks ?? Math.max(1, Math.floor(timeoutBaseTicks / 2)),
+      'retransmitIntervalTicks',
+    ),
+    quorumOffByOne: options.faults?.quorumOffByOne === true,
+    newViewIgnoresPrepared: options.faults?.newViewIgnoresPrepared === true,
+    sendBeforePersist: options.faults?.sendBeforePersist === true,
+  };
+}
+
+export interface PreparedState {
+  view: number;
+  blockHash: Uint8Array;
+  prepares: ConsensusMessage[];
+}
+
+/**
+ * What this validator knows was decided at the current height: from a quorum of COMMITs in
+ * one view (which it relays so that others decide too), or from seals of more than a third
+ * of the power, which include an honest validator's.
+ */
+export interface Decision {
+  view: number | null;
+  blockHash: Uint8Array;
+  commits: ConsensusMessage[];
+}
+
+export interface LastCommitted {
+  certificate: CommitCertificate;
+  /** The accepted proposal of the committed block, relayed to validators one height behind. */
+  proposal: ConsensusMessage | null;
+}
+
+/**
+ * The engine's whole state and the primitives the handler modules share: signing with the
+ * no-conflict guard, output buffering with persist-before-send, evidence. Handlers live in
+ * on-*.ts; this file decides nothing about the protocol.
+ */
+export class EngineContext {
+  readonly options: ResolvedOptions;
+  readonly validators: ValidatorSet;
+  readonly chainId: string;
+  /** This validator's index, or -1 for an observer. */
+  readonly selfIndex: number;
+  /** The quorum the engine counts with (one less under the planted quorumOffByOne fault). */
+  readonly quorumPower: number;
+  readonly justification: JustificationContext;
+
+  height: number;
+  view = 0;
+  ticks = 0;
+  viewStartTick = 0;
+  lastRetransmitTick = 0;
+  log: HeightLog;
+  /** Messages this validator signed at the current height that still bind it, by slot. */
+  readonly own = new Map<string, ConsensusMessage>();
+  prepared: PreparedState | null = null;
+  preparedBlock: Uint8Array | null = null;
+  decision: Decision | null = null;
+  /** The node's verdicts on blocks of the current height, by block hash. */
+  readonly validity = new Map<string, boolean>();
+  readonly validationsPending = new Set<string>();
+  /** The proposal this leader asked the node for, with the view changes that will justify it. */
+  proposalRequest: { view: number; viewChanges: ConsensusMessage[] } | null = null;
+  /** A block hash with a commit certificate and a known block, ready to commit. */
+  committable: Uint8Array | null = null;
+  /** Verified messages for heights above the current one, by height, then by identity. */
+  readonly future = new Map<number, Map<string, ConsensusMessage>>();
+  /** The highest height each validator was seen at (from verified messages). */
+  readonly highestHeightSeen = new Map<number, number>();
+  /** The highest height known to be committed elsewhere, and since when. */
+  syncTarget = 0;
+  syncTargetSinceTick = 0;
+  syncUrgent = false;
+  lastSyncRequest: { target: number; tick: number } | null = null;
+  lastCommitted: LastCommitted | null = null;
+  readonly helpSentTick = new Map<number, number>();
+  readonly evidenceList: Equivocation[] = [];
+  readonly #evidenceKeys = new Set<string>();
+
+  /** Output of the step in progress. */
+  actions: EngineAction[] = [];
+  #pendingSends: EngineAction[] = [];
+  #pendingMessages = new Set<ConsensusMessage>();
+  /** Set when durable state changed since the last `persist` action. */
+  dirty = false;
+
+  constructor(options: ResolvedOptions, heightCommitted: number) {
+    this.options = options;
+    this.validators = options.validators;
+    this.chainId = options.chainId;
+    this.selfIndex = options.self === null ? -1 : options.validators.indexOf(options.self.publicKey);
+    this.quorumPower = options.validators.quorumPower - (options.quorumOffByOne ? 1 : 0);
+    this.justification = {
+      chainId: options.chainId,
+      validators: options.validators,
+      quorumPower: this.quorumPower,
+      ignorePrepared: options.newViewIgnoresPrepared,
+    };
+    this.height = heightCommitted + 1;
+    this.log = new HeightLog(this.height);
+  }
+
+  get isValidator(): boolean {
+    return this.selfIndex !== -1;
+  }
+
+  get weakQuorumPower(): number {
+    return this.validators.weakQuorumPower;
+  }
+
+  powerOf(index: number): number {
+    return this.validators.at(index).power;
+  }
+
+  isProposer(height: number, view: number): boolean {
+    return this.isValidator && this.validators.proposerIndex(height, view) === this.selfIndex;
+  }
+
+  timeoutTicks(view: number): number {
+    return this.options.timeoutBaseTicks * 2 ** Math.min(view, MAX_TIMEOUT_DOUBLINGS);
+  }
+
+  hashBlock(block: Uint8Array): Uint8Array {
+    const hash = this.options.hashBlock(block);
+    if (hash.length !== BLOCK_HASH_LENGTH) throw new Error(`hashBlock must return ${BLOCK_HASH_LENGTH} bytes`);
+    return hash;
+  }
+
+  emit(action: EngineAction): void {
+    this.actions.push(action);
+  }
+
+  drop(code: string, reason: string): void {
+    this.emit({ type: 'dropped', code, reason });
+  }
+
+  /**
+   * Signs a statement in a slot this validator has not signed in yet, or returns `null`. The
+   * guard is what crash safety rests on: the slots are restored from the persisted state, so
+   * a restarted validator refuses to sign anything in a slot it used before the crash.
+   */
+  signNew(fields: UnsignedConsensusMessage, attachments: MessageAttachments = {}): ConsensusMessage | null {
+    const signer = this.options.self;
+    if (signer === null) throw new Error('an observer never signs');
+    const slot = slotKey(fields);
+    if (this.own.has(slot)) return null;
+    const message = signConsensusMessage(fields, signer, attachments);
+    this.own.set(slot, message);
+    this.dirty = true;
+    return message;
+  }
+
+  /** Queues a message for every other validator; it leaves after the pending `persist`. */
+  broadcast(message: ConsensusMessage): void {
+    if (this.#pendingMessages.has(message)) return;
+    this.#pendingMessages.add(message);
+    this.#pendingSends.push({ type: 'broadcast', bytes: encodeConsensusMessage(message) });
+  }
+
+  sendTo(index: number, message: ConsensusMessage): void {
+    this.#pendingSends.push({
+      type: 'send',
+      to: this.validators.at(index).publicKey,
+      bytes: encodeConsensusMessage(message),
+    });
+  }
+
+  /**
+   * Moves queued sends to the output, after a `persist` of the state they depend on (or, under
+   * the planted sendBeforePersist fault, before it).
+   */
+  flush(): void {
+    const persist: EngineAction[] =
+      this.dirty && this.isValidator ? [{ type: 'persist', state: this.persistedState() }] : [];
+    if (this.options.sendBeforePersist) this.actions.push(...this.#pendingSends, ...persist);
+    else this.actions.push(...persist, ...this.#pendingSends);
+    this.dirty = false;
+    this.#pendingSends = [];
+    this.#pendingMessages = new Set();
+  }
+
+  takeActions(): EngineAction[] {
+    this.flush();
+    const actions = this.actions;
+    this.actions = [];
+    return actions;
+  }
+
+  persistedState(): PersistedConsensusState {
+    return {
+      height: this.height,
+      view: this.view,
+      signedMessages: [...this.own.values()].map(encodeConsensusMessage),
+      preparedCertificate:
+        this.prepared === null
+          ? null
+          : {
+              view: this.prepared.view,
+              blockHash: this.prepared.blockHash,
+              prepares: this.prepared.prepares.map((prepare) => encodeConsensusMessage(withoutAttachments(prepare))),
+            },
+      preparedBlock: this.prepared === null ? null : this.preparedBlock,
+      decisionCommits: this.decision?.commits.map((commit) => encodeConsensusMessage(withoutAttachments(commit))) ?? [],
+    };
+  }
+
+  /** Keeps (bounded) and reports two conflicting messages of one validator in one slot. */
+  recordEquivocation(first: ConsensusMessage, second: ConsensusMessage): void {
+    const key = `${bytesToHex(first.signer)}:${first.height}:${slotKey(first)}`;
+    if (this.#evidenceKeys.has(key) || contentKey(first) === contentKey(second)) return;
+    this.#evidenceKeys.add(key);
+    const evidence = equivocationOf(first, second);
+    this.evidenceList.push(evidence);
+    if (this.evidenceList.length > EVIDENCE_KEPT) this.evidenceList.shift();
+    if (this.#evidenceKeys.size > EVIDENCE_KEPT * 4) this.#evidenceKeys.clear();
+    this.emit({ type: 'evidence', evidence });
+  }
+}

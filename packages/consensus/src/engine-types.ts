@@ -1,0 +1,75 @@
+import type { CommitCertificate } from './certificate.ts';
+import type { Equivocation } from './evidence.ts';
+import type { MessageSigner } from './messages.ts';
+import type { PersistedConsensusState } from './persisted.ts';
+import type { ValidatorSet } from './validators.ts';
+
+/**
+ * Deliberate bugs, off by default, that the simulator's tests switch on to show its checkers
+ * catch them. Never set in a node.
+ */
+export interface EngineFaults {
+  /** Count 2f votes (quorum power minus one) as a quorum. */
+  quorumOffByOne?: boolean;
+  /** Let a NEW-VIEW propose any block, ignoring the prepared certificates it carries. */
+  newViewIgnoresPrepared?: boolean;
+  /** Emit sends before the `persist` action they depend on. */
+  sendBeforePersist?: boolean;
+}
+
+export interface EngineOptions {
+  chainId: string;
+  validators: ValidatorSet;
+  /** This validator's key, or `null` for an observer that follows commits and never signs. */
+  self: MessageSigner | null;
+  /** The block hash (32 bytes) of an opaque block payload. */
+  hashBlock(block: Uint8Array): Uint8Array;
+  /** The view timeout at view 0, in ticks; it doubles per view, up to 64 times this. */
+  timeoutBaseTicks: number;
+  /** Messages larger than this are dropped unread (default 4 MiB). */
+  maxMessageBytes?: number;
+  /** Messages up to this many heights ahead are buffered (default 8); further ones are dropped. */
+  futureHeightWindow?: number;
+  /** How often the engine re-broadcasts its messages of the current view (default half the base timeout). */
+  retransmitIntervalTicks?: number;
+  faults?: EngineFaults;
+}
+
+export type EngineInput =
+  | { type: 'tick' }
+  /** Bytes from the network: untrusted. */
+  | { type: 'message'; bytes: Uint8Array }
+  /** The answer to `requestProposal`. */
+  | { type: 'proposal'; height: number; view: number; block: Uint8Array }
+  /** The answer to `validate`; the engine remembers the verdict per (height, block hash). */
+  | { type: 'validated'; height: number; view: number; blockHash: Uint8Array; valid: boolean }
+  /** The node applied this height from block sync. */
+  | { type: 'synced'; height: number; blockHash: Uint8Array; certificate: CommitCertificate };
+
+export type EngineAction =
+  /** Make `state` durable before performing any later action of the same list. */
+  | { type: 'persist'; state: PersistedConsensusState }
+  /** Send to every other validator (and observers). */
+  | { type: 'broadcast'; bytes: Uint8Array }
+  /** Send to one validator, named by its public key. */
+  | { type: 'send'; to: Uint8Array; bytes: Uint8Array }
+  /** This validator leads (height, view): build a block and answer with a `proposal` input. */
+  | { type: 'requestProposal'; height: number; view: number }
+  /** Check this block against the state at height - 1 and answer with a `validated` input. */
+  | { type: 'validate'; height: number; view: number; blockHash: Uint8Array; block: Uint8Array }
+  /** The block is final: apply it (durably) before the actions that follow. Once per height, in order. */
+  | {
+      type: 'commit';
+      height: number;
+      view: number;
+      blockHash: Uint8Array;
+      block: Uint8Array;
+      certificate: CommitCertificate;
+    }
+  /** Others are ahead: fetch committed blocks up to at least this height and feed `synced`. */
+  | { type: 'requestSync'; targetHeight: number }
+  /** A network message refused at the boundary. */
+  | { type: 'dropped'; code: string; reason: string }
+  /** A validator signed two conflicting messages. */
+  | { type: 'evidence'; evidence: Equivocation }
+  | { type: 'viewChanged'; height: number; view: number };

@@ -1,0 +1,40 @@
+/**
+ * Typed errors of the consensus package. Expected failures carry a stable `code` that callers
+ * switch on; the message is for people.
+ */
+export type ConsensusErrorCode =
+  | 'INVALID_VALIDATOR_SET'
+  | 'INVALID_OPTIONS'
+  | 'MALFORMED_MESSAGE'
+  | 'MALFORMED_CERTIFICATE'
+  | 'MALFORMED_STATE'
+  | 'PERSISTED_STATE_AHEAD';
+
+export class ConsensusError extends Error {
+  readonly code: ConsensusErrorCode;
+  constructor(code: ConsensusErrorCode, message: string) {
+    super(message);
+    this.name = 'ConsensusError';
+    this.code = code;
+  }
+}
+
+/** Why a message from the network was refused; reported in `dropped` actions. */
+export type DropCode =
+  | 'OVERSIZED'
+  | 'MALFORMED'
+  | 'WRONG_CHAIN'
+  | 'NOT_VALIDATOR'
+  | 'BAD_SIGNATURE'
+  | 'HEIGHT_TOO_OLD'
+  | 'HEIGHT_TOO_FAR_AHEAD'
+  | 'VIEW_TOO_OLD'
+  | 'VIEW_TOO_FAR_AHEAD'
+  | 'DUPLICATE'
+  | 'EQUIVOCATION'
+  | 'WRONG_PROPOSER'
+  | 'BLOCK_HASH_MISMATCH'
+  | 'INVALID_PREPARED_CERTIFICATE'
+  | 'INVALID_JUSTIFICATION'
+  | 'INVALID_DECISION_PROOF'
+  | 'BUFFER_FULL';

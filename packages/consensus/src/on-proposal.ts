@@ -1,0 +1,159 @@
+import { bytesEqual, bytesToHex } from '@autoledger/crypto';
+import type { EngineContext } from './context.ts';
+import { highestPreparedClaim } from './justification.ts';
+import { type ConsensusMessage, withoutAttachments } from './messages.ts';
+import { moveToView } from './on-view-change.ts';
+import { checkCertificate } from './on-vote.ts';
+import { acceptOwn } from './receive.ts';
+
+/** Remembers a block of the current height by hash; a waiting certificate may now commit. */
+export function storeBlock(context: EngineContext, blockHash: Uint8Array, block: Uint8Array): void {
+  const key = bytesToHex(blockHash);
+  if (context.log.blocks.has(key)) return;
+  context.log.blocks.set(key, block);
+  if (
+    context.prepared !== null &&
+    context.preparedBlock === null &&
+    bytesEqual(context.prepared.blockHash, blockHash)
+  ) {
+    context.preparedBlock = block;
+  }
+  checkCertificate(context, blockHash);
+}
+
+/** A leader's PRE-PREPARE for view 0 (sender and block hash already checked). */
+export function onPrePrepare(context: EngineContext, message: ConsensusMessage): void {
+  storeBlock(context, message.blockHash, message.block as Uint8Array);
+  context.log.round(message.view).proposal = message;
+  if (message.view === context.view) considerPrepare(context);
+}
+
+/**
+ * A leader's NEW-VIEW (sender, block hash and justification already checked). Its quorum of
+ * view changes proves the view was entered legitimately, so a validator still in an earlier
+ * view follows it there.
+ */
+export function onNewView(context: EngineContext, message: ConsensusMessage): void {
+  storeBlock(context, message.blockHash, message.block as Uint8Array);
+  context.log.round(message.view).proposal = message;
+  if (message.view > context.view && context.decision === null) moveToView(context, message.view, false);
+  else if (message.view === context.view) considerPrepare(context);
+}
+
+/**
+ * Sends this validator's PREPARE for the current view's proposal once the node has judged the
+ * block valid, asking the node first when it has not.
+ */
+export function considerPrepare(context: EngineContext): void {
+  if (!context.isValidator || context.decision !== null) return;
+  const proposal = context.log.rounds.get(context.view)?.proposal;
+  if (proposal === undefined || proposal === null || context.own.has(`prepare/${context.view}`)) return;
+  const key = bytesToHex(proposal.blockHash);
+  const valid = context.validity.get(key);
+  if (valid === undefined) {
+    if (!context.validationsPending.has(key)) {
+      context.validationsPending.add(key);
+      context.emit({
+        type: 'validate',
+        height: context.height,
+        view: context.view,
+        blockHash: proposal.blockHash,
+        block: proposal.block as Uint8Array,
+      });
+    }
+    return;
+  }
+  if (!valid) return;
+  const prepare = context.signNew({
+    type: 'prepare',
+    chainId: context.chainId,
+    height: context.height,
+    view: context.view,
+    blockHash: proposal.blockHash,
+    preparedView: 0,
+  });
+  if (prepare !== null) castOwn(context, prepare);
+}
+
+/** Broadcasts a freshly signed message and processes it as if received. */
+export function castOwn(context: EngineContext, message: ConsensusMessage): void {
+  context.broadcast(message);
+  acceptOwn(context, message);
+}
+
+/** The node's verdict on a block; remembered per block hash for the rest of the height. */
+export function onValidated(context: EngineContext, height: number, blockHash: Uint8Array, valid: boolean): void {
+  if (height !== context.height) return;
+  const key = bytesToHex(blockHash);
+  context.validationsPending.delete(key);
+  context.validity.set(key, valid);
+  considerPrepare(context);
+}
+
+/** Asks the node for a block when this validator leads the current view of the height. */
+export function requestProposal(context: EngineContext, viewChanges: ConsensusMessage[]): void {
+  context.proposalRequest = { view: context.view, viewChanges };
+  context.emit({ type: 'requestProposal', height: context.height, view: context.view });
+}
+
+/** The node's block for a proposal this leader asked for; stale answers are ignored. */
+export function onProposalReady(context: EngineContext, height: number, view: number, block: Uint8Array): void {
+  const request = context.proposalRequest;
+  if (request === null || height !== context.height || view !== context.view || request.view !== view) return;
+  if (context.decision !== null || context.own.has(`proposal/${view}`)) return;
+  context.proposalRequest = null;
+  const blockHash = context.hashBlock(block);
+  // The node executed the block while building it.
+  context.validity.set(bytesToHex(blockHash), true);
+  const fields = {
+    type: view === 0 ? ('prePrepare' as const) : ('newView' as const),
+    chainId: context.chainId,
+    height,
+    view,
+    blockHash,
+    preparedView: 0,
+  };
+  const proposal = context.signNew(
+    fields,
+    view === 0 ? { block } : { block, viewChanges: request.viewChanges.map(withoutAttachments) },
+  );
+  if (proposal !== null) castOwn(context, proposal);
+}
+
+/**
+ * A leader of view ≥ 1 with a quorum of view changes proposes: the block of the highest
+ * prepared certificate among them if there is one (it may already be decided somewhere),
+ * otherwise a new block from the node.
+ */
+export function tryProposeNewView(context: EngineContext): void {
+  const view = context.view;
+  if (view === 0 || context.decision !== null || !context.isProposer(context.height, view)) return;
+  if (context.own.has(`proposal/${view}`) || context.proposalRequest?.view === view) return;
+  const round = context.log.rounds.get(view);
+  if (round === undefined || round.viewChangePower < context.quorumPower) return;
+  const viewChanges = [...round.viewChanges.entries()].sort(([a], [b]) => a - b).map(([, message]) => message);
+  const highest = highestPreparedClaim(viewChanges);
+  if (highest === null || context.options.newViewIgnoresPrepared) {
+    requestProposal(context, viewChanges);
+    return;
+  }
+  const block = context.log.blocks.get(bytesToHex(highest.blockHash));
+  // Without the block there is nothing to re-propose yet; a later view change may bring it.
+  if (block === undefined) return;
+  const proposal = context.signNew(
+    {
+      type: 'newView',
+      chainId: context.chainId,
+      height: context.height,
+      view,
+      blockHash: highest.blockHash,
+      preparedView: 0,
+    },
+    {
+      block,
+      viewChanges: viewChanges.map(withoutAttachments),
+      preparedCertificate: highest.from.preparedCertificate,
+    },
+  );
+  if (proposal !== null) castOwn(context, proposal);
+}

@@ -1,0 +1,78 @@
+import type { EngineContext } from './context.ts';
+import type { ConsensusMessage } from './messages.ts';
+import { castOwn, considerPrepare, storeBlock, tryProposeNewView } from './on-proposal.ts';
+import { reconsiderPrepares } from './on-vote.ts';
+
+/**
+ * View changes. A validator that sees no decision before its view timer fires asks for the
+ * next view with a VIEW-CHANGE carrying its highest prepared certificate. Timers double per
+ * view, so validators whose clocks (ticks) drift apart still end up sharing a view long
+ * enough to decide. View changes for higher views from more than a third of the power pull a
+ * lagging validator forward: at least one of them is honest and timed out legitimately.
+ */
+
+export function onViewChange(context: EngineContext, message: ConsensusMessage, index: number): void {
+  context.log.addViewChange(index, context.powerOf(index), message);
+  if (message.block !== null) storeBlock(context, message.blockHash, message.block);
+  if (context.decision === null) followViewChanges(context);
+  if (message.view === context.view) tryProposeNewView(context);
+}
+
+/** Moves to the highest view that validators with more than a third of the power asked for. */
+function followViewChanges(context: EngineContext): void {
+  const asked: Array<{ view: number; power: number }> = [];
+  for (const index of context.log.viewChangeViews.keys()) {
+    const view = context.log.highestViewChange(index);
+    if (view > context.view) asked.push({ view, power: context.powerOf(index) });
+  }
+  asked.sort((a, b) => b.view - a.view);
+  let power = 0;
+  for (const { view, power: validatorPower } of asked) {
+    power += validatorPower;
+    if (power >= context.weakQuorumPower) {
+      moveToView(context, view, true);
+      return;
+    }
+  }
+}
+
+export function onViewTimeout(context: EngineContext): void {
+  moveToView(context, context.view + 1, true);
+}
+
+/**
+ * Enters a higher view of the current height. `sendViewChange` is false when a NEW-VIEW
+ * brought the validator here: the view is already under way and its vote is not needed.
+ */
+export function moveToView(context: EngineContext, view: number, sendViewChange: boolean): void {
+  if (view <= context.view) throw new Error(`views only move forward (${context.view} → ${view})`);
+  context.view = view;
+  context.viewStartTick = context.ticks;
+  // Statements of earlier views no longer bind: this validator never signs in them again.
+  for (const slot of [...context.own.keys()]) {
+    if (slot !== 'seal') context.own.delete(slot);
+  }
+  if (context.proposalRequest !== null && context.proposalRequest.view < view) context.proposalRequest = null;
+  context.emit({ type: 'viewChanged', height: context.height, view });
+  if (context.isValidator) {
+    context.dirty = true;
+    if (sendViewChange) {
+      const prepared = context.prepared;
+      const viewChange = context.signNew(
+        {
+          type: 'viewChange',
+          chainId: context.chainId,
+          height: context.height,
+          view,
+          blockHash: prepared?.blockHash ?? new Uint8Array(0),
+          preparedView: prepared?.view ?? 0,
+        },
+        prepared === null ? {} : { block: context.preparedBlock, preparedCertificate: prepared.prepares },
+      );
+      if (viewChange !== null) castOwn(context, viewChange);
+    }
+  }
+  tryProposeNewView(context);
+  considerPrepare(context);
+  reconsiderPrepares(context);
+}

@@ -1,0 +1,94 @@
+import type { EngineContext } from './context.ts';
+import type { ConsensusMessage } from './messages.ts';
+
+/**
+ * Falling behind and catching up. The engine never fetches blocks itself: when it has
+ * evidence that heights it has not committed are final elsewhere, it asks the node with a
+ * `requestSync` action and continues from the `synced` inputs.
+ *
+ * Evidence is either signed messages from validators holding more than a third of the power
+ * at heights above the current one (one of them is honest, and an honest validator at height
+ * H has committed H - 1), or a commit certificate for the current height whose block this
+ * node never received.
+ */
+
+export function noteHeightSeen(context: EngineContext, index: number, height: number): void {
+  if ((context.highestHeightSeen.get(index) ?? 0) >= height) return;
+  context.highestHeightSeen.set(index, height);
+  const ahead = [...context.highestHeightSeen.entries()]
+    .filter(([, seen]) => seen > context.height)
+    .sort(([, a], [, b]) => b - a);
+  let power = 0;
+  for (const [validator, seen] of ahead) {
+    power += context.powerOf(validator);
+    if (power >= context.weakQuorumPower) {
+      raiseSyncTarget(context, seen - 1, false);
+      return;
+    }
+  }
+}
+
+/**
+ * Records that `target` is committed elsewhere. Being one height behind is usually a race
+ * with the last seals of the height, so the request waits a retransmission interval; a
+ * missing block (`urgent`) or a larger gap is requested at once.
+ */
+export function raiseSyncTarget(context: EngineContext, target: number, urgent: boolean): void {
+  if (target < context.height) return;
+  if (target > context.syncTarget) {
+    context.syncTarget = target;
+    context.syncTargetSinceTick = context.ticks;
+  }
+  if (urgent) context.syncUrgent = true;
+  maybeRequestSync(context);
+}
+
+/**
+ * Emits `requestSync` when behind. While an earlier request is outstanding (its target not
+ * reached) it is not repeated, even for a higher target, until the base timeout has passed.
+ */
+export function maybeRequestSync(context: EngineContext): void {
+  const target = context.syncTarget;
+  if (target < context.height) return;
+  const waited = context.ticks - context.syncTargetSinceTick;
+  if (target === context.height && !context.syncUrgent && waited < context.options.retransmitIntervalTicks) return;
+  const last = context.lastSyncRequest;
+  if (last !== null && last.target >= context.height && context.ticks - last.tick < context.options.timeoutBaseTicks) {
+    return;
+  }
+  context.lastSyncRequest = { target, tick: context.ticks };
+  context.emit({ type: 'requestSync', targetHeight: target });
+}
+
+/**
+ * A validator still deciding the height this node just committed gets the commit certificate
+ * (as seal messages) and the block's proposal, which is all it needs to commit: the most
+ * common lag, one height, then heals without block sync. Rate-limited per validator, since the
+ * triggering message is not verified.
+ */
+export function helpLaggingValidator(context: EngineContext, index: number, height: number): void {
+  const last = context.lastCommitted;
+  if (!context.isValidator || index === context.selfIndex || last === null) return;
+  if (last.certificate.height !== height) return;
+  const sentTick = context.helpSentTick.get(index);
+  if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) return;
+  context.helpSentTick.set(index, context.ticks);
+  if (last.proposal !== null) context.sendTo(index, last.proposal);
+  for (const seal of last.certificate.seals) {
+    const message: ConsensusMessage = {
+      type: 'seal',
+      chainId: context.chainId,
+      height,
+      view: 0,
+      blockHash: last.certificate.blockHash,
+      preparedView: 0,
+      signer: seal.validator,
+      signature: seal.signature,
+      block: null,
+      preparedCertificate: [],
+      viewChanges: [],
+      commits: [],
+    };
+    context.sendTo(index, message);
+  }
+}

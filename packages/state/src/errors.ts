@@ -1,0 +1,55 @@
+// Typed failures. Transactions fail with a stable UPPER_SNAKE code (the receipt's `code`);
+// the message is for people and may change.
+
+/** Codes a transaction or a block can fail with. The contract fixes the first group. */
+export const ERROR_CODES = [
+  // Named by the public contract.
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'INSUFFICIENT_FUNDS',
+  'BAD_NONCE',
+  'INVALID_VIN',
+  'DUPLICATE_VIN',
+  'ODOMETER_ROLLBACK',
+  'VEHICLE_LOCKED',
+  'VEHICLE_STOLEN',
+  'INVALID_STATE',
+  'DEADLINE',
+  // Admission and decoding (refused before a block).
+  'WRONG_CHAIN',
+  'UNKNOWN_SIGNER',
+  'ACCOUNT_FROZEN',
+  'TX_TOO_LARGE',
+  'MALFORMED_TX',
+  'UNKNOWN_KIND',
+  'MISSING_FIELD',
+  'INVALID_FIELD',
+  'FIELD_TOO_LONG',
+  'INVALID_AMOUNT',
+  // Business rules.
+  'DUPLICATE_MEMBER',
+  'SELF_DEALING',
+  'AMOUNT_OVERFLOW',
+  'EXCEEDS_COVERAGE',
+  'ALREADY_REVIEWED',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Thrown by encodeTxBody (and used inside decoding) when a transaction's fields are invalid. */
+export class TxError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, field?: string) {
+    super(message);
+    this.name = 'TxError';
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** A broken invariant: a bug, never a user error. The node crashes rather than diverge. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`state invariant violated: ${message}`);
+}

@@ -1,0 +1,187 @@
+// The narrow storage interface the state machine runs on, and an in-memory implementation.
+// The node supplies a level-backed store with the same contract; both pass the shared suite
+// in test/unit/kv/kv-suite.ts.
+
+import { bytesToHex, hexToBytes } from '@autoledger/crypto';
+
+export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+export interface KVRange {
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface KVStore {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  del(key: Uint8Array): Promise<void>;
+  /** Applies every operation or none; a later operation on the same key wins. */
+  batch(ops: readonly KVOp[]): Promise<void>;
+  /** Entries with gte ≤ key < lt in byte-lexicographic order (descending when reversed). */
+  iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]>;
+}
+
+// Lowercase hex has the same lexicographic order as the bytes it encodes (two characters per
+// byte, a shorter string first when it is a prefix), so the sorted index keeps hex strings.
+const CHUNK_SPLIT = 1024;
+
+/**
+ * A sorted set of strings as a list of sorted chunks: insertion and deletion cost
+ * O(√n)-ish memory moves instead of O(n), and range scans start with two binary searches.
+ */
+class SortedKeys {
+  #chunks: string[][] = [];
+
+  /** Index of the first chunk whose last key is ≥ key (chunks.length when none). */
+  #chunkFor(key: string): number {
+    let low = 0;
+    let high = this.#chunks.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const chunk = this.#chunks[middle] as string[];
+      if ((chunk[chunk.length - 1] as string) < key) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  insert(key: string): void {
+    if (this.#chunks.length === 0) {
+      this.#chunks.push([key]);
+      return;
+    }
+    const chunkIndex = Math.min(this.#chunkFor(key), this.#chunks.length - 1);
+    const chunk = this.#chunks[chunkIndex] as string[];
+    const position = lowerBound(chunk, key);
+    if (chunk[position] === key) return;
+    chunk.splice(position, 0, key);
+    if (chunk.length > CHUNK_SPLIT) this.#chunks.splice(chunkIndex + 1, 0, chunk.splice(CHUNK_SPLIT / 2));
+  }
+
+  remove(key: string): void {
+    const chunkIndex = this.#chunkFor(key);
+    const chunk = this.#chunks[chunkIndex];
+    if (chunk === undefined) return;
+    const position = lowerBound(chunk, key);
+    if (chunk[position] !== key) return;
+    chunk.splice(position, 1);
+    if (chunk.length === 0) this.#chunks.splice(chunkIndex, 1);
+  }
+
+  /** Keys in [gte, lt), ascending or descending, at most `limit` of them. */
+  range(gte: string | undefined, lt: string | undefined, reverse: boolean, limit: number): string[] {
+    const out: string[] = [];
+    if (limit <= 0) return out;
+    if (!reverse) {
+      let chunkIndex = gte === undefined ? 0 : this.#chunkFor(gte);
+      let position = gte === undefined ? 0 : lowerBound(this.#chunks[chunkIndex] ?? [], gte);
+      for (; chunkIndex < this.#chunks.length; chunkIndex++, position = 0) {
+        const chunk = this.#chunks[chunkIndex] as string[];
+        for (; position < chunk.length; position++) {
+          const key = chunk[position] as string;
+          if (lt !== undefined && key >= lt) return out;
+          out.push(key);
+          if (out.length >= limit) return out;
+        }
+      }
+      return out;
+    }
+    let chunkIndex = this.#chunks.length - 1;
+    let position = (this.#chunks[chunkIndex]?.length ?? 0) - 1;
+    if (lt !== undefined) {
+      const found = this.#chunkFor(lt);
+      if (found < this.#chunks.length) {
+        chunkIndex = found;
+        position = lowerBound(this.#chunks[found] as string[], lt) - 1;
+      }
+    }
+    while (chunkIndex >= 0) {
+      const chunk = this.#chunks[chunkIndex] as string[];
+      for (; position >= 0; position--) {
+        const key = chunk[position] as string;
+        if (gte !== undefined && key < gte) return out;
+        out.push(key);
+        if (out.length >= limit) return out;
+      }
+      chunkIndex--;
+      position = (this.#chunks[chunkIndex]?.length ?? 0) - 1;
+    }
+    return out;
+  }
+}
+
+function lowerBound(sorted: readonly string[], key: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((sorted[middle] as string) < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
+}
+
+/**
+ * An in-memory KVStore for tests, simulations and measurements. Values are copied on write so
+ * that a caller reusing a buffer cannot change stored data; iteration returns a snapshot of the
+ * range taken when it starts.
+ */
+export class MemoryKV implements KVStore {
+  readonly #values = new Map<string, Uint8Array>();
+  readonly #keys = new SortedKeys();
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    checkBytes(key, 'key');
+    return this.#values.get(bytesToHex(key));
+  }
+
+  async put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    this.#apply([{ type: 'put', key, value }]);
+  }
+
+  async del(key: Uint8Array): Promise<void> {
+    this.#apply([{ type: 'del', key }]);
+  }
+
+  async batch(ops: readonly KVOp[]): Promise<void> {
+    this.#apply(ops);
+  }
+
+  #apply(ops: readonly KVOp[]): void {
+    // Validate everything first so that a bad operation leaves the store untouched.
+    for (const op of ops) {
+      checkBytes(op?.key, 'key');
+      if (op.type === 'put') checkBytes(op.value, 'value');
+      else if (op.type !== 'del') throw new TypeError(`unknown batch operation ${String((op as KVOp).type)}`);
+    }
+    for (const op of ops) {
+      const hex = bytesToHex(op.key);
+      if (op.type === 'put') {
+        if (!this.#values.has(hex)) this.#keys.insert(hex);
+        this.#values.set(hex, new Uint8Array(op.value));
+      } else if (this.#values.delete(hex)) {
+        this.#keys.remove(hex);
+      }
+    }
+  }
+
+  async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const gte = range.gte === undefined ? undefined : bytesToHex(range.gte);
+    const lt = range.lt === undefined ? undefined : bytesToHex(range.lt);
+    const limit = range.limit === undefined || range.limit < 0 ? Number.POSITIVE_INFINITY : range.limit;
+    const entries = this.#keys
+      .range(gte, lt, range.reverse ?? false, limit)
+      .map((hex) => [hexToBytes(hex), this.#values.get(hex) as Uint8Array] as [Uint8Array, Uint8Array]);
+    yield* entries;
+  }
+}

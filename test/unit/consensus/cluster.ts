@@ -1,0 +1,178 @@
+import {
+  ConsensusEngine,
+  type EngineAction,
+  type EngineInput,
+  type EngineOptions,
+  type PersistedConsensusState,
+  type ValidatorSet,
+} from '@autoledger/consensus';
+import { bytesToHex, type Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { CHAIN_ID, testSigners, testValidatorSet } from './helpers.ts';
+
+type Delivery =
+  | { kind: 'message'; from: number; to: number; bytes: Uint8Array }
+  | { kind: 'answer'; to: number; input: EngineInput };
+
+export interface Committed {
+  height: number;
+  view: number;
+  hash: string;
+}
+
+interface Member {
+  engine: ConsensusEngine;
+  signer: Signer | null;
+  commits: Committed[];
+  actions: EngineAction[];
+  persisted: PersistedConsensusState | null;
+}
+
+/**
+ * Engines wired to each other by a lossless network whose delivery the test drives: nothing
+ * moves until `deliverAll` or `tickAll`. Nodes 0 … n-1 are validators, then observers. The
+ * node answers `requestProposal` and `validate` at once unless told to hold them.
+ */
+export class Cluster {
+  readonly signers: Signer[];
+  readonly validators: ValidatorSet;
+  readonly members: Member[] = [];
+  /** Messages in flight, and node answers, which queue behind the messages sent before them. */
+  inFlight: Delivery[] = [];
+  /** Nodes whose outgoing and incoming messages are lost. */
+  readonly isolated = new Set<number>();
+  /** Nodes that do not answer the engine's requests (their answers wait in `heldAnswers`). */
+  readonly slowNodes = new Set<number>();
+  readonly heldAnswers: Array<[number, EngineInput]> = [];
+  readonly options: Partial<EngineOptions>;
+
+  constructor(validatorCount: number, observers = 0, options: Partial<EngineOptions> = {}) {
+    this.signers = testSigners(validatorCount);
+    this.validators = testValidatorSet(this.signers);
+    this.options = options;
+    for (let index = 0; index < validatorCount + observers; index++) {
+      const signer = index < validatorCount ? (this.signers[index] as Signer) : null;
+      this.members.push({ engine: this.#engine(signer, 0, null), signer, commits: [], actions: [], persisted: null });
+    }
+  }
+
+  #engine(signer: Signer | null, heightCommitted: number, persisted: PersistedConsensusState | null) {
+    return new ConsensusEngine(
+      {
+        chainId: CHAIN_ID,
+        validators: this.validators,
+        self: signer,
+        hashBlock: sha256,
+        timeoutBaseTicks: 10,
+        ...this.options,
+      },
+      { heightCommitted, persisted },
+    );
+  }
+
+  member(index: number): Member {
+    const member = this.members[index];
+    if (member === undefined) throw new RangeError(`no node ${index}`);
+    return member;
+  }
+
+  engine(index: number): ConsensusEngine {
+    return this.member(index).engine;
+  }
+
+  startAll(): void {
+    this.members.forEach((member, index) => {
+      this.#perform(index, member.engine.start());
+    });
+  }
+
+  /** Replaces a node's engine with one rebuilt from its last persisted state, as after a crash. */
+  restart(index: number): EngineAction[] {
+    const member = this.member(index);
+    member.engine = this.#engine(member.signer, member.commits.length, member.persisted);
+    const actions = member.engine.start();
+    this.#perform(index, actions);
+    return actions;
+  }
+
+  step(index: number, input: EngineInput): EngineAction[] {
+    const actions = this.member(index).engine.step(input);
+    this.#perform(index, actions);
+    return actions;
+  }
+
+  #perform(index: number, actions: EngineAction[]): void {
+    const member = this.member(index);
+    member.actions.push(...actions);
+    for (const action of actions) {
+      switch (action.type) {
+        case 'persist':
+          member.persisted = action.state;
+          break;
+        case 'broadcast':
+          this.members.forEach((_, to) => {
+            if (to !== index) this.inFlight.push({ kind: 'message', from: index, to, bytes: action.bytes });
+          });
+          break;
+        case 'send':
+          this.inFlight.push({
+            kind: 'message',
+            from: index,
+            to: this.validators.indexOf(action.to),
+            bytes: action.bytes,
+          });
+          break;
+        case 'requestProposal':
+          this.#answer(index, {
+            type: 'proposal',
+            height: action.height,
+            view: action.view,
+            block: utf8ToBytes(`block ${action.height}/${action.view} by ${index}`),
+          });
+          break;
+        case 'validate':
+          this.#answer(index, {
+            type: 'validated',
+            height: action.height,
+            view: action.view,
+            blockHash: action.blockHash,
+            valid: true,
+          });
+          break;
+        case 'commit':
+          member.commits.push({ height: action.height, view: action.view, hash: bytesToHex(action.blockHash) });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  #answer(index: number, input: EngineInput): void {
+    if (this.slowNodes.has(index)) this.heldAnswers.push([index, input]);
+    else this.inFlight.push({ kind: 'answer', to: index, input });
+  }
+
+  /** Delivers messages (and the node's answers) until the network is quiet. */
+  deliverAll(limit = 100_000): void {
+    for (let delivered = 0; this.inFlight.length > 0 && delivered < limit; delivered++) {
+      const delivery = this.inFlight.shift() as Delivery;
+      if (delivery.kind === 'answer') this.step(delivery.to, delivery.input);
+      else if (!this.isolated.has(delivery.from) && !this.isolated.has(delivery.to)) {
+        this.step(delivery.to, { type: 'message', bytes: delivery.bytes });
+      }
+    }
+  }
+
+  tickAll(ticks = 1): void {
+    for (let tick = 0; tick < ticks; tick++) {
+      this.members.forEach((_, index) => {
+        this.step(index, { type: 'tick' });
+      });
+      this.deliverAll();
+    }
+  }
+
+  actionsOf(index: number, type: EngineAction['type']): EngineAction[] {
+    return this.member(index).actions.filter((action) => action.type === type);
+  }
+}

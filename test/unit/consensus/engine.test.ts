@@ -1,0 +1,162 @@
+import { type EngineAction, encodeConsensusMessage as encode, verifyCommitCertificate } from '@autoledger/consensus';
+import { bytesToHex, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Cluster } from './cluster.ts';
+import { CHAIN_ID, signed } from './helpers.ts';
+
+function commitActions(cluster: Cluster, node: number) {
+  return cluster.actionsOf(node, 'commit') as Extract<EngineAction, { type: 'commit' }>[];
+}
+
+test('four validators commit height after height, each once and in order, with valid certificates', () => {
+  const cluster = new Cluster(4);
+  cluster.startAll();
+  cluster.deliverAll(20_000);
+  const reference = cluster.member(0).commits;
+  assert.ok(reference.length >= 10, `only ${reference.length} heights`);
+  for (let node = 0; node < 4; node++) {
+    const commits = commitActions(cluster, node);
+    commits.forEach((commit, index) => {
+      assert.is(commit.height, index + 1);
+      assert.ok(verifyCommitCertificate(commit.certificate, commit.blockHash, cluster.validators, CHAIN_ID).ok);
+      if (index < reference.length) assert.is(bytesToHex(commit.blockHash), reference[index]?.hash);
+    });
+  }
+});
+
+test('the leader treats its own block as valid; the others ask the node to validate it', () => {
+  const cluster = new Cluster(4);
+  cluster.startAll();
+  // Height 1, view 0 is led by validator 1.
+  assert.equal(cluster.actionsOf(1, 'requestProposal'), [{ type: 'requestProposal', height: 1, view: 0 }]);
+  cluster.slowNodes.add(0);
+  cluster.deliverAll(40);
+  const validations = (node: number) =>
+    cluster.actionsOf(node, 'validate').filter((action) => action.type === 'validate' && action.height === 1);
+  assert.is(validations(1).length, 0);
+  assert.is(validations(0).length, 1);
+  assert.is(validations(2).length, 1);
+});
+
+test('slow answers: the view timer runs meanwhile, and a late answer for a past view is ignored', () => {
+  const cluster = new Cluster(4);
+  cluster.slowNodes.add(1);
+  cluster.startAll();
+  // The leader of height 1 view 0 (validator 1) does not get its block in time: after the
+  // view-0 timeout the view-1 leader proposes with a NEW-VIEW, and the chain goes on.
+  cluster.tickAll(10);
+  for (let node = 0; node < 4; node++) {
+    assert.equal(cluster.member(node).commits[0]?.height, 1, `node ${node}`);
+    assert.equal(cluster.member(node).commits[0]?.view, 1, `node ${node}`);
+  }
+  const held = cluster.heldAnswers.find(([, input]) => input.type === 'proposal' && input.height === 1);
+  assert.ok(held !== undefined);
+  assert.equal(cluster.step(1, held[1]), [], 'the view-0 block arrives too late and is ignored');
+  const stale = cluster.step(0, {
+    type: 'validated',
+    height: 1,
+    view: 0,
+    blockHash: sha256(utf8ToBytes('x')),
+    valid: true,
+  });
+  assert.equal(stale, []);
+});
+
+test('view timeouts double with every view', () => {
+  const cluster = new Cluster(4);
+  cluster.isolated.add(0);
+  cluster.startAll();
+  const changedAt: number[] = [];
+  for (let tick = 1; tick <= 160; tick++) {
+    const actions = cluster.step(0, { type: 'tick' });
+    if (actions.some((action) => action.type === 'viewChanged')) changedAt.push(tick);
+  }
+  assert.equal(changedAt, [10, 30, 70, 150]);
+});
+
+test('view changes from f+1 validators for a higher view pull a lagging validator forward', () => {
+  const cluster = new Cluster(4);
+  const viewChange = (from: number, view: number) =>
+    cluster.step(0, {
+      type: 'message',
+      bytes: encode(signed(cluster.signers[from] as never, { type: 'viewChange', view, blockHash: new Uint8Array(0) })),
+    });
+  viewChange(2, 5);
+  assert.is(cluster.engine(0).view, 0, 'one validator may be faulty');
+  const actions = viewChange(3, 4);
+  assert.is(cluster.engine(0).view, 4, 'two of four hold more than a third');
+  assert.ok(actions.some((action) => action.type === 'viewChanged'));
+  assert.ok(
+    actions.some((action) => action.type === 'broadcast'),
+    'it sends its own VIEW-CHANGE',
+  );
+});
+
+test('an observer follows commits without ever signing, sending or persisting', () => {
+  const cluster = new Cluster(4, 1);
+  cluster.startAll();
+  cluster.deliverAll(20_000);
+  const observer = cluster.member(4);
+  assert.ok(observer.commits.length >= 5);
+  assert.equal(
+    observer.commits.map((commit) => commit.hash),
+    cluster
+      .member(0)
+      .commits.slice(0, observer.commits.length)
+      .map((commit) => commit.hash),
+  );
+  for (const type of ['broadcast', 'send', 'persist', 'validate', 'requestProposal'] as const) {
+    assert.is(cluster.actionsOf(4, type).length, 0, type);
+  }
+});
+
+test('an engine behind f+1 validators asks for sync once, then again only after a while', () => {
+  const cluster = new Cluster(4, 0, { futureHeightWindow: 4 });
+  const prepareAt = (from: number, height: number) =>
+    cluster.step(0, {
+      type: 'message',
+      bytes: encode(signed(cluster.signers[from] as never, { type: 'prepare', height })),
+    });
+  assert.is(prepareAt(2, 30).filter((a) => a.type === 'requestSync').length, 0);
+  const first = prepareAt(3, 20).filter((action) => action.type === 'requestSync');
+  assert.equal(first, [{ type: 'requestSync', targetHeight: 19 }]);
+  assert.is(prepareAt(3, 21).filter((action) => action.type === 'requestSync').length, 0, 'not while one is pending');
+  let retried = 0;
+  for (let tick = 0; tick < 10; tick++) {
+    retried += cluster.step(0, { type: 'tick' }).filter((action) => action.type === 'requestSync').length;
+  }
+  assert.is(retried, 1, 'retried after the base timeout');
+});
+
+test('synced heights move the engine on; a synced height it already passed is ignored', () => {
+  const cluster = new Cluster(4);
+  const engine = cluster.engine(0);
+  const certificate = { height: 3, view: 0, blockHash: sha256(utf8ToBytes('b3')), seals: [] };
+  cluster.step(0, { type: 'synced', height: 3, blockHash: certificate.blockHash, certificate });
+  assert.is(engine.height, 4);
+  assert.is(engine.heightCommitted, 3);
+  assert.equal(cluster.step(0, { type: 'synced', height: 2, blockHash: certificate.blockHash, certificate }), []);
+  assert.is(engine.height, 4);
+});
+
+test('a commit certificate for a block the engine never saw triggers sync at once', () => {
+  const cluster = new Cluster(4);
+  const blockHash = sha256(utf8ToBytes('unseen'));
+  const actions: EngineAction[] = [];
+  for (const from of [1, 2, 3]) {
+    actions.push(
+      ...cluster.step(0, {
+        type: 'message',
+        bytes: encode(signed(cluster.signers[from] as never, { type: 'seal', blockHash })),
+      }),
+    );
+  }
+  assert.equal(
+    actions.filter((action) => action.type === 'requestSync'),
+    [{ type: 'requestSync', targetHeight: 1 }],
+  );
+  assert.is(actions.filter((action) => action.type === 'commit').length, 0);
+});
+
+test.run();
