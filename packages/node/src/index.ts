@@ -1,1 +1,24 @@
+export { type Block, type BlockHeader, decodeBlock, decodeHeader, headerToJson } from './chain/block.ts';
+export {
+  CONFIG_FILE,
+  ConfigError,
+  DEFAULT_CONFIG,
+  loadNodeConfig,
+  type NodeConfig,
+  parseNodeConfig,
+} from './config.ts';
+export { type ChainGenesis, canonicalJson, GenesisError, loadGenesisFile, loadGenesisJson } from './genesis.ts';
+export { LevelKV } from './level-kv.ts';
 export { createLogger, isLogLevel, type Logger, type LogLevel, silentLogger } from './log.ts';
+export { AutoledgerNode } from './node.ts';
+export { ed25519PublicKeyFromPeerId, peerIdFromEd25519PublicKey } from './p2p.ts';
+export {
+  buildVehicleReport,
+  ReportError,
+  type ReportVerdict,
+  VEHICLE_REPORT_FORMAT,
+  type VehicleReport,
+  type VerifiedReport,
+  verifyVehicleReport,
+} from './report.ts';
+export { VERSION } from './version.ts';

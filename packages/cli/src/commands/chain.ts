@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { bytesToHex } from '@autoledger/crypto';
+import { newNamedKey, readPublicKeyFile, writeKeyFile } from '@autoledger/crypto/keyfile';
+import { CONFIG_FILE, peerIdFromEd25519PublicKey } from '@autoledger/node';
+import { type Command, Option } from 'commander';
+import { runDevnet } from '../devnet.ts';
+import { CliError } from '../errors.ts';
+import { buildGenesis, parseMemberSpec, parseValidatorSpec, readGenesisFile } from '../genesis.ts';
+import { type GlobalOptions, resolveHome } from '../home.ts';
+import { print } from '../output.ts';
+import { runStart } from '../start.ts';
+import { parseTime } from '../units.ts';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerChainCommands(program: Command): void {
+  program
+    .command('init')
+    .description('prepare the home directory of one node of a multi-machine network')
+    .requiredOption('--moniker <name>', "this node's name (e.g. the organisation's validator name)")
+    .option('--genesis <file>', 'copy this genesis file into the home')
+    .option('--p2p-listen <multiaddr>', 'libp2p listen address', '/ip4/0.0.0.0/tcp/26656')
+    .option('--peer <multiaddr>', 'a peer to keep connected, /ip4/HOST/tcp/PORT/p2p/PEER_ID (repeatable)', collect)
+    .option('--observer <peerId>', 'an observer peer id allowed to connect (repeatable)', collect)
+    .option('--rpc-listen <host:port>', 'JSON-RPC listen address', '127.0.0.1:26657')
+    .option('--no-tokens', 'serve the RPC without bearer tokens (only on a trusted network)')
+    .action(
+      (options: {
+        moniker: string;
+        genesis?: string;
+        p2pListen: string;
+        peer?: string[];
+        observer?: string[];
+        rpcListen: string;
+        tokens: boolean;
+      }) => {
+        const globals = program.opts<GlobalOptions>();
+        if (!globals.home) throw new CliError('HOME_REQUIRED', 'init needs --home DIR for the node');
+        const home = resolveHome(globals);
+        const configPath = join(home, CONFIG_FILE);
+        if (existsSync(configPath))
+          throw new CliError('ALREADY_INITIALISED', `${configPath} exists; this home is already initialised`);
+        mkdirSync(home, { recursive: true });
+        const keyFile = join(home, 'node-key.json');
+        if (!existsSync(keyFile)) writeKeyFile(keyFile, newNamedKey(options.moniker));
+        const nodeKey = readPublicKeyFile(keyFile);
+        if (options.genesis) {
+          readGenesisFile(options.genesis);
+          copyFileSync(options.genesis, join(home, 'genesis.json'));
+        }
+        const tokens = options.tokens
+          ? [
+              { token: randomBytes(24).toString('base64url'), scope: 'read' },
+              { token: randomBytes(24).toString('base64url'), scope: 'submit' },
+            ]
+          : [];
+        const config = {
+          moniker: options.moniker,
+          p2p: { listen: [options.p2pListen], peers: options.peer ?? [], observers: options.observer ?? [] },
+          rpc: { listen: options.rpcListen, tokens },
+        };
+        writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+        const result = {
+          home,
+          moniker: options.moniker,
+          publicKey: bytesToHex(nodeKey.publicKey),
+          peerId: peerIdFromEd25519PublicKey(nodeKey.publicKey),
+          config: configPath,
+          tokens,
+        };
+        print(
+          globals.json,
+          result,
+          [
+            `initialised ${home}`,
+            `  validator public key  ${result.publicKey}   (give this to the genesis coordinator)`,
+            `  peer id               ${result.peerId}`,
+            ...tokens.map(
+              (token) => `  ${token.scope} token${token.scope === 'read' ? '   ' : ' '}      ${token.token}`,
+            ),
+            options.genesis
+              ? ''
+              : `next: put the network's genesis.json in ${home}, add peers to config.json, then autoledger start --home ${home}`,
+          ].join('\n'),
+        );
+      },
+    );
+
+  const genesis = program.command('genesis').description('genesis documents');
+  genesis
+    .command('create')
+    .description('write a genesis file from validators and members')
+    .requiredOption('--chain-id <id>', 'chain id: lowercase letters, digits and -')
+    .requiredOption('--out <file>', 'where to write genesis.json')
+    .option(
+      '--validator <NAME:ROLE:PUBLIC_KEY[:POWER]>',
+      'a validator (repeatable); the key is hex, a key file or a key name',
+      collect,
+    )
+    .option(
+      '--member <NAME:ROLE[+ROLE]:KEY_OR_ADDRESS[:BALANCE]>',
+      'a member account (repeatable); balance in currency units',
+      collect,
+    )
+    .option('--genesis-time <time>', 'ISO-8601 genesis time (default: now)')
+    .addOption(
+      new Option('--vin-check-digit <mode>', 'VIN check digit rule').choices(['required', 'off']).default('required'),
+    )
+    .action(
+      (options: {
+        chainId: string;
+        out: string;
+        validator?: string[];
+        member?: string[];
+        genesisTime?: string;
+        vinCheckDigit: 'required' | 'off';
+      }) => {
+        const globals = program.opts<GlobalOptions>();
+        const home = resolveHome(globals);
+        if (!options.validator?.length) throw new CliError('INVALID_GENESIS', 'genesis needs at least one --validator');
+        const document = buildGenesis({
+          chainId: options.chainId,
+          genesisTime: options.genesisTime ? parseTime(options.genesisTime, '--genesis-time') : Date.now(),
+          vinCheckDigit: options.vinCheckDigit,
+          validators: options.validator.map((spec) => parseValidatorSpec(home, spec)),
+          members: (options.member ?? []).map((spec) => parseMemberSpec(home, spec)),
+        });
+        const out = resolve(options.out);
+        if (existsSync(out)) throw new CliError('FILE_EXISTS', `${out} exists; refusing to overwrite a genesis file`);
+        writeFileSync(out, `${JSON.stringify(document, null, 2)}\n`);
+        print(globals.json, { genesis: out, chainId: options.chainId }, `wrote ${out}`);
+      },
+    );
+
+  program
+    .command('start')
+    .description('run one node in the foreground (Ctrl-C stops it)')
+    .addOption(
+      new Option('--log-level <level>', 'override the config log level').choices(['debug', 'info', 'warn', 'error']),
+    )
+    .action(async (options: { logLevel?: string }) => {
+      await runStart(program.opts<GlobalOptions>().home, options.logLevel);
+      await new Promise(() => {});
+    });
+
+  program
+    .command('devnet')
+    .description('run a local network of validator processes on 127.0.0.1')
+    .option('--validators <n>', 'number of validators', '4')
+    .option('--dir <dir>', 'devnet directory (resumed if it exists)', '.devnet')
+    .option('--reset', 'delete the directory first and start a new chain')
+    .option('--base-port <port>', 'RPC ports start here; libp2p ports at base + 100', '26600')
+    .option('--ready-timeout <seconds>', 'give up if not every validator commits a block in time', '120')
+    .action(
+      async (options: { validators: string; dir: string; reset?: boolean; basePort: string; readyTimeout: string }) => {
+        const number = (value: string, flag: string) => {
+          const parsed = Number(value);
+          if (!Number.isSafeInteger(parsed) || parsed < 0)
+            throw new CliError('INVALID_ARGUMENT', `${flag} must be a whole number`);
+          return parsed;
+        };
+        await runDevnet({
+          validators: number(options.validators, '--validators'),
+          dir: options.dir,
+          reset: Boolean(options.reset),
+          json: Boolean(program.opts<GlobalOptions>().json),
+          basePort: number(options.basePort, '--base-port'),
+          readyTimeoutMs: number(options.readyTimeout, '--ready-timeout') * 1000,
+        });
+      },
+    );
+}

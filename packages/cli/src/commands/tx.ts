@@ -1,0 +1,192 @@
+// `autoledger tx <group> <action>`: one subcommand per transaction kind, generated from the
+// state machine's registry so that the CLI can never drift from what the chain accepts.
+// Flags are the kind's fields in kebab-case; amounts are decimal units, times ISO-8601 or a
+// duration from now, and address flags take an address or a key name.
+
+import { bytesToBase64, isHex, Signer } from '@autoledger/crypto';
+import { encodeTxBody, type FieldType, signTx, TX_KINDS, type TxKindSpec } from '@autoledger/state';
+import { type Command, Option } from 'commander';
+import { CliError } from '../errors.ts';
+import { type GlobalOptions, loadSigningKey, resolveAddress, resolveHome } from '../home.ts';
+import { print } from '../output.ts';
+import { parseAmount, parseDuration, parseTime } from '../units.ts';
+import { clientFor, normaliseVin } from './query.ts';
+
+export function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+function describeType(type: FieldType): string {
+  if (typeof type === 'object') return type.enum.join('|');
+  switch (type) {
+    case 'amount':
+      return 'amount in currency units, e.g. 25000.00';
+    case 'time':
+      return 'ISO-8601 time or a duration from now, e.g. 7d';
+    case 'duration':
+      return 'duration, e.g. 72h';
+    case 'address':
+      return 'address or key name';
+    case 'hash':
+      return '64 hex characters';
+    default:
+      return type;
+  }
+}
+
+/** Converts one flag value to the field value the state machine expects. */
+export function convertField(home: string, type: FieldType, value: string, flag: string): unknown {
+  if (typeof type === 'object') {
+    if (!type.enum.includes(value))
+      throw new CliError('INVALID_ARGUMENT', `${flag} must be one of ${type.enum.join(', ')}`);
+    return value;
+  }
+  switch (type) {
+    case 'address':
+      return resolveAddress(home, value, flag);
+    case 'amount':
+      return parseAmount(value, flag);
+    case 'time':
+      return parseTime(value, flag);
+    case 'duration':
+      return parseDuration(value, flag);
+    case 'vin':
+      return normaliseVin(value);
+    case 'uint': {
+      if (!/^\d{1,15}$/.test(value)) throw new CliError('INVALID_ARGUMENT', `${flag} "${value}" is not a whole number`);
+      return Number(value);
+    }
+    case 'bool':
+      if (value !== 'true' && value !== 'false')
+        throw new CliError('INVALID_ARGUMENT', `${flag} must be true or false`);
+      return value === 'true';
+    case 'hash':
+      if (!isHex(value, 32))
+        throw new CliError('INVALID_ARGUMENT', `${flag} must be 64 hex characters (a sha256 digest)`);
+      return value.toLowerCase();
+    default:
+      return value;
+  }
+}
+
+interface Receipt {
+  hash: string;
+  status: string;
+  height: number | null;
+  code: string | null;
+  error: string;
+  events: unknown[];
+  orderId?: string;
+  policyId?: string;
+  claimId?: string;
+}
+
+async function waitForReceipt(program: Command, hash: string, timeoutMs: number): Promise<Receipt> {
+  const client = clientFor(program);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const receipt = await client.call<Receipt>('tx_get', { hash });
+    if (receipt.status === 'committed') return receipt;
+    if (Date.now() > deadline)
+      throw new CliError(
+        'TIMEOUT',
+        `transaction ${hash} was not committed within ${timeoutMs / 1000} s (status ${receipt.status})`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+async function submitKind(program: Command, spec: TxKindSpec, options: Record<string, unknown>): Promise<void> {
+  const globals = program.opts<GlobalOptions>();
+  const home = resolveHome(globals);
+  const keyName = options.key as string;
+  const key = await loadSigningKey(home, keyName);
+  const fields: Record<string, unknown> = {};
+  for (const field of spec.fields) {
+    const raw = options[field.name];
+    if (raw === undefined) continue;
+    fields[field.name] = convertField(home, field.type, String(raw), `--${kebab(field.name)}`);
+  }
+  const client = clientFor(program);
+  const status = await client.call<{ chainId: string }>('node_status');
+  const account = await client
+    .call<{ nonce: number; pendingNonce?: number }>('account_get', { address: key.address })
+    .catch((error) => {
+      if ((error as CliError).code === 'NOT_FOUND') {
+        throw new CliError(
+          'UNKNOWN_ACCOUNT',
+          `key ${keyName} (${key.address}) is not a registered account on ${status.chainId}`,
+        );
+      }
+      throw error;
+    });
+  const nonce = options.nonce !== undefined ? Number(options.nonce) : (account.pendingNonce ?? account.nonce);
+  let body: Uint8Array;
+  try {
+    body = encodeTxBody(
+      { chainId: status.chainId, nonce, kind: spec.name, fields, memo: (options.memo as string | undefined) ?? '' },
+      key.publicKey,
+    );
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? 'INVALID_TRANSACTION';
+    throw new CliError(code, `invalid ${spec.name}: ${(error as Error).message}`);
+  }
+  const tx = signTx(body, new Signer(key.secretKey));
+  const { hash } = await client.call<{ hash: string }>('tx_submit', { tx: bytesToBase64(tx) });
+  if (!options.wait) {
+    print(globals.json, { hash, status: 'pending' }, `submitted ${spec.name} ${hash}`);
+    return;
+  }
+  const receipt = await waitForReceipt(program, hash, Number(options.timeout ?? 60) * 1000);
+  const { hash: _hash, status: _status, height, code, error, events, orderId, policyId, claimId } = receipt;
+  const output = {
+    hash,
+    status: receipt.status,
+    height,
+    code,
+    error,
+    events,
+    ...(orderId ? { orderId } : {}),
+    ...(policyId ? { policyId } : {}),
+    ...(claimId ? { claimId } : {}),
+  };
+  const ids = [orderId && `orderId ${orderId}`, policyId && `policyId ${policyId}`, claimId && `claimId ${claimId}`]
+    .filter(Boolean)
+    .join(', ');
+  if (code !== 'ok') {
+    if (globals.json) print(true, output);
+    throw new CliError(code ?? 'FAILED', `${spec.name} ${hash} failed at height ${height}: ${code} ${error}`, {}, 1);
+  }
+  print(
+    globals.json,
+    output,
+    `${spec.name} committed at height ${height}: ok${ids ? ` (${ids})` : ''}\n  hash ${hash}`,
+  );
+}
+
+export function registerTxCommands(program: Command): void {
+  const tx = program.command('tx').description('sign and submit a transaction (one subcommand per kind)');
+  const groups = new Map<string, Command>();
+  for (const spec of TX_KINDS) {
+    let group = groups.get(spec.group);
+    if (!group) {
+      group = tx.command(spec.group).description(`${spec.group} transactions`);
+      groups.set(spec.group, group);
+    }
+    const command = group.command(spec.action).description(`${spec.description} (signer: ${spec.signers})`);
+    for (const field of spec.fields) {
+      const flag = `--${kebab(field.name)} <${typeof field.type === 'object' ? 'value' : field.type}>`;
+      const option = new Option(flag, `${field.description} (${describeType(field.type)})`);
+      if (typeof field.type === 'object') option.choices(field.type.enum);
+      if (field.optional) command.addOption(option);
+      else command.addOption(option.makeOptionMandatory());
+    }
+    command
+      .requiredOption('--key <name>', 'signing key from the key store')
+      .option('--memo <text>', 'free text stored with the transaction')
+      .option('--nonce <n>', 'override the nonce (default: the next one)')
+      .option('--wait', 'wait for the receipt; a failed transaction exits non-zero')
+      .option('--timeout <seconds>', 'how long --wait waits', '60')
+      .action((options: Record<string, unknown>) => submitKind(program, spec, options));
+  }
+}

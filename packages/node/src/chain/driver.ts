@@ -1,0 +1,223 @@
+// The consensus driver: the I/O around the pure consensus engine. It feeds the engine one
+// input at a time (ticks, messages, proposals, validation verdicts, synced blocks) and
+// carries out the engine's actions in order — and a `persist` is durable on disk before any
+// later send leaves the node, so a crash can never make this validator sign twice.
+
+import {
+  type CommitCertificate,
+  type ConsensusEngine,
+  type EngineAction,
+  type EngineInput,
+  encodePersistedConsensusState,
+} from '@autoledger/consensus';
+import { bytesToHex } from '@autoledger/crypto';
+import type { LevelKV } from '../level-kv.ts';
+import type { Logger } from '../log.ts';
+import type { Mempool } from '../mempool.ts';
+import type { P2PHost } from '../p2p.ts';
+import type { CommittedBlock, Executor } from './executor.ts';
+import type { ChainStore } from './store.ts';
+
+export interface DriverOptions {
+  tickMs: number;
+  emptyBlockIntervalMs: number;
+  /** The node's validator public key. */
+  selfPublicKey: Uint8Array;
+  /** Inputs waiting beyond this are dropped (messages only; the engine recovers by view change). */
+  maxQueuedInputs?: number;
+}
+
+export interface DriverDependencies {
+  engine: ConsensusEngine;
+  executor: Executor;
+  p2p: P2PHost;
+  kv: LevelKV;
+  store: ChainStore;
+  mempool: Mempool;
+  /** hex(validator public key) → libp2p peer id, for every validator but this node. */
+  peerIdOfValidator: ReadonlyMap<string, string>;
+  logger: Logger;
+  onCommitted(committed: CommittedBlock): Promise<void>;
+  onSyncNeeded(targetHeight: number): void;
+  onViewChange(height: number, view: number): void;
+  onDropped(code: string): void;
+}
+
+type QueuedInput = { input: EngineInput; from?: string };
+
+/** Drop codes that only a faulty or malicious sender produces: the relaying peer pays. */
+const PENALISED_DROPS = new Set(['MALFORMED', 'BAD_SIGNATURE', 'OVERSIZED', 'TOO_LARGE', 'WRONG_CHAIN']);
+
+export class ConsensusDriver {
+  readonly #options: DriverOptions;
+  readonly #deps: DriverDependencies;
+  readonly #log: Logger;
+  readonly #queue: QueuedInput[] = [];
+  #pumping = false;
+  #tickQueued = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #pendingProposal: { height: number; view: number; since: number } | undefined;
+  #building = false;
+  #lastCommitAt = Date.now();
+  /** Resolves when the pump has drained, for an orderly stop. */
+  #idle: Promise<void> = Promise.resolve();
+
+  constructor(options: DriverOptions, deps: DriverDependencies) {
+    this.#options = { maxQueuedInputs: 10_000, ...options };
+    this.#deps = deps;
+    this.#log = deps.logger.child({ component: 'consensus' });
+  }
+
+  start(): void {
+    void this.#perform(this.#deps.engine.start());
+    this.#timer = setInterval(() => {
+      if (!this.#tickQueued) {
+        this.#tickQueued = true;
+        this.#enqueue({ input: { type: 'tick' } });
+      }
+      this.#maybePropose();
+    }, this.#options.tickMs);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#queue.length = 0;
+    await this.#idle;
+  }
+
+  /** A consensus message from the network. */
+  deliver(from: string, bytes: Uint8Array): void {
+    if (this.#queue.length >= (this.#options.maxQueuedInputs ?? 10_000)) {
+      this.#deps.onDropped('QUEUE_FULL');
+      return;
+    }
+    this.#enqueue({ input: { type: 'message', bytes }, from });
+  }
+
+  /** A block applied through sync: the engine moves past its height. */
+  synced(height: number, blockHash: Uint8Array, certificate: CommitCertificate): void {
+    this.#lastCommitAt = Date.now();
+    this.#enqueue({ input: { type: 'synced', height, blockHash, certificate } });
+  }
+
+  /** Called when a transaction enters the mempool: a waiting leader may propose now. */
+  transactionsArrived(): void {
+    this.#maybePropose();
+  }
+
+  #enqueue(item: QueuedInput): void {
+    if (this.#stopped) return;
+    this.#queue.push(item);
+    if (!this.#pumping) this.#idle = this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      for (let item = this.#queue.shift(); item !== undefined && !this.#stopped; item = this.#queue.shift()) {
+        if (item.input.type === 'tick') this.#tickQueued = false;
+        const actions = this.#deps.engine.step(item.input);
+        await this.#perform(actions, item.from);
+      }
+    } catch (error) {
+      // A failure here means the node cannot keep its promises (a disk error, a decided block
+      // this node cannot apply). Crash loudly rather than run on in an unknown state.
+      this.#log.error('consensus_fatal', { error: (error as Error).stack ?? String(error) });
+      process.exitCode = 70;
+      setImmediate(() => {
+        throw error;
+      });
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  async #perform(actions: readonly EngineAction[], from?: string): Promise<void> {
+    for (const action of actions) {
+      switch (action.type) {
+        case 'persist':
+          await this.#deps.kv.batchDurable([
+            { type: 'put', key: this.#deps.store.consensusKey(), value: encodePersistedConsensusState(action.state) },
+          ]);
+          break;
+        case 'broadcast':
+          this.#deps.p2p.broadcast('consensus', action.bytes, this.#deps.peerIdOfValidator.values());
+          break;
+        case 'send': {
+          const peerId = this.#deps.peerIdOfValidator.get(bytesToHex(action.to));
+          if (peerId !== undefined) this.#deps.p2p.send(peerId, 'consensus', action.bytes);
+          break;
+        }
+        case 'requestProposal':
+          this.#pendingProposal = { height: action.height, view: action.view, since: Date.now() };
+          this.#maybePropose();
+          break;
+        case 'validate':
+          void this.#validate(action.height, action.view, action.blockHash, action.block);
+          break;
+        case 'commit': {
+          const committed = await this.#deps.executor.commit(action.block, action.certificate);
+          this.#lastCommitAt = Date.now();
+          if (committed) await this.#deps.onCommitted(committed);
+          break;
+        }
+        case 'requestSync':
+          this.#deps.onSyncNeeded(action.targetHeight);
+          break;
+        case 'dropped':
+          this.#deps.onDropped(action.code);
+          this.#log.debug('message_dropped', { code: action.code, reason: action.reason, peer: from });
+          if (from !== undefined && PENALISED_DROPS.has(action.code)) this.#deps.p2p.penalise(from, 10, action.code);
+          break;
+        case 'evidence':
+          this.#log.warn('equivocation_evidence', { evidence: describeEvidence(action.evidence) });
+          break;
+        case 'viewChanged':
+          this.#log.info('view_changed', { height: action.height, view: action.view });
+          this.#deps.onViewChange(action.height, action.view);
+          break;
+      }
+    }
+  }
+
+  async #validate(height: number, view: number, blockHash: Uint8Array, block: Uint8Array): Promise<void> {
+    const verdict = await this.#deps.executor.validate(block, { height, view });
+    if (!verdict.valid)
+      this.#log.warn('proposal_rejected', { height, view, code: verdict.code, reason: verdict.reason });
+    this.#enqueue({ input: { type: 'validated', height, view, blockHash, valid: verdict.valid } });
+  }
+
+  /**
+   * A leader proposes as soon as transactions wait, or with an empty block once the empty
+   * block interval has passed (so that block-time deadlines keep firing on a quiet chain).
+   * After a view change it proposes at once: the network has already waited long enough.
+   */
+  #maybePropose(): void {
+    const pending = this.#pendingProposal;
+    if (pending === undefined || this.#building || this.#stopped) return;
+    const waited = Date.now() - this.#lastCommitAt;
+    if (pending.view === 0 && !this.#deps.mempool.hasReady() && waited < this.#options.emptyBlockIntervalMs) return;
+    this.#pendingProposal = undefined;
+    this.#building = true;
+    void this.#deps.executor
+      .buildProposal(pending.height, pending.view, this.#options.selfPublicKey)
+      .then((block) => {
+        if (block)
+          this.#enqueue({
+            input: { type: 'proposal', height: pending.height, view: pending.view, block: block.bytes },
+          });
+      })
+      .catch((error) => this.#log.error('proposal_failed', { error: (error as Error).stack }))
+      .finally(() => {
+        this.#building = false;
+      });
+  }
+}
+
+function describeEvidence(evidence: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(evidence, (_key, value) => (value instanceof Uint8Array ? bytesToHex(value) : value)),
+  );
+}

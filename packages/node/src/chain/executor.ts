@@ -1,0 +1,334 @@
+// The execution lane: builds proposals, validates received blocks and commits decided ones,
+// one job at a time, so a block is only ever executed on top of the block committed before
+// it. Executions are cached by block hash: a block validated (or built) once is committed
+// without running its transactions again.
+
+import {
+  type CommitCertificate,
+  decodeCommitCertificate,
+  encodeCommitCertificate,
+  type ValidatorSet,
+  verifyCommitCertificate,
+} from '@autoledger/consensus';
+import { bytesEqual, bytesToHex, sha256 } from '@autoledger/crypto';
+import { type BlockExecution, type DecodedTx, decodeTx, type Ledger } from '@autoledger/state';
+import type { LevelKV } from '../level-kv.ts';
+import type { Logger } from '../log.ts';
+import type { Mempool } from '../mempool.ts';
+import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock } from './block.ts';
+import type { ChainStore, Head, StoredReceipts } from './store.ts';
+
+type ExecutionOk = Extract<BlockExecution, { ok: true }>;
+
+export interface BlockLimits {
+  maxTxs: number;
+  maxBytes: number;
+  maxFutureDriftMs: number;
+}
+
+export interface CommittedBlock {
+  block: Block;
+  txs: DecodedTx[];
+  receipts: StoredReceipts;
+  certificate: CommitCertificate;
+}
+
+export type Validity = { valid: true } | { valid: false; code: string; reason: string };
+
+const EXECUTION_CACHE_LIMIT = 16;
+
+export class Executor {
+  readonly #chainId: string;
+  readonly #genesisHash: Uint8Array;
+  readonly #genesisTime: number;
+  readonly #validators: ValidatorSet;
+  readonly #kv: LevelKV;
+  readonly #store: ChainStore;
+  readonly #ledger: Ledger;
+  readonly #mempool: Mempool;
+  readonly #limits: BlockLimits;
+  readonly #now: () => number;
+  readonly #log: Logger;
+  readonly #executions = new Map<string, { block: Block; txs: DecodedTx[]; execution: ExecutionOk }>();
+  #lane: Promise<unknown> = Promise.resolve();
+  #head: Head;
+
+  constructor(
+    options: { chainId: string; genesisHash: Uint8Array; genesisTime: number; limits: BlockLimits },
+    deps: {
+      validators: ValidatorSet;
+      kv: LevelKV;
+      store: ChainStore;
+      ledger: Ledger;
+      mempool: Mempool;
+      head: Head | undefined;
+      now?: () => number;
+      logger: Logger;
+    },
+  ) {
+    this.#chainId = options.chainId;
+    this.#genesisHash = options.genesisHash;
+    this.#genesisTime = options.genesisTime;
+    this.#limits = options.limits;
+    this.#validators = deps.validators;
+    this.#kv = deps.kv;
+    this.#store = deps.store;
+    this.#ledger = deps.ledger;
+    this.#mempool = deps.mempool;
+    this.#now = deps.now ?? Date.now;
+    this.#log = deps.logger.child({ component: 'executor' });
+    this.#head = deps.head ?? { height: 0, hash: options.genesisHash, time: options.genesisTime };
+  }
+
+  get head(): Head {
+    return this.#head;
+  }
+
+  /** Runs `job` after every job queued before it. */
+  #run<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.#lane.then(job);
+    this.#lane = result.catch(() => {});
+    return result;
+  }
+
+  #cache(block: Block, txs: DecodedTx[], execution: ExecutionOk): void {
+    this.#executions.set(bytesToHex(block.hash), { block, txs, execution });
+    while (this.#executions.size > EXECUTION_CACHE_LIMIT) {
+      const oldest = this.#executions.keys().next().value as string;
+      this.#executions.delete(oldest);
+    }
+  }
+
+  /**
+   * Builds the block this node proposes at `height`/`view`: ready mempool transactions, a
+   * monotonic time, the previous certificate, and the state root after executing them. A
+   * transaction that makes the block invalid (its sender's state moved on) is evicted and
+   * the block rebuilt without it.
+   */
+  buildProposal(height: number, view: number, proposer: Uint8Array): Promise<Block | undefined> {
+    return this.#run(async () => {
+      if (height !== this.#head.height + 1) return undefined;
+      const lastCertificate =
+        height === 1 ? new Uint8Array(0) : ((await this.#store.certificate(height - 1)) ?? new Uint8Array(0));
+      const time = Math.max(this.#now(), this.#head.time + 1);
+      let txs = this.#mempool.reap(this.#limits.maxTxs, this.#limits.maxBytes - 64 * 1024);
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const execution = await this.#ledger.executeBlock({ height, time, txs });
+        if (!execution.ok) {
+          const offender = execution.txIndex === undefined ? undefined : txs[execution.txIndex];
+          this.#log.warn('proposal_tx_evicted', {
+            height,
+            code: execution.code,
+            message: execution.message,
+            tx: offender?.hashHex,
+          });
+          if (offender === undefined) return undefined;
+          this.#mempool.evict(offender.hashHex);
+          txs = txs.filter((tx) => tx !== offender);
+          continue;
+        }
+        const block = encodeBlock(
+          {
+            chainId: this.#chainId,
+            height,
+            view,
+            time,
+            parentHash: this.#head.hash,
+            txRoot: computeTxRoot(txs.map((tx) => tx.hash)),
+            stateRoot: execution.stateRoot,
+            proposer,
+            lastCertificateHash: lastCertificate.length === 0 ? EMPTY_HASH : sha256(lastCertificate),
+          },
+          txs.map((tx) => tx.bytes),
+          lastCertificate,
+        );
+        this.#cache(block, txs, execution);
+        return block;
+      }
+      return undefined;
+    });
+  }
+
+  /** Checks a proposed block completely, executing it; the result is cached for the commit. */
+  validate(bytes: Uint8Array, expected: { height: number; view: number }): Promise<Validity> {
+    return this.#run(async () => {
+      if (expected.height !== this.#head.height + 1) {
+        return { valid: false, code: 'WRONG_HEIGHT', reason: `the node is at height ${this.#head.height}` };
+      }
+      return this.#validateAtHead(bytes, expected.view, true);
+    });
+  }
+
+  async #validateAtHead(bytes: Uint8Array, maxView: number, checkClock: boolean): Promise<Validity> {
+    let block: Block;
+    try {
+      block = decodeBlock(bytes);
+    } catch (error) {
+      return { valid: false, code: 'MALFORMED', reason: (error as Error).message };
+    }
+    if (this.#executions.has(bytesToHex(block.hash))) return { valid: true };
+    const { header } = block;
+    const invalid = (code: string, reason: string): Validity => ({ valid: false, code, reason });
+    if (header.chainId !== this.#chainId) return invalid('WRONG_CHAIN', `chain ${header.chainId}`);
+    if (header.height !== this.#head.height + 1) return invalid('WRONG_HEIGHT', `height ${header.height}`);
+    if (!bytesEqual(header.parentHash, this.#head.hash))
+      return invalid('WRONG_PARENT', 'the parent hash is not the head');
+    if (header.view > maxView) return invalid('WRONG_VIEW', `view ${header.view} is ahead of ${maxView}`);
+    if (!bytesEqual(this.#validators.proposer(header.height, header.view).publicKey, header.proposer)) {
+      return invalid('WRONG_PROPOSER', `not the proposer of height ${header.height} view ${header.view}`);
+    }
+    if (header.time <= this.#head.time)
+      return invalid('TIME_NOT_MONOTONIC', `time ${header.time} ≤ parent ${this.#head.time}`);
+    if (checkClock && header.time > this.#now() + this.#limits.maxFutureDriftMs) {
+      return invalid('TIME_TOO_FAR_AHEAD', `time ${header.time} is ahead of this node's clock`);
+    }
+    if (block.txs.length > this.#limits.maxTxs) return invalid('TOO_MANY_TXS', `${block.txs.length} transactions`);
+    if (bytes.length > this.#limits.maxBytes) return invalid('BLOCK_TOO_LARGE', `${bytes.length} bytes`);
+    const certificateCheck = this.#checkLastCertificate(block);
+    if (!certificateCheck.valid) return certificateCheck;
+    const txs: DecodedTx[] = [];
+    for (const [index, txBytes] of block.txs.entries()) {
+      const decoded = decodeTx(txBytes);
+      if (!decoded.ok) return invalid('BAD_TX', `transaction ${index}: ${decoded.code} ${decoded.message}`);
+      if (!this.#mempool.verifySignatureOnce(decoded.tx))
+        return invalid('BAD_TX', `transaction ${index}: bad signature`);
+      txs.push(decoded.tx);
+    }
+    if (new Set(txs.map((tx) => tx.hashHex)).size !== txs.length)
+      return invalid('DUPLICATE_TX', 'a transaction appears twice');
+    if (!bytesEqual(computeTxRoot(txs.map((tx) => tx.hash)), header.txRoot))
+      return invalid('WRONG_TX_ROOT', 'txRoot mismatch');
+    // A replayed transaction needs no index lookup: its nonce is used up, so execution
+    // refuses the block with BAD_NONCE.
+    const execution = await this.#ledger.executeBlock({ height: header.height, time: header.time, txs });
+    if (!execution.ok) return invalid(execution.code, `transaction ${execution.txIndex ?? '-'}: ${execution.message}`);
+    if (!bytesEqual(execution.stateRoot, header.stateRoot)) return invalid('WRONG_STATE_ROOT', 'stateRoot mismatch');
+    this.#cache(block, txs, execution);
+    return { valid: true };
+  }
+
+  #checkLastCertificate(block: Block): Validity {
+    const { header } = block;
+    if (header.height === 1) {
+      return block.lastCertificate.length === 0 && bytesEqual(header.lastCertificateHash, EMPTY_HASH)
+        ? { valid: true }
+        : { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: 'the first block carries no certificate' };
+    }
+    if (!bytesEqual(sha256(block.lastCertificate), header.lastCertificateHash)) {
+      return { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: 'lastCertificateHash mismatch' };
+    }
+    try {
+      const certificate = decodeCommitCertificate(block.lastCertificate);
+      const verdict = verifyCommitCertificate(certificate, this.#head.hash, this.#validators, this.#chainId);
+      if (certificate.height !== header.height - 1 || !verdict.ok) {
+        return { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: verdict.ok ? 'wrong height' : verdict.message };
+      }
+    } catch (error) {
+      return { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: (error as Error).message };
+    }
+    return { valid: true };
+  }
+
+  /**
+   * Commits a decided block: state writes, block, certificate, receipts and transaction index
+   * in one durable batch; only then does the in-memory view advance.
+   */
+  commit(bytes: Uint8Array, certificate: CommitCertificate): Promise<CommittedBlock | undefined> {
+    return this.#run(async () => {
+      const block = decodeBlock(bytes);
+      const hash = bytesToHex(block.hash);
+      if (block.header.height <= this.#head.height) {
+        // Sync got there first. The decided block must be the one we hold, or the chain forked.
+        const stored = await this.#store.block(block.header.height);
+        if (stored === undefined || !bytesEqual(stored.hash, block.hash)) {
+          throw new Error(
+            `consensus decided ${hash} at height ${block.header.height}, but this node holds another block`,
+          );
+        }
+        return undefined;
+      }
+      let cached = this.#executions.get(hash);
+      if (cached === undefined) {
+        // Decided without this node validating it (for example its own vote came late):
+        // validate now, without the clock check, since 2f+1 validators accepted the time.
+        const verdict = await this.#validateAtHead(bytes, Number.MAX_SAFE_INTEGER, false);
+        if (!verdict.valid) {
+          throw new Error(`decided block ${hash} fails validation here: ${verdict.code} ${verdict.reason}`);
+        }
+        cached = this.#executions.get(hash);
+      }
+      if (cached === undefined) return undefined;
+      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate);
+    });
+  }
+
+  async #commitExecuted(
+    block: Block,
+    txs: DecodedTx[],
+    execution: ExecutionOk,
+    certificate: CommitCertificate,
+  ): Promise<CommittedBlock> {
+    const receipts: StoredReceipts = {
+      receipts: execution.receipts.map((receipt) => ({ ...receipt })),
+      systemEvents: execution.systemEvents ?? [],
+    };
+    const ops = [
+      ...this.#ledger.commit(execution),
+      ...this.#store.commitOps(
+        block,
+        encodeCommitCertificate(certificate),
+        receipts,
+        txs.map((tx) => tx.hash),
+      ),
+    ];
+    await this.#kv.batchDurable(ops);
+    this.#ledger.committed(execution);
+    this.#head = { height: block.header.height, hash: block.hash, time: block.header.time };
+    this.#executions.clear();
+    return { block, txs, receipts, certificate };
+  }
+
+  /**
+   * Applies a block fetched by sync: the certificate must prove that 2f+1 validators
+   * committed exactly this block before any of it is executed.
+   */
+  applySynced(
+    bytes: Uint8Array,
+    certificateBytes: Uint8Array,
+  ): Promise<CommittedBlock | { error: string } | undefined> {
+    return this.#run(async () => {
+      let block: Block;
+      let certificate: CommitCertificate;
+      try {
+        block = decodeBlock(bytes);
+        certificate = decodeCommitCertificate(certificateBytes);
+      } catch (error) {
+        return { error: `undecodable sync block: ${(error as Error).message}` };
+      }
+      if (block.header.height <= this.#head.height) return undefined; // already have it
+      if (block.header.height !== this.#head.height + 1)
+        return { error: `sync block ${block.header.height} is not next` };
+      const verdict = verifyCommitCertificate(certificate, block.hash, this.#validators, this.#chainId);
+      if (!verdict.ok || certificate.height !== block.header.height) {
+        return {
+          error: `sync block ${block.header.height} has an invalid certificate: ${verdict.ok ? 'height' : verdict.message}`,
+        };
+      }
+      const validity = await this.#validateAtHead(bytes, Number.MAX_SAFE_INTEGER, false);
+      if (!validity.valid)
+        return { error: `sync block ${block.header.height} is invalid: ${validity.code} ${validity.reason}` };
+      const cached = this.#executions.get(bytesToHex(block.hash));
+      if (cached === undefined) return { error: 'sync block execution missing' };
+      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate);
+    });
+  }
+
+  /** The hash of the genesis document: the parent of block 1. */
+  get genesisHash(): Uint8Array {
+    return this.#genesisHash;
+  }
+
+  get genesisTime(): number {
+    return this.#genesisTime;
+  }
+}

@@ -1,0 +1,176 @@
+// Block sync: a node that is behind (restarted, partitioned, or an observer) fetches
+// committed blocks with their certificates from a peer that is ahead, checks each certificate
+// against the genesis validator set, executes the block and commits it. Peers announce their
+// height after every commit, so a node learns it is behind within one block.
+
+import type { Logger } from '../log.ts';
+import type { P2PHost } from '../p2p.ts';
+import {
+  decodeAnnouncement,
+  decodeSyncBlock,
+  decodeSyncRequest,
+  encodeAnnouncement,
+  encodeSyncBlock,
+  encodeSyncRequest,
+} from './block.ts';
+import type { CommittedBlock, Executor } from './executor.ts';
+import type { ChainStore } from './store.ts';
+
+export interface SyncOptions {
+  /** Blocks per request, and the most a peer is asked to send at once. */
+  batchBlocks: number;
+  requestTimeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
+  batchBlocks: 64,
+  requestTimeoutMs: 20_000,
+  maxResponseBytes: 256 * 1024 * 1024,
+};
+
+export class SyncManager {
+  readonly #options: SyncOptions;
+  readonly #p2p: P2PHost;
+  readonly #executor: Executor;
+  readonly #store: ChainStore;
+  readonly #log: Logger;
+  readonly #onApplied: (committed: CommittedBlock) => Promise<void>;
+  readonly #peerHeights = new Map<string, number>();
+  #targetHeight = 0;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(
+    options: SyncOptions,
+    deps: {
+      p2p: P2PHost;
+      executor: Executor;
+      store: ChainStore;
+      logger: Logger;
+      onApplied(committed: CommittedBlock): Promise<void>;
+    },
+  ) {
+    this.#options = options;
+    this.#p2p = deps.p2p;
+    this.#executor = deps.executor;
+    this.#store = deps.store;
+    this.#log = deps.logger.child({ component: 'sync' });
+    this.#onApplied = deps.onApplied;
+  }
+
+  /** True while the node knows of committed blocks it does not have yet. */
+  get syncing(): boolean {
+    return this.bestKnownHeight() > this.#executor.head.height;
+  }
+
+  bestKnownHeight(): number {
+    return Math.max(this.#targetHeight, ...this.#peerHeights.values(), 0);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** A peer's height announcement (wire channel `announce`). */
+  onAnnouncement(from: string, payload: Uint8Array): void {
+    let height: number;
+    try {
+      height = decodeAnnouncement(payload).height;
+    } catch {
+      this.#p2p.penalise(from, 10, 'malformed announcement');
+      return;
+    }
+    this.#peerHeights.set(from, height);
+    if (height > this.#executor.head.height) this.#kick();
+  }
+
+  /** Tells every connected peer this node's height (after each commit). */
+  announce(height: number, blockHash: Uint8Array): void {
+    this.#p2p.broadcast('announce', encodeAnnouncement(height, blockHash));
+  }
+
+  forgetPeer(peerId: string): void {
+    this.#peerHeights.delete(peerId);
+  }
+
+  /** The consensus engine saw evidence that the chain is at least at `targetHeight`. */
+  request(targetHeight: number): void {
+    this.#targetHeight = Math.max(this.#targetHeight, targetHeight);
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#running || this.#stopped) return;
+    this.#running = this.#run().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async #run(): Promise<void> {
+    const connected = new Set(this.#p2p.connectedPeers());
+    const failed = new Set<string>();
+    while (!this.#stopped) {
+      const head = this.#executor.head.height;
+      const candidates = [...this.#peerHeights]
+        .filter(([peer, height]) => height > head && connected.has(peer) && !failed.has(peer))
+        .sort((a, b) => b[1] - a[1]);
+      // Without an announcement yet (a consensus hint only), ask any connected peer.
+      const peer =
+        candidates[0]?.[0] ?? (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p)) : undefined);
+      if (peer === undefined) return;
+      try {
+        const applied = await this.#fetchFrom(peer, head + 1);
+        if (applied === 0) failed.add(peer);
+      } catch (error) {
+        this.#log.warn('sync_request_failed', { peer, error: (error as Error).message });
+        failed.add(peer);
+      }
+    }
+  }
+
+  async #fetchFrom(peer: string, fromHeight: number): Promise<number> {
+    const frames = await this.#p2p.request(peer, encodeSyncRequest(fromHeight, this.#options.batchBlocks), {
+      timeoutMs: this.#options.requestTimeoutMs,
+      maxResponseBytes: this.#options.maxResponseBytes,
+    });
+    let applied = 0;
+    for (const frame of frames) {
+      let entry: { block: Uint8Array; certificate: Uint8Array };
+      try {
+        entry = decodeSyncBlock(frame);
+      } catch {
+        this.#p2p.penalise(peer, 50, 'malformed sync response');
+        return applied;
+      }
+      const result = await this.#executor.applySynced(entry.block, entry.certificate);
+      if (result === undefined) continue;
+      if ('error' in result) {
+        this.#p2p.penalise(peer, 50, result.error);
+        this.#log.warn('sync_block_refused', { peer, error: result.error });
+        return applied;
+      }
+      applied++;
+      this.#log.info('block_synced', { height: result.block.header.height, peer });
+      await this.#onApplied(result);
+    }
+    return applied;
+  }
+
+  /** Serves a peer's sync request from the block store. */
+  async serve(request: Uint8Array): Promise<Uint8Array[]> {
+    const { fromHeight, maxBlocks } = decodeSyncRequest(request);
+    const count = Math.min(maxBlocks, this.#options.batchBlocks);
+    const frames: Uint8Array[] = [];
+    let bytes = 0;
+    for (let height = fromHeight; height < fromHeight + count; height++) {
+      const block = await this.#store.blockBytes(height);
+      const certificate = await this.#store.certificate(height);
+      if (block === undefined || certificate === undefined) break;
+      bytes += block.length + certificate.length;
+      if (bytes > this.#options.maxResponseBytes / 2 && frames.length > 0) break;
+      frames.push(encodeSyncBlock(block, certificate));
+    }
+    return frames;
+  }
+}

@@ -1,0 +1,165 @@
+// The node configuration file (`<home>/config.json`). Every field has a default except what
+// identifies the node; unknown fields are refused so that a typo never silently falls back
+// to a default.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { isLogLevel, type LogLevel } from './log.ts';
+import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
+import { DEFAULT_RPC_LIMITS } from './rpc/server.ts';
+
+export interface NodeConfig {
+  moniker: string;
+  /** Paths are relative to the home directory unless absolute. */
+  genesisFile: string;
+  nodeKeyFile: string;
+  dataDir: string;
+  p2p: {
+    listen: string[];
+    /** Multiaddrs with /p2p/<peer id> of the peers to keep connected (usually every validator). */
+    peers: string[];
+    /** Peer ids of observers (non-validator full nodes) allowed to connect. */
+    observers: string[];
+    maxFrameBytes: number;
+  };
+  rpc: {
+    /** host:port; an empty string disables the RPC server. */
+    listen: string;
+    tokens: { token: string; scope: 'read' | 'submit' }[];
+    /** host:port for a /metrics listener of its own; empty to serve /metrics on the RPC port. */
+    metricsListen: string;
+    maxBodyBytes: number;
+    maxBatchLength: number;
+    maxConnections: number;
+    maxInFlightRequests: number;
+  };
+  consensus: {
+    tickMs: number;
+    /** View timeout at view 0, in ticks; it doubles with every view change. */
+    timeoutBaseTicks: number;
+    /** The longest a leader waits for transactions before proposing an empty block. */
+    emptyBlockIntervalMs: number;
+  };
+  block: {
+    maxTxs: number;
+    maxBytes: number;
+    /** How far ahead of this node's clock a proposed block time may be. */
+    maxFutureDriftMs: number;
+  };
+  mempool: MempoolOptions;
+  log: { level: LogLevel };
+}
+
+export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
+  genesisFile: 'genesis.json',
+  nodeKeyFile: 'node-key.json',
+  dataDir: 'data',
+  p2p: { listen: ['/ip4/0.0.0.0/tcp/26656'], peers: [], observers: [], maxFrameBytes: 16 * 1024 * 1024 },
+  rpc: {
+    listen: '127.0.0.1:26657',
+    tokens: [],
+    metricsListen: '',
+    maxBodyBytes: DEFAULT_RPC_LIMITS.maxBodyBytes,
+    maxBatchLength: DEFAULT_RPC_LIMITS.maxBatchLength,
+    maxConnections: DEFAULT_RPC_LIMITS.maxConnections,
+    maxInFlightRequests: DEFAULT_RPC_LIMITS.maxInFlightRequests,
+  },
+  consensus: { tickMs: 100, timeoutBaseTicks: 40, emptyBlockIntervalMs: 1_000 },
+  block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
+  mempool: DEFAULT_MEMPOOL_OPTIONS,
+  log: { level: 'info' },
+};
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Overlays `input` on `defaults`, checking every key and type against the defaults. */
+function overlay(defaults: Json, input: unknown, path: string): Json {
+  if (!isObject(input)) throw new ConfigError(`${path || 'config'} must be an object`);
+  const out: Json = { ...defaults };
+  for (const [key, value] of Object.entries(input)) {
+    const where = path ? `${path}.${key}` : key;
+    if (!Object.hasOwn(defaults, key)) throw new ConfigError(`unknown config field ${where}`);
+    const fallback = defaults[key];
+    if (isObject(fallback)) out[key] = overlay(fallback, value, where);
+    else if (Array.isArray(fallback)) {
+      if (!Array.isArray(value)) throw new ConfigError(`${where} must be an array`);
+      out[key] = value;
+    } else if (typeof fallback === 'number') {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        throw new ConfigError(`${where} must be a non-negative integer`);
+      }
+      out[key] = value;
+    } else if (typeof value !== typeof fallback) throw new ConfigError(`${where} must be a ${typeof fallback}`);
+    else out[key] = value;
+  }
+  return out;
+}
+
+export function parseNodeConfig(input: unknown): NodeConfig {
+  if (!isObject(input)) throw new ConfigError('config must be a JSON object');
+  const { moniker, ...rest } = input;
+  if (typeof moniker !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(moniker)) {
+    throw new ConfigError('moniker must be 1-64 characters of letters, digits, ".", "_" or "-"');
+  }
+  const config = { moniker, ...overlay(DEFAULT_CONFIG as unknown as Json, rest, '') } as unknown as NodeConfig;
+  for (const entry of config.rpc.tokens) {
+    if (
+      !isObject(entry) ||
+      typeof entry.token !== 'string' ||
+      entry.token.length < 16 ||
+      !['read', 'submit'].includes(entry.scope as string)
+    ) {
+      throw new ConfigError(
+        'rpc.tokens entries are { token: string of at least 16 characters, scope: "read" | "submit" }',
+      );
+    }
+  }
+  if (!isLogLevel(config.log.level)) throw new ConfigError('log.level must be debug, info, warn or error');
+  if (config.rpc.listen !== '') parseHostPort(config.rpc.listen, 'rpc.listen');
+  if (config.rpc.metricsListen !== '') parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
+  if (config.consensus.tickMs < 10) throw new ConfigError('consensus.tickMs must be at least 10');
+  const strings = (list: unknown[], where: string) => {
+    if (!list.every((item) => typeof item === 'string')) throw new ConfigError(`${where} must hold strings`);
+  };
+  strings(config.p2p.listen, 'p2p.listen');
+  strings(config.p2p.peers, 'p2p.peers');
+  strings(config.p2p.observers, 'p2p.observers');
+  return config;
+}
+
+export function parseHostPort(value: string, where: string): { host: string; port: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || port > 65_535) throw new ConfigError(`${where} must be host:port, got "${value}"`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export const CONFIG_FILE = 'config.json';
+
+export function loadNodeConfig(home: string): NodeConfig {
+  const path = join(home, CONFIG_FILE);
+  if (!existsSync(path)) throw new ConfigError(`no node config at ${path} (run autoledger init)`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseNodeConfig(json);
+}
+
+export function resolveHomePath(home: string, path: string): string {
+  return isAbsolute(path) ? path : join(home, path);
+}

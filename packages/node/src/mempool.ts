@@ -1,0 +1,227 @@
+// The mempool: transactions admitted (decoded, signature verified once, checked against the
+// committed state) and waiting for a block. Per-sender nonce ordering, per-sender and total
+// caps, a time to live, and a re-check after every block keep it correct and bounded.
+
+import { type DecodedTx, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
+
+export interface MempoolOptions {
+  maxTxs: number;
+  maxBytes: number;
+  /** How many pending transactions one account may have, i.e. how far ahead its nonces may run. */
+  maxPerSender: number;
+  ttlMs: number;
+}
+
+export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
+  maxTxs: 50_000,
+  maxBytes: 128 * 1024 * 1024,
+  maxPerSender: 1_000,
+  ttlMs: 10 * 60_000,
+};
+
+export type AdmitResult =
+  | { ok: true; hash: string; duplicate: boolean }
+  | { ok: false; hash?: string; code: string; message: string };
+
+interface Entry {
+  tx: DecodedTx;
+  addedAt: number;
+}
+
+interface SenderQueue {
+  /** The account's committed nonce, as of the last check. */
+  accountNonce: number;
+  byNonce: Map<number, Entry>;
+}
+
+export class Mempool {
+  readonly #options: MempoolOptions;
+  readonly #ledger: Ledger;
+  readonly #now: () => number;
+  readonly #byHash = new Map<string, Entry>();
+  readonly #bySender = new Map<string, SenderQueue>();
+  #bytes = 0;
+  /**
+   * Hashes whose signature this node has verified, so that block validation and re-checks
+   * never verify the same signature twice. Bounded: the oldest half is dropped when full.
+   */
+  readonly #verified = new Set<string>();
+  readonly #verifiedLimit: number;
+
+  constructor(options: MempoolOptions, dependencies: { ledger: Ledger; now?: () => number }) {
+    this.#options = options;
+    this.#ledger = dependencies.ledger;
+    this.#now = dependencies.now ?? Date.now;
+    this.#verifiedLimit = options.maxTxs * 4;
+  }
+
+  get size(): number {
+    return this.#byHash.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  has(hash: string): boolean {
+    return this.#byHash.has(hash);
+  }
+
+  get(hash: string): DecodedTx | undefined {
+    return this.#byHash.get(hash)?.tx;
+  }
+
+  #rememberVerified(hash: string): void {
+    if (this.#verified.size >= this.#verifiedLimit) {
+      let drop = this.#verified.size / 2;
+      for (const old of this.#verified) {
+        this.#verified.delete(old);
+        if (--drop <= 0) break;
+      }
+    }
+    this.#verified.add(hash);
+  }
+
+  /** Verifies a transaction's signature unless this node already has. */
+  verifySignatureOnce(tx: DecodedTx): boolean {
+    if (this.#verified.has(tx.hashHex)) return true;
+    if (!verifyTxSignature(tx)) return false;
+    this.#rememberVerified(tx.hashHex);
+    return true;
+  }
+
+  /**
+   * Admits encoded transaction bytes. `isCommitted` lets the caller refuse a transaction that
+   * is already in a block (a replay) without the mempool reading the chain itself.
+   */
+  async add(bytes: Uint8Array, isCommitted: (hash: Uint8Array) => Promise<boolean>): Promise<AdmitResult> {
+    const decoded = decodeTx(bytes);
+    if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
+    const tx = decoded.tx;
+    if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
+    if (await isCommitted(tx.hash)) {
+      return {
+        ok: false,
+        hash: tx.hashHex,
+        code: 'ALREADY_COMMITTED',
+        message: 'this transaction is already in a block',
+      };
+    }
+    if (!this.verifySignatureOnce(tx)) {
+      return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
+    }
+    const check = await this.#ledger.checkTx(tx);
+    if (!check.ok) return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
+    // The check awaited the store: another copy may have been admitted meanwhile.
+    if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
+    const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce: check.accountNonce, byNonce: new Map() };
+    queue.accountNonce = check.accountNonce;
+    if (tx.nonce >= check.accountNonce + this.#options.maxPerSender) {
+      return {
+        ok: false,
+        hash: tx.hashHex,
+        code: 'BAD_NONCE',
+        message: `nonce ${tx.nonce} is too far ahead of the account's next nonce ${check.accountNonce}`,
+      };
+    }
+    if (queue.byNonce.has(tx.nonce)) {
+      return {
+        ok: false,
+        hash: tx.hashHex,
+        code: 'NONCE_TAKEN',
+        message: `another pending transaction uses nonce ${tx.nonce}`,
+      };
+    }
+    if (this.#byHash.size >= this.#options.maxTxs || this.#bytes + tx.bytes.length > this.#options.maxBytes) {
+      return { ok: false, hash: tx.hashHex, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
+    }
+    const entry: Entry = { tx, addedAt: this.#now() };
+    queue.byNonce.set(tx.nonce, entry);
+    this.#bySender.set(tx.signerAddress, queue);
+    this.#byHash.set(tx.hashHex, entry);
+    this.#bytes += tx.bytes.length;
+    return { ok: true, hash: tx.hashHex, duplicate: false };
+  }
+
+  #remove(entry: Entry): void {
+    const { tx } = entry;
+    if (!this.#byHash.delete(tx.hashHex)) return;
+    this.#bytes -= tx.bytes.length;
+    const queue = this.#bySender.get(tx.signerAddress);
+    if (queue?.byNonce.get(tx.nonce) === entry) queue.byNonce.delete(tx.nonce);
+    if (queue && queue.byNonce.size === 0) this.#bySender.delete(tx.signerAddress);
+  }
+
+  /**
+   * Transactions ready for a block: for each sender, the run of consecutive nonces starting
+   * at its account nonce, senders taken in the order their oldest transaction arrived.
+   */
+  reap(maxTxs: number, maxBytes: number): DecodedTx[] {
+    const senders = [...this.#bySender.values()]
+      .map((queue) => ({ queue, oldest: Math.min(...[...queue.byNonce.values()].map((entry) => entry.addedAt)) }))
+      .sort((a, b) => a.oldest - b.oldest);
+    const picked: DecodedTx[] = [];
+    let bytes = 0;
+    for (const { queue } of senders) {
+      for (let nonce = queue.accountNonce; ; nonce++) {
+        const entry = queue.byNonce.get(nonce);
+        if (entry === undefined) break;
+        if (picked.length >= maxTxs || bytes + entry.tx.bytes.length > maxBytes) return picked;
+        picked.push(entry.tx);
+        bytes += entry.tx.bytes.length;
+      }
+    }
+    return picked;
+  }
+
+  /** The nonce a client should use next: the committed one plus its consecutive pending ones. */
+  nextNonce(address: string, committedNonce: number): number {
+    const queue = this.#bySender.get(address);
+    let nonce = committedNonce;
+    while (queue?.byNonce.has(nonce)) nonce++;
+    return nonce;
+  }
+
+  /** True when at least one transaction could go into the next block. */
+  hasReady(): boolean {
+    for (const queue of this.#bySender.values()) if (queue.byNonce.has(queue.accountNonce)) return true;
+    return false;
+  }
+
+  /** Drops a transaction that made a block proposal invalid. */
+  evict(hash: string): void {
+    const entry = this.#byHash.get(hash);
+    if (entry) this.#remove(entry);
+  }
+
+  /**
+   * After a block: removes its transactions, then re-checks what is left for the senders the
+   * block touched (their nonces moved) — or for everyone when the block changed memberships,
+   * which can revoke any sender's right to sign.
+   */
+  async afterBlock(committed: readonly DecodedTx[]): Promise<void> {
+    const touched = new Set<string>();
+    let membershipChanged = false;
+    for (const tx of committed) {
+      const entry = this.#byHash.get(tx.hashHex);
+      if (entry) this.#remove(entry);
+      touched.add(tx.signerAddress);
+      if (tx.kind.startsWith('member.')) membershipChanged = true;
+    }
+    const now = this.#now();
+    for (const [sender, queue] of [...this.#bySender]) {
+      const expired = [...queue.byNonce.values()].filter((entry) => now - entry.addedAt > this.#options.ttlMs);
+      for (const entry of expired) this.#remove(entry);
+      if (!membershipChanged && !touched.has(sender)) continue;
+      for (const entry of [...queue.byNonce.values()].sort((a, b) => a.tx.nonce - b.tx.nonce)) {
+        const check = await this.#ledger.checkTx(entry.tx);
+        if (!check.ok) this.#remove(entry);
+        else queue.accountNonce = check.accountNonce;
+      }
+    }
+  }
+
+  pendingHashes(limit: number): string[] {
+    return [...this.#byHash.keys()].slice(0, limit);
+  }
+}

@@ -1,0 +1,419 @@
+// The composition root: builds store → state → mempool → p2p → consensus driver → sync → RPC,
+// starts them in that order and stops them in reverse.
+
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { ConsensusEngine, decodePersistedConsensusState } from '@autoledger/consensus';
+import { bytesToHex, Signer } from '@autoledger/crypto';
+import { readKeyFile } from '@autoledger/crypto/keyfile';
+import { initGenesisState, Ledger } from '@autoledger/state';
+import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
+import { ConsensusDriver } from './chain/driver.ts';
+import { type CommittedBlock, Executor } from './chain/executor.ts';
+import { ChainStore } from './chain/store.ts';
+import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
+import { type NodeConfig, parseHostPort, resolveHomePath } from './config.ts';
+import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
+import { LevelKV } from './level-kv.ts';
+import type { Logger } from './log.ts';
+import { Mempool } from './mempool.ts';
+import { type Counter, type Histogram, MetricsRegistry } from './metrics.ts';
+import { P2PHost } from './p2p.ts';
+import { createRpcMethods } from './rpc/methods.ts';
+import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
+import { VERSION } from './version.ts';
+
+export interface NodeMetrics {
+  registry: MetricsRegistry;
+  committedTxs: Counter;
+  viewChanges: Counter;
+  droppedMessages: Counter;
+  commitLatency: Histogram;
+}
+
+export class AutoledgerNode {
+  readonly config: NodeConfig;
+  readonly home: string;
+  readonly log: Logger;
+  readonly chain: ChainGenesis;
+  readonly isValidator: boolean;
+  readonly metrics: NodeMetrics;
+  #kv!: LevelKV;
+  #store!: ChainStore;
+  #ledger!: Ledger;
+  #mempool!: Mempool;
+  #executor!: Executor;
+  #p2p!: P2PHost;
+  #driver: ConsensusDriver | undefined;
+  #engine: ConsensusEngine | undefined;
+  #sync!: SyncManager;
+  #rpc: RpcServer | undefined;
+  #metricsServer: Server | undefined;
+  #secretKey: Uint8Array;
+  #publicKey: Uint8Array;
+  #relayQueue: Uint8Array[] = [];
+  #relayTimer: NodeJS.Timeout | undefined;
+  /** Submission time per pending transaction hash, for the commit latency histogram. */
+  readonly #submittedAt = new Map<string, number>();
+  #started = false;
+
+  constructor(config: NodeConfig, home: string, logger: Logger) {
+    this.config = config;
+    this.home = home;
+    this.chain = loadGenesisFile(resolveHomePath(home, config.genesisFile));
+    const key = readKeyFile(resolveHomePath(home, config.nodeKeyFile));
+    this.#secretKey = key.secretKey;
+    this.#publicKey = key.publicKey;
+    this.isValidator = this.chain.validators.has(key.publicKey);
+    this.log = logger.child({ node: config.moniker });
+    const registry = new MetricsRegistry();
+    this.metrics = {
+      registry,
+      committedTxs: registry.counter('autoledger_committed_transactions_total', 'Transactions committed in blocks'),
+      viewChanges: registry.counter('autoledger_view_changes_total', 'Consensus view changes'),
+      droppedMessages: registry.counter('autoledger_consensus_messages_dropped_total', 'Consensus messages refused'),
+      commitLatency: registry.histogram(
+        'autoledger_commit_latency_seconds',
+        'Time from submission to this node until the transaction committed',
+        [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ),
+    };
+  }
+
+  get publicKey(): Uint8Array {
+    return this.#publicKey;
+  }
+
+  get ledger(): Ledger {
+    return this.#ledger;
+  }
+
+  get store(): ChainStore {
+    return this.#store;
+  }
+
+  get mempool(): Mempool {
+    return this.#mempool;
+  }
+
+  get executor(): Executor {
+    return this.#executor;
+  }
+
+  get p2p(): P2PHost {
+    return this.#p2p;
+  }
+
+  get engine(): ConsensusEngine | undefined {
+    return this.#engine;
+  }
+
+  get sync(): SyncManager {
+    return this.#sync;
+  }
+
+  get rpcUrl(): string | undefined {
+    return this.#rpc?.url;
+  }
+
+  get rpc(): RpcServer | undefined {
+    return this.#rpc;
+  }
+
+  async start(): Promise<void> {
+    const { config, chain } = this;
+    const dataDir = resolveHomePath(this.home, config.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    this.#kv = await LevelKV.open(dataDir);
+    this.#store = new ChainStore(this.#kv);
+    let head = await this.#store.head();
+    if (head === undefined && !(await Ledger.isInitialised(this.#kv))) {
+      await initGenesisState(this.#kv, chain.genesis);
+      this.log.info('genesis_initialised', { chainId: chain.genesis.chainId, genesisHash: chain.hash });
+    }
+    this.#ledger = await Ledger.open(this.#kv);
+    if (this.#ledger.chainId !== chain.genesis.chainId) {
+      throw new Error(`the data directory holds chain ${this.#ledger.chainId}, not ${chain.genesis.chainId}`);
+    }
+    head = await this.#store.head();
+    if ((head?.height ?? 0) !== this.#ledger.height) {
+      throw new Error(
+        `block store at height ${head?.height ?? 0} but state at ${this.#ledger.height}: the data directory is corrupt`,
+      );
+    }
+    this.#mempool = new Mempool(config.mempool, { ledger: this.#ledger });
+    this.#executor = new Executor(
+      {
+        chainId: chain.genesis.chainId,
+        genesisHash: chain.hash,
+        genesisTime: chain.genesis.genesisTime,
+        limits: config.block,
+      },
+      {
+        validators: chain.validators,
+        kv: this.#kv,
+        store: this.#store,
+        ledger: this.#ledger,
+        mempool: this.#mempool,
+        head,
+        logger: this.log,
+      },
+    );
+
+    const validatorPeerIds = new Set(chain.validatorInfo.map((info) => info.peerId));
+    this.#p2p = new P2PHost({
+      chainId: chain.genesis.chainId,
+      secretKey: this.#secretKey,
+      listen: config.p2p.listen,
+      peers: config.p2p.peers,
+      allowedPeerIds: new Set([...validatorPeerIds, ...config.p2p.observers]),
+      maxFrameBytes: config.p2p.maxFrameBytes,
+      logger: this.log,
+    });
+    this.#sync = new SyncManager(DEFAULT_SYNC_OPTIONS, {
+      p2p: this.#p2p,
+      executor: this.#executor,
+      store: this.#store,
+      logger: this.log,
+      onApplied: async (committed) => {
+        await this.#afterCommit(committed);
+        this.#driver?.synced(committed.block.header.height, committed.block.hash, committed.certificate);
+      },
+    });
+    this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
+    this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
+    this.#p2p.onMessage('txs', (from, payload) => void this.#receiveTxBatch(from, payload));
+    await this.#p2p.start();
+
+    if (this.isValidator) {
+      const selfPeerId = this.#p2p.peerId;
+      const peerIdOfValidator = new Map(
+        chain.validatorInfo
+          .filter((info) => info.peerId !== selfPeerId)
+          .map((info) => [bytesToHex(info.publicKey), info.peerId]),
+      );
+      const persistedBytes = await this.#store.consensusRecord();
+      const signer = new Signer(this.#secretKey);
+      this.#engine = new ConsensusEngine(
+        {
+          chainId: chain.genesis.chainId,
+          validators: chain.validators,
+          self: { publicKey: this.#publicKey, sign: (message) => signer.sign(message) },
+          hashBlock: hashBlockBytes,
+          timeoutBaseTicks: config.consensus.timeoutBaseTicks,
+          maxMessageBytes: config.p2p.maxFrameBytes,
+        },
+        {
+          heightCommitted: this.#executor.head.height,
+          persisted: persistedBytes === undefined ? null : decodePersistedConsensusState(persistedBytes),
+        },
+      );
+      this.#driver = new ConsensusDriver(
+        {
+          tickMs: config.consensus.tickMs,
+          emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
+          selfPublicKey: this.#publicKey,
+        },
+        {
+          engine: this.#engine,
+          executor: this.#executor,
+          p2p: this.#p2p,
+          kv: this.#kv,
+          store: this.#store,
+          mempool: this.#mempool,
+          peerIdOfValidator,
+          logger: this.log,
+          onCommitted: (committed) => this.#afterCommit(committed),
+          onSyncNeeded: (height) => this.#sync.request(height),
+          onViewChange: () => this.metrics.viewChanges.inc(),
+          onDropped: () => this.metrics.droppedMessages.inc(),
+        },
+      );
+      this.#p2p.onMessage('consensus', (from, payload) => this.#driver?.deliver(from, payload));
+      this.#driver.start();
+    }
+    this.#registerGauges();
+
+    if (config.rpc.listen !== '') {
+      const { host, port } = parseHostPort(config.rpc.listen, 'rpc.listen');
+      this.#rpc = new RpcServer(
+        {
+          host,
+          port,
+          tokens: config.rpc.tokens,
+          ...DEFAULT_RPC_LIMITS,
+          maxBodyBytes: config.rpc.maxBodyBytes,
+          maxBatchLength: config.rpc.maxBatchLength,
+          maxConnections: config.rpc.maxConnections,
+          maxInFlightRequests: config.rpc.maxInFlightRequests,
+          serveMetrics: config.rpc.metricsListen === '',
+        },
+        {
+          methods: createRpcMethods(this),
+          health: () => this.health(),
+          metrics: () => this.metrics.registry.render(),
+          checkTopic,
+          logger: this.log,
+        },
+      );
+      await this.#rpc.start();
+    }
+    if (config.rpc.metricsListen !== '') {
+      const { host, port } = parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
+      this.#metricsServer = await startMetricsServer(host, port, () => this.metrics.registry.render());
+    }
+    this.#started = true;
+    this.log.info('node_started', {
+      chainId: chain.genesis.chainId,
+      height: this.#executor.head.height,
+      validator: this.isValidator,
+      peerId: this.#p2p.peerId,
+      rpc: this.#rpc?.url,
+    });
+    // Tell the network where we are; peers that are ahead answer with their own height.
+    this.#sync.announce(this.#executor.head.height, this.#executor.head.hash);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    if (this.#relayTimer) clearTimeout(this.#relayTimer);
+    await this.#rpc?.stop();
+    await new Promise<void>((resolve) =>
+      this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve(),
+    );
+    await this.#driver?.stop();
+    this.#sync.stop();
+    await this.#p2p.stop();
+    await this.#kv.close();
+    this.log.info('node_stopped');
+  }
+
+  #registerGauges(): void {
+    const registry = this.metrics.registry;
+    registry.gauge('autoledger_height', 'Height of the last committed block', () => this.#executor.head.height);
+    registry.gauge('autoledger_view', 'Current consensus view', () => this.#engine?.view ?? 0);
+    registry.gauge('autoledger_mempool_transactions', 'Transactions waiting in the mempool', () => this.#mempool.size);
+    registry.gauge(
+      'autoledger_mempool_bytes',
+      'Bytes of transactions waiting in the mempool',
+      () => this.#mempool.bytes,
+    );
+    registry.gauge('autoledger_peers', 'Connected libp2p peers', () => this.#p2p.connectedPeers().length);
+    registry.gauge('autoledger_p2p_bytes_sent_total', 'Bytes sent to peers', () => this.#p2p.stats.bytesOut);
+    registry.gauge('autoledger_p2p_bytes_received_total', 'Bytes received from peers', () => this.#p2p.stats.bytesIn);
+    registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (this.#sync.syncing ? 1 : 0));
+  }
+
+  /** Healthy when in sync and connected to enough validators to reach a quorum. */
+  health(): { healthy: boolean; details: Record<string, unknown> } {
+    const validatorPeers = new Set(this.chain.validatorInfo.map((info) => info.peerId));
+    const connectedValidators = this.#p2p.connectedPeers().filter((peer) => validatorPeers.has(peer)).length;
+    const needed = this.chain.validators.quorumPower - (this.isValidator ? 1 : 0);
+    const syncing = this.#sync.syncing;
+    const healthy = !syncing && connectedValidators >= needed;
+    return {
+      healthy,
+      details: { height: this.#executor.head.height, syncing, connectedValidators, neededValidators: needed },
+    };
+  }
+
+  /** Admits a transaction from a client; relays it to the validators in batches. */
+  async submitTx(bytes: Uint8Array) {
+    const result = await this.#mempool.add(bytes, async (hash) => (await this.#store.txLocation(hash)) !== undefined);
+    if (result.ok && !result.duplicate) {
+      this.#submittedAt.set(result.hash, performance.now());
+      if (this.#submittedAt.size > this.config.mempool.maxTxs * 2) this.#submittedAt.clear();
+      this.#queueRelay(bytes);
+      this.#driver?.transactionsArrived();
+    }
+    return result;
+  }
+
+  #queueRelay(bytes: Uint8Array): void {
+    this.#relayQueue.push(bytes);
+    // Relay in batches: one frame per few milliseconds instead of one per transaction.
+    if (this.#relayQueue.length >= 512) this.#flushRelay();
+    else if (!this.#relayTimer) this.#relayTimer = setTimeout(() => this.#flushRelay(), 5);
+  }
+
+  #flushRelay(): void {
+    if (this.#relayTimer) clearTimeout(this.#relayTimer);
+    this.#relayTimer = undefined;
+    if (this.#relayQueue.length === 0) return;
+    const batch = encodeTxBatch(this.#relayQueue);
+    this.#relayQueue = [];
+    const validators = this.chain.validatorInfo.map((info) => info.peerId).filter((peer) => peer !== this.#p2p.peerId);
+    this.#p2p.broadcast('txs', batch, validators);
+  }
+
+  async #receiveTxBatch(from: string, payload: Uint8Array): Promise<void> {
+    let txs: Uint8Array[];
+    try {
+      txs = decodeTxBatch(payload);
+    } catch {
+      this.#p2p.penalise(from, 20, 'malformed transaction batch');
+      return;
+    }
+    let accepted = 0;
+    for (const tx of txs) {
+      const result = await this.#mempool.add(tx, async (hash) => (await this.#store.txLocation(hash)) !== undefined);
+      if (result.ok) accepted++;
+      else if (result.code === 'BAD_SIGNATURE' || result.code === 'MALFORMED') this.#p2p.penalise(from, 5, result.code);
+    }
+    // Observers relay what their clients submit; validators only accept batches, never relay
+    // them again (every validator is connected to every other one).
+    if (!this.isValidator && accepted > 0) for (const tx of txs) this.#queueRelay(tx);
+    if (accepted > 0) this.#driver?.transactionsArrived();
+  }
+
+  async #afterCommit(committed: CommittedBlock): Promise<void> {
+    const { block, txs, receipts } = committed;
+    await this.#mempool.afterBlock(txs);
+    this.metrics.committedTxs.inc(txs.length);
+    const now = performance.now();
+    for (const tx of txs) {
+      const submitted = this.#submittedAt.get(tx.hashHex);
+      if (submitted !== undefined) {
+        this.metrics.commitLatency.observe((now - submitted) / 1000);
+        this.#submittedAt.delete(tx.hashHex);
+      }
+    }
+    this.#sync.announce(block.header.height, block.hash);
+    this.log.debug('block_committed', { height: block.header.height, txs: txs.length, hash: block.hash });
+    this.#publishCommit(committed, receipts);
+  }
+
+  #publishCommit(committed: CommittedBlock, receipts: CommittedBlock['receipts']): void {
+    const rpc = this.#rpc;
+    if (!rpc) return;
+    const { block, txs } = committed;
+    rpc.publish('blocks', {
+      height: block.header.height,
+      hash: bytesToHex(block.hash),
+      time: block.header.time,
+      txs: txs.length,
+    });
+    txs.forEach((tx, index) => {
+      const receipt = receipts.receipts[index];
+      const data = { hash: tx.hashHex, status: 'committed', height: block.header.height, index, ...receipt };
+      rpc.publish(`tx:${tx.hashHex}`, data);
+      rpc.publish(`account:${tx.signerAddress}`, data);
+      const vin = typeof tx.fields.vin === 'string' ? tx.fields.vin : undefined;
+      const touched = new Set<string>(vin ? [vin] : []);
+      for (const event of receipt?.events ?? []) if (event.attributes.vin) touched.add(event.attributes.vin);
+      for (const touchedVin of touched) rpc.publish(`vehicle:${touchedVin}`, data);
+    });
+    for (const event of receipts.systemEvents) {
+      if (event.attributes.vin) rpc.publish(`vehicle:${event.attributes.vin}`, { height: block.header.height, event });
+    }
+  }
+}
+
+const TOPIC_PATTERN = /^(blocks|tx:[0-9a-f]{64}|vehicle:[A-HJ-NPR-Z0-9]{17}|account:al[0-9a-f]{40})$/;
+
+function checkTopic(topic: string): string | undefined {
+  return TOPIC_PATTERN.test(topic) ? undefined : 'topic must be blocks, tx:<hash>, vehicle:<vin> or account:<address>';
+}
+
+export { VERSION };

@@ -1,0 +1,385 @@
+// The JSON-RPC methods of CONTRACT.md. Each validates its params at the boundary and answers
+// from committed state; tx_submit is the one method that changes anything (the mempool).
+
+import { decodeCommitCertificate } from '@autoledger/consensus';
+import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes, isAddress } from '@autoledger/crypto';
+import { decodeTx, txToJson } from '@autoledger/state';
+import { headerToJson } from '../chain/block.ts';
+import type { AutoledgerNode } from '../node.ts';
+import { buildVehicleReport, certificateToJson } from '../report.ts';
+import { VERSION } from '../version.ts';
+import {
+  invalidParam,
+  type ParamSpec,
+  RPC_ERRORS,
+  RpcError,
+  type RpcMethod,
+  readOptionalSafeInteger,
+  readOptionalString,
+  readString,
+} from './jsonrpc.ts';
+
+const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
+const HASH_PATTERN = /^[0-9a-f]{64}$/;
+const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** Base64 of the largest transaction the node accepts, with headroom. */
+const MAX_TX_BASE64 = 128 * 1024;
+const MAX_BATCH_SUBMIT = 1_000;
+
+function param(name: string, description: string, schema: Record<string, unknown>, required = true): ParamSpec {
+  return { name, description, required, schema };
+}
+
+function readAddress(params: Record<string, unknown>, name: string): string {
+  const value = params[name];
+  if (!isAddress(value)) throw invalidParam(name, 'an address (al + 40 hex characters)');
+  return value;
+}
+
+function readVin(params: Record<string, unknown>, name = 'vin'): string {
+  return readString(params, name, { maxLength: 17, pattern: VIN_PATTERN });
+}
+
+function notFound(what: string): RpcError {
+  return new RpcError(RPC_ERRORS.NOT_FOUND, `${what} not found`);
+}
+
+export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
+  const methods = new Map<string, RpcMethod>();
+  const read = (name: string, method: Omit<RpcMethod, 'scope'>) => methods.set(name, { ...method, scope: 'read' });
+
+  read('node_status', {
+    description: 'Identity, height and health of this node.',
+    params: [],
+    result: { name: 'status', schema: { type: 'object' } },
+    handler: () => {
+      const head = node.executor.head;
+      return {
+        chainId: node.chain.genesis.chainId,
+        nodeId: node.p2p.peerId,
+        listenAddrs: node.p2p.listenAddrs,
+        moniker: node.config.moniker,
+        height: head.height,
+        blockHash: bytesToHex(head.hash),
+        blockTime: head.time,
+        view: node.engine?.view ?? 0,
+        validator: node.isValidator,
+        peers: node.p2p.connectedPeers().length,
+        syncing: node.sync.syncing,
+        version: VERSION,
+        genesisHash: bytesToHex(node.chain.hash),
+        mempool: node.mempool.size,
+      };
+    },
+  });
+
+  read('chain_getBlock', {
+    description: 'A committed block: header, transaction hashes and commit certificate.',
+    params: [param('height', 'block height (default: the latest)', { type: 'integer', minimum: 1 }, false)],
+    result: { name: 'block', schema: { type: 'object' } },
+    handler: async (params) => {
+      const height = readOptionalSafeInteger(params, 'height', { min: 1 }) ?? node.executor.head.height;
+      const block = height === 0 ? undefined : await node.store.block(height);
+      const certificate = await node.store.certificate(height);
+      if (block === undefined || certificate === undefined) throw notFound(`block ${height}`);
+      const txHashes = block.txs.map((tx) => {
+        const decoded = decodeTx(tx);
+        return decoded.ok ? decoded.tx.hashHex : '';
+      });
+      return {
+        hash: bytesToHex(block.hash),
+        header: headerToJson(block.header),
+        txs: txHashes,
+        certificate: certificateToJson(decodeCommitCertificate(certificate)),
+      };
+    },
+  });
+
+  read('chain_getValidators', {
+    description: 'The validator set from genesis.',
+    params: [],
+    result: { name: 'validators', schema: { type: 'array' } },
+    handler: () =>
+      node.chain.validatorInfo.map((info) => ({
+        name: info.name,
+        role: info.role,
+        publicKey: bytesToHex(info.publicKey),
+        address: addressFromPublicKey(info.publicKey),
+        peerId: info.peerId,
+        power: info.power,
+      })),
+  });
+
+  methods.set('tx_submit', {
+    description: 'Submits one signed transaction (base64 of the encoded Tx). Refusals are error -32000 with data.code.',
+    scope: 'submit',
+    params: [param('tx', 'base64 of the encoded Tx envelope', { type: 'string', contentEncoding: 'base64' })],
+    result: { name: 'submitted', schema: { type: 'object', properties: { hash: { type: 'string' } } } },
+    handler: async (params) => {
+      const result = await submit(node, readString(params, 'tx', { maxLength: MAX_TX_BASE64 }), 'tx');
+      if (!result.ok) throw new RpcError(RPC_ERRORS.REFUSED, result.message, { code: result.code, hash: result.hash });
+      return { hash: result.hash };
+    },
+  });
+
+  methods.set('tx_submitBatch', {
+    description: 'Submits many signed transactions at once; answers per transaction, in order.',
+    scope: 'submit',
+    params: [
+      param('txs', `array of base64 Tx envelopes (at most ${MAX_BATCH_SUBMIT})`, {
+        type: 'array',
+        items: { type: 'string' },
+      }),
+    ],
+    result: { name: 'results', schema: { type: 'array' } },
+    handler: async (params) => {
+      const txs = params.txs;
+      if (!Array.isArray(txs) || txs.length === 0 || txs.length > MAX_BATCH_SUBMIT) {
+        throw invalidParam('txs', `an array of 1 to ${MAX_BATCH_SUBMIT} base64 strings`);
+      }
+      const results = [];
+      for (const [index, tx] of txs.entries()) {
+        if (typeof tx !== 'string' || tx.length > MAX_TX_BASE64) {
+          results.push({ ok: false, code: 'MALFORMED', message: `txs[${index}] is not a base64 string` });
+          continue;
+        }
+        const result = await submit(node, tx, `txs[${index}]`);
+        results.push(
+          result.ok
+            ? { ok: true, hash: result.hash }
+            : { ok: false, code: result.code, message: result.message, hash: result.hash },
+        );
+      }
+      return results;
+    },
+  });
+
+  read('tx_get', {
+    description: 'Status and receipt of a transaction: pending, committed or unknown.',
+    params: [param('hash', 'transaction hash (hex)', { type: 'string', pattern: HASH_PATTERN.source })],
+    result: { name: 'transaction', schema: { type: 'object' } },
+    handler: async (params) => {
+      const hash = readString(params, 'hash', { maxLength: 64, pattern: HASH_PATTERN });
+      const location = await node.store.txLocation(hexToBytes(hash));
+      if (location !== undefined) {
+        const receipts = await node.store.receipts(location.height);
+        const receipt = receipts?.receipts[location.index];
+        const block = await node.store.block(location.height);
+        const txBytes = block?.txs[location.index];
+        const decoded = txBytes ? decodeTx(txBytes) : undefined;
+        return {
+          hash,
+          status: 'committed',
+          height: location.height,
+          index: location.index,
+          code: receipt?.code ?? 'ok',
+          error: receipt?.error ?? '',
+          events: receipt?.events ?? [],
+          ...(receipt?.orderId ? { orderId: receipt.orderId } : {}),
+          ...(receipt?.policyId ? { policyId: receipt.policyId } : {}),
+          ...(receipt?.claimId ? { claimId: receipt.claimId } : {}),
+          tx: decoded?.ok ? txToJson(decoded.tx) : undefined,
+        };
+      }
+      const pending = node.mempool.get(hash);
+      if (pending)
+        return {
+          hash,
+          status: 'pending',
+          height: null,
+          index: null,
+          code: null,
+          error: '',
+          events: [],
+          tx: txToJson(pending),
+        };
+      return { hash, status: 'unknown', height: null, index: null, code: null, error: '', events: [] };
+    },
+  });
+
+  const proveParam = param('prove', 'include Merkle proofs against the latest state root', { type: 'boolean' }, false);
+  const readProve = (params: Record<string, unknown>): boolean => {
+    if (params.prove === undefined) return false;
+    if (typeof params.prove !== 'boolean') throw invalidParam('prove', 'a boolean');
+    return params.prove;
+  };
+
+  read('account_get', {
+    description: 'An account: role, name, balance (minor units, decimal string), nonce, frozen, reputation.',
+    params: [param('address', 'account address', { type: 'string' }), proveParam],
+    result: { name: 'account', schema: { type: 'object' } },
+    handler: async (params) => {
+      const address = readAddress(params, 'address');
+      const account = await node.ledger.getAccount(address, { prove: readProve(params) });
+      if (!account) throw notFound('account');
+      // Clients sign their next transaction with pendingNonce: it counts what waits in the mempool.
+      return { ...account, pendingNonce: node.mempool.nextNonce(address, account.nonce) };
+    },
+  });
+
+  read('vehicle_get', {
+    description: 'A vehicle record.',
+    params: [
+      param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source }),
+      proveParam,
+    ],
+    result: { name: 'vehicle', schema: { type: 'object' } },
+    handler: async (params) => {
+      const vehicle = await node.ledger.getVehicle(readVin(params), { prove: readProve(params) });
+      if (!vehicle) throw notFound('vehicle');
+      return vehicle;
+    },
+  });
+
+  read('vehicle_history', {
+    description: "A vehicle's record and every history entry, oldest first.",
+    params: [
+      param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source }),
+      proveParam,
+    ],
+    result: { name: 'history', schema: { type: 'object' } },
+    handler: async (params) => {
+      const history = await node.ledger.getHistory(readVin(params), { prove: readProve(params) });
+      if (!history) throw notFound('vehicle');
+      return history;
+    },
+  });
+
+  read('vehicle_report', {
+    description:
+      'A self-contained vehicle history report with Merkle proofs, block header and commit certificate, verifiable offline.',
+    params: [param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source })],
+    result: { name: 'report', schema: { type: 'object' } },
+    handler: async (params) => {
+      const report = await buildVehicleReport(node, readVin(params));
+      if (!report) throw notFound('vehicle');
+      return report;
+    },
+  });
+
+  read('order_get', {
+    description: 'An escrow order with its state and timestamps.',
+    params: [param('orderId', 'order id', { type: 'string' }), proveParam],
+    result: { name: 'order', schema: { type: 'object' } },
+    handler: async (params) => {
+      const order = await node.ledger.getOrder(readString(params, 'orderId', { maxLength: 64, pattern: ID_PATTERN }), {
+        prove: readProve(params),
+      });
+      if (!order) throw notFound('order');
+      return order;
+    },
+  });
+
+  read('order_list', {
+    description: 'Orders filtered by party address, vehicle and/or status.',
+    params: [
+      param('address', 'buyer or seller address', { type: 'string' }, false),
+      param('vin', 'vehicle identification number', { type: 'string' }, false),
+      param('status', 'order status', { type: 'string' }, false),
+      param('limit', 'at most this many (default 100, max 1000)', { type: 'integer' }, false),
+      param('after', 'continue after this order id', { type: 'string' }, false),
+    ],
+    result: { name: 'orders', schema: { type: 'array' } },
+    handler: async (params) => {
+      const filter: Record<string, unknown> = {};
+      if (params.address !== undefined) filter.address = readAddress(params, 'address');
+      if (params.vin !== undefined) filter.vin = readVin(params);
+      const status = readOptionalString(params, 'status', { maxLength: 32, pattern: /^[a-z_]+$/ });
+      if (status !== undefined) filter.status = status;
+      filter.limit = readOptionalSafeInteger(params, 'limit', { min: 1, max: 1000 }) ?? 100;
+      const after = readOptionalString(params, 'after', { maxLength: 64, pattern: ID_PATTERN });
+      if (after !== undefined) filter.after = after;
+      return node.ledger.listOrders(filter);
+    },
+  });
+
+  read('policy_get', {
+    description: 'An insurance policy.',
+    params: [param('policyId', 'policy id', { type: 'string' }), proveParam],
+    result: { name: 'policy', schema: { type: 'object' } },
+    handler: async (params) => {
+      const policy = await node.ledger.getPolicy(
+        readString(params, 'policyId', { maxLength: 64, pattern: ID_PATTERN }),
+        {
+          prove: readProve(params),
+        },
+      );
+      if (!policy) throw notFound('policy');
+      return policy;
+    },
+  });
+
+  read('claim_get', {
+    description: 'An insurance claim.',
+    params: [param('claimId', 'claim id', { type: 'string' }), proveParam],
+    result: { name: 'claim', schema: { type: 'object' } },
+    handler: async (params) => {
+      const claim = await node.ledger.getClaim(readString(params, 'claimId', { maxLength: 64, pattern: ID_PATTERN }), {
+        prove: readProve(params),
+      });
+      if (!claim) throw notFound('claim');
+      return claim;
+    },
+  });
+
+  read('rpc.discover', {
+    description: 'The OpenRPC document of this node.',
+    params: [],
+    result: { name: 'openrpc', schema: { type: 'object' } },
+    handler: () => openRpcDocument(methods),
+  });
+
+  return methods;
+}
+
+async function submit(node: AutoledgerNode, base64: string, name: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64ToBytes(base64);
+  } catch {
+    throw invalidParam(name, 'base64 of an encoded transaction');
+  }
+  return node.submitTx(bytes);
+}
+
+function openRpcDocument(methods: ReadonlyMap<string, RpcMethod>) {
+  const all = [...methods].concat([
+    [
+      'subscribe',
+      {
+        description: 'WebSocket only (/ws): topics blocks, tx:<hash>, vehicle:<vin>, account:<address>.',
+        scope: 'read',
+        params: [param('topic', 'the topic', { type: 'string' })],
+        result: { name: 'subscription', schema: { type: 'object' } },
+        handler: () => null,
+      },
+    ],
+    [
+      'unsubscribe',
+      {
+        description: 'WebSocket only: stop a subscription.',
+        scope: 'read',
+        params: [param('topic', 'the topic', { type: 'string' })],
+        result: { name: 'removed', schema: { type: 'boolean' } },
+        handler: () => null,
+      },
+    ],
+  ] as Array<[string, RpcMethod]>);
+  return {
+    openrpc: '1.2.6',
+    info: { title: 'Autoledger node JSON-RPC', version: VERSION },
+    methods: all.map(([name, method]) => ({
+      name,
+      summary: method.description,
+      paramStructure: 'either',
+      params: method.params.map((spec) => ({
+        name: spec.name,
+        description: spec.description,
+        required: spec.required,
+        schema: spec.schema,
+      })),
+      result: method.result,
+      ...(method.scope === 'submit' ? { 'x-scope': 'submit' } : { 'x-scope': 'read' }),
+    })),
+  };
+}

@@ -1,0 +1,188 @@
+// A real devnet for end-to-end tests: `autoledger devnet` as a child process in a temp dir,
+// on free ports of 127.0.0.1, plus helpers to run CLI commands and to kill and restart
+// validator processes.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { waitFor } from './wait.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+export const CLI_ENTRY = join(REPO_ROOT, 'packages/cli/src/main.ts');
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
+  });
+}
+
+/** A base port P such that P..P+count and P+100..P+100+count are free. */
+export async function findFreeBasePort(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+    const ports = Array.from({ length: count }, (_, i) => [base + i, base + 100 + i]).flat();
+    const free = await Promise.all(ports.map(portIsFree));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no free ports found');
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.stdin.end(options.input ?? '');
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`autoledger ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export interface RunningDevnet {
+  dir: string;
+  rpc: string[];
+  genesis: string;
+  names: string[];
+  process: ChildProcess;
+  output(): string;
+  cli(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<CliResult>;
+  call<T = unknown>(index: number, method: string, params?: Record<string, unknown>): Promise<T>;
+  nodeHome(name: string): string;
+  nodePid(name: string): number | undefined;
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  restart(name: string): ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function rpcCall<T>(url: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json()) as { result?: T; error?: { code: number; message: string; data?: unknown } };
+  if (body.error) throw Object.assign(new Error(body.error.message), { rpc: body.error });
+  return body.result as T;
+}
+
+export async function startDevnet(options: { validators?: number; keep?: boolean } = {}): Promise<RunningDevnet> {
+  const validators = options.validators ?? 4;
+  const dir = mkdtempSync(join(tmpdir(), 'autoledger-devnet-'));
+  const basePort = await findFreeBasePort(validators);
+  const child = spawn(
+    process.execPath,
+    [CLI_ENTRY, 'devnet', '--json', '--dir', dir, '--validators', String(validators), '--base-port', String(basePort)],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  const ready = await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`devnet exited early:\n${output}`);
+      const line = output.split('\n').find((candidate) => candidate.startsWith('{"ready":true'));
+      return line ? (JSON.parse(line) as { rpc: string[]; genesis: string }) : undefined;
+    },
+    { timeoutMs: 180_000, what: 'the devnet ready line' },
+  ).catch((error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n${output}`);
+  });
+  const info = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as { validators: string[] };
+  const restarted: ChildProcess[] = [];
+  const devnet: RunningDevnet = {
+    dir,
+    rpc: ready.rpc,
+    genesis: ready.genesis,
+    names: info.validators,
+    process: child,
+    output: () => output,
+    cli: (args, cliOptions) => runCli(['--home', dir, ...args], cliOptions),
+    call: (index, method, params) => rpcCall(ready.rpc[index] as string, method, params),
+    nodeHome: (name) => join(dir, 'nodes', name),
+    nodePid: (name) => {
+      const path = join(dir, 'nodes', name, 'node.pid');
+      return existsSync(path) ? Number(readFileSync(path, 'utf8')) : undefined;
+    },
+    kill: async (name, signal = 'SIGKILL') => {
+      const pid = devnet.nodePid(name);
+      if (pid === undefined) throw new Error(`no pid for ${name}`);
+      process.kill(pid, signal);
+      await waitFor(
+        () => {
+          try {
+            process.kill(pid, 0);
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        { what: `${name} to exit` },
+      );
+    },
+    restart: (name) => {
+      const started = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', devnet.nodeHome(name)], {
+        cwd: REPO_ROOT,
+        stdio: 'ignore',
+      });
+      restarted.push(started);
+      return started;
+    },
+    stop: async () => {
+      for (const started of restarted) if (started.exitCode === null) started.kill('SIGTERM');
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await waitFor(() => child.exitCode !== null || child.signalCode !== null, {
+          timeoutMs: 30_000,
+          what: 'the devnet to stop',
+        }).catch(() => child.kill('SIGKILL'));
+      }
+      await Promise.all(
+        restarted.map((started) =>
+          waitFor(() => started.exitCode !== null || started.signalCode !== null, { timeoutMs: 20_000 }).catch(() =>
+            started.kill('SIGKILL'),
+          ),
+        ),
+      );
+      if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return devnet;
+}
