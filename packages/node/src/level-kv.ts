@@ -2,17 +2,23 @@
 // machine's keys under its own prefix and the chain's (blocks, certificates, receipts, the
 // transaction index, consensus persistence) under others, so that a commit is ONE atomic batch.
 
+import type { KVOp, KVRange, KVStore } from '@autoledger/state';
 import { Level } from 'level';
 
-export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
-export interface KVRange {
-  gte?: Uint8Array;
-  lt?: Uint8Array;
-  reverse?: boolean;
-  limit?: number;
+/** level hands out Buffers; callers get plain Uint8Array views (no copy), as from MemoryKV. */
+function view(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export class LevelKV {
+function checkOps(ops: readonly KVOp[]): void {
+  for (const op of ops) {
+    const valid =
+      op.key instanceof Uint8Array && (op.type === 'del' || (op.type === 'put' && op.value instanceof Uint8Array));
+    if (!valid) throw new TypeError('a batch operation needs a Uint8Array key (and value)');
+  }
+}
+
+export class LevelKV implements KVStore {
   readonly db: Level<Uint8Array, Uint8Array>;
 
   private constructor(db: Level<Uint8Array, Uint8Array>) {
@@ -30,7 +36,8 @@ export class LevelKV {
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return (await this.db.get(key)) ?? undefined;
+    const value = await this.db.get(key);
+    return value === undefined ? undefined : view(value);
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -42,6 +49,7 @@ export class LevelKV {
   }
 
   async batch(ops: readonly KVOp[]): Promise<void> {
+    checkOps(ops);
     await this.db.batch(ops as KVOp[]);
   }
 
@@ -50,6 +58,7 @@ export class LevelKV {
    * lose the write, such as a validator's record of what it signed before the message leaves.
    */
   async batchDurable(ops: readonly KVOp[]): Promise<void> {
+    checkOps(ops);
     await this.db.batch(ops as KVOp[], { sync: true });
   }
 
@@ -57,6 +66,6 @@ export class LevelKV {
     const options: KVRange = { reverse: range.reverse ?? false, limit: range.limit ?? -1 };
     if (range.gte !== undefined) options.gte = range.gte;
     if (range.lt !== undefined) options.lt = range.lt;
-    for await (const [key, value] of this.db.iterator(options)) yield [key, value];
+    for await (const [key, value] of this.db.iterator(options)) yield [view(key), view(value)];
   }
 }

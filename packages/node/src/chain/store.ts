@@ -3,7 +3,8 @@
 // and the head. All of a commit's records go into the same atomic batch as the state writes.
 
 import { bytesToHex, bytesToUtf8, utf8ToBytes } from '@autoledger/crypto';
-import type { KVOp, LevelKV } from '../level-kv.ts';
+import type { KVOp } from '@autoledger/state';
+import type { LevelKV } from '../level-kv.ts';
 import { type Block, decodeBlock } from './block.ts';
 
 // Every chain key starts with 0xC0, a byte the state machine's keys never start with.
