@@ -25,6 +25,8 @@ export interface DevnetOptions {
   basePort: number;
   /** Stop waiting for readiness after this long. */
   readyTimeoutMs: number;
+  /** The longest a leader waits before proposing an empty block. */
+  blockIntervalMs: number;
 }
 
 const ORGANISATIONS = [
@@ -54,7 +56,9 @@ export interface DevnetLayout extends DevnetInfo {
   validators: string[];
 }
 
-export function createDevnet(options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort'>): DevnetLayout {
+export function createDevnet(
+  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs'>,
+): DevnetLayout {
   const dir = options.dir;
   const validators = validatorNames(options.validators);
   const organisations = [...ORGANISATIONS, ...validators.filter((v) => !ORGANISATIONS.some((o) => o.name === v.name))];
@@ -101,7 +105,13 @@ export function createDevnet(options: Pick<DevnetOptions, 'dir' | 'validators' |
       moniker: validator.name,
       p2p: { listen: [`/ip4/127.0.0.1/tcp/${p2p}`], peers: addresses.filter((_, other) => other !== index) },
       rpc: { listen: `127.0.0.1:${rpc}` },
-      consensus: { tickMs: 100, timeoutBaseTicks: 30, emptyBlockIntervalMs: 1000 },
+      // The view timeout must comfortably exceed the empty-block wait, or a quiet leader
+      // would be replaced for waiting.
+      consensus: {
+        tickMs: 100,
+        timeoutBaseTicks: Math.max(20, Math.ceil((options.blockIntervalMs * 3) / 100)),
+        emptyBlockIntervalMs: options.blockIntervalMs,
+      },
     };
     writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   });

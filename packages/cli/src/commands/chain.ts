@@ -153,8 +153,16 @@ export function registerChainCommands(program: Command): void {
     .option('--reset', 'delete the directory first and start a new chain')
     .option('--base-port <port>', 'RPC ports start here; libp2p ports at base + 100', '26600')
     .option('--ready-timeout <seconds>', 'give up if not every validator commits a block in time', '120')
+    .option('--block-interval <ms>', 'longest wait before an empty block (new devnets only)', '1000')
     .action(
-      async (options: { validators: string; dir: string; reset?: boolean; basePort: string; readyTimeout: string }) => {
+      async (options: {
+        validators: string;
+        dir: string;
+        reset?: boolean;
+        basePort: string;
+        readyTimeout: string;
+        blockInterval: string;
+      }) => {
         const number = (value: string, flag: string) => {
           const parsed = Number(value);
           if (!Number.isSafeInteger(parsed) || parsed < 0)
@@ -168,6 +176,7 @@ export function registerChainCommands(program: Command): void {
           json: Boolean(program.opts<GlobalOptions>().json),
           basePort: number(options.basePort, '--base-port'),
           readyTimeoutMs: number(options.readyTimeout, '--ready-timeout') * 1000,
+          blockIntervalMs: number(options.blockInterval, '--block-interval'),
         });
       },
     );

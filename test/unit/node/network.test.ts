@@ -1,0 +1,146 @@
+// Four validators and an observer in one process: real level stores in temp dirs, real
+// libp2p on 127.0.0.1, real JSON-RPC.
+
+import { randomBytes } from 'node:crypto';
+import { bytesToBase64, bytesToHex } from '@autoledger/crypto';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { tcp } from '@libp2p/tcp';
+import { multiaddr } from '@multiformats/multiaddr';
+import { createLibp2p } from 'libp2p';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rpcCall } from '../../support/devnet.ts';
+import { loadAccount, signTransfer } from '../../support/load.ts';
+import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const network = suite('a network of four validators and an observer');
+let net: LocalNetwork;
+const VALIDATORS = 4;
+const OBSERVER = 4;
+
+network.before(async () => {
+  net = await startLocalNetwork({ validators: VALIDATORS, observers: 1, blockIntervalMs: 100, timeoutBaseTicks: 6 });
+});
+network.after(async () => {
+  await net?.stop();
+});
+
+const rpcOf = (index: number) => net.node(index).rpcUrl as string;
+const heightOf = (index: number) => net.node(index).executor.head.height;
+
+network('the validators commit blocks and agree on every block hash and state root', async () => {
+  await waitFor(() => [0, 1, 2, 3].every((index) => heightOf(index) >= 3), { what: 'three blocks everywhere' });
+  for (let height = 1; height <= 3; height++) {
+    const hashes = await Promise.all(
+      [0, 1, 2, 3].map(async (index) =>
+        bytesToHex((await net.node(index).store.block(height))?.hash ?? new Uint8Array()),
+      ),
+    );
+    assert.is(new Set(hashes).size, 1, `one block at height ${height}`);
+  }
+});
+
+network('transactions submitted to any node, the observer included, are committed once on every node', async () => {
+  const alice = loadAccount(net.dir, 'alice');
+  const bob = loadAccount(net.dir, 'bob');
+  const chainId = net.layout.chainId;
+  const hashes: string[] = [];
+  for (let index = 0; index <= OBSERVER; index++) {
+    const tx = signTransfer(chainId, alice, bob.key.address, '100', index);
+    const { hash } = await rpcCall<{ hash: string }>(rpcOf(index), 'tx_submit', { tx: bytesToBase64(tx) });
+    hashes.push(hash);
+  }
+  for (const hash of hashes) {
+    await waitFor(
+      async () => (await rpcCall<{ status: string }>(rpcOf(0), 'tx_get', { hash })).status === 'committed',
+      {
+        what: `transaction ${hash} committed`,
+      },
+    );
+  }
+  const target = heightOf(0);
+  await waitFor(() => [0, 1, 2, 3, OBSERVER].every((index) => heightOf(index) >= target), {
+    what: 'every node at the tip',
+  });
+  const roots = await Promise.all(
+    [0, 1, 2, 3, OBSERVER].map(async (index) =>
+      bytesToHex((await net.node(index).store.block(target))?.header.stateRoot ?? new Uint8Array()),
+    ),
+  );
+  assert.is(new Set(roots).size, 1, 'one state root at the tip');
+  const account = await rpcCall<{ balance: string; nonce: number }>(rpcOf(OBSERVER), 'account_get', {
+    address: bob.key.address,
+  });
+  assert.is(account.balance, String(100_000_000 + 500));
+  const aliceAccount = await rpcCall<{ nonce: number }>(rpcOf(2), 'account_get', { address: alice.key.address });
+  assert.is(aliceAccount.nonce, 5);
+});
+
+network('a replayed transaction is refused and never applied twice', async () => {
+  const alice = loadAccount(net.dir, 'alice');
+  const bob = loadAccount(net.dir, 'bob');
+  const tx = signTransfer(net.layout.chainId, alice, bob.key.address, '100', 0);
+  for (const index of [0, 3]) {
+    const error = await rpcCall(rpcOf(index), 'tx_submit', { tx: bytesToBase64(tx) }).catch((caught) => caught);
+    assert.match(
+      String((error as { rpc?: { data?: { code?: string } } }).rpc?.data?.code),
+      /ALREADY_COMMITTED|BAD_NONCE/,
+    );
+  }
+});
+
+network('a libp2p peer outside genesis is refused by a validator', async () => {
+  const outsider = await createLibp2p({
+    privateKey: await generateKeyPairFromSeed('Ed25519', randomBytes(32)),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  try {
+    const target = net.node(0).p2p.listenAddrs[0] as string;
+    const failure = await outsider.dialProtocol(multiaddr(target), `/autoledger/${net.layout.chainId}/sync/1.0.0`).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    assert.ok(failure, 'the dial must fail');
+    assert.not.ok(net.node(0).p2p.connectedPeers().includes(outsider.peerId.toString()));
+  } finally {
+    await outsider.stop();
+  }
+});
+
+network('a validator that was down for 100 blocks catches up and joins consensus again', async () => {
+  await net.stopNode(3);
+  const downAt = heightOf(0);
+  await waitFor(() => heightOf(0) >= downAt + 100, { timeoutMs: 120_000, what: '100 blocks without validator 3' });
+  const restarted = await net.start(3);
+  const target = heightOf(0);
+  await waitFor(() => restarted.executor.head.height >= target, { timeoutMs: 60_000, what: 'validator 3 at the tip' });
+  for (const height of [downAt + 1, downAt + 50, target]) {
+    const expected = bytesToHex((await net.node(0).store.block(height))?.hash ?? new Uint8Array());
+    assert.is(
+      bytesToHex((await restarted.store.block(height))?.hash ?? new Uint8Array()),
+      expected,
+      `height ${height}`,
+    );
+  }
+  // It votes again: a block with its seal appears.
+  const selfKey = bytesToHex(restarted.publicKey);
+  await waitFor(
+    async () => {
+      const block = await rpcCall<{ certificate: { signatures: { validator: string }[] } }>(
+        rpcOf(0),
+        'chain_getBlock',
+        {},
+      );
+      return block.certificate.signatures.some((seal) => seal.validator === selfKey);
+    },
+    { timeoutMs: 60_000, what: 'a certificate sealed by validator 3' },
+  );
+});
+
+network.run();
