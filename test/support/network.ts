@@ -27,9 +27,14 @@ export interface LocalNetwork {
   stop(): Promise<void>;
 }
 
-function patchConfig(home: string, patch: (config: Record<string, any>) => void): void {
+interface EditableConfig {
+  p2p: { observers: string[] };
+  consensus: { timeoutBaseTicks?: number };
+}
+
+function patchConfig(home: string, patch: (config: EditableConfig) => void): void {
   const path = join(home, 'config.json');
-  const config = JSON.parse(readFileSync(path, 'utf8'));
+  const config = JSON.parse(readFileSync(path, 'utf8')) as EditableConfig;
   patch(config);
   writeFileSync(path, JSON.stringify(config, null, 2));
 }
@@ -54,7 +59,7 @@ export async function startLocalNetwork(
     const key = newNamedKey(`observer-${i + 1}`);
     writeKeyFile(join(home, 'node-key.json'), key);
     writeFileSync(join(home, 'genesis.json'), readFileSync(layout.genesis));
-    const peers = layout.validators.map((name, index) => {
+    const peers = layout.validators.map((_name, index) => {
       const validatorHome = homes[index] as string;
       const nodeKey = JSON.parse(readFileSync(join(validatorHome, 'node-key.json'), 'utf8')) as { publicKey: string };
       return `${validatorAddresses[index]}/p2p/${peerIdFromEd25519PublicKey(Buffer.from(nodeKey.publicKey, 'hex'))}`;
