@@ -99,6 +99,8 @@ export interface Decision {
 
 export interface LastCommitted {
   certificate: CommitCertificate;
+  /** When this node committed it. */
+  tick: number;
   /** The accepted proposal of the committed block, relayed to validators one height behind. */
   proposal: ConsensusMessage | null;
 }
@@ -127,8 +129,10 @@ export class EngineContext {
   /** Messages this validator signed at the current height that still bind it, by slot. */
   readonly own = new Map<string, ConsensusMessage>();
   prepared: PreparedState | null = null;
-  preparedBlock: Uint8Array | null = null;
+  /** Blocks this validator voted for at the current height, by hash: they are persisted. */
+  readonly votedBlocks = new Map<string, Uint8Array>();
   decision: Decision | null = null;
+  decidedAtTick = 0;
   /** The node's verdicts on blocks of the current height, by block hash. */
   readonly validity = new Map<string, boolean>();
   readonly validationsPending = new Set<string>();
@@ -272,9 +276,17 @@ export class EngineContext {
               blockHash: this.prepared.blockHash,
               prepares: this.prepared.prepares.map((prepare) => encodeConsensusMessage(withoutAttachments(prepare))),
             },
-      preparedBlock: this.prepared === null ? null : this.preparedBlock,
+      blocks: this.#durableBlocks(),
       decisionCommits: this.decision?.commits.map((commit) => encodeConsensusMessage(withoutAttachments(commit))) ?? [],
     };
+  }
+
+  #durableBlocks(): Uint8Array[] {
+    const blocks = new Map(this.votedBlocks);
+    const preparedKey = this.prepared === null ? null : bytesToHex(this.prepared.blockHash);
+    const preparedBlock = preparedKey === null ? undefined : this.log.blocks.get(preparedKey);
+    if (preparedKey !== null && preparedBlock !== undefined) blocks.set(preparedKey, preparedBlock);
+    return [...blocks.values()];
   }
 
   /** Keeps (bounded) and reports two conflicting messages of one validator in one slot. */

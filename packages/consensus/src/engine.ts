@@ -11,7 +11,7 @@ import { onViewTimeout } from './on-view-change.ts';
 import { decide } from './on-vote.ts';
 import type { PersistedConsensusState } from './persisted.ts';
 import { receiveBytes, receiveCurrent, replayBuffered } from './receive.ts';
-import { maybeRequestSync } from './sync.ts';
+import { maybeRequestSync, raiseSyncTarget } from './sync.ts';
 
 /**
  * The BFT consensus engine: a deterministic state machine with no I/O and no clock, driven by
@@ -125,6 +125,15 @@ export class ConsensusEngine {
     if (context.isValidator && context.ticks - context.lastRetransmitTick >= context.options.retransmitIntervalTicks) {
       this.#retransmit();
     }
+    // Decided long ago, still no certificate: the missing seals may belong to validators that
+    // committed and moved on, and the node can fetch the block they committed.
+    if (
+      context.decision !== null &&
+      context.committable === null &&
+      context.ticks - context.decidedAtTick >= context.timeoutTicks(context.view)
+    ) {
+      raiseSyncTarget(context, context.height, true);
+    }
     maybeRequestSync(context);
   }
 
@@ -151,7 +160,11 @@ export class ConsensusEngine {
     if (height < context.height) return;
     context.flush();
     // The node checked the certificate before applying the block.
-    context.lastCommitted = { certificate, proposal: height === context.height ? this.#proposalOf(blockHash) : null };
+    context.lastCommitted = {
+      certificate,
+      tick: context.ticks,
+      proposal: height === context.height ? this.#proposalOf(blockHash) : null,
+    };
     this.#enterHeight(height + 1);
   }
 
@@ -172,7 +185,7 @@ export class ConsensusEngine {
       // Statements of this height leave before the node applies the block.
       context.flush();
       context.emit({ type: 'commit', height: context.height, view: certificate.view, blockHash, block, certificate });
-      context.lastCommitted = { certificate, proposal: this.#proposalOf(blockHash) };
+      context.lastCommitted = { certificate, tick: context.ticks, proposal: this.#proposalOf(blockHash) };
       this.#enterHeight(context.height + 1);
     }
   }
@@ -193,7 +206,7 @@ export class ConsensusEngine {
     context.log = new HeightLog(height);
     context.own.clear();
     context.prepared = null;
-    context.preparedBlock = null;
+    context.votedBlocks.clear();
     context.decision = null;
     context.validity.clear();
     context.validationsPending.clear();
@@ -222,8 +235,11 @@ export class ConsensusEngine {
         blockHash: persisted.preparedCertificate.blockHash,
         prepares: persisted.preparedCertificate.prepares.map(decode),
       };
-      if (persisted.preparedBlock !== null) storeBlock(context, context.prepared.blockHash, persisted.preparedBlock);
-      context.preparedBlock = persisted.preparedBlock;
+    }
+    for (const block of persisted.blocks) {
+      const blockHash = context.hashBlock(block);
+      storeBlock(context, blockHash, block);
+      context.votedBlocks.set(bytesToHex(blockHash), block);
     }
     const commits = persisted.decisionCommits.map(decode);
     const decided = commits[0];

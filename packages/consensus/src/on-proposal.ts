@@ -1,4 +1,4 @@
-import { bytesEqual, bytesToHex } from '@autoledger/crypto';
+import { bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
 import { highestPreparedClaim } from './justification.ts';
 import { type ConsensusMessage, withoutAttachments } from './messages.ts';
@@ -11,13 +11,6 @@ export function storeBlock(context: EngineContext, blockHash: Uint8Array, block:
   const key = bytesToHex(blockHash);
   if (context.log.blocks.has(key)) return;
   context.log.blocks.set(key, block);
-  if (
-    context.prepared !== null &&
-    context.preparedBlock === null &&
-    bytesEqual(context.prepared.blockHash, blockHash)
-  ) {
-    context.preparedBlock = block;
-  }
   checkCertificate(context, blockHash);
 }
 
@@ -72,7 +65,9 @@ export function considerPrepare(context: EngineContext): void {
     blockHash: proposal.blockHash,
     preparedView: 0,
   });
-  if (prepare !== null) castOwn(context, prepare);
+  if (prepare === null) return;
+  context.votedBlocks.set(key, proposal.block as Uint8Array);
+  castOwn(context, prepare);
 }
 
 /** Broadcasts a freshly signed message and processes it as if received. */

@@ -1,7 +1,9 @@
+import { bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
 import type { ConsensusMessage } from './messages.ts';
 import { castOwn, considerPrepare, storeBlock, tryProposeNewView } from './on-proposal.ts';
 import { reconsiderPrepares } from './on-vote.ts';
+import { raiseSyncTarget } from './sync.ts';
 
 /**
  * View changes. A validator that sees no decision before its view timer fires asks for the
@@ -38,6 +40,9 @@ function followViewChanges(context: EngineContext): void {
 
 export function onViewTimeout(context: EngineContext): void {
   moveToView(context, context.view + 1, true);
+  // A height that does not finish may have finished elsewhere without enough evidence
+  // reaching this node (most validators ahead may be faulty or out of reach): ask the node.
+  raiseSyncTarget(context, context.height, false);
 }
 
 /**
@@ -58,6 +63,7 @@ export function moveToView(context: EngineContext, view: number, sendViewChange:
     context.dirty = true;
     if (sendViewChange) {
       const prepared = context.prepared;
+      if (prepared !== null && prepared.view >= view) throw new Error('a prepared certificate from a later view');
       const viewChange = context.signNew(
         {
           type: 'viewChange',
@@ -67,7 +73,12 @@ export function moveToView(context: EngineContext, view: number, sendViewChange:
           blockHash: prepared?.blockHash ?? new Uint8Array(0),
           preparedView: prepared?.view ?? 0,
         },
-        prepared === null ? {} : { block: context.preparedBlock, preparedCertificate: prepared.prepares },
+        prepared === null
+          ? {}
+          : {
+              block: context.log.blocks.get(bytesToHex(prepared.blockHash)) ?? null,
+              preparedCertificate: prepared.prepares,
+            },
       );
       if (viewChange !== null) castOwn(context, viewChange);
     }

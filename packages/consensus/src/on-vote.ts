@@ -38,9 +38,11 @@ export function reconsiderPrepares(context: EngineContext): void {
 }
 
 function becomePrepared(context: EngineContext, view: number, blockHash: Uint8Array, tally: Tally): void {
+  // PREPAREs of a view this validator has not reached wait until it gets there: a prepared
+  // certificate always comes from a view below the one a VIEW-CHANGE asks for.
+  if (view > context.view) return;
   if (context.prepared === null || context.prepared.view < view) {
     context.prepared = { view, blockHash, prepares: orderedMessages(tally).map(withoutAttachments) };
-    context.preparedBlock = context.log.blocks.get(bytesToHex(blockHash)) ?? null;
     // The certificate must be durable before the COMMIT below leaves: after a crash this
     // validator's view changes must still report it.
     context.dirty = true;
@@ -71,6 +73,7 @@ export function decide(
   const decision = context.decision;
   if (decision === null) {
     context.decision = { view, blockHash, commits: commits.map(withoutAttachments) };
+    context.decidedAtTick = context.ticks;
     context.dirty = true;
   } else if (decision.commits.length === 0 && commits.length > 0 && bytesEqual(decision.blockHash, blockHash)) {
     // Learned from seals first; keep the COMMITs too, to pass them on with this seal.

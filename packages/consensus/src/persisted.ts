@@ -31,8 +31,12 @@ export interface PersistedConsensusState {
   signedMessages: Uint8Array[];
   /** The highest prepared certificate it holds at `height` (PREPAREs, encoded), carried in view changes. */
   preparedCertificate: { view: number; blockHash: Uint8Array; prepares: Uint8Array[] } | null;
-  /** The block of that certificate, so a later leader can re-propose it. */
-  preparedBlock: Uint8Array | null;
+  /**
+   * The blocks it voted for at `height`, and the block of its prepared certificate: a block
+   * with a prepared certificate may have been decided and must then be re-proposed, so the
+   * validators that prepared it keep it across crashes.
+   */
+  blocks: Uint8Array[];
   /** The quorum of COMMITs (encoded) that decided the block it sealed, relayed to help others decide. */
   decisionCommits: Uint8Array[];
 }
@@ -53,7 +57,7 @@ export function encodePersistedConsensusState(state: PersistedConsensusState): U
             blockHash: state.preparedCertificate.blockHash,
             prepares: state.preparedCertificate.prepares,
           },
-    preparedBlock: state.preparedBlock ?? new Uint8Array(0),
+    blocks: state.blocks,
     decisionCommits: state.decisionCommits,
   });
 }
@@ -75,13 +79,12 @@ export function decodePersistedConsensusState(bytes: Uint8Array): PersistedConse
     if (preparedView === null || blockHash.length !== BLOCK_HASH_LENGTH) throw malformed('bad prepared certificate');
     preparedCertificate = { view: preparedView, blockHash, prepares: wireArray(record.prepares).map(wireBytes) };
   }
-  const preparedBlock = wireBytes(decoded.preparedBlock);
   return {
     height,
     view,
     signedMessages: wireArray(decoded.signedMessages).map(wireBytes),
     preparedCertificate,
-    preparedBlock: preparedBlock.length > 0 ? preparedBlock : null,
+    blocks: wireArray(decoded.blocks).map(wireBytes),
     decisionCommits: wireArray(decoded.decisionCommits).map(wireBytes),
   };
 }

@@ -55,7 +55,7 @@ function admitBytes(context: EngineContext, bytes: Uint8Array): Refusal | null {
   const index = context.validators.indexOf(message.signer);
   if (index === -1) return refuse('NOT_VALIDATOR', 'signed by a key outside the validator set');
   if (message.height < context.height) {
-    helpLaggingValidator(context, index, message.height);
+    helpLaggingValidator(context, message, index);
     return refuse('HEIGHT_TOO_OLD', `height ${message.height}; deciding ${context.height}`);
   }
   if (message.height > context.height) return admitFuture(context, message, index);

@@ -61,24 +61,27 @@ export function maybeRequestSync(context: EngineContext): void {
 }
 
 /**
- * A validator still deciding the height this node just committed gets the commit certificate
- * (as seal messages) and the block's proposal, which is all it needs to commit: the most
- * common lag, one height, then heals without block sync. Rate-limited per validator, since the
- * triggering message is not verified.
+ * A validator still deciding the height this node committed a while ago gets the commit
+ * certificate (as seal messages) and the block's proposal, which is all it needs to commit:
+ * the most common lag, one height, then heals without block sync. The grace period keeps the
+ * messages of validators finishing the height a moment later (late seals, mostly) from
+ * triggering it; a validator that is stuck retransmits and is helped then. Rate-limited per
+ * validator, since the triggering message is not verified.
  */
-export function helpLaggingValidator(context: EngineContext, index: number, height: number): void {
+export function helpLaggingValidator(context: EngineContext, message: ConsensusMessage, index: number): void {
   const last = context.lastCommitted;
   if (!context.isValidator || index === context.selfIndex || last === null) return;
-  if (last.certificate.height !== height) return;
+  if (last.certificate.height !== message.height) return;
+  if (context.ticks - last.tick < Math.ceil(context.options.retransmitIntervalTicks / 2)) return;
   const sentTick = context.helpSentTick.get(index);
   if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) return;
   context.helpSentTick.set(index, context.ticks);
   if (last.proposal !== null) context.sendTo(index, last.proposal);
   for (const seal of last.certificate.seals) {
-    const message: ConsensusMessage = {
+    const sealMessage: ConsensusMessage = {
       type: 'seal',
       chainId: context.chainId,
-      height,
+      height: message.height,
       view: 0,
       blockHash: last.certificate.blockHash,
       preparedView: 0,
@@ -89,6 +92,6 @@ export function helpLaggingValidator(context: EngineContext, index: number, heig
       viewChanges: [],
       commits: [],
     };
-    context.sendTo(index, message);
+    context.sendTo(index, sealMessage);
   }
 }

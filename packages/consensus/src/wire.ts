@@ -53,7 +53,7 @@ message PersistedState {
   uint64 view = 3;
   repeated bytes signed_messages = 4;
   PreparedCertificate prepared_certificate = 5;
-  bytes prepared_block = 6;
+  repeated bytes blocks = 6;
   repeated bytes decision_commits = 7;
 }
 `;

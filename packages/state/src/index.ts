@@ -24,6 +24,7 @@ export {
   VEHICLE_PROOF_FORMAT,
   type VehicleFacts,
   type VehicleProofBundle,
+  verifyRecordProof,
   verifyVehicleProofBundle,
 } from './report.ts';
 export { isRole, ORGANISATION_ROLES, ROLES, type Role } from './roles.ts';

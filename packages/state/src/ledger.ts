@@ -35,6 +35,8 @@ import {
   claimCodec,
   claimToJson,
   countersCodec,
+  historyCodec,
+  historyEntryToJson,
   ID_PREFIXES,
   keys,
   ORDER_STATUSES,
@@ -544,14 +546,23 @@ export class Ledger {
   /** The vehicle and every history entry, oldest first; with `prove`, the full proof bundle. */
   getHistory(vin: string, options: { prove?: boolean } = {}) {
     return this.#consistent(async () => {
-      const head = this.#head;
-      const bundle = await proveVehicleRecords(vin, (key) => this.#proveKey(key, head.root), {
-        height: head.height,
-        stateRoot: bytesToHex(hashOf(head.root)),
-      });
-      if (bundle.report === null) return null;
-      const result = { vehicle: bundle.report.vehicle, events: bundle.report.history };
-      return options.prove ? { ...result, proof: bundle.bundle } : result;
+      if (options.prove) {
+        const head = this.#head;
+        const { bundle, report } = await proveVehicleRecords(vin, (key) => this.#proveKey(key, head.root), {
+          height: head.height,
+          stateRoot: bytesToHex(hashOf(head.root)),
+        });
+        return report === null ? null : { vehicle: report.vehicle, events: report.history, proof: bundle };
+      }
+      const vehicle = await this.#records.read(keys.vehicle(vin), vehicleCodec);
+      if (vehicle === null) return null;
+      const events = [];
+      for (let index = 0; index < vehicle.historyCount; index++) {
+        const entry = await this.#records.read(keys.history(vin, index), historyCodec);
+        assert(entry !== null, `history entry ${index} of ${vin} exists`);
+        events.push(historyEntryToJson(entry));
+      }
+      return { vehicle: vehicleToJson(vehicle), events };
     });
   }
 

@@ -168,6 +168,23 @@ export async function proveVehicleRecords(
   return { bundle, report: vehicleFacts(vin, meta, vehicle, entries) };
 }
 
+/**
+ * Checks one record proof (from a query with `prove`) against a state root: the record is in
+ * the state with exactly this value, or — value null — is absent. Never throws.
+ */
+export function verifyRecordProof(record: unknown, stateRoot: Uint8Array | string): boolean {
+  try {
+    const root = typeof stateRoot === 'string' ? (isHex(stateRoot, 32) ? hexToBytes(stateRoot) : undefined) : stateRoot;
+    if (root === undefined || typeof record !== 'object' || record === null) return false;
+    const { key } = record as { key?: unknown };
+    if (typeof key !== 'string') return false;
+    checkRecord(root, record, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export type BundleVerdict =
   | { ok: true; report: VehicleFacts }
   | { ok: false; code: 'MALFORMED_BUNDLE' | 'ROOT_MISMATCH' | 'PROOF_INVALID' | 'INCONSISTENT'; message: string };

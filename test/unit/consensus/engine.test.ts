@@ -1,4 +1,9 @@
-import { type EngineAction, encodeConsensusMessage as encode, verifyCommitCertificate } from '@autoledger/consensus';
+import {
+  decodeConsensusMessage as decode,
+  type EngineAction,
+  encodeConsensusMessage as encode,
+  verifyCommitCertificate,
+} from '@autoledger/consensus';
 import { bytesToHex, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -93,6 +98,31 @@ test('view changes from f+1 validators for a higher view pull a lagging validato
   );
 });
 
+test('PREPAREs for a view not reached yet count only once the validator gets there', () => {
+  const cluster = new Cluster(4);
+  const blockHash = sha256(utf8ToBytes('view 2 block'));
+  const deliver = (from: number, fields: Parameters<typeof signed>[1]) =>
+    cluster.step(0, { type: 'message', bytes: encode(signed(cluster.signers[from] as never, fields)) });
+  const early = [1, 2, 3].flatMap((from) => deliver(from, { type: 'prepare', view: 2, blockHash }));
+  assert.not.ok(
+    early.some((action) => action.type === 'broadcast'),
+    'no COMMIT for a view it is not in',
+  );
+  assert.not.ok(
+    early.some((action) => action.type === 'persist'),
+    'no prepared certificate either',
+  );
+  const moved = [2, 3].flatMap((from) => deliver(from, { type: 'viewChange', view: 2, blockHash: new Uint8Array(0) }));
+  const sent = moved.flatMap((action) => (action.type === 'broadcast' ? [decode(action.bytes)] : []));
+  assert.equal(
+    sent.map((message) => [message.type, message.view, message.blockHash.length]),
+    [
+      ['viewChange', 2, 0],
+      ['commit', 2, 32],
+    ],
+  );
+});
+
 test('an observer follows commits without ever signing, sending or persisting', () => {
   const cluster = new Cluster(4, 1);
   cluster.startAll();
@@ -157,6 +187,39 @@ test('a commit certificate for a block the engine never saw triggers sync at onc
     [{ type: 'requestSync', targetHeight: 1 }],
   );
   assert.is(actions.filter((action) => action.type === 'commit').length, 0);
+});
+
+test('a validator whose view times out asks the node whether the height was committed elsewhere', () => {
+  const cluster = new Cluster(4);
+  cluster.isolated.add(0);
+  cluster.startAll();
+  const requests: EngineAction[] = [];
+  for (let tick = 0; tick < 20; tick++) {
+    requests.push(...cluster.step(0, { type: 'tick' }).filter((action) => action.type === 'requestSync'));
+  }
+  // The view-0 timeout fires at tick 10; the request follows a retransmission interval later.
+  assert.equal(requests, [{ type: 'requestSync', targetHeight: 1 }]);
+});
+
+test('a decided validator still missing seals after a view timeout asks for the block by sync', () => {
+  const cluster = new Cluster(4);
+  const blockHash = sha256(utf8ToBytes('decided'));
+  for (const from of [1, 2, 3]) {
+    cluster.step(0, {
+      type: 'message',
+      bytes: encode(signed(cluster.signers[from] as never, { type: 'commit', blockHash })),
+    });
+  }
+  const requests: EngineAction[] = [];
+  for (let tick = 0; tick < 10; tick++) {
+    const actions = cluster.step(0, { type: 'tick' });
+    assert.not.ok(
+      actions.some((action) => action.type === 'viewChanged'),
+      'a decided validator keeps its view',
+    );
+    requests.push(...actions.filter((action) => action.type === 'requestSync'));
+  }
+  assert.equal(requests, [{ type: 'requestSync', targetHeight: 1 }]);
 });
 
 test.run();

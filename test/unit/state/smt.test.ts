@@ -6,46 +6,11 @@ import { MemoryKV, verifyProof } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type Child, decodeRootRef, encodeRootRef, SparseMerkleTree } from '../../../packages/state/src/smt.ts';
-import {
-  EMPTY_HASH,
-  internalHash,
-  leafHash,
-  nibbleAt,
-  proofFromJson,
-  proofToJson,
-  type SmtProof,
-  slotBit,
-} from '../../../packages/state/src/smt-proof.ts';
+import { EMPTY_HASH, proofFromJson, proofToJson, type SmtProof } from '../../../packages/state/src/smt-proof.ts';
 import { Random } from './support/random.ts';
+import { referenceRoot } from './support/reference-tree.ts';
 
 const PREFIX = new Uint8Array([0x53, 0x74]);
-
-/** The tree by its definition: recursive over the sorted entries, sixteen slots per level. */
-function referenceRoot(entries: Array<{ keyHash: Uint8Array; valueHash: Uint8Array }>): {
-  hash: Uint8Array;
-  nodes: number;
-} {
-  const build = (items: typeof entries, level: number): { hash: Uint8Array; nodes: number } => {
-    if (items.length === 0) return { hash: EMPTY_HASH, nodes: 0 };
-    if (items.length === 1) {
-      const only = items[0] as (typeof entries)[number];
-      return { hash: leafHash(only.keyHash, only.valueHash), nodes: 1 };
-    }
-    let bitmap = 0;
-    let nodes = 1;
-    const hashes: Uint8Array[] = [];
-    for (let slot = 0; slot < 16; slot++) {
-      const group = items.filter((item) => nibbleAt(item.keyHash, level) === slot);
-      if (group.length === 0) continue;
-      const child = build(group, level + 1);
-      bitmap |= slotBit(slot);
-      hashes.push(child.hash);
-      nodes += child.nodes;
-    }
-    return { hash: internalHash(bitmap, hashes), nodes };
-  };
-  return build(entries, 0);
-}
 
 const keyOf = (n: number) => utf8ToBytes(`key-${n}`);
 const valueBytes = (n: number, version: number) => utf8ToBytes(`value-${n}-${version}`);
@@ -233,7 +198,7 @@ test('non-inclusion proofs: any flipped bit in the path fails; a key that verifi
   const { tree, root, rootHash } = await populatedTree(2_000);
   let endingAtLeaf = 0;
   let endingEmpty = 0;
-  for (let n = 5_000; n < 5_040; n++) {
+  for (let n = 5_000; n < 5_016; n++) {
     const key = keyOf(n);
     const { proof, valueHash } = await tree.prove(root, sha256(key));
     assert.is(valueHash, null);

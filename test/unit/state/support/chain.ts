@@ -42,10 +42,17 @@ export interface TestKey {
   signer: { sign(message: Uint8Array): Uint8Array };
 }
 
+const publicKeys = new Map<string, Uint8Array>();
+
 /** A key derived from its name, so every run and every replay uses the same accounts. */
 export function testKey(name: string, options: { realSignatures?: boolean } = {}): TestKey {
   const secretKey = sha256(utf8ToBytes(`autoledger test key ${name}`));
-  const publicKey = publicKeyFromSecret(secretKey);
+  // Deriving a public key is pure-JavaScript curve arithmetic: remember it per name.
+  let publicKey = publicKeys.get(name);
+  if (publicKey === undefined) {
+    publicKey = publicKeyFromSecret(secretKey);
+    publicKeys.set(name, publicKey);
+  }
   // executeBlock never checks signatures (the node verifies them once), so tests that only
   // execute may skip the cost of signing.
   const signer = options.realSignatures ? new Signer(secretKey) : { sign: () => new Uint8Array(64) };
@@ -88,9 +95,14 @@ export function testGenesisJson(options: { params?: Record<string, unknown>; bal
   };
 }
 
+let defaultGenesis: Genesis | undefined;
+
 export function testGenesis(options: Parameters<typeof testGenesisJson>[0] = {}): Genesis {
+  const isDefault = options.params === undefined && options.balances === undefined;
+  if (isDefault && defaultGenesis !== undefined) return defaultGenesis;
   const parsed = parseGenesis(testGenesisJson(options));
   if (!parsed.ok) throw new Error(parsed.message);
+  if (isDefault) defaultGenesis = parsed.genesis;
   return parsed.genesis;
 }
 
@@ -143,11 +155,11 @@ export class TestChain {
   ): DecodedTx {
     const key = this.key(name);
     const nonce = options.nonce ?? this.nonces.get(name) ?? 0;
-    if (options.nonce === undefined) this.nonces.set(name, nonce + 1);
     const body = encodeTxBody(
       { chainId: options.chainId ?? CHAIN_ID, nonce, kind, fields, ...(options.memo ? { memo: options.memo } : {}) },
       key.publicKey,
     );
+    if (options.nonce === undefined) this.nonces.set(name, nonce + 1);
     const decoded = decodeTx(signTx(body, key.signer));
     if (!decoded.ok) throw new Error(`test transaction does not decode: ${decoded.code} ${decoded.message}`);
     return decoded.tx;

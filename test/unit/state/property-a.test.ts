@@ -1,0 +1,17 @@
+// Property tests, sequences 0 to 999: see support/property.ts for the invariants.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runSequences } from './support/property.ts';
+
+const COUNT = Number(process.env.AUTOLEDGER_PROPERTY_SEQUENCES ?? 1_000);
+
+test(`${COUNT} random sequences keep every invariant and replay to the same roots`, async () => {
+  const transactions = await runSequences(0, COUNT);
+  assert.ok(
+    process.env.AUTOLEDGER_PROPERTY_SEED !== undefined || transactions > COUNT * 10,
+    `${transactions} transactions`,
+  );
+});
+
+test.run();
