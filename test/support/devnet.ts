@@ -95,13 +95,27 @@ export async function rpcCall<T>(url: string, method: string, params: Record<str
   return body.result as T;
 }
 
-export async function startDevnet(options: { validators?: number; keep?: boolean } = {}): Promise<RunningDevnet> {
+export async function startDevnet(
+  options: { validators?: number; keep?: boolean; blockIntervalMs?: number } = {},
+): Promise<RunningDevnet> {
   const validators = options.validators ?? 4;
   const dir = mkdtempSync(join(tmpdir(), 'autoledger-devnet-'));
   const basePort = await findFreeBasePort(validators);
   const child = spawn(
     process.execPath,
-    [CLI_ENTRY, 'devnet', '--json', '--dir', dir, '--validators', String(validators), '--base-port', String(basePort)],
+    [
+      CLI_ENTRY,
+      'devnet',
+      '--json',
+      '--dir',
+      dir,
+      '--validators',
+      String(validators),
+      '--base-port',
+      String(basePort),
+      '--block-interval',
+      String(options.blockIntervalMs ?? 1000),
+    ],
     {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

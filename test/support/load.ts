@@ -12,6 +12,9 @@ export interface SenderAccount {
   key: NamedKey;
   signer: Signer;
   nextNonce: number;
+  /** The committed nonce when last seen, and when it last moved. */
+  committedNonce?: number;
+  progressAt?: number;
 }
 
 export function loadAccount(devnetDir: string, name: string): SenderAccount {
@@ -82,9 +85,45 @@ export class LoadGenerator {
     await this.#loop;
   }
 
+  /**
+   * A node killed with transactions in its mempool takes them along, leaving a nonce gap that
+   * blocks the sender. When a sender's committed nonce has not moved for a while, resume from
+   * what the network actually holds.
+   */
+  async #repairGaps(): Promise<void> {
+    const now = Date.now();
+    for (const sender of this.#senders) {
+      for (const url of this.#rpc()) {
+        try {
+          const account = await rpcCall<{ nonce: number; pendingNonce: number }>(url, 'account_get', {
+            address: sender.key.address,
+          });
+          if (account.nonce !== sender.committedNonce) {
+            sender.committedNonce = account.nonce;
+            sender.progressAt = now;
+          } else if (now - (sender.progressAt ?? now) > 3_000 && account.pendingNonce < sender.nextNonce) {
+            sender.nextNonce = account.pendingNonce;
+            sender.progressAt = now;
+            this.gapsRepaired++;
+          }
+          break;
+        } catch {
+          // try the next node
+        }
+      }
+    }
+  }
+
+  gapsRepaired = 0;
+
   async #run(): Promise<void> {
     let turn = 0;
+    let repairedAt = Date.now();
     while (this.#running) {
+      if (Date.now() - repairedAt > 1_000) {
+        await this.#repairGaps();
+        repairedAt = Date.now();
+      }
       const sender = this.#senders[turn % this.#senders.length] as SenderAccount;
       const urls = this.#rpc();
       const tx = signTransfer(this.#chainId, sender, this.#recipient, '1', sender.nextNonce);

@@ -116,6 +116,16 @@ export class AutoledgerNode {
     return this.#rpc?.url;
   }
 
+  /** Name of the validator that leads the height and view being decided (validators only). */
+  currentProposer(): string | null {
+    if (!this.#engine) return null;
+    const proposer = this.chain.validators.proposer(this.#engine.height, this.#engine.view);
+    return (
+      this.chain.validatorInfo.find((info) => bytesToHex(info.publicKey) === bytesToHex(proposer.publicKey))?.name ??
+      null
+    );
+  }
+
   get rpc(): RpcServer | undefined {
     return this.#rpc;
   }

@@ -68,6 +68,8 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
         syncing: node.sync.syncing,
         version: VERSION,
         genesisHash: bytesToHex(node.chain.hash),
+        // The validator expected to propose the height being decided, in the current view.
+        proposer: node.currentProposer(),
         mempool: node.mempool.size,
       };
     },
