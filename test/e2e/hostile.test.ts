@@ -81,7 +81,7 @@ hostile('malformed JSON-RPC is answered with the right error codes', async () =>
     ['a negative height', call('chain_getBlock', { height: -1 }), -32602],
     ['invalid base64', call('tx_submit', { tx: '!!!not base64!!!' }), -32602],
     ['a non-canonical base64 transaction', call('tx_submit', { tx: 'AAE' }), -32602],
-    ['a bad address', call('account_get', { address: 'al' + 'zz'.repeat(20) }), -32602],
+    ['a bad address', call('account_get', { address: `al${'zz'.repeat(20)}` }), -32602],
     ['a bad VIN', call('vehicle_get', { vin: 'IOQ45678901234567' }), -32602],
   ];
   for (const [what, body, code] of cases) {
