@@ -2,6 +2,8 @@
 // killed with SIGKILL and restarted; the chain keeps its promises — live with 3 of 4, halted
 // (and safe) with 2 of 4, never losing or repeating a committed transaction.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { scanChain, statusOf } from '../support/chain.ts';

@@ -3,7 +3,7 @@
 // validator processes.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -172,10 +172,13 @@ export async function startDevnet(
       );
     },
     restart: (name) => {
+      // Like the devnet does: the restarted node appends to the same log file.
+      const log = openSync(join(devnet.nodeHome(name), 'node.log'), 'a');
       const started = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', devnet.nodeHome(name)], {
         cwd: REPO_ROOT,
-        stdio: 'ignore',
+        stdio: ['ignore', log, log],
       });
+      closeSync(log);
       restarted.push(started);
       return started;
     },
