@@ -169,6 +169,12 @@ faults(
       total += BigInt(account.balance);
     }
     assert.is(total, 300_000_000n);
+    // No validator signed two conflicting messages across all those crashes: no node logged
+    // equivocation evidence.
+    for (const name of devnet.names) {
+      const log = readFileSync(join(devnet.nodeHome(name), 'node.log'), 'utf8');
+      assert.not.match(log, /equivocation_evidence/, `${name} saw equivocation`);
+    }
   },
 );
 
