@@ -57,7 +57,10 @@ export interface DevnetLayout extends DevnetInfo {
 }
 
 export function createDevnet(
-  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs'>,
+  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs'> & {
+    /** More accounts whose keys the caller holds (the benchmark's load accounts). */
+    extraMembers?: GenesisMemberInput[];
+  },
 ): DevnetLayout {
   const dir = options.dir;
   const validators = validatorNames(options.validators);
@@ -74,6 +77,7 @@ export function createDevnet(
     writeKeyFile(join(dir, 'keys', `${member.name}.json`), key);
     members.push({ name: member.name, roles: member.roles, publicKey: key.publicKey, balance: member.balance });
   }
+  members.push(...(options.extraMembers ?? []));
   const nodeKeys = validators.map((validator) => {
     const key = newNamedKey(validator.name);
     writeKeyFile(join(dir, 'nodes', validator.name, 'node-key.json'), key);

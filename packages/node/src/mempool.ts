@@ -13,8 +13,10 @@ export interface MempoolOptions {
 }
 
 export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
-  maxTxs: 50_000,
-  maxBytes: 128 * 1024 * 1024,
+  // A few blocks' worth: beyond that, admitting more only delays what is already waiting
+  // and takes CPU from consensus; clients get MEMPOOL_FULL at once and retry.
+  maxTxs: 10_000,
+  maxBytes: 32 * 1024 * 1024,
   maxPerSender: 1_000,
   ttlMs: 10 * 60_000,
 };
@@ -47,6 +49,7 @@ export class Mempool {
    */
   readonly #verified = new Set<string>();
   readonly #verifiedLimit: number;
+  #lastExpiry = 0;
 
   constructor(options: MempoolOptions, dependencies: { ledger: Ledger; now?: () => number }) {
     this.#options = options;
@@ -54,6 +57,9 @@ export class Mempool {
     this.#now = dependencies.now ?? Date.now;
     this.#verifiedLimit = options.maxTxs * 4;
   }
+
+  /** Signature verifications actually run (cache hits excluded). */
+  signaturesVerified = 0;
 
   get size(): number {
     return this.#byHash.size;
@@ -85,33 +91,47 @@ export class Mempool {
   /** Verifies a transaction's signature unless this node already has. */
   verifySignatureOnce(tx: DecodedTx): boolean {
     if (this.#verified.has(tx.hashHex)) return true;
+    this.signaturesVerified++;
     if (!verifyTxSignature(tx)) return false;
     this.#rememberVerified(tx.hashHex);
     return true;
   }
 
   /**
-   * Admits encoded transaction bytes. `isCommitted` lets the caller refuse a transaction that
-   * is already in a block (a replay) without the mempool reading the chain itself.
+   * Admits encoded transaction bytes. The cheap refusals come first (a full pool, a malformed
+   * or duplicate transaction), then the signature, then the state check. `isCommitted` tells a
+   * replay (ALREADY_COMMITTED) from a plain stale nonce; it reads the chain, so it runs only for
+   * a transaction whose nonce is already used. `capacityShare` is the part of the pool this
+   * submission may fill (clients get less than validators relaying to each other).
    */
-  async add(bytes: Uint8Array, isCommitted: (hash: Uint8Array) => Promise<boolean>): Promise<AdmitResult> {
+  async add(
+    bytes: Uint8Array,
+    isCommitted: (hash: Uint8Array) => Promise<boolean>,
+    capacityShare = 1,
+  ): Promise<AdmitResult> {
+    const maxTxs = Math.floor(this.#options.maxTxs * capacityShare);
+    if (this.#byHash.size >= maxTxs || this.#bytes + bytes.length > this.#options.maxBytes * capacityShare) {
+      return { ok: false, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
+    }
     const decoded = decodeTx(bytes);
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
     const tx = decoded.tx;
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
-    if (await isCommitted(tx.hash)) {
-      return {
-        ok: false,
-        hash: tx.hashHex,
-        code: 'ALREADY_COMMITTED',
-        message: 'this transaction is already in a block',
-      };
-    }
     if (!this.verifySignatureOnce(tx)) {
       return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
     }
     const check = await this.#ledger.checkTx(tx);
-    if (!check.ok) return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
+    if (!check.ok) {
+      if (check.code === 'BAD_NONCE' && (await isCommitted(tx.hash))) {
+        return {
+          ok: false,
+          hash: tx.hashHex,
+          code: 'ALREADY_COMMITTED',
+          message: 'this transaction is already in a block',
+        };
+      }
+      return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
+    }
     // The check awaited the store: another copy may have been admitted meanwhile.
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
     const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce: check.accountNonce, byNonce: new Map() };
@@ -195,30 +215,60 @@ export class Mempool {
   }
 
   /**
-   * After a block: removes its transactions, then re-checks what is left for the senders the
-   * block touched (their nonces moved) — or for everyone when the block changed memberships,
-   * which can revoke any sender's right to sign.
+   * After a block: removes its transactions and moves each sender's next nonce past them.
+   * Both follow from the block itself, so this is cheap and done before the next proposal is
+   * built. Returns what must be re-checked against the new state: the next transaction of
+   * every sender the block touched (its balance moved), or everything when the block changed
+   * memberships (a freeze or a role change can revoke any sender's right to sign).
    */
-  async afterBlock(committed: readonly DecodedTx[]): Promise<void> {
+  afterBlock(committed: readonly DecodedTx[]): DecodedTx[] {
     const touched = new Set<string>();
     let membershipChanged = false;
     for (const tx of committed) {
       const entry = this.#byHash.get(tx.hashHex);
       if (entry) this.#remove(entry);
+      const queue = this.#bySender.get(tx.signerAddress);
+      if (queue && tx.nonce + 1 > queue.accountNonce) queue.accountNonce = tx.nonce + 1;
       touched.add(tx.signerAddress);
       if (tx.kind.startsWith('member.')) membershipChanged = true;
     }
     const now = this.#now();
+    const expire = now - this.#lastExpiry > 1_000;
+    if (expire) this.#lastExpiry = now;
+    const recheck: DecodedTx[] = [];
     for (const [sender, queue] of [...this.#bySender]) {
-      const expired = [...queue.byNonce.values()].filter((entry) => now - entry.addedAt > this.#options.ttlMs);
-      for (const entry of expired) this.#remove(entry);
-      if (!membershipChanged && !touched.has(sender)) continue;
-      for (const entry of [...queue.byNonce.values()].sort((a, b) => a.tx.nonce - b.tx.nonce)) {
-        const check = await this.#ledger.checkTx(entry.tx);
-        if (!check.ok) this.#remove(entry);
-        else queue.accountNonce = check.accountNonce;
+      for (const entry of [...queue.byNonce.values()]) {
+        // Stale nonces (committed through another copy, or superseded) and expired entries go.
+        if (entry.tx.nonce < queue.accountNonce || (expire && now - entry.addedAt > this.#options.ttlMs))
+          this.#remove(entry);
+      }
+      if (membershipChanged) recheck.push(...[...queue.byNonce.values()].map((entry) => entry.tx));
+      else if (touched.has(sender)) {
+        const next = queue.byNonce.get(queue.accountNonce);
+        if (next) recheck.push(next.tx);
       }
     }
+    return recheck;
+  }
+
+  /**
+   * Re-checks transactions against the committed state and drops those that no longer pass,
+   * a slice at a time so that it never holds up consensus.
+   */
+  async recheck(txs: readonly DecodedTx[], sliceSize = 64): Promise<number> {
+    let dropped = 0;
+    for (let i = 0; i < txs.length; i++) {
+      if (i > 0 && i % sliceSize === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const tx = txs[i] as DecodedTx;
+      const entry = this.#byHash.get(tx.hashHex);
+      if (entry === undefined) continue;
+      const check = await this.#ledger.checkTx(tx);
+      if (!check.ok) {
+        this.#remove(entry);
+        dropped++;
+      }
+    }
+    return dropped;
   }
 
   pendingHashes(limit: number): string[] {

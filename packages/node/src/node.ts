@@ -7,6 +7,7 @@ import { ConsensusEngine, decodePersistedConsensusState } from '@autoledger/cons
 import { bytesToHex, Signer } from '@autoledger/crypto';
 import { readKeyFile } from '@autoledger/crypto/keyfile';
 import { initGenesisState, Ledger } from '@autoledger/state';
+import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { type CommittedBlock, Executor } from './chain/executor.ts';
@@ -16,7 +17,7 @@ import { type NodeConfig, parseHostPort, resolveHomePath } from './config.ts';
 import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
 import { LevelKV } from './level-kv.ts';
 import type { Logger } from './log.ts';
-import { Mempool } from './mempool.ts';
+import { type AdmitResult, Mempool } from './mempool.ts';
 import { type Counter, type Histogram, MetricsRegistry } from './metrics.ts';
 import { P2PHost } from './p2p.ts';
 import { createRpcMethods } from './rpc/methods.ts';
@@ -42,6 +43,7 @@ export class AutoledgerNode {
   #store!: ChainStore;
   #ledger!: Ledger;
   #mempool!: Mempool;
+  #admission!: Admission;
   #executor!: Executor;
   #p2p!: P2PHost;
   #driver: ConsensusDriver | undefined;
@@ -152,6 +154,12 @@ export class AutoledgerNode {
       );
     }
     this.#mempool = new Mempool(config.mempool, { ledger: this.#ledger });
+    this.#admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+      mempool: this.#mempool,
+      whenIdle: () => this.#executor.whenIdle(),
+      isCommitted: async (hash) => (await this.#store.txLocation(hash)) !== undefined,
+      onAdmitted: (bytes, result, source) => this.#onAdmitted(bytes, result, source),
+    });
     this.#executor = new Executor(
       {
         chainId: chain.genesis.chainId,
@@ -288,6 +296,7 @@ export class AutoledgerNode {
     if (!this.#started) return;
     this.#started = false;
     if (this.#relayTimer) clearTimeout(this.#relayTimer);
+    this.#admission.stop();
     await this.#rpc?.stop();
     await new Promise<void>((resolve) =>
       this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve(),
@@ -295,6 +304,7 @@ export class AutoledgerNode {
     await this.#driver?.stop();
     this.#sync.stop();
     await this.#p2p.stop();
+    await this.#executor.close();
     await this.#kv.close();
     this.log.info('node_stopped');
   }
@@ -312,6 +322,12 @@ export class AutoledgerNode {
     registry.gauge('autoledger_peers', 'Connected libp2p peers', () => this.#p2p.connectedPeers().length);
     registry.gauge('autoledger_p2p_bytes_sent_total', 'Bytes sent to peers', () => this.#p2p.stats.bytesOut);
     registry.gauge('autoledger_p2p_bytes_received_total', 'Bytes received from peers', () => this.#p2p.stats.bytesIn);
+    registry.gauge(
+      'autoledger_signature_verifications_total',
+      'Transaction signatures verified (each at most once)',
+      () => this.#mempool.signaturesVerified,
+    );
+    registry.gauge('autoledger_admission_queue', 'Transactions waiting for admission', () => this.#admission.queued);
     registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (this.#sync.syncing ? 1 : 0));
   }
 
@@ -328,16 +344,20 @@ export class AutoledgerNode {
     };
   }
 
-  /** Admits a transaction from a client; relays it to the validators in batches. */
-  async submitTx(bytes: Uint8Array) {
-    const result = await this.#mempool.add(bytes, async (hash) => (await this.#store.txLocation(hash)) !== undefined);
-    if (result.ok && !result.duplicate) {
+  /** Admits transactions from a client; what is admitted is relayed to the validators in batches. */
+  submitTxs(txs: readonly Uint8Array[]): Promise<AdmitResult[]> {
+    return this.#admission.submit(txs, 'client');
+  }
+
+  #onAdmitted(bytes: Uint8Array, result: Extract<AdmitResult, { ok: true }>, source: AdmissionSource): void {
+    if (source === 'client' || !this.isValidator) {
       this.#submittedAt.set(result.hash, performance.now());
       if (this.#submittedAt.size > this.config.mempool.maxTxs * 2) this.#submittedAt.clear();
+      // Every validator is connected to every other one, so a validator relays only what its
+      // own clients submit; an observer relays everything it admits.
       this.#queueRelay(bytes);
-      this.#driver?.transactionsArrived();
     }
-    return result;
+    this.#driver?.transactionsArrived();
   }
 
   #queueRelay(bytes: Uint8Array): void {
@@ -365,21 +385,20 @@ export class AutoledgerNode {
       this.#p2p.penalise(from, 20, 'malformed transaction batch');
       return;
     }
-    let accepted = 0;
-    for (const tx of txs) {
-      const result = await this.#mempool.add(tx, async (hash) => (await this.#store.txLocation(hash)) !== undefined);
-      if (result.ok) accepted++;
-      else if (result.code === 'BAD_SIGNATURE' || result.code === 'MALFORMED') this.#p2p.penalise(from, 5, result.code);
+    const results = await this.#admission.submit(txs, 'peer');
+    for (const result of results) {
+      if (!result.ok && (result.code === 'BAD_SIGNATURE' || result.code === 'MALFORMED_TX')) {
+        this.#p2p.penalise(from, 5, result.code);
+      }
     }
-    // Observers relay what their clients submit; validators only accept batches, never relay
-    // them again (every validator is connected to every other one).
-    if (!this.isValidator && accepted > 0) for (const tx of txs) this.#queueRelay(tx);
-    if (accepted > 0) this.#driver?.transactionsArrived();
   }
 
   async #afterCommit(committed: CommittedBlock): Promise<void> {
     const { block, txs, receipts } = committed;
-    await this.#mempool.afterBlock(txs);
+    const recheck = this.#mempool.afterBlock(txs);
+    if (recheck.length > 0) {
+      void this.#mempool.recheck(recheck).catch((error) => this.log.warn('mempool_recheck_failed', { error }));
+    }
     this.metrics.committedTxs.inc(txs.length);
     const now = performance.now();
     for (const tx of txs) {

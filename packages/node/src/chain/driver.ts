@@ -15,7 +15,7 @@ import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import type { Mempool } from '../mempool.ts';
 import type { P2PHost } from '../p2p.ts';
-import type { CommittedBlock, Executor } from './executor.ts';
+import { type CommittedBlock, type Executor, ExecutorClosedError } from './executor.ts';
 import type { ChainStore } from './store.ts';
 
 export interface DriverOptions {
@@ -158,7 +158,13 @@ export class ConsensusDriver {
           void this.#validate(action.height, action.view, action.blockHash, action.block);
           break;
         case 'commit': {
+          const started = performance.now();
           const committed = await this.#deps.executor.commit(action.block, action.certificate);
+          this.#log.debug('block_applied', {
+            height: action.height,
+            view: action.view,
+            ms: Math.round(performance.now() - started),
+          });
           this.#lastCommitAt = Date.now();
           if (committed) await this.#deps.onCommitted(committed);
           break;
@@ -183,7 +189,20 @@ export class ConsensusDriver {
   }
 
   async #validate(height: number, view: number, blockHash: Uint8Array, block: Uint8Array): Promise<void> {
-    const verdict = await this.#deps.executor.validate(block, { height, view });
+    let verdict: Awaited<ReturnType<Executor['validate']>>;
+    const started = performance.now();
+    try {
+      verdict = await this.#deps.executor.validate(block, { height, view });
+      this.#log.debug('block_validated', {
+        height,
+        view,
+        valid: verdict.valid,
+        ms: Math.round(performance.now() - started),
+      });
+    } catch (error) {
+      if (error instanceof ExecutorClosedError) return;
+      throw error;
+    }
     if (!verdict.valid)
       this.#log.warn('proposal_rejected', { height, view, code: verdict.code, reason: verdict.reason });
     this.#enqueue({ input: { type: 'validated', height, view, blockHash, valid: verdict.valid } });
@@ -201,15 +220,26 @@ export class ConsensusDriver {
     if (pending.view === 0 && !this.#deps.mempool.hasReady() && waited < this.#options.emptyBlockIntervalMs) return;
     this.#pendingProposal = undefined;
     this.#building = true;
+    const started = performance.now();
     void this.#deps.executor
       .buildProposal(pending.height, pending.view, this.#options.selfPublicKey)
       .then((block) => {
+        this.#log.debug('proposal_built', {
+          height: pending.height,
+          view: pending.view,
+          txs: block?.txs.length,
+          bytes: block?.bytes.length,
+          ms: Math.round(performance.now() - started),
+        });
         if (block)
           this.#enqueue({
             input: { type: 'proposal', height: pending.height, view: pending.view, block: block.bytes },
           });
       })
-      .catch((error) => this.#log.error('proposal_failed', { error: (error as Error).stack }))
+      .catch((error) => {
+        if (!(error instanceof ExecutorClosedError))
+          this.#log.error('proposal_failed', { error: (error as Error).stack });
+      })
       .finally(() => {
         this.#building = false;
       });

@@ -139,19 +139,29 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       if (!Array.isArray(txs) || txs.length === 0 || txs.length > MAX_BATCH_SUBMIT) {
         throw invalidParam('txs', `an array of 1 to ${MAX_BATCH_SUBMIT} base64 strings`);
       }
-      const results = [];
+      // Malformed entries are answered in place; the rest go to admission in one job.
+      const results: Record<string, unknown>[] = new Array(txs.length);
+      const decoded: Uint8Array[] = [];
+      const positions: number[] = [];
       for (const [index, tx] of txs.entries()) {
-        if (typeof tx !== 'string' || tx.length > MAX_TX_BASE64) {
-          results.push({ ok: false, code: 'MALFORMED', message: `txs[${index}] is not a base64 string` });
+        const bytes = typeof tx === 'string' && tx.length <= MAX_TX_BASE64 ? decodeBase64(tx) : undefined;
+        if (bytes === undefined) {
+          results[index] = {
+            ok: false,
+            code: 'MALFORMED_TX',
+            message: `txs[${index}] is not the base64 of a transaction`,
+          };
           continue;
         }
-        const result = await submit(node, tx, `txs[${index}]`);
-        results.push(
-          result.ok
-            ? { ok: true, hash: result.hash }
-            : { ok: false, code: result.code, message: result.message, hash: result.hash },
-        );
+        decoded.push(bytes);
+        positions.push(index);
       }
+      const admitted = decoded.length > 0 ? await node.submitTxs(decoded) : [];
+      admitted.forEach((result, i) => {
+        results[positions[i] as number] = result.ok
+          ? { ok: true, hash: result.hash }
+          : { ok: false, code: result.code, message: result.message, hash: result.hash };
+      });
       return results;
     },
   });
@@ -334,14 +344,19 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
   return methods;
 }
 
-async function submit(node: AutoledgerNode, base64: string, name: string) {
-  let bytes: Uint8Array;
+function decodeBase64(text: string): Uint8Array | undefined {
   try {
-    bytes = base64ToBytes(base64);
+    return base64ToBytes(text);
   } catch {
-    throw invalidParam(name, 'base64 of an encoded transaction');
+    return undefined;
   }
-  return node.submitTx(bytes);
+}
+
+async function submit(node: AutoledgerNode, base64: string, name: string) {
+  const bytes = decodeBase64(base64);
+  if (bytes === undefined) throw invalidParam(name, 'base64 of an encoded transaction');
+  const [result] = await node.submitTxs([bytes]);
+  return result as NonNullable<typeof result>;
 }
 
 function openRpcDocument(methods: ReadonlyMap<string, RpcMethod>) {

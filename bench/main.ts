@@ -1,0 +1,110 @@
+// `pnpm bench`: a reproducible load benchmark (not part of `pnpm test`).
+//
+//   pnpm bench                               4 validators, mixed load, as fast as the network takes it, 30 s
+//   pnpm bench --mix transfer --rate 1000    transfers only, offered open-loop at 1,000 tx/s
+//   pnpm bench --rate-fraction 0.25          offer 25% of the machine's measured ceiling
+//   pnpm bench --json                        one JSON line last
+//   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
+//
+// The machine's speed swings about 2x from hour to hour, so the run measures its own ceiling:
+// verifyPerCore (single-core ed25519 verifications/s), ceilingTps = verifyPerCore × cores ÷
+// validators (each validator verifies each signature once) and efficiency = tps ÷ ceilingTps.
+
+import { parseArgs } from 'node:util';
+import { cores, measureVerifyPerCore } from './ceiling.ts';
+import { runMicro } from './micro.ts';
+import { runNetworkBench } from './network.ts';
+import type { Mix } from './workload.ts';
+
+const { values } = parseArgs({
+  options: {
+    validators: { type: 'string', default: '4' },
+    mix: { type: 'string', default: 'mixed' },
+    rate: { type: 'string', default: 'max' },
+    'rate-fraction': { type: 'string' },
+    duration: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
+    accounts: { type: 'string', default: '400' },
+    json: { type: 'boolean', default: false },
+    micro: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+const positive = (value: string | undefined, name: string): number => {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) fail(`--${name} must be a positive number`);
+  return number;
+};
+
+const log = (line: string) => {
+  if (!values.json) process.stdout.write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+};
+
+if (values.micro) {
+  const result = await runMicro(log);
+  if (values.json) process.stdout.write(`${JSON.stringify({ micro: result })}\n`);
+} else {
+  const mix = values.mix as Mix;
+  if (mix !== 'transfer' && mix !== 'mixed') fail('--mix must be transfer or mixed');
+  const validators = positive(values.validators, 'validators');
+  const verifyPerCore = measureVerifyPerCore();
+  const ceilingTps = Math.round((verifyPerCore * cores()) / validators);
+  let rate: number | 'max' = values.rate === 'max' ? 'max' : positive(values.rate, 'rate');
+  if (values['rate-fraction'] !== undefined)
+    rate = Math.round(positive(values['rate-fraction'], 'rate-fraction') * ceilingTps);
+  log(
+    `ceiling: ${verifyPerCore} verifies/s per core × ${cores()} cores ÷ ${validators} validators = ${ceilingTps} tx/s`,
+  );
+  const result = await runNetworkBench({
+    validators,
+    mix,
+    rate,
+    durationS: positive(values.duration, 'duration'),
+    warmupS: Number(values.warmup),
+    accounts: positive(values.accounts, 'accounts'),
+    ceilingTps,
+    keepDir: values.keep,
+    log,
+  });
+  const summary = {
+    validators,
+    mix,
+    offeredRate: result.offeredRate,
+    durationS: Number(values.duration),
+    committed: result.committed,
+    tps: result.tps,
+    verifyPerCore,
+    ceilingTps,
+    efficiency: Number((result.tps / ceilingTps).toFixed(3)),
+    latencyMs: result.latencyMs,
+    viewChanges: result.viewChanges,
+    nodes: result.nodes.map(({ cpuPercent, rssMb }) => ({ cpuPercent, rssMb })),
+    bytesOnWirePerTx: result.bytesOnWirePerTx,
+    signatureVerificationsPerTx: result.signatureVerificationsPerTx,
+    submitted: result.submitted,
+    refused: result.refused,
+    refusals: result.refusals,
+    machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else {
+    log(
+      `committed ${result.committed} tx in ${values.duration} s: ${result.tps} tx/s, efficiency ${summary.efficiency} of the ceiling`,
+    );
+    log(
+      `latency p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms, p99 ${result.latencyMs.p99} ms; view changes ${result.viewChanges}`,
+    );
+    log(`per node: ${result.nodes.map((node) => `${node.name} ${node.cpuPercent}% CPU ${node.rssMb} MB`).join('; ')}`);
+    log(`signature verifications per committed transaction (all nodes): ${result.signatureVerificationsPerTx}`);
+    log(
+      `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,
+    );
+  }
+}

@@ -1,0 +1,132 @@
+// `pnpm bench --micro`: the parts, one process, one core — so the bottleneck is visible.
+// signature verifications/s, transaction decode + checkTx/s, executeBlock transactions/s for
+// 1,000-transfer blocks, and the state-root update cost per write.
+
+import { generateKeyPair } from '@autoledger/crypto';
+import {
+  type DecodedTx,
+  decodeTx,
+  encodeTxBody,
+  initGenesisState,
+  Ledger,
+  MemoryKV,
+  parseGenesis,
+  signTx,
+  verifyTxSignature,
+} from '@autoledger/state';
+import { measureVerifyPerCore } from './ceiling.ts';
+import { type BenchAccount, newAccount } from './workload.ts';
+
+const CHAIN_ID = 'bench-micro';
+
+function timeIt<T>(run: () => T): { result: T; ms: number } {
+  const started = performance.now();
+  const result = run();
+  return { result, ms: performance.now() - started };
+}
+
+async function timeAsync<T>(run: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const started = performance.now();
+  const result = await run();
+  return { result, ms: performance.now() - started };
+}
+
+async function ledgerWith(accounts: BenchAccount[]): Promise<{ ledger: Ledger; kv: MemoryKV }> {
+  const kv = new MemoryKV();
+  const validator = generateKeyPair();
+  const parsed = parseGenesis({
+    chainId: CHAIN_ID,
+    genesisTime: 1_795_000_000_000,
+    params: {},
+    validators: [
+      { name: 'v', role: 'regulator', publicKey: Buffer.from(validator.publicKey).toString('hex'), power: 1 },
+    ],
+    members: accounts.map((account) => ({
+      name: account.name,
+      roles: account.roles,
+      publicKey: Buffer.from(account.publicKey).toString('hex'),
+      balance: '1000000000',
+    })),
+  });
+  if (!parsed.ok) throw new Error(parsed.message);
+  await initGenesisState(kv, parsed.genesis);
+  return { ledger: await Ledger.open(kv), kv };
+}
+
+export interface MicroResult {
+  verifyPerCore: number;
+  decodeAndVerifyPerSecond: number;
+  checkTxPerSecond: number;
+  executeBlockTxPerSecond: { accounts: number; txPerSecond: number; msPerBlock: number }[];
+}
+
+export async function runMicro(log: (line: string) => void): Promise<MicroResult> {
+  const verifyPerCore = measureVerifyPerCore();
+  log(`ed25519 verify (node:crypto, cached keys): ${verifyPerCore}/s per core`);
+  const executeBlockTxPerSecond: MicroResult['executeBlockTxPerSecond'] = [];
+  let decodeAndVerifyPerSecond = 0;
+  let checkTxPerSecond = 0;
+  for (const accountCount of [1_000, 10_000]) {
+    const accounts = Array.from({ length: accountCount }, (_, i) => newAccount(`micro-${i}`, ['person']));
+    const { ledger, kv } = await ledgerWith(accounts);
+    const blocks = 5;
+    const txBytes: Uint8Array[][] = [];
+    for (let block = 0; block < blocks; block++) {
+      const txs: Uint8Array[] = [];
+      for (let i = 0; i < 1_000; i++) {
+        const from = accounts[(block * 1_000 + i) % accounts.length] as BenchAccount;
+        const to = accounts[(block * 1_000 + i * 31 + 7) % accounts.length] as BenchAccount;
+        const body = encodeTxBody(
+          { chainId: CHAIN_ID, nonce: from.nonce++, kind: 'pay.transfer', fields: { to: to.address, amount: '1' } },
+          from.publicKey,
+        );
+        txs.push(signTx(body, from.signer));
+      }
+      txBytes.push(txs);
+    }
+    const decoded = timeIt(() =>
+      txBytes.map((txs) =>
+        txs.map((bytes) => {
+          const result = decodeTx(bytes);
+          if (!result.ok || !verifyTxSignature(result.tx)) throw new Error('bad transaction');
+          return result.tx;
+        }),
+      ),
+    );
+    decodeAndVerifyPerSecond = Math.round((blocks * 1_000) / (decoded.ms / 1000));
+    const first = decoded.result[0] as DecodedTx[];
+    const checked = await timeAsync(async () => {
+      for (const tx of first) {
+        const verdict = await ledger.checkTx(tx);
+        if (!verdict.ok) throw new Error(verdict.message);
+      }
+    });
+    checkTxPerSecond = Math.round(first.length / (checked.ms / 1000));
+    let executeMs = 0;
+    for (let block = 0; block < blocks; block++) {
+      const { result: execution, ms } = await timeAsync(() =>
+        ledger.executeBlock({
+          height: block + 1,
+          time: 1_795_000_000_000 + (block + 1) * 1000,
+          txs: decoded.result[block] as DecodedTx[],
+        }),
+      );
+      if (!execution.ok) throw new Error(execution.message);
+      if (block > 0) executeMs += ms; // the first block warms the JIT and caches
+      const ops = ledger.commit(execution);
+      await kv.batch(ops);
+      ledger.committed(execution);
+    }
+    const perSecond = Math.round(((blocks - 1) * 1_000) / (executeMs / 1000));
+    executeBlockTxPerSecond.push({
+      accounts: accountCount,
+      txPerSecond: perSecond,
+      msPerBlock: Math.round(executeMs / (blocks - 1)),
+    });
+    log(
+      `executeBlock, 1,000 transfers, ${accountCount} accounts: ${perSecond} tx/s (${Math.round(executeMs / (blocks - 1))} ms per block, state root included)`,
+    );
+  }
+  log(`decode + signature verify: ${decodeAndVerifyPerSecond} tx/s; checkTx: ${checkTxPerSecond} tx/s`);
+  return { verifyPerCore, decodeAndVerifyPerSecond, checkTxPerSecond, executeBlockTxPerSecond };
+}

@@ -1,0 +1,303 @@
+// The network benchmark: a fresh network of validator processes on 127.0.0.1, a pre-signed
+// workload submitted open-loop, and measurements of what the network committed.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createDevnet } from '../packages/cli/src/devnet.ts';
+import type { GenesisMemberInput } from '../packages/cli/src/genesis.ts';
+import { findFreeBasePort } from '../test/support/devnet.ts';
+import { type BenchAccount, buildWorkload, type Mix, newAccount, type SignedTx } from './workload.ts';
+
+const CLI_ENTRY = resolve(import.meta.dirname, '../packages/cli/src/main.ts');
+
+export interface NetworkBenchOptions {
+  validators: number;
+  mix: Mix;
+  /** Transactions per second offered, or 'max' to keep the network saturated. */
+  rate: number | 'max';
+  durationS: number;
+  warmupS: number;
+  accounts: number;
+  /** Used to size the 'max' workload. */
+  ceilingTps: number;
+  keepDir: boolean;
+  log: (line: string) => void;
+}
+
+export interface NodeUsage {
+  name: string;
+  cpuPercent: number;
+  rssMb: number;
+}
+
+export interface NetworkBenchResult {
+  offeredRate: number | 'max';
+  submitted: number;
+  committed: number;
+  refused: number;
+  tps: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  viewChanges: number;
+  bytesOnWirePerTx: number;
+  signatureVerificationsPerTx: number;
+  nodes: NodeUsage[];
+  refusals: Record<string, number>;
+}
+
+async function rpc<T>(url: string, method: string, params: unknown = {}): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  const body = (await response.json()) as { result?: T; error?: { message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  return body.result as T;
+}
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number);
+}
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+function processUsage(pid: number): { cpuSeconds: number; peakRssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMb: Math.round(hwmKb / 1024) };
+}
+
+async function scrape(url: string, metric: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+export async function runNetworkBench(options: NetworkBenchOptions): Promise<NetworkBenchResult> {
+  const { log } = options;
+  const dir = mkdtempSync(join(tmpdir(), 'autoledger-bench-'));
+  const basePort = await findFreeBasePort(options.validators);
+  const persons = Array.from({ length: options.accounts }, (_, i) => newAccount(`bench-person-${i}`, ['person']));
+  const dealers = Array.from({ length: Math.max(8, Math.ceil(options.accounts / 20)) }, (_, i) =>
+    newAccount(`bench-dealer-${i}`, ['dealer']),
+  );
+  const extraMembers: GenesisMemberInput[] = [...persons, ...dealers].map((account) => ({
+    name: account.name,
+    roles: account.roles,
+    publicKey: account.publicKey,
+    balance: account.roles.includes('person') ? '100000000000' : '0',
+  }));
+  const layout = createDevnet({ dir, validators: options.validators, basePort, blockIntervalMs: 1000, extraMembers });
+  const homes = layout.validators.map((name) => join(dir, 'nodes', name));
+  for (const home of homes) {
+    const path = join(home, 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8'));
+    // A benchmark client submits far more than an interactive one.
+    config.rpc.maxBodyBytes = 16 * 1024 * 1024;
+    config.rpc.maxInFlightRequests = 1024;
+    config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
+    writeFileSync(path, JSON.stringify(config, null, 2));
+  }
+  const children: ChildProcess[] = homes.map((home) => {
+    const logFile = openSync(join(home, 'node.log'), 'a');
+    const child = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', home], {
+      stdio: ['ignore', logFile, logFile],
+    });
+    closeSync(logFile);
+    return child;
+  });
+  try {
+    const urls = layout.rpc;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const heights = await Promise.all(
+        urls.map((url) =>
+          rpc<{ height: number }>(url, 'node_status').then(
+            (s) => s.height,
+            () => 0,
+          ),
+        ),
+      );
+      if (heights.every((height) => height >= 1)) break;
+      if (Date.now() > deadline) throw new Error(`the network did not start; see ${dir}/nodes/*/node.log`);
+      await new Promise((done) => setTimeout(done, 200));
+    }
+    const totalS = options.warmupS + options.durationS;
+    const rate = options.rate === 'max' ? Math.ceil(options.ceilingTps * 1.3) : options.rate;
+    const count = Math.ceil(rate * totalS);
+    log(`signing ${count} transactions (${options.mix}) from ${persons.length} persons and ${dealers.length} dealers…`);
+    const workload = buildWorkload({ chainId: layout.chainId, mix: options.mix, count, persons, dealers });
+    return await measure({
+      options,
+      urls,
+      workload,
+      rate,
+      pids: children.map((child) => child.pid as number),
+      names: layout.validators,
+    });
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(
+      children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done)))),
+    );
+    if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
+    else log(`network directory kept: ${dir}`);
+  }
+}
+
+interface MeasureInput {
+  options: NetworkBenchOptions;
+  urls: string[];
+  workload: SignedTx[];
+  rate: number;
+  pids: number[];
+  names: string[];
+}
+
+async function measure({ options, urls, workload, rate, pids, names }: MeasureInput): Promise<NetworkBenchResult> {
+  const { log } = options;
+  const submittedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const refusals: Record<string, number> = {};
+  let committedInWindow = 0;
+  let committedAll = 0;
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+
+  // Commits are observed on one node through its `blocks` subscription.
+  const ws = new WebSocket(`${(urls[0] as string).replace('http', 'ws')}/ws`);
+  await new Promise((done, fail) => {
+    ws.addEventListener('open', done);
+    ws.addEventListener('error', fail);
+  });
+  const blockQueue: number[] = [];
+  let draining = false;
+  const drainBlocks = async () => {
+    if (draining) return;
+    draining = true;
+    for (let height = blockQueue.shift(); height !== undefined; height = blockQueue.shift()) {
+      const seenAt = performance.now();
+      const block = await rpc<{ txs: string[] }>(urls[0] as string, 'chain_getBlock', { height });
+      for (const hash of block.txs) {
+        const sent = submittedAt.get(hash);
+        if (sent === undefined) continue;
+        submittedAt.delete(hash);
+        committedAll++;
+        // Sustained throughput: everything committed while the window is open, whenever it
+        // was submitted; its latency includes any time it queued.
+        if (seenAt >= windowStart && seenAt <= windowEnd) {
+          latencies.push(seenAt - sent);
+          committedInWindow++;
+        }
+      }
+    }
+    draining = false;
+  };
+  ws.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { method?: string; params?: { data: { height: number } } };
+    if (message.method === 'subscription' && message.params) {
+      blockQueue.push(message.params.data.height);
+      void drainBlocks();
+    }
+  });
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'blocks' } }));
+
+  const usageBefore = pids.map(processUsage);
+  const bytesBefore = await Promise.all(urls.map((url) => scrape(url, 'autoledger_p2p_bytes_sent_total')));
+  const viewChangesBefore = await Promise.all(urls.map((url) => scrape(url, 'autoledger_view_changes_total')));
+  const verifiesBefore = await Promise.all(urls.map((url) => scrape(url, 'autoledger_signature_verifications_total')));
+
+  // Open loop at a fixed rate: every tick, submit what the schedule says is due, spread over
+  // the validators. At 'max', keep a few batches in flight and, when a mempool is full, put
+  // the refused transactions back at the head of the queue and back off briefly.
+  const tickMs = 20;
+  const saturate = options.rate === 'max';
+  const started = performance.now();
+  windowStart = started + options.warmupS * 1000;
+  windowEnd = windowStart + options.durationS * 1000;
+  let next = 0;
+  let turn = 0;
+  let inFlight = 0;
+  let backoffUntil = 0;
+  const retry: SignedTx[] = [];
+  const maxInFlight = saturate ? 8 : 32;
+  log(
+    `submitting ${saturate ? 'as fast as the network takes them' : `at ${rate} tx/s`} for ${options.warmupS} s warm-up + ${options.durationS} s measured…`,
+  );
+  while ((next < workload.length || retry.length > 0) && performance.now() < windowEnd) {
+    const now = performance.now();
+    const due = saturate ? workload.length : Math.min(workload.length, Math.floor(((now - started) / 1000) * rate));
+    while ((next < due || retry.length > 0) && inFlight < maxInFlight && now >= backoffUntil) {
+      const batch = retry.splice(0, 500);
+      const take = Math.min(due, next + 500 - batch.length) - next;
+      if (take > 0) {
+        batch.push(...workload.slice(next, next + take));
+        next += take;
+      }
+      if (batch.length === 0) break;
+      const url = urls[turn++ % urls.length] as string;
+      inFlight++;
+      const sentAt = performance.now();
+      void rpc<{ ok: boolean; hash?: string; code?: string }[]>(url, 'tx_submitBatch', {
+        txs: batch.map((tx) => tx.base64),
+      })
+        .then((results) => {
+          results.forEach((result, index) => {
+            if (result.ok && result.hash) {
+              if (!submittedAt.has(result.hash)) submittedAt.set(result.hash, sentAt);
+            } else if (saturate && result.code === 'MEMPOOL_FULL') {
+              retry.push(batch[index] as SignedTx);
+              backoffUntil = performance.now() + 50;
+            } else refusals[result.code ?? 'ERROR'] = (refusals[result.code ?? 'ERROR'] ?? 0) + 1;
+          });
+        })
+        .catch(() => {
+          refusals.TRANSPORT = (refusals.TRANSPORT ?? 0) + batch.length;
+        })
+        .finally(() => {
+          inFlight--;
+        });
+    }
+    await new Promise((done) => setTimeout(done, tickMs));
+  }
+  const remaining = windowEnd - performance.now();
+  if (remaining > 0) await new Promise((done) => setTimeout(done, remaining));
+  const usageAfter = pids.map(processUsage);
+  const elapsedS = options.durationS;
+  const viewChangesAfter = await Promise.all(urls.map((url) => scrape(url, 'autoledger_view_changes_total')));
+  // Let the last notifications of the window arrive.
+  await new Promise((done) => setTimeout(done, 500));
+  await drainBlocks();
+  ws.close();
+  const verifiesAfter = await Promise.all(urls.map((url) => scrape(url, 'autoledger_signature_verifications_total')));
+  const verifies = verifiesAfter.reduce((sum, value, i) => sum + value - (verifiesBefore[i] as number), 0);
+  // Bytes sent over the same span as committedAll counts commits.
+  const bytesAfter = await Promise.all(urls.map((url) => scrape(url, 'autoledger_p2p_bytes_sent_total')));
+  latencies.sort((a, b) => a - b);
+  const bytes = bytesAfter.reduce((sum, value, i) => sum + value - (bytesBefore[i] as number), 0);
+  const wallS = options.warmupS + options.durationS;
+  return {
+    offeredRate: options.rate === 'max' ? 'max' : rate,
+    submitted: next,
+    committed: committedInWindow,
+    refused: Object.values(refusals).reduce((sum, value) => sum + value, 0),
+    tps: Math.round(committedInWindow / elapsedS),
+    latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
+    viewChanges: viewChangesAfter.reduce((sum, value, i) => sum + value - (viewChangesBefore[i] as number), 0),
+    bytesOnWirePerTx: committedAll > 0 ? Math.round(bytes / committedAll) : 0,
+    // Each validator should verify each transaction once: ideally exactly `validators`.
+    signatureVerificationsPerTx: committedAll > 0 ? Number((verifies / committedAll).toFixed(2)) : 0,
+    nodes: pids.map((_, i) => ({
+      name: names[i] as string,
+      cpuPercent: Math.round((((usageAfter[i]?.cpuSeconds ?? 0) - (usageBefore[i]?.cpuSeconds ?? 0)) / wallS) * 100),
+      rssMb: usageAfter[i]?.peakRssMb ?? 0,
+    })),
+    refusals,
+  };
+}
+
+export type { BenchAccount };

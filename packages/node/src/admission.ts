@@ -1,0 +1,117 @@
+// Transaction admission: one queue, one worker, small slices. Admitting a transaction costs a
+// signature verification, and a busy node receives thousands per second from clients and
+// peers. If every request admitted its own transactions, a burst would fill the event loop and
+// consensus messages would wait behind it — a leader's proposal, a PREPARE, a timer — until
+// views time out. Here at most one slice runs per turn of the event loop, and none while a
+// block is being built, validated or committed: blocks first, admission with what is left.
+
+import type { AdmitResult, Mempool } from './mempool.ts';
+
+export type AdmissionSource = 'client' | 'peer';
+
+export interface AdmissionOptions {
+  /** Transactions admitted per turn of the event loop. */
+  sliceSize: number;
+  /** Transactions waiting for admission beyond which new ones are refused at once. */
+  maxQueued: number;
+  /**
+   * The share of the mempool open to client submissions. The rest is kept for transactions
+   * relayed by other validators, so the validators' pools stay alike and a proposal's
+   * transactions are usually already verified where it is checked.
+   */
+  clientShare: number;
+}
+
+export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = { sliceSize: 32, maxQueued: 20_000, clientShare: 0.75 };
+
+interface Job {
+  txs: readonly Uint8Array[];
+  source: AdmissionSource;
+  results: AdmitResult[];
+  resolve(results: AdmitResult[]): void;
+}
+
+export interface AdmissionDependencies {
+  mempool: Mempool;
+  /** Resolves when no block work is running. */
+  whenIdle(): Promise<void>;
+  isCommitted(hash: Uint8Array): Promise<boolean>;
+  /** Called for each transaction newly admitted. */
+  onAdmitted(bytes: Uint8Array, result: Extract<AdmitResult, { ok: true }>, source: AdmissionSource): void;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class Admission {
+  readonly #options: AdmissionOptions;
+  readonly #deps: AdmissionDependencies;
+  readonly #jobs: Job[] = [];
+  #queued = 0;
+  #working = false;
+  #stopped = false;
+
+  constructor(options: AdmissionOptions, deps: AdmissionDependencies) {
+    this.#options = options;
+    this.#deps = deps;
+  }
+
+  /** Transactions waiting for admission. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const job of this.#jobs.splice(0)) {
+      const refused = job.txs.slice(job.results.length).map(() => shuttingDown());
+      job.resolve([...job.results, ...refused]);
+    }
+    this.#queued = 0;
+  }
+
+  submit(txs: readonly Uint8Array[], source: AdmissionSource): Promise<AdmitResult[]> {
+    if (this.#stopped) return Promise.resolve(txs.map(() => shuttingDown()));
+    if (this.#queued + txs.length > this.#options.maxQueued) {
+      return Promise.resolve(
+        txs.map(() => ({ ok: false, code: 'MEMPOOL_FULL', message: 'the node is busy; retry later' })),
+      );
+    }
+    return new Promise((resolve) => {
+      this.#jobs.push({ txs, source, results: [], resolve });
+      this.#queued += txs.length;
+      if (!this.#working) void this.#work();
+    });
+  }
+
+  async #work(): Promise<void> {
+    this.#working = true;
+    try {
+      while (this.#jobs.length > 0 && !this.#stopped) {
+        await this.#deps.whenIdle();
+        let budget = this.#options.sliceSize;
+        while (budget > 0 && this.#jobs.length > 0 && !this.#stopped) {
+          const job = this.#jobs[0] as Job;
+          const bytes = job.txs[job.results.length] as Uint8Array;
+          const mempool = this.#deps.mempool;
+          const share = job.source === 'client' ? this.#options.clientShare : 1;
+          const result = await mempool.add(bytes, (hash) => this.#deps.isCommitted(hash), share);
+          job.results.push(result);
+          this.#queued--;
+          budget--;
+          if (result.ok && !result.duplicate) this.#deps.onAdmitted(bytes, result, job.source);
+          if (job.results.length === job.txs.length) {
+            this.#jobs.shift();
+            job.resolve(job.results);
+          }
+        }
+        await yieldToEventLoop();
+      }
+    } finally {
+      this.#working = false;
+    }
+  }
+}
+
+function shuttingDown(): AdmitResult {
+  return { ok: false, code: 'SHUTTING_DOWN', message: 'the node is shutting down' };
+}
