@@ -178,20 +178,15 @@ async function writeOps(
   baseRoot: Child,
   params: ChainParams,
 ): Promise<{ root: Child; ops: () => KVOp[] }> {
-  const ops: KVOp[] = [];
+  // The record bytes are needed now (their hashes go into the tree); the store operations
+  // only when the block commits.
+  const encoded: { key: string; bytes: Uint8Array | null }[] = [];
   const updates: { keyHash: Uint8Array; valueHash: Uint8Array | null }[] = [];
   const indexOps = new Map<string, KVOp>();
-  // Each key appears once, so the order of these operations does not matter.
   for (const [key, write] of writes) {
-    const storeKey = recordStoreKey(key);
-    if (write.value === null) {
-      ops.push({ type: 'del', key: storeKey });
-      updates.push({ keyHash: keyHashes.get(key), valueHash: null });
-    } else {
-      const bytes = write.codec.encode(write.value);
-      ops.push({ type: 'put', key: storeKey, value: bytes });
-      updates.push({ keyHash: keyHashes.get(key), valueHash: sha256(bytes) });
-    }
+    const bytes = write.value === null ? null : write.codec.encode(write.value);
+    encoded.push({ key, bytes });
+    updates.push({ keyHash: keyHashes.get(key), valueHash: bytes === null ? null : sha256(bytes) });
     if (write.codec === (orderCodec as unknown)) {
       const before = await committed.read(key, orderCodec);
       const after = write.value as Order | null;
@@ -205,7 +200,16 @@ async function writeOps(
     }
   }
   const result = await tree.update(baseRoot, updates);
-  return { root: result.root, ops: () => [...ops, ...indexOps.values(), ...result.ops()] };
+  const ops = (): KVOp[] => {
+    // Each key appears once, so the order of these operations does not matter.
+    const recordOps: KVOp[] = encoded.map(({ key, bytes }) =>
+      bytes === null
+        ? { type: 'del', key: recordStoreKey(key) }
+        : { type: 'put', key: recordStoreKey(key), value: bytes },
+    );
+    return [...recordOps, ...indexOps.values(), ...result.ops()];
+  };
+  return { root: result.root, ops };
 }
 
 function changedRecords(writes: ReadonlyMap<string, RecordWrite>): ChangedRecords {

@@ -123,23 +123,29 @@ const KIND_LEAF = 1;
 const KIND_INTERNAL = 2;
 
 /**
- * Hands out many small byte arrays as views of a few large ones. V8 gives a typed array of
- * more than 64 bytes its own off-heap buffer, which costs far more to allocate and collect;
- * a block writes thousands of nodes.
+ * Hands out many small byte arrays as views of one buffer sized in advance. V8 gives a typed
+ * array of more than 64 bytes its own off-heap buffer, which costs far more to allocate and
+ * collect than a view; a block writes thousands of nodes.
  */
 class ByteSlab {
-  #chunk = new Uint8Array(0);
+  readonly #buffer: Uint8Array;
   #offset = 0;
 
+  constructor(size: number) {
+    this.#buffer = new Uint8Array(size);
+  }
+
   take(length: number): Uint8Array {
-    if (this.#offset + length > this.#chunk.length) {
-      this.#chunk = new Uint8Array(Math.max(64 * 1024, length));
-      this.#offset = 0;
-    }
-    const view = this.#chunk.subarray(this.#offset, this.#offset + length);
+    assert(this.#offset + length <= this.#buffer.length, 'the slab was sized for every write');
+    const view = this.#buffer.subarray(this.#offset, this.#offset + length);
     this.#offset += length;
     return view;
   }
+}
+
+function encodedSize(node: TreeNode | null): number {
+  if (node === null) return 0;
+  return node instanceof Leaf ? 1 + 2 * HASH_LENGTH : 3 + popcount16(node.bitmap) * (1 + HASH_LENGTH);
 }
 
 function encodeNode(node: TreeNode, slab: ByteSlab): Uint8Array {
@@ -329,7 +335,10 @@ export class SparseMerkleTree {
       }
       const ops = () => {
         const out: KVOp[] = [];
-        const slab = new ByteSlab();
+        let size = 0;
+        for (const { level, node } of session.writes)
+          size += this.#prefix.length + 1 + ((level + 1) >> 1) + encodedSize(node);
+        const slab = new ByteSlab(size);
         for (const { level, path, node } of session.writes) {
           const key = this.positionKey(level, path, slab);
           out.push(node === null ? { type: 'del', key } : { type: 'put', key, value: encodeNode(node, slab) });
