@@ -69,8 +69,6 @@ export interface VehicleFact {
 
 export const ORDER_STATUSES = ['funded', 'accepted', 'delivered', 'disputed', 'completed', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-/** Orders whose price is held in escrow. */
-export const OPEN_ORDER_STATUSES: readonly OrderStatus[] = ['funded', 'accepted', 'delivered', 'disputed'];
 
 export interface Order {
   orderId: string;
