@@ -11,11 +11,6 @@ export function isCanonicalAmount(value: unknown): value is string {
   return typeof value === 'string' && CANONICAL_AMOUNT.test(value);
 }
 
-/** Parses a canonical amount; undefined when the text is not one. */
-export function parseAmount(value: unknown): bigint | undefined {
-  return isCanonicalAmount(value) ? BigInt(value) : undefined;
-}
-
 export function formatAmount(amount: bigint): string {
   return amount.toString();
 }

@@ -85,7 +85,7 @@ export class Context {
     this.events.push({ type, attributes: text });
   }
 
-  account(address: string): Promise<Account | null> {
+  account(address: string): Account | null | Promise<Account | null> {
     return this.#layer.read(keys.account(address), accountCodec);
   }
 
@@ -93,7 +93,7 @@ export class Context {
     this.#layer.write(keys.account(account.address), accountCodec, account);
   }
 
-  vehicle(vin: string): Promise<Vehicle | null> {
+  vehicle(vin: string): Vehicle | null | Promise<Vehicle | null> {
     return this.#layer.read(keys.vehicle(vin), vehicleCodec);
   }
 
@@ -101,7 +101,7 @@ export class Context {
     this.#layer.write(keys.vehicle(vehicle.vin), vehicleCodec, vehicle);
   }
 
-  order(orderId: string): Promise<Order | null> {
+  order(orderId: string): Order | null | Promise<Order | null> {
     return this.#layer.read(keys.order(orderId), orderCodec);
   }
 
@@ -109,7 +109,7 @@ export class Context {
     this.#layer.write(keys.order(order.orderId), orderCodec, order);
   }
 
-  policy(policyId: string): Promise<Policy | null> {
+  policy(policyId: string): Policy | null | Promise<Policy | null> {
     return this.#layer.read(keys.policy(policyId), policyCodec);
   }
 
@@ -117,7 +117,7 @@ export class Context {
     this.#layer.write(keys.policy(policy.policyId), policyCodec, policy);
   }
 
-  claim(claimId: string): Promise<Claim | null> {
+  claim(claimId: string): Claim | null | Promise<Claim | null> {
     return this.#layer.read(keys.claim(claimId), claimCodec);
   }
 

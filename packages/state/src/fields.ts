@@ -84,10 +84,6 @@ export function wireType(type: FieldType): 'string' | 'bytes' | 'uint64' | 'bool
   }
 }
 
-export function describeType(type: FieldType): string {
-  return typeof type === 'object' ? `one of ${type.enum.join(', ')}` : type;
-}
-
 function invalid(field: FieldSpec, message: string): TxError {
   return new TxError('INVALID_FIELD', `${field.name}: ${message}`, field.name);
 }

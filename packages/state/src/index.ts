@@ -1,11 +1,11 @@
-export { AMOUNT_LIMIT, formatAmount, isCanonicalAmount, parseAmount } from './amount.ts';
+export { AMOUNT_LIMIT, formatAmount, isCanonicalAmount } from './amount.ts';
 export type { TxEvent } from './context.ts';
 export { ERROR_CODES, type ErrorCode, TxError } from './errors.ts';
 export type { Receipt } from './execute.ts';
 export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
 export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
 export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
-export type { TxKindSpec } from './kinds/types.ts';
+export type { KindDefinition, TxKindSpec } from './kinds/types.ts';
 export { type KVOp, type KVRange, type KVStore, MemoryKV } from './kv.ts';
 export {
   type BlockExecution,
@@ -28,7 +28,7 @@ export {
   verifyVehicleProofBundle,
 } from './report.ts';
 export { isRole, ORGANISATION_ROLES, ROLES, type Role } from './roles.ts';
-export { type SmtProof, type SmtProofJson, verifyProof } from './smt-proof.ts';
+export { proofFromJson, proofToJson, type SmtProof, type SmtProofJson, verifyProof } from './smt-proof.ts';
 export {
   CHAIN_ID_PATTERN,
   type DecodedTx,

@@ -2,8 +2,6 @@
 // The node supplies a level-backed store with the same contract; both pass the shared suite
 // in test/unit/kv/kv-suite.ts.
 
-import { bytesToHex, hexToBytes } from '@autoledger/crypto';
-
 export type KVOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 export interface KVRange {
@@ -23,9 +21,22 @@ export interface KVStore {
   iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]>;
 }
 
-// Lowercase hex has the same lexicographic order as the bytes it encodes (two characters per
-// byte, a shorter string first when it is a prefix), so the sorted index keeps hex strings.
+// Keys are kept as strings of one character per byte (code units 0-255): JavaScript compares
+// strings by code unit, so their order is the bytes' lexicographic order, a shorter string
+// first when it is a prefix.
 const CHUNK_SPLIT = 1024;
+
+function keyToString(key: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < key.length; i++) text += String.fromCharCode(key[i] as number);
+  return text;
+}
+
+function stringToKey(text: string): Uint8Array {
+  const key = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) key[i] = text.charCodeAt(i);
+  return key;
+}
 
 /**
  * A sorted set of strings as a list of sorted chunks: insertion and deletion cost
@@ -142,7 +153,7 @@ export class MemoryKV implements KVStore {
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     checkBytes(key, 'key');
-    return this.#values.get(bytesToHex(key));
+    return this.#values.get(keyToString(key));
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -165,23 +176,23 @@ export class MemoryKV implements KVStore {
       else if (op.type !== 'del') throw new TypeError(`unknown batch operation ${String((op as KVOp).type)}`);
     }
     for (const op of ops) {
-      const hex = bytesToHex(op.key);
+      const key = keyToString(op.key);
       if (op.type === 'put') {
-        if (!this.#values.has(hex)) this.#keys.insert(hex);
-        this.#values.set(hex, new Uint8Array(op.value));
-      } else if (this.#values.delete(hex)) {
-        this.#keys.remove(hex);
+        if (!this.#values.has(key)) this.#keys.insert(key);
+        this.#values.set(key, new Uint8Array(op.value));
+      } else if (this.#values.delete(key)) {
+        this.#keys.remove(key);
       }
     }
   }
 
   async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const gte = range.gte === undefined ? undefined : bytesToHex(range.gte);
-    const lt = range.lt === undefined ? undefined : bytesToHex(range.lt);
+    const gte = range.gte === undefined ? undefined : keyToString(range.gte);
+    const lt = range.lt === undefined ? undefined : keyToString(range.lt);
     const limit = range.limit === undefined || range.limit < 0 ? Number.POSITIVE_INFINITY : range.limit;
     const entries = this.#keys
       .range(gte, lt, range.reverse ?? false, limit)
-      .map((hex) => [hexToBytes(hex), this.#values.get(hex) as Uint8Array] as [Uint8Array, Uint8Array]);
+      .map((key) => [stringToKey(key), this.#values.get(key) as Uint8Array] as [Uint8Array, Uint8Array]);
     yield* entries;
   }
 }

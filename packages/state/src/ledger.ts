@@ -7,6 +7,7 @@
 // 'i' order indexes, 'd' the deadline queue (see state-view.ts and indexes.ts).
 
 import { bytesToHex, concatBytes, hexToBytes, isAddress, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { BytePool } from './byte-pool.ts';
 import type { BlockEnv, TxEvent } from './context.ts';
 import { assert } from './errors.ts';
 import { executeTx, type Receipt, runDeadlines } from './execute.ts';
@@ -69,15 +70,16 @@ export interface LedgerOptions {
   /** Decoded records kept in memory (accounts, vehicles, ...). Default 200,000. */
   recordCacheSize?: number;
   /**
-   * Tree nodes at level ≤ this stay in memory once read: at most 16^level nodes at the
-   * deepest cached level. Default 4 (≤ 70,000 nodes, tens of MB); deeper nodes are read from
-   * the store when a block or a proof needs them.
+   * Tree nodes at level ≤ this stay in memory once read; deeper ones are read from the store
+   * when a block or a proof needs them. Default 5: up to 16^5 ≈ 10^6 nodes at the deepest
+   * level, so a state of up to about a million keys stays in memory (a few hundred bytes per
+   * key) and a transfer reads no tree node from the store; lower it for larger states.
    */
   treeCacheLevel?: number;
 }
 
 const DEFAULT_RECORD_CACHE = 200_000;
-const DEFAULT_TREE_CACHE_LEVEL = 4;
+const DEFAULT_TREE_CACHE_LEVEL = 5;
 const HEAD_KEY = concatBytes(new Uint8Array([STATE_PREFIX, META_SPACE]), utf8ToBytes('head'));
 const TREE_PREFIX = new Uint8Array([STATE_PREFIX, TREE_SPACE]);
 const MAX_ORDER_LIST = 1000;
@@ -178,20 +180,16 @@ async function writeOps(
   baseRoot: Child,
   params: ChainParams,
 ): Promise<{ root: Child; ops: () => KVOp[] }> {
-  const ops: KVOp[] = [];
+  // The record bytes are needed now (their hashes go into the tree); the store operations
+  // only when the block commits.
+  const encoded: { key: string; bytes: Uint8Array | null }[] = [];
   const updates: { keyHash: Uint8Array; valueHash: Uint8Array | null }[] = [];
   const indexOps = new Map<string, KVOp>();
-  // Each key appears once, so the order of these operations does not matter.
+  const pool = new BytePool();
   for (const [key, write] of writes) {
-    const storeKey = recordStoreKey(key);
-    if (write.value === null) {
-      ops.push({ type: 'del', key: storeKey });
-      updates.push({ keyHash: keyHashes.get(key), valueHash: null });
-    } else {
-      const bytes = write.codec.encode(write.value);
-      ops.push({ type: 'put', key: storeKey, value: bytes });
-      updates.push({ keyHash: keyHashes.get(key), valueHash: sha256(bytes) });
-    }
+    const bytes = write.value === null ? null : pool.utf8(write.codec.text(write.value));
+    encoded.push({ key, bytes });
+    updates.push({ keyHash: keyHashes.get(key), valueHash: bytes === null ? null : sha256(bytes) });
     if (write.codec === (orderCodec as unknown)) {
       const before = await committed.read(key, orderCodec);
       const after = write.value as Order | null;
@@ -205,7 +203,16 @@ async function writeOps(
     }
   }
   const result = await tree.update(baseRoot, updates);
-  return { root: result.root, ops: () => [...ops, ...indexOps.values(), ...result.ops()] };
+  const ops = (): KVOp[] => {
+    // Each key appears once, so the order of these operations does not matter.
+    const recordOps: KVOp[] = encoded.map(({ key, bytes }) =>
+      bytes === null
+        ? { type: 'del', key: recordStoreKey(key) }
+        : { type: 'put', key: recordStoreKey(key), value: bytes },
+    );
+    return [...recordOps, ...indexOps.values(), ...result.ops()];
+  };
+  return { root: result.root, ops };
 }
 
 function changedRecords(writes: ReadonlyMap<string, RecordWrite>): ChangedRecords {
@@ -361,7 +368,9 @@ export class Ledger {
       return { ok: false, code: 'WRONG_CHAIN', message: `this is chain ${this.chainId}` };
     const kind = KIND_BY_NAME.get(tx.kind);
     if (kind === undefined) return { ok: false, code: 'UNKNOWN_KIND', message: `unknown kind ${tx.kind}` };
-    const account = await this.#consistent(() => this.#records.read(keys.account(tx.signerAddress), accountCodec));
+    const account = await this.#consistent(async () =>
+      this.#records.read(keys.account(tx.signerAddress), accountCodec),
+    );
     if (account === null)
       return { ok: false, code: 'UNKNOWN_SIGNER', message: `${tx.signerAddress} is not a registered account` };
     if (account.frozen) return { ok: false, code: 'ACCOUNT_FROZEN', message: 'a frozen account can sign nothing' };
@@ -433,7 +442,10 @@ export class Ledger {
       stateRoot: new Uint8Array(hashOf(root)),
       receipts,
       systemEvents,
-      changed: changedRecords(layer.writes),
+      // Computed when asked for: only notifications need it, after the commit.
+      get changed() {
+        return changedRecords(layer.writes);
+      },
       overlay: new ExecutionOverlay(
         this,
         base.height,

@@ -69,8 +69,6 @@ export interface VehicleFact {
 
 export const ORDER_STATUSES = ['funded', 'accepted', 'delivered', 'disputed', 'completed', 'refunded'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
-/** Orders whose price is held in escrow. */
-export const OPEN_ORDER_STATUSES: readonly OrderStatus[] = ['funded', 'accepted', 'delivered', 'disputed'];
 
 export interface Order {
   orderId: string;
@@ -177,6 +175,8 @@ export const ID_PREFIXES = { orders: 'ord-', policies: 'pol-', claims: 'clm-' } 
 
 export interface Codec<T> {
   readonly name: string;
+  /** The record's JSON text; `encode` is its UTF-8 bytes. */
+  text(value: T): string;
   encode(value: T): Uint8Array;
   decode(bytes: Uint8Array): T;
 }
@@ -192,6 +192,7 @@ type Json = Record<string, unknown>;
 function jsonCodec<T>(name: string, toJson: (value: T) => Json, fromJson: (json: Json) => T): Codec<T> {
   return {
     name,
+    text: (value) => JSON.stringify(toJson(value)),
     encode: (value) => utf8ToBytes(JSON.stringify(toJson(value))),
     decode: (bytes) => {
       let json: unknown;

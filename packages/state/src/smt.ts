@@ -12,6 +12,7 @@
 // `cacheLevel` are dropped after use and read back from the store when next needed.
 
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
+import { BytePool } from './byte-pool.ts';
 import { assert } from './errors.ts';
 import type { KVOp, KVStore } from './kv.ts';
 import {
@@ -122,27 +123,12 @@ function compareHashes(a: Uint8Array, b: Uint8Array): number {
 const KIND_LEAF = 1;
 const KIND_INTERNAL = 2;
 
-/**
- * Hands out many small byte arrays as views of a few large ones. V8 gives a typed array of
- * more than 64 bytes its own off-heap buffer, which costs far more to allocate and collect;
- * a block writes thousands of nodes.
- */
-class ByteSlab {
-  #chunk = new Uint8Array(0);
-  #offset = 0;
-
-  take(length: number): Uint8Array {
-    if (this.#offset + length > this.#chunk.length) {
-      this.#chunk = new Uint8Array(Math.max(64 * 1024, length));
-      this.#offset = 0;
-    }
-    const view = this.#chunk.subarray(this.#offset, this.#offset + length);
-    this.#offset += length;
-    return view;
-  }
+function encodedSize(node: TreeNode | null): number {
+  if (node === null) return 0;
+  return node instanceof Leaf ? 1 + 2 * HASH_LENGTH : 3 + popcount16(node.bitmap) * (1 + HASH_LENGTH);
 }
 
-function encodeNode(node: TreeNode, slab: ByteSlab): Uint8Array {
+function encodeNode(node: TreeNode, slab: BytePool): Uint8Array {
   if (node instanceof Leaf) {
     const bytes = slab.take(1 + 2 * HASH_LENGTH);
     bytes[0] = 0;
@@ -267,7 +253,7 @@ export class SparseMerkleTree {
   }
 
   /** The store key of the node at `level` on `path`: prefix ‖ level ‖ the first `level` nibbles. */
-  positionKey(level: number, path: Uint8Array, slab?: ByteSlab): Uint8Array {
+  positionKey(level: number, path: Uint8Array, slab?: BytePool): Uint8Array {
     assert(level <= MAX_LEVELS, 'a path has 64 nibbles');
     const prefixLength = this.#prefix.length;
     const pathBytes = (level + 1) >> 1;
@@ -329,7 +315,11 @@ export class SparseMerkleTree {
       }
       const ops = () => {
         const out: KVOp[] = [];
-        const slab = new ByteSlab();
+        let size = 0;
+        for (const { level, node } of session.writes)
+          size += this.#prefix.length + 1 + ((level + 1) >> 1) + encodedSize(node);
+        // One buffer for the whole batch, sized exactly.
+        const slab = new BytePool(size);
         for (const { level, path, node } of session.writes) {
           const key = this.positionKey(level, path, slab);
           out.push(node === null ? { type: 'del', key } : { type: 'put', key, value: encodeNode(node, slab) });

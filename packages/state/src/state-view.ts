@@ -8,8 +8,12 @@ import type { KVStore } from './kv.ts';
 import type { Codec } from './records.ts';
 
 export interface RecordReader {
-  /** The record under `key`, or null when there is none. Records are never mutated: copy, then write. */
-  read<T>(key: string, codec: Codec<T>): Promise<T | null>;
+  /**
+   * The record under `key`, or null when there is none — directly when it is in memory (the
+   * common case: no promise to allocate), otherwise a promise. Callers await either.
+   * Records are never mutated: copy, then write.
+   */
+  read<T>(key: string, codec: Codec<T>): T | null | Promise<T | null>;
 }
 
 export interface RecordWrite {
@@ -43,9 +47,9 @@ export class WriteLayer implements RecordReader {
     this.#parent = parent;
   }
 
-  read<T>(key: string, codec: Codec<T>): Promise<T | null> {
+  read<T>(key: string, codec: Codec<T>): T | null | Promise<T | null> {
     const write = this.writes.get(key);
-    if (write !== undefined) return Promise.resolve(write.value as T | null);
+    if (write !== undefined) return write.value as T | null;
     return this.#parent.read(key, codec);
   }
 
@@ -72,7 +76,7 @@ export class CommittedRecords implements RecordReader {
     this.#limit = cacheLimit;
   }
 
-  async read<T>(key: string, codec: Codec<T>): Promise<T | null> {
+  read<T>(key: string, codec: Codec<T>): T | null | Promise<T | null> {
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       // Move to the back: the cache evicts from the front (least recently used).
@@ -80,6 +84,10 @@ export class CommittedRecords implements RecordReader {
       this.#cache.set(key, cached);
       return cached as T | null;
     }
+    return this.#load(key, codec);
+  }
+
+  async #load<T>(key: string, codec: Codec<T>): Promise<T | null> {
     const bytes = await this.#kv.get(recordStoreKey(key));
     const value = bytes === undefined ? null : codec.decode(bytes);
     this.remember(key, value);
