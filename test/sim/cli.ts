@@ -43,6 +43,7 @@ for (const fault of values.fault) {
 
 const totals = { commits: 0, viewChanges: 0, syncRequests: 0, blocksSynced: 0, crashes: 0, evidence: 0, ticks: 0 };
 const byzantineKinds: Record<string, number> = {};
+let seedsWithEquivocatingLeader = 0;
 let failures = 0;
 let ran = 0;
 const started = performance.now();
@@ -59,6 +60,7 @@ for (let seed = seedStart; seed < seedStart + seeds; seed++) {
   totals.evidence += result.stats.evidence;
   totals.ticks += result.stats.ticks;
   for (const { behaviour } of config.byzantine) byzantineKinds[behaviour] = (byzantineKinds[behaviour] ?? 0) + 1;
+  if (config.byzantine.some(({ behaviour }) => behaviour === 'equivocatingLeader')) seedsWithEquivocatingLeader += 1;
   if (result.violations.length > 0) {
     failures += 1;
     const violation = result.violations[0];
@@ -85,7 +87,7 @@ console.log(
       Object.entries(byzantineKinds)
         .map(([kind, count]) => `${kind} ${count}`)
         .join(', ') || 'none'
-    }`,
+    }; seeds with an equivocating leader: ${seedsWithEquivocatingLeader}`,
     `  wall time ${seconds.toFixed(1)} s, ${(ran / seconds).toFixed(1)} seeds/s`,
   ].join('\n'),
 );

@@ -1,5 +1,5 @@
 import { Prng } from './prng.ts';
-import type { ByzantineBehaviour, CrashPlan, PartitionPlan, SimConfig } from './simulation.ts';
+import type { ByzantineBehaviour, CrashPlan, MutePlan, PartitionPlan, SimConfig } from './simulation.ts';
 
 export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'equivocatingLeader',
@@ -60,24 +60,31 @@ export function randomScenario(seed: number, validators: number): SimConfig {
   }
 
   const delayMax = rng.int(2, 30);
+  const faultyNetwork = { dropRate: rng.float() * 0.3, duplicateRate: rng.float() * 0.2, delayMin: 1, delayMax };
+  const proposalDelayTicks: [number, number] = [1, rng.int(2, 10)];
+  const validateDelayTicks: [number, number] = [0, rng.int(0, 3)];
+
+  // One-way failures: a validator that hears everything but whose messages are lost.
+  const mutes: MutePlan[] = [];
+  for (let count = rng.int(0, 2); count > 0; count--) {
+    const fromTick = rng.int(0, healTick - 2);
+    mutes.push({ node: rng.int(0, validators - 1), fromTick, toTick: Math.min(healTick, fromTick + rng.int(1, 60)) });
+  }
+
   return {
     seed,
     validators,
     observers,
     byzantine,
     timeoutBaseTicks: 30,
-    faultyNetwork: {
-      dropRate: rng.float() * 0.3,
-      duplicateRate: rng.float() * 0.2,
-      delayMin: 1,
-      delayMax,
-    },
+    faultyNetwork,
     healthyNetwork: { dropRate: 0, duplicateRate: 0, delayMin: 1, delayMax: Math.min(delayMax, 10) },
     healTick,
     partitions,
+    mutes,
     crashes,
-    proposalDelayTicks: [1, rng.int(2, 10)],
-    validateDelayTicks: [0, rng.int(0, 3)],
+    proposalDelayTicks,
+    validateDelayTicks,
     livenessHeights: 3,
     livenessTicks: 4000,
   };
@@ -90,6 +97,7 @@ export function describeScenario(config: SimConfig): string {
     .map((plan) => `${plan.groups.map((group) => group.join('+')).join('|')}@${plan.fromTick}-${plan.toTick}`)
     .join(' ');
   const crashes = config.crashes.map((plan) => `${plan.node}@${plan.atTick}+${plan.downTicks}`).join(' ');
+  const mutes = (config.mutes ?? []).map((plan) => `${plan.node}@${plan.fromTick}-${plan.toTick}`).join(' ');
   const network = config.faultyNetwork;
   return [
     `n=${config.validators}`,
@@ -100,6 +108,7 @@ export function describeScenario(config: SimConfig): string {
     `delay≤${network.delayMax / 10}t`,
     `heal@${config.healTick}`,
     `partitions=[${partitions}]`,
+    `mutes=[${mutes}]`,
     `crashes=[${crashes}]`,
   ].join(' ');
 }

@@ -44,6 +44,13 @@ export interface PartitionPlan {
   groups: number[][];
 }
 
+/** A node whose outgoing messages are all lost for a while: it hears but cannot speak. */
+export interface MutePlan {
+  node: number;
+  fromTick: number;
+  toTick: number;
+}
+
 export interface CrashPlan {
   node: number;
   atTick: number;
@@ -61,6 +68,8 @@ export interface SimConfig {
   healthyNetwork: NetworkConditions;
   healTick: number;
   partitions: PartitionPlan[];
+  /** One-way link failures (default none). */
+  mutes?: MutePlan[];
   crashes: CrashPlan[];
   /** The node's time to build a block (the leader waits for transactions) and to check one. */
   proposalDelayTicks: [number, number];
@@ -151,6 +160,7 @@ type SimEvent =
   | { kind: 'crash'; node: number; downTicks: number }
   | { kind: 'restart'; node: number }
   | { kind: 'partition'; groups: number[][] | null }
+  | { kind: 'mute'; node: number; muted: boolean }
   | { kind: 'syncServe'; node: number; peer: number; incarnation: number }
   | { kind: 'syncResponse'; node: number; incarnation: number; blocks: StoredBlock[] }
   | { kind: 'syncTimeout'; node: number; incarnation: number };
@@ -177,6 +187,7 @@ export class Simulation {
   readonly #trace: ((line: string) => void) | null;
   #now = 0;
   #partition: number[][] | null = null;
+  readonly #muted = new Set<number>();
   #started = false;
 
   constructor(config: SimConfig, hooks: SimHooks = {}, trace: ((line: string) => void) | null = null) {
@@ -290,6 +301,10 @@ export class Simulation {
       this.#queue.push(plan.fromTick * TIME_UNITS_PER_TICK, { kind: 'partition', groups: plan.groups });
       this.#queue.push(plan.toTick * TIME_UNITS_PER_TICK, { kind: 'partition', groups: null });
     }
+    for (const plan of this.config.mutes ?? []) {
+      this.#queue.push(plan.fromTick * TIME_UNITS_PER_TICK, { kind: 'mute', node: plan.node, muted: true });
+      this.#queue.push(plan.toTick * TIME_UNITS_PER_TICK, { kind: 'mute', node: plan.node, muted: false });
+    }
     for (const plan of this.config.crashes) {
       this.#queue.push(plan.atTick * TIME_UNITS_PER_TICK, {
         kind: 'crash',
@@ -361,6 +376,11 @@ export class Simulation {
         return;
       }
       case 'deliver':
+        // A link that broke while the message was in flight loses it.
+        if (!this.#connected(event.from, event.to)) {
+          this.stats.messagesDropped += 1;
+          return;
+        }
         this.#feed(this.#node(event.to), { type: 'message', bytes: event.bytes });
         return;
       case 'propose': {
@@ -395,6 +415,11 @@ export class Simulation {
       case 'partition':
         this.setPartition(event.groups);
         return;
+      case 'mute':
+        if (event.muted) this.#muted.add(event.node);
+        else this.#muted.delete(event.node);
+        this.#log(`node ${event.node} ${event.muted ? 'cannot send' : 'can send again'}`);
+        return;
       case 'syncServe':
         this.#serveSync(event.node, event.peer, event.incarnation);
         return;
@@ -414,9 +439,11 @@ export class Simulation {
     this.#log(groups === null ? 'partition healed' : `partition ${groups.map((group) => group.join(',')).join(' | ')}`);
   }
 
-  #connected(a: number, b: number): boolean {
+  /** True when a message from `from` can reach `to` now. */
+  #connected(from: number, to: number): boolean {
+    if (this.#muted.has(from)) return false;
     if (this.#partition === null) return true;
-    return this.#partition.some((group) => group.includes(a) && group.includes(b));
+    return this.#partition.some((group) => group.includes(from) && group.includes(to));
   }
 
   crash(index: number): void {
@@ -654,7 +681,7 @@ export class Simulation {
   #serveSync(requester: number, peerIndex: number, incarnation: number): void {
     const node = this.#node(requester);
     const peer = this.#node(peerIndex);
-    if (!peer.up || !this.#connected(requester, peerIndex)) {
+    if (!peer.up || !this.#connected(peerIndex, requester)) {
       this.#queue.push(this.#now + TIME_UNITS_PER_TICK, { kind: 'syncTimeout', node: requester, incarnation });
       return;
     }
