@@ -57,6 +57,19 @@ async function rpc<T>(url: string, method: string, params: unknown = {}): Promis
   return body.result as T;
 }
 
+async function openWebSocket(url: string): Promise<WebSocket> {
+  for (let attempt = 1; ; attempt++) {
+    const ws = new WebSocket(url);
+    const opened = await new Promise<boolean>((done) => {
+      ws.addEventListener('open', () => done(true), { once: true });
+      ws.addEventListener('error', () => done(false), { once: true });
+    });
+    if (opened) return ws;
+    if (attempt === 5) throw new Error(`cannot open the WebSocket ${url}`);
+    await new Promise((done) => setTimeout(done, 500));
+  }
+}
+
 function percentile(sorted: number[], fraction: number): number {
   if (sorted.length === 0) return 0;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number);
@@ -169,11 +182,7 @@ async function measure({ options, urls, workload, rate, pids, names }: MeasureIn
   let windowEnd = Number.POSITIVE_INFINITY;
 
   // Commits are observed on one node through its `blocks` subscription.
-  const ws = new WebSocket(`${(urls[0] as string).replace('http', 'ws')}/ws`);
-  await new Promise((done, fail) => {
-    ws.addEventListener('open', done);
-    ws.addEventListener('error', fail);
-  });
+  const ws = await openWebSocket(`${(urls[0] as string).replace('http', 'ws')}/ws`);
   const blockQueue: number[] = [];
   let draining = false;
   const drainBlocks = async () => {
@@ -255,8 +264,13 @@ async function measure({ options, urls, workload, rate, pids, names }: MeasureIn
             } else refusals[result.code ?? 'ERROR'] = (refusals[result.code ?? 'ERROR'] ?? 0) + 1;
           });
         })
-        .catch(() => {
-          refusals.TRANSPORT = (refusals.TRANSPORT ?? 0) + batch.length;
+        .catch((error: Error & { cause?: { code?: string } }) => {
+          // At 'max' a batch whose connection failed is offered again; at a fixed rate it counts as refused.
+          if (saturate) retry.push(...batch);
+          else {
+            const reason = `TRANSPORT_${error.cause?.code ?? error.name}`;
+            refusals[reason] = (refusals[reason] ?? 0) + batch.length;
+          }
         })
         .finally(() => {
           inFlight--;

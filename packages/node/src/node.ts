@@ -3,12 +3,13 @@
 
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { ConsensusEngine, decodePersistedConsensusState } from '@autoledger/consensus';
+import { ConsensusEngine } from '@autoledger/consensus';
 import { bytesToHex, Signer } from '@autoledger/crypto';
 import { readKeyFile } from '@autoledger/crypto/keyfile';
 import { initGenesisState, Ledger } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
+import { ConsensusPersistence } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { type CommittedBlock, Executor } from './chain/executor.ts';
 import { ChainStore } from './chain/store.ts';
@@ -210,7 +211,8 @@ export class AutoledgerNode {
           .filter((info) => info.peerId !== selfPeerId)
           .map((info) => [bytesToHex(info.publicKey), info.peerId]),
       );
-      const persistedBytes = await this.#store.consensusRecord();
+      const persistence = new ConsensusPersistence(this.#kv, this.#store);
+      const persisted = await persistence.load();
       const signer = new Signer(this.#secretKey);
       this.#engine = new ConsensusEngine(
         {
@@ -223,7 +225,7 @@ export class AutoledgerNode {
         },
         {
           heightCommitted: this.#executor.head.height,
-          persisted: persistedBytes === undefined ? null : decodePersistedConsensusState(persistedBytes),
+          persisted,
         },
       );
       this.#driver = new ConsensusDriver(
@@ -236,8 +238,7 @@ export class AutoledgerNode {
           engine: this.#engine,
           executor: this.#executor,
           p2p: this.#p2p,
-          kv: this.#kv,
-          store: this.#store,
+          persistence,
           mempool: this.#mempool,
           peerIdOfValidator,
           logger: this.log,

@@ -3,20 +3,13 @@
 // carries out the engine's actions in order — and a `persist` is durable on disk before any
 // later send leaves the node, so a crash can never make this validator sign twice.
 
-import {
-  type CommitCertificate,
-  type ConsensusEngine,
-  type EngineAction,
-  type EngineInput,
-  encodePersistedConsensusState,
-} from '@autoledger/consensus';
+import type { CommitCertificate, ConsensusEngine, EngineAction, EngineInput } from '@autoledger/consensus';
 import { bytesToHex } from '@autoledger/crypto';
-import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import type { Mempool } from '../mempool.ts';
 import type { P2PHost } from '../p2p.ts';
+import type { ConsensusPersistence } from './consensus-persistence.ts';
 import { type CommittedBlock, type Executor, ExecutorClosedError } from './executor.ts';
-import type { ChainStore } from './store.ts';
 
 export interface DriverOptions {
   tickMs: number;
@@ -31,8 +24,7 @@ export interface DriverDependencies {
   engine: ConsensusEngine;
   executor: Executor;
   p2p: P2PHost;
-  kv: LevelKV;
-  store: ChainStore;
+  persistence: ConsensusPersistence;
   mempool: Mempool;
   /** hex(validator public key) → libp2p peer id, for every validator but this node. */
   peerIdOfValidator: ReadonlyMap<string, string>;
@@ -138,9 +130,7 @@ export class ConsensusDriver {
     for (const action of actions) {
       switch (action.type) {
         case 'persist':
-          await this.#deps.kv.batchDurable([
-            { type: 'put', key: this.#deps.store.consensusKey(), value: encodePersistedConsensusState(action.state) },
-          ]);
+          await this.#deps.persistence.save(action.state);
           break;
         case 'broadcast':
           this.#deps.p2p.broadcast('consensus', action.bytes, this.#deps.peerIdOfValidator.values());

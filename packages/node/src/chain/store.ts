@@ -9,7 +9,7 @@ import { type Block, decodeBlock } from './block.ts';
 
 // Every chain key starts with 0xC0, a byte the state machine's keys never start with.
 const PREFIX = 0xc0;
-const TAG = { block: 1, hash: 2, certificate: 3, receipts: 4, tx: 5, head: 6, consensus: 7 } as const;
+const TAG = { block: 1, hash: 2, certificate: 3, receipts: 4, tx: 5, head: 6, consensus: 7, votedBlock: 8 } as const;
 
 function key(tag: number, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(2 + suffix.length);
@@ -129,5 +129,22 @@ export class ChainStore {
 
   async consensusRecord(): Promise<Uint8Array | undefined> {
     return this.#kv.get(key(TAG.consensus));
+  }
+
+  /** Blocks this validator voted for, by hash: the consensus record refers to them. */
+  votedBlockKey(hash: Uint8Array): Uint8Array {
+    return key(TAG.votedBlock, hash);
+  }
+
+  async votedBlock(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#kv.get(key(TAG.votedBlock, hash));
+  }
+
+  async votedBlockHashes(): Promise<Uint8Array[]> {
+    const hashes: Uint8Array[] = [];
+    for await (const [stored] of this.#kv.iterate({ gte: key(TAG.votedBlock), lt: key(TAG.votedBlock + 1) })) {
+      hashes.push(stored.slice(2));
+    }
+    return hashes;
   }
 }
