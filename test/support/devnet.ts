@@ -96,10 +96,11 @@ export async function rpcCall<T>(url: string, method: string, params: Record<str
 }
 
 export async function startDevnet(
-  options: { validators?: number; keep?: boolean; blockIntervalMs?: number } = {},
+  options: { validators?: number; keep?: boolean; blockIntervalMs?: number; dir?: string } = {},
 ): Promise<RunningDevnet> {
   const validators = options.validators ?? 4;
-  const dir = mkdtempSync(join(tmpdir(), 'autoledger-devnet-'));
+  // An existing directory is resumed, as the devnet does.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'autoledger-devnet-'));
   const basePort = await findFreeBasePort(validators);
   const child = spawn(
     process.execPath,

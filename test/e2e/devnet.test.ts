@@ -1,0 +1,72 @@
+// The devnet as an operator uses it: it reports a validator that dies and leaves it down,
+// stops every process on Ctrl-C, and resumes the same chain on the same directory.
+
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { statusOf } from '../support/chain.ts';
+import { type RunningDevnet, startDevnet } from '../support/devnet.ts';
+import { waitFor } from '../support/wait.ts';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('a dead validator is reported; Ctrl-C stops every validator; the same directory resumes the chain', async () => {
+  let devnet: RunningDevnet | undefined = await startDevnet({ validators: 4, keep: true, blockIntervalMs: 300 });
+  const dir = devnet.dir;
+  try {
+    const pids = devnet.names.map((name) => devnet?.nodePid(name) as number);
+    assert.ok(
+      pids.every((pid) => pid > 0 && alive(pid)),
+      'every validator runs as its own process',
+    );
+    await devnet.kill('dealer-2', 'SIGKILL');
+    const report = await waitFor(
+      () =>
+        devnet
+          ?.output()
+          .split('\n')
+          .find((line) => line.includes('"validator_exited"')),
+      { what: 'the devnet reporting the dead validator' },
+    );
+    assert.match(report, /"name":"dealer-2"/);
+    await waitFor(async () => ((await statusOf(devnet?.rpc[0] as string))?.height ?? 0) > 3, {
+      what: 'the other three committing',
+    });
+
+    // Ctrl-C: the devnet stops its validators and exits cleanly.
+    const genesis = readFileSync(devnet.genesis, 'utf8');
+    const stoppedAt = (await statusOf(devnet.rpc[0] as string))?.height ?? 0;
+    devnet.process.kill('SIGINT');
+    await waitFor(() => devnet?.process.exitCode !== null, { what: 'the devnet to exit' });
+    assert.is(devnet.process.exitCode, 0);
+    for (const pid of pids) await waitFor(() => !alive(pid), { what: `validator ${pid} gone` });
+    for (const name of devnet.names.filter((other) => other !== 'dealer-2')) {
+      assert.not.ok(
+        existsSync(join(dir, 'nodes', name, 'node.pid')),
+        `${name} stopped cleanly and removed its pid file`,
+      );
+    }
+
+    // Resume: the same chain, from where it stopped.
+    devnet = await startDevnet({ dir, keep: true });
+    assert.is(readFileSync(devnet.genesis, 'utf8'), genesis);
+    const status = await waitFor(() => statusOf(devnet?.rpc[0] as string), { what: 'the resumed devnet' });
+    assert.ok(status.height >= stoppedAt, `resumed at ${status.height}, stopped at ${stoppedAt}`);
+    await waitFor(async () => ((await statusOf(devnet?.rpc[1] as string))?.height ?? 0) > status.height, {
+      what: 'new blocks',
+    });
+  } finally {
+    await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,135 @@
+// The mempool against a real ledger: admission checks and their codes, nonce ordering, caps,
+// expiry, the signature cache and the bookkeeping after a block.
+
+import type { DecodedTx } from '@autoledger/state';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
+import { TestChain } from '../state/support/chain.ts';
+
+const OPTIONS: MempoolOptions = { maxTxs: 100, maxBytes: 1024 * 1024, maxPerSender: 10, ttlMs: 60_000 };
+const never = async () => false;
+
+async function setup(options: Partial<MempoolOptions> = {}) {
+  const chain = await TestChain.create({ realSignatures: true });
+  let now = 1_000;
+  const mempool = new Mempool({ ...OPTIONS, ...options }, { ledger: chain.ledger, now: () => now });
+  const transfer = (from: string, nonce: number, amount = '1') =>
+    chain.tx(from, 'pay.transfer', { to: chain.address('carol'), amount }, { nonce });
+  return { chain, mempool, transfer, advance: (ms: number) => (now += ms) };
+}
+
+async function codeOf(mempool: Mempool, tx: DecodedTx | Uint8Array, isCommitted = never) {
+  const result = await mempool.add(tx instanceof Uint8Array ? tx : tx.bytes, isCommitted);
+  return result.ok ? (result.duplicate ? 'duplicate' : 'ok') : result.code;
+}
+
+test('admission refuses bad input with its code and keeps nothing of it', async () => {
+  const { chain, mempool, transfer } = await setup();
+  const good = transfer('alice', 0);
+  assert.is(await codeOf(mempool, good), 'ok');
+  assert.is(await codeOf(mempool, good), 'duplicate');
+  const forged = transfer('alice', 1).bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  assert.is(await codeOf(mempool, forged), 'BAD_SIGNATURE');
+  assert.is(await codeOf(mempool, new Uint8Array([1, 2, 3])), 'MALFORMED_TX');
+  assert.is(
+    await codeOf(
+      mempool,
+      chain.tx('alice', 'pay.transfer', { to: chain.address('bob'), amount: '1' }, { nonce: 1, chainId: 'elsewhere' }),
+    ),
+    'WRONG_CHAIN',
+  );
+  assert.is(
+    await codeOf(mempool, chain.tx('mallory', 'pay.transfer', { to: chain.address('bob'), amount: '1' }, { nonce: 0 })),
+    'UNKNOWN_SIGNER',
+  );
+  assert.is(await codeOf(mempool, transfer('alice', 0, '2')), 'NONCE_TAKEN');
+  assert.is(await codeOf(mempool, transfer('alice', 10)), 'BAD_NONCE', 'nonces may run at most maxPerSender ahead');
+  assert.is(mempool.size, 1);
+});
+
+test('a stale nonce is BAD_NONCE, and ALREADY_COMMITTED when that very transaction is in a block', async () => {
+  const { chain, mempool, transfer } = await setup();
+  const first = transfer('alice', 0);
+  await chain.block([first]);
+  assert.is(await codeOf(mempool, transfer('alice', 0, '5')), 'BAD_NONCE');
+  assert.is(await codeOf(mempool, first, async () => true), 'ALREADY_COMMITTED');
+});
+
+test('reap takes each sender’s run of consecutive nonces, oldest sender first, within the limits', async () => {
+  const { mempool, transfer, advance } = await setup();
+  for (const nonce of [0, 1, 3]) assert.is(await codeOf(mempool, transfer('bob', nonce)), 'ok');
+  advance(10);
+  for (const nonce of [0, 1]) assert.is(await codeOf(mempool, transfer('alice', nonce)), 'ok');
+  const reaped = mempool.reap(100, 1024 * 1024);
+  assert.equal(
+    reaped.map((tx) => [tx.signerAddress === transfer('bob', 9).signerAddress ? 'bob' : 'alice', tx.nonce]),
+    [
+      ['bob', 0],
+      ['bob', 1],
+      ['alice', 0],
+      ['alice', 1],
+    ],
+    'bob nonce 3 waits for nonce 2',
+  );
+  assert.is(mempool.reap(3, 1024 * 1024).length, 3);
+  const twoTxBytes = (reaped[0] as DecodedTx).bytes.length + (reaped[1] as DecodedTx).bytes.length;
+  assert.is(mempool.reap(100, twoTxBytes).length, 2);
+  assert.is(mempool.reap(100, twoTxBytes - 1).length, 1);
+  assert.ok(mempool.hasReady());
+  assert.is(mempool.nextNonce((reaped[0] as DecodedTx).signerAddress, 0), 2);
+});
+
+test('caps: a full pool refuses with MEMPOOL_FULL; a client share leaves room for relayed transactions', async () => {
+  const { mempool, transfer } = await setup({ maxTxs: 4 });
+  for (const nonce of [0, 1, 2]) assert.is(await codeOf(mempool, transfer('alice', nonce)), 'ok');
+  const clientOnly = await mempool.add(transfer('bob', 0).bytes, never, 0.75);
+  assert.is(clientOnly.ok ? 'ok' : clientOnly.code, 'MEMPOOL_FULL');
+  assert.is(await codeOf(mempool, transfer('bob', 0)), 'ok', 'a relayed transaction may use the rest');
+  assert.is(await codeOf(mempool, transfer('carol', 0)), 'MEMPOOL_FULL');
+});
+
+test('after a block: committed transactions leave, nonces move on, stale copies go; expiry after the TTL', async () => {
+  const { chain, mempool, transfer, advance } = await setup();
+  const txs = [transfer('alice', 0), transfer('alice', 1), transfer('alice', 2)];
+  for (const tx of txs) await codeOf(mempool, tx);
+  // The block commits nonces 0 and 1 from another copy of nonce 1 (same sender, other bytes).
+  const otherOne = transfer('alice', 1, '9');
+  await chain.block([txs[0] as DecodedTx, otherOne]);
+  mempool.afterBlock([txs[0] as DecodedTx, otherOne]);
+  assert.not.ok(mempool.has((txs[0] as DecodedTx).hashHex));
+  assert.not.ok(mempool.has((txs[1] as DecodedTx).hashHex), 'the superseded nonce 1 is dropped');
+  assert.equal(
+    mempool.reap(10, 1024 * 1024).map((tx) => tx.nonce),
+    [2],
+  );
+  advance(OPTIONS.ttlMs + 1);
+  mempool.afterBlock([]);
+  assert.is(mempool.size, 0, 'expired');
+});
+
+test('the re-check drops transactions whose signer lost the right to sign', async () => {
+  const { chain, mempool, transfer } = await setup();
+  for (const nonce of [0, 1]) await codeOf(mempool, transfer('bob', nonce));
+  const freeze = chain.tx('regulator', 'member.freeze', { address: chain.address('bob'), reason: 'court order' });
+  await chain.block([freeze]);
+  const recheck = mempool.afterBlock([freeze]);
+  assert.is(recheck.length, 2, 'a membership change re-checks every pending transaction');
+  assert.is(await mempool.recheck(recheck), 2);
+  assert.is(mempool.size, 0);
+});
+
+test('each signature is verified once: block validation reuses the admission verdict', async () => {
+  const { mempool, transfer } = await setup();
+  const tx = transfer('alice', 0);
+  await codeOf(mempool, tx);
+  const verified = mempool.signaturesVerified;
+  assert.ok(mempool.verifySignatureOnce(tx));
+  assert.is(mempool.signaturesVerified, verified);
+  const unseen = transfer('alice', 1);
+  assert.ok(mempool.verifySignatureOnce(unseen));
+  assert.is(mempool.signaturesVerified, verified + 1);
+});
+
+test.run();
