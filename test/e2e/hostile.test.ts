@@ -5,17 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { bytesToBase64 } from '@autoledger/crypto';
 import { readKeyFile } from '@autoledger/crypto/keyfile';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../support/chain.ts';
 import { type RunningDevnet, rpcCall, startDevnet } from '../support/devnet.ts';
 import { LoadGenerator, loadAccount, signTransfer } from '../support/load.ts';
+import { frame, rawPeer } from '../support/raw-peer.ts';
 import { waitFor } from '../support/wait.ts';
 
 const hostile = suite('hostile input against a running devnet');
@@ -125,16 +121,6 @@ hostile('replayed, cross-chain, malleated and corrupted transactions are refused
   assert.is(account.nonce, 1, 'only the good transfer was applied');
 });
 
-async function rawPeer(seed: Uint8Array) {
-  return createLibp2p({
-    privateKey: await generateKeyPairFromSeed('Ed25519', seed),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
-}
-
 hostile('a libp2p peer outside the genesis set is refused', async () => {
   const status = await rpcCall<{ listenAddrs: string[] }>(url, 'node_status');
   const outsider = await rawPeer(randomBytes(32));
@@ -162,12 +148,6 @@ hostile('a validator peer sending garbage and oversized frames is cut off; the n
       multiaddr(status.listenAddrs[0] as string),
       '/autoledger/autoledger-devnet/wire/1.0.0',
     );
-    const frame = (payload: Uint8Array) => {
-      const out = new Uint8Array(4 + payload.length);
-      new DataView(out.buffer).setUint32(0, payload.length);
-      out.set(payload, 4);
-      return out;
-    };
     stream.send(frame(new Uint8Array([1, ...randomBytes(200)]))); // garbage consensus message
     stream.send(frame(new Uint8Array([2, ...randomBytes(200)]))); // garbage transaction batch
     stream.send(frame(new Uint8Array([99, 1, 2, 3]))); // unknown channel

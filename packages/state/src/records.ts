@@ -189,6 +189,9 @@ export class RecordFormatError extends Error {
 
 type Json = Record<string, unknown>;
 
+// Record encodings are deliberately separate from the *ToJson views that queries return,
+// even where they look alike: a record's bytes feed the state root, so they must never change
+// because an API view gained a field.
 function jsonCodec<T>(name: string, toJson: (value: T) => Json, fromJson: (json: Json) => T): Codec<T> {
   return {
     name,

@@ -3,17 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { bytesToBase64, bytesToHex } from '@autoledger/crypto';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rpcCall } from '../../support/devnet.ts';
 import { loadAccount, signTransfer } from '../../support/load.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
+import { rawPeer } from '../../support/raw-peer.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const network = suite('a network of four validators and an observer');
@@ -93,13 +89,7 @@ network('a replayed transaction is refused and never applied twice', async () =>
 });
 
 network('a libp2p peer outside genesis is refused by a validator', async () => {
-  const outsider = await createLibp2p({
-    privateKey: await generateKeyPairFromSeed('Ed25519', randomBytes(32)),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
+  const outsider = await rawPeer(randomBytes(32));
   try {
     const target = net.node(0).p2p.listenAddrs[0] as string;
     const failure = await outsider.dialProtocol(multiaddr(target), `/autoledger/${net.layout.chainId}/sync/1.0.0`).then(

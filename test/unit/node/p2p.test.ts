@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { publicKeyFromSecret } from '@autoledger/crypto';
-import { noise } from '@chainsafe/libp2p-noise';
-import { yamux } from '@chainsafe/libp2p-yamux';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
-import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
-import { createLibp2p } from 'libp2p';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../../packages/node/src/log.ts';
 import { P2PHost, peerIdFromEd25519PublicKey } from '../../../packages/node/src/p2p.ts';
+import { rawPeer } from '../../support/raw-peer.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const CHAIN = 'p2p-test';
@@ -67,19 +63,9 @@ test('two allowed peers connect, exchange framed messages both ways and answer r
   );
 });
 
-async function rawNode(seed: Uint8Array) {
-  return createLibp2p({
-    privateKey: await generateKeyPairFromSeed('Ed25519', seed),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
-}
-
 test('a peer outside the allowed set is refused before any stream opens', async () => {
   // A plain libp2p node with no gater of its own: only the validator's gater can refuse it.
-  const outsider = await rawNode(seeds[2] as Uint8Array);
+  const outsider = await rawPeer(seeds[2] as Uint8Array);
   try {
     let refused = false;
     try {
@@ -98,7 +84,7 @@ test('a validator peer sending an oversized frame is disconnected and banned; th
   // A raw libp2p node with an allowed key that speaks the wire protocol badly.
   const rogueSeed = seeds[1] as Uint8Array;
   await b.stop();
-  const rogue = await rawNode(rogueSeed);
+  const rogue = await rawPeer(rogueSeed);
   try {
     const stream = await rogue.dialProtocol(multiaddr(a.listenAddrs[0] as string), `/autoledger/${CHAIN}/wire/1.0.0`);
     const header = new Uint8Array(4);
