@@ -88,6 +88,7 @@ if (values.micro) {
     nodes: result.nodes.map(({ cpuPercent, rssMb }) => ({ cpuPercent, rssMb })),
     bytesOnWirePerTx: result.bytesOnWirePerTx,
     signatureVerificationsPerTx: result.signatureVerificationsPerTx,
+    escrowFlows: result.escrowFlows,
     submitted: result.submitted,
     refused: result.refused,
     refusals: result.refusals,
@@ -102,6 +103,7 @@ if (values.micro) {
       `latency p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms, p99 ${result.latencyMs.p99} ms; view changes ${result.viewChanges}`,
     );
     log(`per node: ${result.nodes.map((node) => `${node.name} ${node.cpuPercent}% CPU ${node.rssMb} MB`).join('; ')}`);
+    if (result.escrowFlows) log(`escrow flows: ${JSON.stringify(result.escrowFlows)}`);
     log(`signature verifications per committed transaction (all nodes): ${result.signatureVerificationsPerTx}`);
     log(
       `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createDevnet } from '../packages/cli/src/devnet.ts';
 import type { GenesisMemberInput } from '../packages/cli/src/genesis.ts';
 import { findFreeBasePort } from '../test/support/devnet.ts';
+import { EscrowFlows } from './escrow.ts';
 import { type BenchAccount, buildWorkload, type Mix, newAccount, type SignedTx } from './workload.ts';
 
 const CLI_ENTRY = resolve(import.meta.dirname, '../packages/cli/src/main.ts');
@@ -37,6 +38,7 @@ export interface NetworkBenchResult {
   submitted: number;
   committed: number;
   refused: number;
+  escrowFlows: { completed: number; failed: number; transactions: number } | undefined;
   tps: number;
   latencyMs: { p50: number; p95: number; p99: number };
   viewChanges: number;
@@ -98,12 +100,18 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
   const dealers = Array.from({ length: Math.max(8, Math.ceil(options.accounts / 20)) }, (_, i) =>
     newAccount(`bench-dealer-${i}`, ['dealer']),
   );
-  const extraMembers: GenesisMemberInput[] = [...persons, ...dealers].map((account) => ({
-    name: account.name,
-    roles: account.roles,
-    publicKey: account.publicKey,
-    balance: account.roles.includes('person') ? '100000000000' : '0',
-  }));
+  // The mixed workload also runs escrow flows, closed-loop, on accounts of their own.
+  const escrowWorkers = options.mix === 'mixed' ? 8 : 0;
+  const escrowBuyers = Array.from({ length: escrowWorkers }, (_, i) => newAccount(`bench-buyer-${i}`, ['person']));
+  const escrowSellers = Array.from({ length: escrowWorkers }, (_, i) => newAccount(`bench-seller-${i}`, ['dealer']));
+  const extraMembers: GenesisMemberInput[] = [...persons, ...dealers, ...escrowBuyers, ...escrowSellers].map(
+    (account) => ({
+      name: account.name,
+      roles: account.roles,
+      publicKey: account.publicKey,
+      balance: account.roles.includes('person') ? '100000000000' : '0',
+    }),
+  );
   const layout = createDevnet({ dir, validators: options.validators, basePort, blockIntervalMs: 1000, extraMembers });
   const homes = layout.validators.map((name) => join(dir, 'nodes', name));
   for (const home of homes) {
@@ -144,11 +152,24 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     const count = Math.ceil(rate * totalS);
     log(`signing ${count} transactions (${options.mix}) from ${persons.length} persons and ${dealers.length} dealers…`);
     const workload = buildWorkload({ chainId: layout.chainId, mix: options.mix, count, persons, dealers });
+    const escrow = new EscrowFlows({
+      urls,
+      chainId: layout.chainId,
+      rpc,
+      buyers: escrowBuyers,
+      sellers: escrowSellers,
+      vehiclesPerSeller: Math.ceil(totalS / 2),
+    });
+    if (escrowWorkers > 0) {
+      log(`registering ${escrowWorkers * Math.ceil(totalS / 2)} vehicles for escrow flows…`);
+      await escrow.setup();
+    }
     return await measure({
       options,
       urls,
       workload,
       rate,
+      escrow: escrowWorkers > 0 ? escrow : undefined,
       pids: children.map((child) => child.pid as number),
       names: layout.validators,
     });
@@ -167,11 +188,20 @@ interface MeasureInput {
   urls: string[];
   workload: SignedTx[];
   rate: number;
+  escrow: EscrowFlows | undefined;
   pids: number[];
   names: string[];
 }
 
-async function measure({ options, urls, workload, rate, pids, names }: MeasureInput): Promise<NetworkBenchResult> {
+async function measure({
+  options,
+  urls,
+  workload,
+  rate,
+  escrow,
+  pids,
+  names,
+}: MeasureInput): Promise<NetworkBenchResult> {
   const { log } = options;
   const submittedAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -234,6 +264,7 @@ async function measure({ options, urls, workload, rate, pids, names }: MeasureIn
   let backoffUntil = 0;
   const retry: SignedTx[] = [];
   const maxInFlight = saturate ? 8 : 32;
+  escrow?.start();
   log(
     `submitting ${saturate ? 'as fast as the network takes them' : `at ${rate} tx/s`} for ${options.warmupS} s warm-up + ${options.durationS} s measured…`,
   );
@@ -280,6 +311,14 @@ async function measure({ options, urls, workload, rate, pids, names }: MeasureIn
   }
   const remaining = windowEnd - performance.now();
   if (remaining > 0) await new Promise((done) => setTimeout(done, remaining));
+  await escrow?.stop();
+  // Escrow flow transactions committed in the window count like the rest.
+  for (const commit of escrow?.commits ?? []) {
+    if (commit.committedAt >= windowStart && commit.committedAt <= windowEnd) {
+      committedInWindow++;
+      latencies.push(commit.committedAt - commit.submittedAt);
+    }
+  }
   const usageAfter = pids.map(processUsage);
   const elapsedS = options.durationS;
   const viewChangesAfter = await Promise.all(urls.map((url) => scrape(url, 'autoledger_view_changes_total')));
@@ -299,6 +338,9 @@ async function measure({ options, urls, workload, rate, pids, names }: MeasureIn
     submitted: next,
     committed: committedInWindow,
     refused: Object.values(refusals).reduce((sum, value) => sum + value, 0),
+    escrowFlows: escrow
+      ? { completed: escrow.flowsCompleted, failed: escrow.failures, transactions: escrow.commits.length }
+      : undefined,
     tps: Math.round(committedInWindow / elapsedS),
     latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
     viewChanges: viewChangesAfter.reduce((sum, value, i) => sum + value - (viewChangesBefore[i] as number), 0),

@@ -3,7 +3,8 @@
 //
 // - transfer: pay.transfer between the benchmark's person accounts;
 // - mixed: 70% transfers, 20% odometer readings, 10% vehicle registrations by the benchmark's
-//   dealers (escrow flows run alongside, closed-loop, in escrow.ts).
+//   dealers; escrow flows run alongside, closed-loop (escrow.ts), since an order's id exists
+//   only once its creation commits.
 
 import { addressFromPublicKey, generateKeyPair, Signer } from '@autoledger/crypto';
 import { encodeTxBody, signTx, vinCheckDigit } from '@autoledger/state';
