@@ -34,6 +34,20 @@ function describeType(type: FieldType): string {
   }
 }
 
+/**
+ * The registry describes fields in wire units (minor units, ms since the epoch); the CLI takes
+ * currency units, ISO-8601 times and durations, which the type hint states instead.
+ */
+function cliDescription(description: string): string {
+  return (
+    description
+      .replace(/\s*\((?:ms since (?:the )?epoch|ms|minor units)\)/g, '')
+      .replace(/^minor units,?\s*/, '')
+      .replace(/,?\s*in minor units/g, '')
+      .trim() || 'the amount'
+  );
+}
+
 /** Converts one flag value to the field value the state machine expects. */
 export function convertField(home: string, type: FieldType, value: string, flag: string): unknown {
   if (typeof type === 'object') {
@@ -176,7 +190,7 @@ export function registerTxCommands(program: Command): void {
     const command = group.command(spec.action).description(`${spec.description} (signer: ${spec.signers})`);
     for (const field of spec.fields) {
       const flag = `--${kebab(field.name)} <${typeof field.type === 'object' ? 'value' : field.type}>`;
-      const option = new Option(flag, `${field.description} (${describeType(field.type)})`);
+      const option = new Option(flag, `${cliDescription(field.description)} (${describeType(field.type)})`);
       if (typeof field.type === 'object') option.choices(field.type.enum);
       if (field.optional) command.addOption(option);
       else command.addOption(option.makeOptionMandatory());
