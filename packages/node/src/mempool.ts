@@ -2,7 +2,20 @@
 // committed state) and waiting for a block. Per-sender nonce ordering, per-sender and total
 // caps, a time to live, and a re-check after every block keep it correct and bounded.
 
+import { bytesToHex, sha256 } from '@autoledger/crypto';
 import { type DecodedTx, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
+
+const envelopeHashes = new WeakMap<DecodedTx, Uint8Array>();
+
+/** sha256 of the encoded transaction, signature included (remembered per decoded object). */
+export function envelopeHash(tx: DecodedTx): Uint8Array {
+  let hash = envelopeHashes.get(tx);
+  if (hash === undefined) {
+    hash = sha256(tx.bytes);
+    envelopeHashes.set(tx, hash);
+  }
+  return hash;
+}
 
 export interface MempoolOptions {
   maxTxs: number;
@@ -88,12 +101,17 @@ export class Mempool {
     this.#verified.add(hash);
   }
 
-  /** Verifies a transaction's signature unless this node already has. */
+  /**
+   * Verifies a transaction's signature unless this node already has. The verdict is keyed by
+   * the hash of the whole envelope, signature included: the transaction hash covers only the
+   * body, and a verdict on one signature must never vouch for another one on the same body.
+   */
   verifySignatureOnce(tx: DecodedTx): boolean {
-    if (this.#verified.has(tx.hashHex)) return true;
+    const key = bytesToHex(envelopeHash(tx));
+    if (this.#verified.has(key)) return true;
     this.signaturesVerified++;
     if (!verifyTxSignature(tx)) return false;
-    this.#rememberVerified(tx.hashHex);
+    this.#rememberVerified(key);
     return true;
   }
 

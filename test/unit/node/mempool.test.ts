@@ -132,4 +132,19 @@ test('each signature is verified once: block validation reuses the admission ver
   assert.is(mempool.signaturesVerified, verified + 1);
 });
 
+test('a verdict on one signature never vouches for another signature on the same body', async () => {
+  const { mempool, transfer, advance } = await setup({ ttlMs: 1_000 });
+  const genuine = transfer('alice', 1);
+  assert.is(await codeOf(mempool, genuine), 'ok');
+  // The genuine copy expires; a copy with the same body and a forged signature arrives.
+  advance(2_000);
+  mempool.afterBlock([]);
+  assert.not.ok(mempool.has(genuine.hashHex));
+  const forged = genuine.bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0x40;
+  assert.is(await codeOf(mempool, forged), 'BAD_SIGNATURE');
+  const decodedForgery = { ...genuine, bytes: forged, signature: forged.subarray(forged.length - 64) };
+  assert.not.ok(mempool.verifySignatureOnce(decodedForgery), 'block validation refuses it too');
+});
+
 test.run();

@@ -156,12 +156,14 @@ const LEAF_TAG = new Uint8Array([0]);
 const NODE_TAG = new Uint8Array([1]);
 
 /**
- * Merkle root over the transaction hashes (leaves and inner nodes domain-separated; an odd
- * node is promoted unchanged, which avoids the CVE-2012-2459 duplication ambiguity).
+ * Merkle root over the hashes of the encoded transactions — signatures included, so the block
+ * hash binds every byte of the block (a transaction's own hash covers only its body). Leaves
+ * and inner nodes are domain-separated; an odd node is promoted unchanged, which avoids the
+ * CVE-2012-2459 duplication ambiguity.
  */
-export function computeTxRoot(txHashes: readonly Uint8Array[]): Uint8Array {
-  if (txHashes.length === 0) return sha256(new Uint8Array(0));
-  let level = txHashes.map((hash) => sha256(concatBytes(LEAF_TAG, hash)));
+export function computeTxRoot(envelopeHashes: readonly Uint8Array[]): Uint8Array {
+  if (envelopeHashes.length === 0) return sha256(new Uint8Array(0));
+  let level = envelopeHashes.map((hash) => sha256(concatBytes(LEAF_TAG, hash)));
   while (level.length > 1) {
     const next: Uint8Array[] = [];
     for (let i = 0; i < level.length; i += 2) {

@@ -14,7 +14,7 @@ import { bytesEqual, bytesToHex, sha256 } from '@autoledger/crypto';
 import { type BlockExecution, type DecodedTx, decodeTx, type Ledger } from '@autoledger/state';
 import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
-import type { Mempool } from '../mempool.ts';
+import { envelopeHash, type Mempool } from '../mempool.ts';
 import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock } from './block.ts';
 import type { ChainStore, Head, StoredReceipts } from './store.ts';
 
@@ -173,7 +173,7 @@ export class Executor {
             view,
             time,
             parentHash: this.#head.hash,
-            txRoot: computeTxRoot(txs.map((tx) => tx.hash)),
+            txRoot: computeTxRoot(txs.map(envelopeHash)),
             stateRoot: execution.stateRoot,
             proposer,
             lastCertificateHash: lastCertificate.length === 0 ? EMPTY_HASH : sha256(lastCertificate),
@@ -236,7 +236,7 @@ export class Executor {
     }
     if (new Set(txs.map((tx) => tx.hashHex)).size !== txs.length)
       return invalid('DUPLICATE_TX', 'a transaction appears twice');
-    if (!bytesEqual(computeTxRoot(txs.map((tx) => tx.hash)), header.txRoot))
+    if (!bytesEqual(computeTxRoot(txs.map(envelopeHash)), header.txRoot))
       return invalid('WRONG_TX_ROOT', 'txRoot mismatch');
     // A replayed transaction needs no index lookup: its nonce is used up, so execution
     // refuses the block with BAD_NONCE.
