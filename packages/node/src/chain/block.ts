@@ -4,6 +4,7 @@
 // bytes of a block are fully determined by its hash.
 
 import { bytesToHex, concatBytes, sha256 } from '@autoledger/crypto';
+import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
 import { CodecError, decodeMessage, toSafeInteger } from './codec.ts';
 
@@ -211,8 +212,39 @@ export function encodeTxBatch(txs: readonly Uint8Array[]): Uint8Array {
   return TxBatchType.encode(TxBatchType.create({ txs })).finish();
 }
 
+/** The most transactions one relayed batch may carry (a node relays at most 512 at a time). */
+export const MAX_TX_BATCH_TXS = 1_024;
+export const MAX_TX_BATCH_BYTES = MAX_TX_BATCH_TXS * (MAX_TX_BYTES + 8);
+
+/**
+ * Decodes a relayed batch by hand rather than with protobufjs: a peer's batch is untrusted,
+ * and a generic decoder would first materialise every entry (a 16 MiB frame of empty entries
+ * is millions of objects). This reads the one repeated field and stops at the first entry
+ * that breaks a limit.
+ */
 export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
-  return decodeMessage<{ txs: Uint8Array[] }>(TxBatchType, bytes, 'transaction batch').txs;
+  if (bytes.length > MAX_TX_BATCH_BYTES)
+    throw new CodecError(`transaction batch of ${bytes.length} bytes is too large`);
+  const txs: Uint8Array[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (bytes[offset] !== 0x0a) throw new CodecError('not a transaction batch');
+    offset++;
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[offset++];
+      if (byte === undefined || shift > 21) throw new CodecError('bad length in transaction batch');
+      length |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) break;
+    }
+    if (length === 0 || length > MAX_TX_BYTES || offset + length > bytes.length) {
+      throw new CodecError('bad transaction length in batch');
+    }
+    txs.push(bytes.subarray(offset, offset + length));
+    offset += length;
+    if (txs.length > MAX_TX_BATCH_TXS) throw new CodecError(`more than ${MAX_TX_BATCH_TXS} transactions in a batch`);
+  }
+  return txs;
 }
 
 export function encodeAnnouncement(height: number, blockHash: Uint8Array): Uint8Array {

@@ -35,7 +35,9 @@ export interface DriverDependencies {
   onDropped(code: string): void;
 }
 
-type QueuedInput = { input: EngineInput; from?: string };
+type QueuedInput = { input: EngineInput | { type: 'start' }; from?: string };
+
+const MAX_QUEUED_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Drop codes that only a faulty or malicious sender produces: the relaying peer pays. */
 const PENALISED_DROPS = new Set(['MALFORMED', 'BAD_SIGNATURE', 'OVERSIZED', 'TOO_LARGE', 'WRONG_CHAIN']);
@@ -47,6 +49,7 @@ export class ConsensusDriver {
   readonly #queue: QueuedInput[] = [];
   #pumping = false;
   #tickQueued = false;
+  #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #pendingProposal: { height: number; view: number; since: number } | undefined;
@@ -62,7 +65,9 @@ export class ConsensusDriver {
   }
 
   start(): void {
-    void this.#perform(this.#deps.engine.start());
+    // The engine's first actions go through the pump like every later input, so that no two
+    // persists are ever in flight at once.
+    this.#enqueue({ input: { type: 'start' } });
     this.#timer = setInterval(() => {
       if (!this.#tickQueued) {
         this.#tickQueued = true;
@@ -76,15 +81,22 @@ export class ConsensusDriver {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#queue.length = 0;
+    this.#queuedBytes = 0;
     await this.#idle;
   }
 
   /** A consensus message from the network. */
   deliver(from: string, bytes: Uint8Array): void {
-    if (this.#queue.length >= (this.#options.maxQueuedInputs ?? 10_000)) {
+    // Bounded in count and in bytes: while the pump waits on a long commit, a faulty peer
+    // must not be able to park gigabytes here.
+    if (
+      this.#queue.length >= (this.#options.maxQueuedInputs ?? 10_000) ||
+      this.#queuedBytes + bytes.length > MAX_QUEUED_MESSAGE_BYTES
+    ) {
       this.#deps.onDropped('QUEUE_FULL');
       return;
     }
+    this.#queuedBytes += bytes.length;
     this.#enqueue({ input: { type: 'message', bytes }, from });
   }
 
@@ -110,7 +122,9 @@ export class ConsensusDriver {
     try {
       for (let item = this.#queue.shift(); item !== undefined && !this.#stopped; item = this.#queue.shift()) {
         if (item.input.type === 'tick') this.#tickQueued = false;
-        const actions = this.#deps.engine.step(item.input);
+        if (item.input.type === 'message') this.#queuedBytes -= item.input.bytes.length;
+        const input = item.input;
+        const actions = input.type === 'start' ? this.#deps.engine.start() : this.#deps.engine.step(input);
         await this.#perform(actions, item.from);
       }
     } catch (error) {
