@@ -32,6 +32,16 @@ const methods = new Map<string, RpcMethod>([
     },
   ],
   [
+    'slow_echo',
+    {
+      description: 'answers after a while',
+      scope: 'read',
+      params: [],
+      result: { name: 'ok', schema: {} },
+      handler: () => new Promise((resolve) => setTimeout(() => resolve('ok'), 100)),
+    },
+  ],
+  [
     'explode',
     {
       description: 'throws an unexpected error',
@@ -253,6 +263,32 @@ open('WebSocket: JSON-RPC calls, subscriptions and notifications', async () => {
     params: { topic: 'blocks', data: { height: 10 } },
   });
   ws.close();
+});
+
+open('WebSocket: a client that floods requests faster than they are answered is cut off', async () => {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve);
+    ws.addEventListener('error', reject);
+  });
+  const closed = new Promise<number>((resolve) => ws.addEventListener('close', (event) => resolve(event.code)));
+  for (let i = 0; i < 100; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'slow_echo' }));
+  assert.is(await closed, 1008);
+  // The server is fine afterwards.
+  const { json } = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 1 } }));
+  assert.is(json.result, 1);
+});
+
+open('WebSocket: subscriptions leave nothing behind when a client unsubscribes or goes away', async () => {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+  const replies: unknown[] = [];
+  ws.addEventListener('message', (event) => replies.push(JSON.parse(String(event.data))));
+  await new Promise((resolve) => ws.addEventListener('open', resolve));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'blocks' } }));
+  await waitFor(() => replies.length === 1, { what: 'the subscription' });
+  assert.is(server.topicCount, 1);
+  ws.close();
+  await waitFor(() => server.topicCount === 0, { what: 'the topic to be dropped' });
 });
 
 open('subscribe over HTTP is refused: it needs a WebSocket', async () => {

@@ -57,6 +57,9 @@ export interface RpcServerDependencies {
   logger: Logger;
 }
 
+/** Requests one WebSocket client may have waiting for an answer. */
+const MAX_PENDING_PER_WEBSOCKET = 32;
+
 interface WebSocketClient {
   socket: WebSocket;
   topics: Set<string>;
@@ -298,22 +301,57 @@ export class RpcServer {
     const client: WebSocketClient = { socket, topics: new Set(), scope };
     this.#clients.add(client);
     let busy = Promise.resolve();
+    let pending = 0;
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
         socket.close(1003, 'text frames only');
         return;
       }
+      // A client that sends faster than it reads its answers would make the node hold them
+      // all: past a few pending requests, or with too much unread output, it is cut off.
+      if (pending >= MAX_PENDING_PER_WEBSOCKET || socket.bufferedAmount > this.#options.maxWebSocketBufferedBytes) {
+        this.stats.rejected++;
+        socket.close(1008, 'too many requests in flight; read the answers');
+        return;
+      }
+      pending++;
       // Messages from one client are answered in order, one at a time.
       busy = busy.then(async () => {
-        const result = await this.#dispatcher.dispatch(data.toString(), { scope: client.scope, connection: client });
-        if (result !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(result));
+        try {
+          if (socket.readyState !== socket.OPEN) return;
+          if (this.#inFlight >= this.#options.maxInFlightRequests) {
+            socket.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RPC_ERRORS.BUSY, message: 'the node is busy; retry later' } }));
+            return;
+          }
+          this.#inFlight++;
+          try {
+            const result = await this.#dispatcher.dispatch(data.toString(), { scope: client.scope, connection: client });
+            if (result !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(result));
+          } finally {
+            this.#inFlight--;
+          }
+        } finally {
+          pending--;
+        }
       });
     });
     socket.on('close', () => {
       this.#clients.delete(client);
-      for (const topic of client.topics) this.#topicClients.get(topic)?.delete(client);
+      for (const topic of client.topics) this.#removeSubscriber(topic, client);
     });
     socket.on('error', () => socket.terminate());
+  }
+
+  #removeSubscriber(topic: string, client: WebSocketClient): void {
+    const subscribers = this.#topicClients.get(topic);
+    subscribers?.delete(client);
+    // An empty set would stay behind for every topic ever named.
+    if (subscribers?.size === 0) this.#topicClients.delete(topic);
+  }
+
+  /** Topics with at least one subscriber (for tests and metrics). */
+  get topicCount(): number {
+    return this.#topicClients.size;
   }
 
   /** Sends a notification to every subscriber of `topic`; slow subscribers are disconnected. */
@@ -386,7 +424,7 @@ export class RpcServer {
             const client = clientOf(context.connection);
             const topic = String(params.topic);
             const removed = client.topics.delete(topic);
-            this.#topicClients.get(topic)?.delete(client);
+            this.#removeSubscriber(topic, client);
             return removed;
           },
         },
