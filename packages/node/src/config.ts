@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './chain/executor.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
 import { DEFAULT_RPC_LIMITS } from './rpc/server.ts';
@@ -130,6 +131,17 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   if (config.rpc.listen !== '') parseHostPort(config.rpc.listen, 'rpc.listen');
   if (config.rpc.metricsListen !== '') parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
   if (config.consensus.tickMs < 10) throw new ConfigError('consensus.tickMs must be at least 10');
+  if (config.block.maxTxs < 1 || config.block.maxTxs > MAX_BLOCK_TXS) {
+    throw new ConfigError(`block.maxTxs must be from 1 to ${MAX_BLOCK_TXS} (the protocol's limit)`);
+  }
+  if (config.block.maxBytes < 64 * 1024 || config.block.maxBytes > MAX_BLOCK_BYTES) {
+    throw new ConfigError(`block.maxBytes must be from 65536 to ${MAX_BLOCK_BYTES} (the protocol's limit)`);
+  }
+  if (config.p2p.maxFrameBytes < MAX_BLOCK_BYTES + 1024 * 1024) {
+    throw new ConfigError(
+      `p2p.maxFrameBytes must be at least ${MAX_BLOCK_BYTES + 1024 * 1024}: a proposal carries a whole block`,
+    );
+  }
   const strings = (list: unknown[], where: string) => {
     if (!list.every((item) => typeof item === 'string')) throw new ConfigError(`${where} must hold strings`);
   };

@@ -36,6 +36,9 @@ test('mistakes are refused with a message naming the field, never silently defau
   assert.match(errorOf({ moniker: 'x', rpc: { listen: 'localhost' } }) ?? '', /rpc\.listen must be host:port/);
   assert.match(errorOf({ moniker: 'a b' }) ?? '', /moniker/);
   assert.match(errorOf([]) ?? '', /object/);
+  assert.match(errorOf({ moniker: 'x', block: { maxTxs: 1_000_000 } }) ?? '', /block\.maxTxs must be from 1 to/);
+  assert.match(errorOf({ moniker: 'x', block: { maxBytes: 1024 * 1024 * 1024 } }) ?? '', /block\.maxBytes/);
+  assert.match(errorOf({ moniker: 'x', p2p: { maxFrameBytes: 1024 } }) ?? '', /maxFrameBytes/);
 });
 
 test('host:port parsing accepts IPv4, names and bracketed IPv6', () => {

@@ -275,7 +275,10 @@ open('WebSocket: a client that floods requests faster than they are answered is 
   for (let i = 0; i < 100; i++) ws.send(JSON.stringify({ jsonrpc: '2.0', id: i, method: 'slow_echo' }));
   assert.is(await closed, 1008);
   // The server is fine afterwards.
-  const { json } = await post(server.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 1 } }));
+  const { json } = await post(
+    server.url,
+    JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 1 } }),
+  );
   assert.is(json.result, 1);
 });
 

@@ -20,6 +20,11 @@ import type { ChainStore, Head, StoredReceipts } from './store.ts';
 
 type ExecutionOk = Extract<BlockExecution, { ok: true }>;
 
+/** Protocol limits on a valid block, the same for every node. */
+export const MAX_BLOCK_TXS = 10_000;
+export const MAX_BLOCK_BYTES = 8 * 1024 * 1024;
+
+/** This node's limits for the blocks it proposes (within the protocol's) and its clock bound. */
 export interface BlockLimits {
   maxTxs: number;
   maxBytes: number;
@@ -222,8 +227,10 @@ export class Executor {
     if (checkClock && header.time > this.#now() + this.#limits.maxFutureDriftMs) {
       return invalid('TIME_TOO_FAR_AHEAD', `time ${header.time} is ahead of this node's clock`);
     }
-    if (block.txs.length > this.#limits.maxTxs) return invalid('TOO_MANY_TXS', `${block.txs.length} transactions`);
-    if (bytes.length > this.#limits.maxBytes) return invalid('BLOCK_TOO_LARGE', `${bytes.length} bytes`);
+    // Validity uses the protocol's limits, never this node's configuration: validators with
+    // different settings must agree on which blocks are valid, now and when syncing later.
+    if (block.txs.length > MAX_BLOCK_TXS) return invalid('TOO_MANY_TXS', `${block.txs.length} transactions`);
+    if (bytes.length > MAX_BLOCK_BYTES) return invalid('BLOCK_TOO_LARGE', `${bytes.length} bytes`);
     const certificateCheck = this.#checkLastCertificate(block);
     if (!certificateCheck.valid) return certificateCheck;
     const txs: DecodedTx[] = [];

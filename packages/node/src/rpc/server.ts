@@ -320,12 +320,21 @@ export class RpcServer {
         try {
           if (socket.readyState !== socket.OPEN) return;
           if (this.#inFlight >= this.#options.maxInFlightRequests) {
-            socket.send(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RPC_ERRORS.BUSY, message: 'the node is busy; retry later' } }));
+            socket.send(
+              JSON.stringify({
+                jsonrpc: '2.0',
+                id: null,
+                error: { code: RPC_ERRORS.BUSY, message: 'the node is busy; retry later' },
+              }),
+            );
             return;
           }
           this.#inFlight++;
           try {
-            const result = await this.#dispatcher.dispatch(data.toString(), { scope: client.scope, connection: client });
+            const result = await this.#dispatcher.dispatch(data.toString(), {
+              scope: client.scope,
+              connection: client,
+            });
             if (result !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(result));
           } finally {
             this.#inFlight--;
