@@ -5,6 +5,7 @@ export {
   DEFAULT_CONFIG,
   loadNodeConfig,
   type NodeConfig,
+  parseHostPort,
   parseNodeConfig,
 } from './config.ts';
 export { type ChainGenesis, canonicalJson, GenesisError, loadGenesisFile, loadGenesisJson } from './genesis.ts';

@@ -133,7 +133,22 @@ export class AutoledgerNode {
     return this.#rpc;
   }
 
+  /**
+   * Starts every component. If one fails (a port in use, a corrupt data directory), whatever
+   * already started is stopped again before the error propagates: a half-started validator
+   * must not keep voting unseen.
+   */
   async start(): Promise<void> {
+    try {
+      await this.#startComponents();
+      this.#started = true;
+    } catch (error) {
+      await this.#teardown().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #startComponents(): Promise<void> {
     const { config, chain } = this;
     const dataDir = resolveHomePath(this.home, config.dataDir);
     mkdirSync(dataDir, { recursive: true });
@@ -281,7 +296,6 @@ export class AutoledgerNode {
       const { host, port } = parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
       this.#metricsServer = await startMetricsServer(host, port, () => this.metrics.registry.render());
     }
-    this.#started = true;
     this.log.info('node_started', {
       chainId: chain.genesis.chainId,
       height: this.#executor.head.height,
@@ -296,18 +310,23 @@ export class AutoledgerNode {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    if (this.#relayTimer) clearTimeout(this.#relayTimer);
-    this.#admission.stop();
-    await this.#rpc?.stop();
-    await new Promise<void>((resolve) =>
-      this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve(),
-    );
-    await this.#driver?.stop();
-    this.#sync.stop();
-    await this.#p2p.stop();
-    await this.#executor.close();
-    await this.#kv.close();
+    await this.#teardown();
     this.log.info('node_stopped');
+  }
+
+  /** Stops whatever has started, in reverse order; safe on a partly started node. */
+  async #teardown(): Promise<void> {
+    if (this.#relayTimer) clearTimeout(this.#relayTimer);
+    // Any of these may not exist yet when a start failed part of the way.
+    (this.#admission as Admission | undefined)?.stop();
+    await this.#rpc?.stop();
+    const metricsServer = this.#metricsServer;
+    if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+    await this.#driver?.stop();
+    (this.#sync as SyncManager | undefined)?.stop();
+    await (this.#p2p as P2PHost | undefined)?.stop();
+    await (this.#executor as Executor | undefined)?.close();
+    await (this.#kv as LevelKV | undefined)?.close();
   }
 
   #registerGauges(): void {
