@@ -1,12 +1,14 @@
 // The devnet as an operator uses it: it reports a validator that dies and leaves it down,
 // stops every process on Ctrl-C, and resumes the same chain on the same directory.
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../support/chain.ts';
-import { type RunningDevnet, startDevnet } from '../support/devnet.ts';
+import { findFreeBasePort, type RunningDevnet, runCli, startDevnet } from '../support/devnet.ts';
 import { waitFor } from '../support/wait.ts';
 
 const alive = (pid: number) => {
@@ -65,6 +67,31 @@ test('a dead validator is reported; Ctrl-C stops every validator; the same direc
     });
   } finally {
     await devnet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a devnet that cannot start (a port in use) stops its validators and exits non-zero with the reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'autoledger-devnet-fail-'));
+  const basePort = await findFreeBasePort(4);
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(basePort, '127.0.0.1', resolve));
+  try {
+    const result = await runCli(
+      ['devnet', '--json', '--dir', dir, '--base-port', String(basePort), '--ready-timeout', '60'],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    assert.is.not(result.code, 0);
+    assert.match(result.stdout, /"code":"DEVNET_NOT_READY"/);
+    assert.match(result.stderr, /devnet/);
+    for (const name of ['dealer-2', 'insurer-1', 'regulator-1']) {
+      const pidFile = join(dir, 'nodes', name, 'node.pid');
+      if (existsSync(pidFile)) assert.not.ok(alive(Number(readFileSync(pidFile, 'utf8'))), `${name} was stopped`);
+    }
+  } finally {
+    blocker.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -179,7 +179,8 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
     });
   }
 
-  const shutdown = async (signal: string) => {
+  /** Stops every validator; `exit` ends the process (Ctrl-C), otherwise the caller reports. */
+  const stopAll = async (signal: string, exit: boolean) => {
     if (shuttingDown) return;
     shuttingDown = true;
     log(`\n${signal}: stopping ${children.size} validators…`);
@@ -196,11 +197,11 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
     );
     await Promise.all(exits);
     log('devnet stopped');
-    process.exit(0);
+    if (exit) process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGHUP', () => void shutdown('SIGHUP'));
+  process.on('SIGINT', () => void stopAll('SIGINT', true));
+  process.on('SIGTERM', () => void stopAll('SIGTERM', true));
+  process.on('SIGHUP', () => void stopAll('SIGHUP', true));
 
   // Ready once every validator has committed a block in this run.
   const clients = info.rpc.map((url) => new RpcClient(url));
@@ -209,15 +210,18 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
   const ready = new Set<number>();
   while (ready.size < clients.length) {
     if (Date.now() > deadline) {
-      await shutdown('timeout');
+      await stopAll('timeout', false);
       throw new CliError(
         'DEVNET_NOT_READY',
         `the devnet did not commit a block within ${options.readyTimeoutMs} ms; see ${dir}/nodes/*/node.log`,
       );
     }
     if (children.size < names.length && !shuttingDown) {
-      await shutdown('a validator failed to start');
-      return;
+      await stopAll('a validator failed to start', false);
+      throw new CliError(
+        'DEVNET_NOT_READY',
+        `a validator exited while the devnet was starting; see ${dir}/nodes/*/node.log`,
+      );
     }
     await Promise.all(
       clients.map(async (client, index) => {

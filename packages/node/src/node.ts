@@ -209,6 +209,8 @@ export class AutoledgerNode {
       executor: this.#executor,
       store: this.#store,
       logger: this.log,
+      validatorPower: new Map(chain.validatorInfo.map((info) => [info.peerId, info.power])),
+      weakQuorumPower: chain.validators.weakQuorumPower,
       onApplied: async (committed) => {
         await this.#afterCommit(committed);
         this.#driver?.synced(committed.block.header.height, committed.block.hash, committed.certificate);
@@ -216,6 +218,7 @@ export class AutoledgerNode {
     });
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
+    this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
     this.#p2p.onMessage('txs', (from, payload) => void this.#receiveTxBatch(from, payload));
     await this.#p2p.start();
 
@@ -353,14 +356,24 @@ export class AutoledgerNode {
 
   /** Healthy when in sync and connected to enough validators to reach a quorum. */
   health(): { healthy: boolean; details: Record<string, unknown> } {
-    const validatorPeers = new Set(this.chain.validatorInfo.map((info) => info.peerId));
-    const connectedValidators = this.#p2p.connectedPeers().filter((peer) => validatorPeers.has(peer)).length;
-    const needed = this.chain.validators.quorumPower - (this.isValidator ? 1 : 0);
+    const connected = new Set(this.#p2p.connectedPeers());
+    const self = this.#p2p.peerId;
+    // Voting power within reach: connected validators, and this node if it is one.
+    const reachablePower = this.chain.validatorInfo
+      .filter((info) => info.peerId === self || connected.has(info.peerId))
+      .reduce((sum, info) => sum + info.power, 0);
+    const quorumPower = this.chain.validators.quorumPower;
     const syncing = this.#sync.syncing;
-    const healthy = !syncing && connectedValidators >= needed;
+    const healthy = !syncing && reachablePower >= quorumPower;
     return {
       healthy,
-      details: { height: this.#executor.head.height, syncing, connectedValidators, neededValidators: needed },
+      details: {
+        height: this.#executor.head.height,
+        syncing,
+        connectedValidators: this.chain.validatorInfo.filter((info) => connected.has(info.peerId)).length,
+        reachablePower,
+        quorumPower,
+      },
     };
   }
 

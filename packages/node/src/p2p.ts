@@ -94,6 +94,7 @@ export class P2PHost {
   readonly #redialTimers = new Map<string, NodeJS.Timeout>();
   readonly #redialDelay = new Map<string, number>();
   #requestHandler: RequestHandler | undefined;
+  readonly #disconnectHandlers: ((peerId: string) => void)[] = [];
   #libp2p: Libp2p | undefined;
   #stopping = false;
   readonly stats: P2PStats = {
@@ -149,6 +150,11 @@ export class P2PHost {
     this.#requestHandler = handler;
   }
 
+  /** Called when the last connection to a peer closes. */
+  onPeerDisconnect(handler: (peerId: string) => void): void {
+    this.#disconnectHandlers.push(handler);
+  }
+
   #isAllowed(peerId: PeerId): boolean {
     const id = peerId.toString();
     if (!this.#options.allowedPeerIds.has(id)) return false;
@@ -198,6 +204,7 @@ export class P2PHost {
     node.addEventListener('peer:disconnect', (event) => {
       const remote = event.detail.toString();
       this.#links.delete(remote);
+      for (const handler of this.#disconnectHandlers) handler(remote);
       this.#scheduleRedial(remote);
     });
     for (const address of this.#options.peers) this.#scheduleRedial(this.#peerIdOfAddress(address), 0);

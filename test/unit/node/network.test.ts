@@ -2,14 +2,17 @@
 // libp2p on 127.0.0.1, real JSON-RPC.
 
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { bytesToBase64, bytesToHex } from '@autoledger/crypto';
+import { readKeyFile } from '@autoledger/crypto/keyfile';
 import { multiaddr } from '@multiformats/multiaddr';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { encodeAnnouncement } from '../../../packages/node/src/chain/block.ts';
 import { rpcCall } from '../../support/devnet.ts';
 import { loadAccount, signTransfer } from '../../support/load.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
-import { rawPeer } from '../../support/raw-peer.ts';
+import { frame, rawPeer } from '../../support/raw-peer.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const network = suite('a network of four validators and an observer');
@@ -100,6 +103,26 @@ network('a libp2p peer outside genesis is refused by a validator', async () => {
     assert.not.ok(net.node(0).p2p.connectedPeers().includes(outsider.peerId.toString()));
   } finally {
     await outsider.stop();
+  }
+});
+
+network('one peer announcing an absurd height does not make a validator report itself syncing', async () => {
+  // The observer's key in a bare libp2p node: an authenticated, allowed peer that claims a
+  // height no validator vouches for, and never corrects it.
+  await net.stopNode(OBSERVER);
+  const key = readKeyFile(join(net.homes[OBSERVER] as string, 'node-key.json'));
+  const rogue = await rawPeer(key.secretKey);
+  try {
+    const target = net.node(0).p2p.listenAddrs[0] as string;
+    const stream = await rogue.dialProtocol(multiaddr(target), `/autoledger/${net.layout.chainId}/wire/1.0.0`);
+    stream.send(frame(new Uint8Array([3, ...encodeAnnouncement(9_000_000_000_000, new Uint8Array(32))])));
+    const before = heightOf(0);
+    await waitFor(() => heightOf(0) >= before + 3, { what: 'three more blocks' });
+    const health = net.node(0).health();
+    assert.is(health.details.syncing, false, JSON.stringify(health.details));
+    assert.ok(health.healthy, JSON.stringify(health.details));
+  } finally {
+    await rogue.stop();
   }
 });
 

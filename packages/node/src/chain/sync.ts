@@ -36,6 +36,8 @@ export class SyncManager {
   readonly #store: ChainStore;
   readonly #log: Logger;
   readonly #onApplied: (committed: CommittedBlock) => Promise<void>;
+  readonly #validatorPower: ReadonlyMap<string, number>;
+  readonly #weakQuorumPower: number;
   readonly #peerHeights = new Map<string, number>();
   #targetHeight = 0;
   #running: Promise<void> | undefined;
@@ -49,6 +51,9 @@ export class SyncManager {
       store: ChainStore;
       logger: Logger;
       onApplied(committed: CommittedBlock): Promise<void>;
+      /** Voting power by validator peer id, and the power that always includes an honest validator. */
+      validatorPower: ReadonlyMap<string, number>;
+      weakQuorumPower: number;
     },
   ) {
     this.#options = options;
@@ -57,6 +62,8 @@ export class SyncManager {
     this.#store = deps.store;
     this.#log = deps.logger.child({ component: 'sync' });
     this.#onApplied = deps.onApplied;
+    this.#validatorPower = deps.validatorPower;
+    this.#weakQuorumPower = deps.weakQuorumPower;
   }
 
   /** True while the node knows of committed blocks it does not have yet. */
@@ -64,8 +71,25 @@ export class SyncManager {
     return this.bestKnownHeight() > this.#executor.head.height;
   }
 
+  /**
+   * The highest height the node has reason to believe in: what the consensus engine inferred,
+   * or a height announced by validators holding a weak quorum of power (so by at least one
+   * honest validator). A single peer's claim drives a sync attempt, never the health report.
+   */
   bestKnownHeight(): number {
-    return Math.max(this.#targetHeight, ...this.#peerHeights.values(), 0);
+    const claims = [...this.#peerHeights]
+      .filter(([peer]) => this.#validatorPower.has(peer))
+      .sort((a, b) => b[1] - a[1]);
+    let power = 0;
+    let vouched = 0;
+    for (const [peer, height] of claims) {
+      power += this.#validatorPower.get(peer) ?? 0;
+      if (power >= this.#weakQuorumPower) {
+        vouched = height;
+        break;
+      }
+    }
+    return Math.max(this.#targetHeight, vouched);
   }
 
   stop(): void {
@@ -121,11 +145,22 @@ export class SyncManager {
       if (peer === undefined) return;
       try {
         const applied = await this.#fetchFrom(peer, head + 1);
-        if (applied === 0) failed.add(peer);
+        if (applied === 0) this.#discredit(peer, failed);
       } catch (error) {
         this.#log.warn('sync_request_failed', { peer, error: (error as Error).message });
-        failed.add(peer);
+        this.#discredit(peer, failed);
       }
+    }
+  }
+
+  /** A peer that could not serve what it announced is not asked again until it announces anew. */
+  #discredit(peer: string, failed: Set<string>): void {
+    failed.add(peer);
+    if ((this.#peerHeights.get(peer) ?? 0) > this.#executor.head.height)
+      this.#peerHeights.set(peer, this.#executor.head.height);
+    if (this.#targetHeight > this.#executor.head.height && failed.size >= this.#p2p.connectedPeers().length) {
+      // Nobody connected has the blocks the engine expected: it will ask again if it still must.
+      this.#targetHeight = this.#executor.head.height;
     }
   }
 
