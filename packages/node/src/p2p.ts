@@ -381,12 +381,15 @@ export class P2PHost {
   async #serveRequest(stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString();
     const reader = new FrameReader(64 * 1024);
+    // A peer that opens a request stream and sends nothing must not hold it open.
+    const deadline = setTimeout(() => stream.abort(new Error('no request within 10 s')), 10_000);
     try {
       let request: Uint8Array | undefined;
       for await (const chunk of stream) {
         request = reader.push(chunk.subarray())[0];
         if (request !== undefined) break;
       }
+      clearTimeout(deadline);
       if (request === undefined || this.#requestHandler === undefined) {
         await stream.close();
         return;
@@ -397,6 +400,7 @@ export class P2PHost {
       }
       await stream.close();
     } catch (error) {
+      clearTimeout(deadline);
       if ((error as { code?: string }).code === 'FRAME_TOO_LARGE') this.penalise(from, 50, 'oversized request');
       stream.abort(error as Error);
     }

@@ -29,6 +29,8 @@ export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   maxResponseBytes: 256 * 1024 * 1024,
 };
 
+const MAX_SERVED_BYTES = 32 * 1024 * 1024;
+
 export class SyncManager {
   readonly #options: SyncOptions;
   readonly #p2p: P2PHost;
@@ -203,7 +205,8 @@ export class SyncManager {
       const certificate = await this.#store.certificate(height);
       if (block === undefined || certificate === undefined) break;
       bytes += block.length + certificate.length;
-      if (bytes > this.#options.maxResponseBytes / 2 && frames.length > 0) break;
+      // One response holds at most a few blocks' worth in memory, whatever the peer asked for.
+      if (bytes > MAX_SERVED_BYTES && frames.length > 0) break;
       frames.push(encodeSyncBlock(block, certificate));
     }
     return frames;
