@@ -54,6 +54,8 @@ export class Mempool {
   readonly #ledger: Ledger;
   readonly #now: () => number;
   readonly #byHash = new Map<string, Entry>();
+  /** The same entries by hex(sha256(envelope)), so a block's raw transactions find them. */
+  readonly #byEnvelope = new Map<string, Entry>();
   readonly #bySender = new Map<string, SenderQueue>();
   #bytes = 0;
   /**
@@ -80,6 +82,14 @@ export class Mempool {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /**
+   * The pooled transaction with exactly these bytes, if any: already decoded and verified, so
+   * validating a block that carries it costs a hash instead of a decode and a verification.
+   */
+  byEnvelope(bytes: Uint8Array): DecodedTx | undefined {
+    return this.#byEnvelope.get(bytesToHex(sha256(bytes)))?.tx;
   }
 
   has(hash: string): boolean {
@@ -177,6 +187,7 @@ export class Mempool {
     queue.byNonce.set(tx.nonce, entry);
     this.#bySender.set(tx.signerAddress, queue);
     this.#byHash.set(tx.hashHex, entry);
+    this.#byEnvelope.set(bytesToHex(envelopeHash(tx)), entry);
     this.#bytes += tx.bytes.length;
     return { ok: true, hash: tx.hashHex, duplicate: false };
   }
@@ -184,6 +195,7 @@ export class Mempool {
   #remove(entry: Entry): void {
     const { tx } = entry;
     if (!this.#byHash.delete(tx.hashHex)) return;
+    this.#byEnvelope.delete(bytesToHex(envelopeHash(tx)));
     this.#bytes -= tx.bytes.length;
     const queue = this.#bySender.get(tx.signerAddress);
     if (queue?.byNonce.get(tx.nonce) === entry) queue.byNonce.delete(tx.nonce);

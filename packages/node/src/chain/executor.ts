@@ -235,6 +235,11 @@ export class Executor {
     if (!certificateCheck.valid) return certificateCheck;
     const txs: DecodedTx[] = [];
     for (const [index, txBytes] of block.txs.entries()) {
+      const pooled = this.#mempool.byEnvelope(txBytes);
+      if (pooled !== undefined) {
+        txs.push(pooled);
+        continue;
+      }
       const decoded = decodeTx(txBytes);
       if (!decoded.ok) return invalid('BAD_TX', `transaction ${index}: ${decoded.code} ${decoded.message}`);
       if (!this.#mempool.verifySignatureOnce(decoded.tx))
