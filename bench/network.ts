@@ -49,11 +49,22 @@ export interface NetworkBenchResult {
 }
 
 async function rpc<T>(url: string, method: string, params: unknown = {}): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
+  let response: Response;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
+      break;
+    } catch (error) {
+      // A kept-alive connection the server closed at that very moment fails the request before
+      // it is sent. Every call here is idempotent (resubmitting a transaction is a duplicate),
+      // so it is sent again.
+      if (attempt === 3) throw error;
+    }
+  }
   const body = (await response.json()) as { result?: T; error?: { message: string } };
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
   return body.result as T;
