@@ -1,4 +1,5 @@
-import { MAX_TX_BYTES } from '@autoledger/state';
+import { generateKeyPair, Signer } from '@autoledger/crypto';
+import { decodeTx, encodeTxBody, MAX_TX_BYTES, signTx } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -9,6 +10,7 @@ import {
   encodeBlock,
   encodeTxBatch,
   MAX_TX_BATCH_TXS,
+  txHashOfCommitted,
 } from '../../../packages/node/src/chain/block.ts';
 
 const tx = (fill: number, length = 200) => new Uint8Array(length).fill(fill);
@@ -58,6 +60,23 @@ test('the block hash binds every byte: a different signature on the same body ch
   assert.is(decoded.header.height, 1);
   assert.is(hex(decoded.header.txRoot), hex(a));
   assert.throws(() => decodeBlock(new Uint8Array([1, 2, 3])));
+});
+
+test('the hash read from a committed envelope is the transaction hash', () => {
+  const key = generateKeyPair();
+  const signer = new Signer(key.secretKey);
+  for (const nonce of [0, 1, 300]) {
+    const body = encodeTxBody(
+      { chainId: 'c', nonce, kind: 'pay.transfer', fields: { to: `al${'1'.repeat(40)}`, amount: '5' } },
+      key.publicKey,
+    );
+    const envelope = signTx(body, signer);
+    const decoded = decodeTx(envelope);
+    assert.ok(decoded.ok);
+    assert.is(Buffer.from(txHashOfCommitted(envelope)).toString('hex'), decoded.ok ? decoded.tx.hashHex : '');
+  }
+  assert.throws(() => txHashOfCommitted(new Uint8Array([0x12, 1, 1])));
+  assert.throws(() => txHashOfCommitted(new Uint8Array([0x0a, 9, 1])));
 });
 
 test.run();

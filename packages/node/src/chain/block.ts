@@ -212,6 +212,24 @@ export function encodeTxBatch(txs: readonly Uint8Array[]): Uint8Array {
   return TxBatchType.encode(TxBatchType.create({ txs })).finish();
 }
 
+/**
+ * The hash (sha256 of the body) of a transaction from a committed block, read straight from
+ * the envelope `Tx { bytes body = 1; bytes signature = 2; }`, which decoding proved canonical
+ * when the block was validated: the body is the first field.
+ */
+export function txHashOfCommitted(envelope: Uint8Array): Uint8Array {
+  let offset = 1;
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = envelope[offset++];
+    if (byte === undefined || shift > 21) throw new CodecError('not a transaction envelope');
+    length |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (envelope[0] !== 0x0a || offset + length > envelope.length) throw new CodecError('not a transaction envelope');
+  return sha256(envelope.subarray(offset, offset + length));
+}
+
 /** The most transactions one relayed batch may carry (a node relays at most 512 at a time). */
 export const MAX_TX_BATCH_TXS = 1_024;
 export const MAX_TX_BATCH_BYTES = MAX_TX_BATCH_TXS * (MAX_TX_BYTES + 8);

@@ -4,7 +4,7 @@
 import { decodeCommitCertificate } from '@autoledger/consensus';
 import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes, isAddress } from '@autoledger/crypto';
 import { decodeTx, txToJson } from '@autoledger/state';
-import { headerToJson } from '../chain/block.ts';
+import { headerToJson, txHashOfCommitted } from '../chain/block.ts';
 import type { AutoledgerNode } from '../node.ts';
 import { buildVehicleReport, certificateToJson } from '../report.ts';
 import { VERSION } from '../version.ts';
@@ -84,10 +84,9 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       const block = height === 0 ? undefined : await node.store.block(height);
       const certificate = await node.store.certificate(height);
       if (block === undefined || certificate === undefined) throw notFound(`block ${height}`);
-      const txHashes = block.txs.map((tx) => {
-        const decoded = decodeTx(tx);
-        return decoded.ok ? decoded.tx.hashHex : '';
-      });
+      // Committed transactions were fully checked when their block was; the hash needs only
+      // the body, so skip the decoding.
+      const txHashes = block.txs.map((tx) => bytesToHex(txHashOfCommitted(tx)));
       return {
         hash: bytesToHex(block.hash),
         header: headerToJson(block.header),
