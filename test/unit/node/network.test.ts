@@ -114,7 +114,11 @@ network('one peer announcing an absurd height does not make a validator report i
   const rogue = await rawPeer(key.secretKey);
   try {
     const target = net.node(0).p2p.listenAddrs[0] as string;
-    const stream = await rogue.dialProtocol(multiaddr(target), `/autoledger/${net.layout.chainId}/wire/1.0.0`);
+    // The validator may still be closing the stopped observer's connection: retry the dial.
+    const stream = await waitFor(
+      () => rogue.dialProtocol(multiaddr(target), `/autoledger/${net.layout.chainId}/wire/1.0.0`),
+      { what: 'a wire stream to validator 0' },
+    );
     stream.send(frame(new Uint8Array([3, ...encodeAnnouncement(9_000_000_000_000, new Uint8Array(32))])));
     const before = heightOf(0);
     await waitFor(() => heightOf(0) >= before + 3, { what: 'three more blocks' });
