@@ -191,6 +191,36 @@ function refuse(code: string, message: string, field?: string): DecodeResult {
   return field === undefined ? { ok: false, code, message } : { ok: false, code, message, field };
 }
 
+const BODY_TAG = 0x0a; // field 1, length-delimited
+const SIGNATURE_TAG = 0x12; // field 2, length-delimited
+
+/**
+ * The body and signature of an envelope `Tx { bytes body = 1; bytes signature = 2; }` when
+ * the bytes are exactly its canonical encoding with a non-empty body and a 64-byte signature:
+ * tag, minimal varint length, body, tag, 64, signature, nothing after. Every valid transaction
+ * has this layout, so this replaces a protobuf decode and re-encode on the hot path; anything
+ * else (undefined) gets the full decode and its precise error.
+ */
+function splitCanonicalEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8Array } | undefined {
+  if (bytes[0] !== BODY_TAG) return undefined;
+  let offset = 1;
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[offset++];
+    if (byte === undefined || shift > 21) return undefined;
+    length += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) {
+      // A varint's last byte is zero only in a non-minimal encoding (or for length 0).
+      if (byte === 0) return undefined;
+      break;
+    }
+  }
+  const bodyEnd = offset + length;
+  if (bytes.length !== bodyEnd + 2 + SIGNATURE_LENGTH) return undefined;
+  if (bytes[bodyEnd] !== SIGNATURE_TAG || bytes[bodyEnd + 1] !== SIGNATURE_LENGTH) return undefined;
+  return { body: bytes.subarray(offset, bodyEnd), signature: bytes.subarray(bodyEnd + 2) };
+}
+
 /**
  * Decodes and checks a transaction without any state: size, protobuf shape and canonical
  * encoding, kind, field types and limits, canonical amounts, VIN syntax. It does NOT check the
@@ -200,20 +230,25 @@ export function decodeTx(bytes: Uint8Array, limits: DecodeLimits = {}): DecodeRe
   const maxBytes = limits.maxTxBytes ?? MAX_TX_BYTES;
   if (!(bytes instanceof Uint8Array)) return refuse('MALFORMED_TX', 'a transaction is bytes');
   if (bytes.length > maxBytes) return refuse('TX_TOO_LARGE', `the transaction exceeds ${maxBytes} bytes`);
-  let envelope: { body?: Uint8Array; signature?: Uint8Array };
+  // A copy: the decoded transaction must not change if the caller reuses its buffer.
+  const owned = new Uint8Array(bytes);
+  let envelope: { body?: Uint8Array; signature?: Uint8Array } | undefined = splitCanonicalEnvelope(owned);
   let message: Record<string, unknown> & { kind?: string };
   try {
-    envelope = schema.Tx.decode(bytes) as typeof envelope;
-    if (!bytesEqual(schema.Tx.encode(envelope).finish(), bytes)) {
-      return refuse('MALFORMED_TX', 'the envelope is not canonically encoded');
+    if (envelope === undefined) {
+      // Not the one canonical layout: decode it in full to say precisely what is wrong.
+      envelope = schema.Tx.decode(owned) as { body?: Uint8Array; signature?: Uint8Array };
+      if (!bytesEqual(schema.Tx.encode(envelope).finish(), owned)) {
+        return refuse('MALFORMED_TX', 'the envelope is not canonically encoded');
+      }
+      if (envelope.body === undefined || envelope.body.length === 0) return refuse('MALFORMED_TX', 'the body is empty');
     }
-    if (envelope.body === undefined || envelope.body.length === 0) return refuse('MALFORMED_TX', 'the body is empty');
-    message = schema.TxBody.decode(envelope.body) as unknown as typeof message;
+    message = schema.TxBody.decode(envelope.body as Uint8Array) as unknown as typeof message;
   } catch (error) {
     return refuse('MALFORMED_TX', `not a transaction: ${(error as Error).message}`);
   }
-  const body = new Uint8Array(envelope.body);
-  const signature = new Uint8Array(envelope.signature ?? []);
+  const body = envelope.body as Uint8Array;
+  const signature = envelope.signature ?? new Uint8Array(0);
   if (signature.length !== SIGNATURE_LENGTH) return refuse('MALFORMED_TX', 'the signature must be 64 bytes');
   const member = message.kind;
   const kind = member === undefined ? undefined : KIND_BY_MEMBER.get(member);
@@ -244,7 +279,7 @@ export function decodeTx(bytes: Uint8Array, limits: DecodeLimits = {}): DecodeRe
     tx: {
       hash: new Uint8Array(hash),
       hashHex: bytesToHex(hash),
-      bytes: new Uint8Array(bytes),
+      bytes: owned,
       body,
       signature,
       chainId,

@@ -295,4 +295,40 @@ test('decoding refuses oversize, garbage, unknown kinds and non-canonical encodi
   assert.is(decodeTx(good, { maxTxBytes: 50 }).ok, false, 'a smaller limit applies');
 });
 
+test('the envelope has one canonical encoding: any other layout of the same body and signature is refused', () => {
+  const good = build('pay.burn', { amount: '1' });
+  const decoded = decodeTx(good);
+  assert.ok(decoded.ok);
+  if (!decoded.ok) return;
+  const { body, signature } = decoded.tx;
+  assert.equal(rawEnvelope(body, signature), good, 'the writer and the encoder agree');
+  // The body's length padded with a continuation byte and a trailing zero: same value, not minimal.
+  const length = w().varint(body.length).finish();
+  length[length.length - 1] = (length[length.length - 1] as number) | 0x80;
+  const padded = concatBytes(
+    new Uint8Array([0x0a]),
+    length,
+    new Uint8Array([0]),
+    body,
+    w().bytes(2, signature).finish(),
+  );
+  assert.is(refusal(padded), 'MALFORMED_TX', 'non-minimal length');
+  const layouts: [string, Uint8Array][] = [
+    ['signature first', concatBytes(w().bytes(2, signature).finish(), w().bytes(1, body).finish())],
+    ['trailing byte', concatBytes(good, new Uint8Array([0]))],
+    ['trailing field', concatBytes(good, w().uint(3, 1).finish())],
+    ['body twice', concatBytes(w().bytes(1, body).finish(), good)],
+    ['signature twice', concatBytes(good, w().bytes(2, signature).finish())],
+    ['empty body', w().bytes(2, signature).finish()],
+    ['65-byte signature', rawEnvelope(body, concatBytes(signature, new Uint8Array([1])))],
+    ['truncated', good.subarray(0, good.length - 1)],
+  ];
+  for (const [name, bytes] of layouts) assert.is(refusal(bytes), 'MALFORMED_TX', name);
+  // The decoded transaction owns its bytes: reusing the caller's buffer changes nothing.
+  const buffer = good.slice();
+  const owned = decodeTx(buffer);
+  buffer.fill(0);
+  assert.ok(owned.ok && owned.tx.hashHex === decoded.tx.hashHex && verifyTxSignature(owned.tx));
+});
+
 test.run();
