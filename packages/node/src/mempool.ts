@@ -3,9 +3,16 @@
 // caps, a time to live, and a re-check after every block keep it correct and bounded.
 
 import { bytesToHex, sha256 } from '@autoledger/crypto';
-import { type DecodedTx, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
+import { type DecodedTx, type DecodeResult, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
 
 const envelopeHashes = new WeakMap<DecodedTx, Uint8Array>();
+
+/** Decodes a transaction and remembers the envelope hash already computed from its bytes. */
+function decodeWithEnvelopeHash(bytes: Uint8Array, hash: Uint8Array): DecodeResult {
+  const decoded = decodeTx(bytes);
+  if (decoded.ok) envelopeHashes.set(decoded.tx, hash);
+  return decoded;
+}
 
 /** sha256 of the encoded transaction, signature included (remembered per decoded object). */
 export function envelopeHash(tx: DecodedTx): Uint8Array {
@@ -64,6 +71,13 @@ export class Mempool {
    */
   readonly #verified = new Set<string>();
   readonly #verifiedLimit: number;
+  /**
+   * Recently committed transactions, hex(sha256(envelope)) → transaction hash. Validators relay
+   * every transaction to each other, and a copy often arrives after the block that carries it:
+   * this answers it with a hash and a lookup, instead of a decode, a state check and a read of
+   * the transaction index. Bounded like the verdicts; an older copy falls back to the index.
+   */
+  readonly #committed = new Map<string, string>();
   #lastExpiry = 0;
 
   constructor(options: MempoolOptions, dependencies: { ledger: Ledger; now?: () => number }) {
@@ -85,11 +99,17 @@ export class Mempool {
   }
 
   /**
-   * The pooled transaction with exactly these bytes, if any: already decoded and verified, so
-   * validating a block that carries it costs a hash instead of a decode and a verification.
+   * A block's transaction, decoded and its signature verified: the pooled copy when there is
+   * one (no work at all), otherwise decoded and verified here, once.
    */
-  byEnvelope(bytes: Uint8Array): DecodedTx | undefined {
-    return this.#byEnvelope.get(bytesToHex(sha256(bytes)))?.tx;
+  decodeVerified(bytes: Uint8Array): { ok: true; tx: DecodedTx } | { ok: false; code: string; message: string } {
+    const hash = sha256(bytes);
+    const pooled = this.#byEnvelope.get(bytesToHex(hash));
+    if (pooled !== undefined) return { ok: true, tx: pooled.tx };
+    const decoded = decodeWithEnvelopeHash(bytes, hash);
+    if (!decoded.ok) return decoded;
+    if (!this.verifySignatureOnce(decoded.tx)) return { ok: false, code: 'BAD_SIGNATURE', message: 'bad signature' };
+    return decoded;
   }
 
   has(hash: string): boolean {
@@ -101,13 +121,7 @@ export class Mempool {
   }
 
   #rememberVerified(hash: string): void {
-    if (this.#verified.size >= this.#verifiedLimit) {
-      let drop = this.#verified.size / 2;
-      for (const old of this.#verified) {
-        this.#verified.delete(old);
-        if (--drop <= 0) break;
-      }
-    }
+    dropOldestHalfWhenFull(this.#verified, this.#verifiedLimit);
     this.#verified.add(hash);
   }
 
@@ -137,11 +151,19 @@ export class Mempool {
     isCommitted: (hash: Uint8Array) => Promise<boolean>,
     capacityShare = 1,
   ): Promise<AdmitResult> {
+    const envelope = bytes instanceof Uint8Array ? sha256(bytes) : undefined;
+    if (envelope !== undefined) {
+      const envelopeHex = bytesToHex(envelope);
+      const pooled = this.#byEnvelope.get(envelopeHex);
+      if (pooled !== undefined) return { ok: true, hash: pooled.tx.hashHex, duplicate: true };
+      const committed = this.#committed.get(envelopeHex);
+      if (committed !== undefined) return alreadyCommitted(committed);
+    }
     const maxTxs = Math.floor(this.#options.maxTxs * capacityShare);
     if (this.#byHash.size >= maxTxs || this.#bytes + bytes.length > this.#options.maxBytes * capacityShare) {
       return { ok: false, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
     }
-    const decoded = decodeTx(bytes);
+    const decoded = envelope === undefined ? decodeTx(bytes) : decodeWithEnvelopeHash(bytes, envelope);
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
     const tx = decoded.tx;
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
@@ -150,14 +172,7 @@ export class Mempool {
     }
     const check = await this.#ledger.checkTx(tx);
     if (!check.ok) {
-      if (check.code === 'BAD_NONCE' && (await isCommitted(tx.hash))) {
-        return {
-          ok: false,
-          hash: tx.hashHex,
-          code: 'ALREADY_COMMITTED',
-          message: 'this transaction is already in a block',
-        };
-      }
+      if (check.code === 'BAD_NONCE' && (await isCommitted(tx.hash))) return alreadyCommitted(tx.hashHex);
       return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
     }
     // The check awaited the store: another copy may have been admitted meanwhile.
@@ -255,6 +270,8 @@ export class Mempool {
     const touched = new Set<string>();
     let membershipChanged = false;
     for (const tx of committed) {
+      dropOldestHalfWhenFull(this.#committed, this.#verifiedLimit);
+      this.#committed.set(bytesToHex(envelopeHash(tx)), tx.hashHex);
       const entry = this.#byHash.get(tx.hashHex);
       if (entry) this.#remove(entry);
       const queue = this.#bySender.get(tx.signerAddress);
@@ -303,5 +320,19 @@ export class Mempool {
 
   pendingHashes(limit: number): string[] {
     return [...this.#byHash.keys()].slice(0, limit);
+  }
+}
+
+function alreadyCommitted(hash: string): AdmitResult {
+  return { ok: false, hash, code: 'ALREADY_COMMITTED', message: 'this transaction is already in a block' };
+}
+
+/** Keeps a remembered set or map bounded: when full, its oldest half (insertion order) goes. */
+function dropOldestHalfWhenFull(remembered: Set<string> | Map<string, string>, limit: number): void {
+  if (remembered.size < limit) return;
+  let drop = remembered.size / 2;
+  for (const old of remembered.keys()) {
+    remembered.delete(old);
+    if (--drop <= 0) break;
   }
 }

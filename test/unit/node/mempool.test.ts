@@ -57,6 +57,50 @@ test('a stale nonce is BAD_NONCE, and ALREADY_COMMITTED when that very transacti
   assert.is(await codeOf(mempool, first, async () => true), 'ALREADY_COMMITTED');
 });
 
+test('a copy that arrives after its block is ALREADY_COMMITTED at once, without reading the index', async () => {
+  const { chain, mempool, transfer } = await setup();
+  const first = transfer('alice', 0);
+  await chain.block([first]);
+  mempool.afterBlock([first]);
+  let indexReads = 0;
+  const result = await mempool.add(first.bytes, async () => {
+    indexReads++;
+    return true;
+  });
+  assert.equal(result, {
+    ok: false,
+    hash: first.hashHex,
+    code: 'ALREADY_COMMITTED',
+    message: 'this transaction is already in a block',
+  });
+  assert.is(indexReads, 0);
+  assert.is(mempool.size, 0);
+  // Other bytes for the same body (another signature) are not that transaction: full checks.
+  const forged = first.bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  assert.is(await codeOf(mempool, forged), 'BAD_SIGNATURE');
+});
+
+test('a block’s transactions: pooled ones are reused, others decoded and verified once, forgeries refused', async () => {
+  const { mempool, transfer } = await setup();
+  const pooled = transfer('alice', 0);
+  await codeOf(mempool, pooled);
+  const verified = mempool.signaturesVerified;
+  const reused = mempool.decodeVerified(pooled.bytes);
+  assert.ok(reused.ok && reused.tx === mempool.get(pooled.hashHex), 'the pooled object itself');
+  const unseen = transfer('bob', 0);
+  const decoded = mempool.decodeVerified(unseen.bytes);
+  assert.ok(decoded.ok && decoded.tx.hashHex === unseen.hashHex);
+  assert.ok(mempool.decodeVerified(unseen.bytes).ok);
+  assert.is(mempool.signaturesVerified, verified + 1, 'verified once across both validations');
+  const forged = unseen.bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  const refused = mempool.decodeVerified(forged);
+  assert.is(refused.ok ? 'ok' : refused.code, 'BAD_SIGNATURE');
+  const malformed = mempool.decodeVerified(new Uint8Array([1, 2, 3]));
+  assert.is(malformed.ok ? 'ok' : malformed.code, 'MALFORMED_TX');
+});
+
 test('reap takes each sender’s run of consecutive nonces, oldest sender first, within the limits', async () => {
   const { mempool, transfer, advance } = await setup();
   for (const nonce of [0, 1, 3]) assert.is(await codeOf(mempool, transfer('bob', nonce)), 'ok');

@@ -11,7 +11,7 @@ import {
   verifyCommitCertificate,
 } from '@autoledger/consensus';
 import { bytesEqual, bytesToHex, sha256 } from '@autoledger/crypto';
-import { type BlockExecution, type DecodedTx, decodeTx, type Ledger } from '@autoledger/state';
+import type { BlockExecution, DecodedTx, Ledger } from '@autoledger/state';
 import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import { envelopeHash, type Mempool } from '../mempool.ts';
@@ -235,15 +235,8 @@ export class Executor {
     if (!certificateCheck.valid) return certificateCheck;
     const txs: DecodedTx[] = [];
     for (const [index, txBytes] of block.txs.entries()) {
-      const pooled = this.#mempool.byEnvelope(txBytes);
-      if (pooled !== undefined) {
-        txs.push(pooled);
-        continue;
-      }
-      const decoded = decodeTx(txBytes);
+      const decoded = this.#mempool.decodeVerified(txBytes);
       if (!decoded.ok) return invalid('BAD_TX', `transaction ${index}: ${decoded.code} ${decoded.message}`);
-      if (!this.#mempool.verifySignatureOnce(decoded.tx))
-        return invalid('BAD_TX', `transaction ${index}: bad signature`);
       txs.push(decoded.tx);
     }
     if (new Set(txs.map((tx) => tx.hashHex)).size !== txs.length)
