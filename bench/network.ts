@@ -136,7 +136,10 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
   }
   const children: ChildProcess[] = homes.map((home) => {
     const logFile = openSync(join(home, 'node.log'), 'a');
-    const child = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', home], {
+    // AUTOLEDGER_BENCH_PROFILE=DIR writes each validator's V8 CPU profile to DIR when it stops.
+    const profileDir = process.env.AUTOLEDGER_BENCH_PROFILE;
+    const profileArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const child = spawn(process.execPath, [...profileArgs, CLI_ENTRY, 'start', '--home', home], {
       stdio: ['ignore', logFile, logFile],
     });
     closeSync(logFile);
@@ -261,62 +264,80 @@ async function measure({
   const viewChangesBefore = await Promise.all(urls.map((url) => scrape(url, 'autoledger_view_changes_total')));
   const verifiesBefore = await Promise.all(urls.map((url) => scrape(url, 'autoledger_signature_verifications_total')));
 
-  // Open loop at a fixed rate: every tick, submit what the schedule says is due, spread over
-  // the validators. At 'max', keep a few batches in flight and, when a mempool is full, put
-  // the refused transactions back at the head of the queue and back off briefly.
+  // Open loop at a fixed rate: every tick, submit what the schedule says is due. Like real
+  // clients, each account sends all its transactions to one validator (its lane), so its
+  // nonces reach the network in order; the accounts are spread evenly over the validators.
+  // At 'max', keep a few batches in flight per lane and, when a mempool is full, put the
+  // refused transactions back at the head of that lane and back off briefly.
   const tickMs = 20;
   const saturate = options.rate === 'max';
   const started = performance.now();
   windowStart = started + options.warmupS * 1000;
   windowEnd = windowStart + options.durationS * 1000;
-  let next = 0;
-  let turn = 0;
-  let inFlight = 0;
-  let backoffUntil = 0;
-  const retry: SignedTx[] = [];
-  const maxInFlight = saturate ? 8 : 32;
+  const lanes = urls.map((url) => ({
+    url,
+    /** Positions in `workload` of this lane's transactions, in order. */
+    positions: [] as number[],
+    next: 0,
+    inFlight: 0,
+    backoffUntil: 0,
+    retry: [] as SignedTx[],
+  }));
+  const laneOfSender = new Map<string, number>();
+  workload.forEach((tx, position) => {
+    let lane = laneOfSender.get(tx.sender);
+    if (lane === undefined) {
+      lane = laneOfSender.size % lanes.length;
+      laneOfSender.set(tx.sender, lane);
+    }
+    lanes[lane]?.positions.push(position);
+  });
+  const maxInFlightPerLane = saturate ? 2 : 8;
+  const pendingWork = () => lanes.some((lane) => lane.next < lane.positions.length || lane.retry.length > 0);
   escrow?.start();
   log(
     `submitting ${saturate ? 'as fast as the network takes them' : `at ${rate} tx/s`} for ${options.warmupS} s warm-up + ${options.durationS} s measured…`,
   );
-  while ((next < workload.length || retry.length > 0) && performance.now() < windowEnd) {
+  while (pendingWork() && performance.now() < windowEnd) {
     const now = performance.now();
     const due = saturate ? workload.length : Math.min(workload.length, Math.floor(((now - started) / 1000) * rate));
-    while ((next < due || retry.length > 0) && inFlight < maxInFlight && now >= backoffUntil) {
-      const batch = retry.splice(0, 500);
-      const take = Math.min(due, next + 500 - batch.length) - next;
-      if (take > 0) {
-        batch.push(...workload.slice(next, next + take));
-        next += take;
-      }
-      if (batch.length === 0) break;
-      const url = urls[turn++ % urls.length] as string;
-      inFlight++;
-      const sentAt = performance.now();
-      void rpc<{ ok: boolean; hash?: string; code?: string }[]>(url, 'tx_submitBatch', {
-        txs: batch.map((tx) => tx.base64),
-      })
-        .then((results) => {
-          results.forEach((result, index) => {
-            if (result.ok && result.hash) {
-              if (!submittedAt.has(result.hash)) submittedAt.set(result.hash, sentAt);
-            } else if (saturate && result.code === 'MEMPOOL_FULL') {
-              retry.push(batch[index] as SignedTx);
-              backoffUntil = performance.now() + 50;
-            } else refusals[result.code ?? 'ERROR'] = (refusals[result.code ?? 'ERROR'] ?? 0) + 1;
+    for (const lane of lanes) {
+      while (lane.inFlight < maxInFlightPerLane && now >= lane.backoffUntil) {
+        const batch = lane.retry.splice(0, 500);
+        while (batch.length < 500 && lane.next < lane.positions.length) {
+          const position = lane.positions[lane.next] as number;
+          if (position >= due) break;
+          batch.push(workload[position] as SignedTx);
+          lane.next++;
+        }
+        if (batch.length === 0) break;
+        lane.inFlight++;
+        const sentAt = performance.now();
+        void rpc<{ ok: boolean; hash?: string; code?: string }[]>(lane.url, 'tx_submitBatch', {
+          txs: batch.map((tx) => tx.base64),
+        })
+          .then((results) => {
+            results.forEach((result, index) => {
+              if (result.ok && result.hash) {
+                if (!submittedAt.has(result.hash)) submittedAt.set(result.hash, sentAt);
+              } else if (saturate && result.code === 'MEMPOOL_FULL') {
+                lane.retry.push(batch[index] as SignedTx);
+                lane.backoffUntil = performance.now() + 50;
+              } else refusals[result.code ?? 'ERROR'] = (refusals[result.code ?? 'ERROR'] ?? 0) + 1;
+            });
+          })
+          .catch((error: Error & { cause?: { code?: string } }) => {
+            // At 'max' a batch whose connection failed is offered again; at a fixed rate it counts as refused.
+            if (saturate) lane.retry.push(...batch);
+            else {
+              const reason = `TRANSPORT_${error.cause?.code ?? error.name}`;
+              refusals[reason] = (refusals[reason] ?? 0) + batch.length;
+            }
+          })
+          .finally(() => {
+            lane.inFlight--;
           });
-        })
-        .catch((error: Error & { cause?: { code?: string } }) => {
-          // At 'max' a batch whose connection failed is offered again; at a fixed rate it counts as refused.
-          if (saturate) retry.push(...batch);
-          else {
-            const reason = `TRANSPORT_${error.cause?.code ?? error.name}`;
-            refusals[reason] = (refusals[reason] ?? 0) + batch.length;
-          }
-        })
-        .finally(() => {
-          inFlight--;
-        });
+      }
     }
     await new Promise((done) => setTimeout(done, tickMs));
   }
@@ -346,7 +367,7 @@ async function measure({
   const wallS = options.warmupS + options.durationS;
   return {
     offeredRate: options.rate === 'max' ? 'max' : rate,
-    submitted: next,
+    submitted: lanes.reduce((sum, lane) => sum + lane.next, 0),
     committed: committedInWindow,
     refused: Object.values(refusals).reduce((sum, value) => sum + value, 0),
     escrowFlows: escrow

@@ -51,13 +51,15 @@ export function benchVin(dealerIndex: number, serial: number): string {
 export interface SignedTx {
   bytes: Uint8Array;
   base64: string;
+  /** The signing account's name: a client sends one account's transactions to one node. */
+  sender: string;
   hash?: string;
 }
 
 function sign(chainId: string, account: BenchAccount, kind: string, fields: Record<string, unknown>): SignedTx {
   const body = encodeTxBody({ chainId, nonce: account.nonce++, kind, fields }, account.publicKey);
   const bytes = signTx(body, account.signer);
-  return { bytes, base64: Buffer.from(bytes).toString('base64') };
+  return { bytes, base64: Buffer.from(bytes).toString('base64'), sender: account.name };
 }
 
 /**
