@@ -29,7 +29,8 @@ export interface LocalNetwork {
 
 interface EditableConfig {
   p2p: { observers: string[] };
-  consensus: { timeoutBaseTicks?: number };
+  consensus: { timeoutBaseTicks?: number; minBlockIntervalMs?: number };
+  block: { maxTxs?: number };
 }
 
 function patchConfig(home: string, patch: (config: EditableConfig) => void): void {
@@ -44,7 +45,14 @@ function patchConfig(home: string, patch: (config: EditableConfig) => void): voi
  * sync and serve RPC; every validator lists them as allowed peers.
  */
 export async function startLocalNetwork(
-  options: { validators?: number; observers?: number; blockIntervalMs?: number; timeoutBaseTicks?: number } = {},
+  options: {
+    validators?: number;
+    observers?: number;
+    blockIntervalMs?: number;
+    minBlockIntervalMs?: number;
+    maxBlockTxs?: number;
+    timeoutBaseTicks?: number;
+  } = {},
 ): Promise<LocalNetwork> {
   const validators = options.validators ?? 4;
   const observers = options.observers ?? 0;
@@ -80,6 +88,8 @@ export async function startLocalNetwork(
       config.p2p.observers = observerPeerIds;
       // Short view timeouts: a stopped validator's turns to lead cost little test time.
       if (options.timeoutBaseTicks !== undefined) config.consensus.timeoutBaseTicks = options.timeoutBaseTicks;
+      if (options.minBlockIntervalMs !== undefined) config.consensus.minBlockIntervalMs = options.minBlockIntervalMs;
+      if (options.maxBlockTxs !== undefined) config.block = { ...config.block, maxTxs: options.maxBlockTxs };
     });
   }
   const nodes: (AutoledgerNode | undefined)[] = homes.map(() => undefined);

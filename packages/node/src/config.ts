@@ -40,6 +40,12 @@ export interface NodeConfig {
     timeoutBaseTicks: number;
     /** The longest a leader waits for transactions before proposing an empty block. */
     emptyBlockIntervalMs: number;
+    /**
+     * The shortest time from one commit to the next proposal, unless a full block waits: under
+     * light load, transactions arriving within it share a block instead of each paying for a
+     * whole round of consensus, signatures and synced writes.
+     */
+    minBlockIntervalMs: number;
   };
   block: {
     maxTxs: number;
@@ -65,7 +71,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
     maxConnections: DEFAULT_RPC_LIMITS.maxConnections,
     maxInFlightRequests: DEFAULT_RPC_LIMITS.maxInFlightRequests,
   },
-  consensus: { tickMs: 100, timeoutBaseTicks: 40, emptyBlockIntervalMs: 1_000 },
+  consensus: { tickMs: 100, timeoutBaseTicks: 40, emptyBlockIntervalMs: 1_000, minBlockIntervalMs: 50 },
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
   mempool: DEFAULT_MEMPOOL_OPTIONS,
   log: { level: 'info' },
@@ -131,6 +137,10 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   if (config.rpc.listen !== '') parseHostPort(config.rpc.listen, 'rpc.listen');
   if (config.rpc.metricsListen !== '') parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
   if (config.consensus.tickMs < 10) throw new ConfigError('consensus.tickMs must be at least 10');
+  const { minBlockIntervalMs, emptyBlockIntervalMs } = config.consensus;
+  if (!(minBlockIntervalMs >= 0 && minBlockIntervalMs <= emptyBlockIntervalMs)) {
+    throw new ConfigError('consensus.minBlockIntervalMs must be from 0 to consensus.emptyBlockIntervalMs');
+  }
   if (config.block.maxTxs < 1 || config.block.maxTxs > MAX_BLOCK_TXS) {
     throw new ConfigError(`block.maxTxs must be from 1 to ${MAX_BLOCK_TXS} (the protocol's limit)`);
   }

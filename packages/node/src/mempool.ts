@@ -247,10 +247,14 @@ export class Mempool {
     return nonce;
   }
 
-  /** True when at least one transaction could go into the next block. */
-  hasReady(): boolean {
-    for (const queue of this.#bySender.values()) if (queue.byNonce.has(queue.accountNonce)) return true;
-    return false;
+  /** How many transactions could go into the next block, counting up to `limit` at most. */
+  readyCount(limit: number): number {
+    let ready = 0;
+    for (const queue of this.#bySender.values()) {
+      for (let nonce = queue.accountNonce; ready < limit && queue.byNonce.has(nonce); nonce++) ready++;
+      if (ready >= limit) break;
+    }
+    return ready;
   }
 
   /** Drops a transaction that made a block proposal invalid. */

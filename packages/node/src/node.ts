@@ -250,6 +250,8 @@ export class AutoledgerNode {
         {
           tickMs: config.consensus.tickMs,
           emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
+          minBlockIntervalMs: config.consensus.minBlockIntervalMs,
+          fullBlockTxs: config.block.maxTxs,
           selfPublicKey: this.#publicKey,
         },
         {

@@ -28,6 +28,10 @@ test('mistakes are refused with a message naming the field, never silently defau
     /consensus\.tickMs must be a non-negative integer/,
   );
   assert.match(errorOf({ moniker: 'x', consensus: { tickMs: 1 } }) ?? '', /tickMs must be at least 10/);
+  assert.match(
+    errorOf({ moniker: 'x', consensus: { emptyBlockIntervalMs: 500, minBlockIntervalMs: 600 } }) ?? '',
+    /minBlockIntervalMs must be from 0 to consensus\.emptyBlockIntervalMs/,
+  );
   assert.match(errorOf({ moniker: 'x', p2p: { peers: 'one' } }) ?? '', /p2p\.peers must be an array/);
   assert.match(errorOf({ moniker: 'x', p2p: { peers: [1] } }) ?? '', /p2p\.peers must hold strings/);
   assert.match(errorOf({ moniker: 'x', rpc: { tokens: [{ token: 'short', scope: 'read' }] } }) ?? '', /tokens/);

@@ -121,7 +121,8 @@ test('reap takes each sender’s run of consecutive nonces, oldest sender first,
   const twoTxBytes = (reaped[0] as DecodedTx).bytes.length + (reaped[1] as DecodedTx).bytes.length;
   assert.is(mempool.reap(100, twoTxBytes).length, 2);
   assert.is(mempool.reap(100, twoTxBytes - 1).length, 1);
-  assert.ok(mempool.hasReady());
+  assert.is(mempool.readyCount(100), 4, 'bob 0-1 and alice 0-1; bob 3 is not ready');
+  assert.is(mempool.readyCount(3), 3, 'counting stops at the limit');
   assert.is(mempool.nextNonce((reaped[0] as DecodedTx).signerAddress, 0), 2);
 });
 

@@ -14,6 +14,10 @@ import { type CommittedBlock, type Executor, ExecutorClosedError } from './execu
 export interface DriverOptions {
   tickMs: number;
   emptyBlockIntervalMs: number;
+  /** The shortest wait from a commit to a proposal that is not full (see the node config). */
+  minBlockIntervalMs: number;
+  /** Transactions that make a full block: with that many ready, a leader proposes at once. */
+  fullBlockTxs: number;
   /** The node's validator public key. */
   selfPublicKey: Uint8Array;
   /** Inputs waiting beyond this are dropped (messages only; the engine recovers by view change). */
@@ -55,6 +59,8 @@ export class ConsensusDriver {
   #pendingProposal: { height: number; view: number; since: number } | undefined;
   #building = false;
   #lastCommitAt = Date.now();
+  /** Wakes a leader when its minimum block interval is over. */
+  #proposalTimer: NodeJS.Timeout | undefined;
   /** Resolves when the pump has drained, for an orderly stop. */
   #idle: Promise<void> = Promise.resolve();
 
@@ -80,6 +86,7 @@ export class ConsensusDriver {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    clearTimeout(this.#proposalTimer);
     this.#queue.length = 0;
     this.#queuedBytes = 0;
     await this.#idle;
@@ -213,15 +220,29 @@ export class ConsensusDriver {
   }
 
   /**
-   * A leader proposes as soon as transactions wait, or with an empty block once the empty
-   * block interval has passed (so that block-time deadlines keep firing on a quiet chain).
-   * After a view change it proposes at once: the network has already waited long enough.
+   * A leader proposes at once when a full block's worth of transactions waits; with fewer, once
+   * the minimum block interval since the last commit is over; with none, an empty block once
+   * the empty block interval is over (so that block-time deadlines keep firing on a quiet
+   * chain). After a view change it proposes at once: the network has already waited enough.
    */
   #maybePropose(): void {
     const pending = this.#pendingProposal;
     if (pending === undefined || this.#building || this.#stopped) return;
-    const waited = Date.now() - this.#lastCommitAt;
-    if (pending.view === 0 && !this.#deps.mempool.hasReady() && waited < this.#options.emptyBlockIntervalMs) return;
+    if (pending.view === 0) {
+      const waited = Date.now() - this.#lastCommitAt;
+      const { fullBlockTxs, minBlockIntervalMs, emptyBlockIntervalMs } = this.#options;
+      const ready = this.#deps.mempool.readyCount(fullBlockTxs);
+      if (ready === 0 && waited < emptyBlockIntervalMs) return;
+      if (ready > 0 && ready < fullBlockTxs && waited < minBlockIntervalMs) {
+        if (this.#proposalTimer === undefined) {
+          this.#proposalTimer = setTimeout(() => {
+            this.#proposalTimer = undefined;
+            this.#maybePropose();
+          }, minBlockIntervalMs - waited);
+        }
+        return;
+      }
+    }
     this.#pendingProposal = undefined;
     this.#building = true;
     const started = performance.now();

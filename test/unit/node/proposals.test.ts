@@ -1,0 +1,91 @@
+// When a leader proposes: transactions that arrive together share a block (the minimum block
+// interval), and a full block's worth goes out at once. Four validators in one process, real
+// level stores and libp2p on 127.0.0.1. The block times are the proposers' clocks, all on this
+// machine, so "at least the minimum interval apart" holds however fast or slow it is.
+
+import { bytesToBase64 } from '@autoledger/crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rpcCall } from '../../support/devnet.ts';
+import { loadAccount, signTransfer } from '../../support/load.ts';
+import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const MIN_BLOCK_INTERVAL_MS = 3_000;
+const MAX_BLOCK_TXS = 10;
+
+interface TxStatus {
+  status: string;
+  height: number;
+}
+
+async function submitAndWait(net: LocalNetwork, txs: Uint8Array[]): Promise<number[]> {
+  const rpcUrl = net.node(0).rpcUrl as string;
+  const results = await rpcCall<{ ok: boolean; hash: string; code?: string }[]>(rpcUrl, 'tx_submitBatch', {
+    txs: txs.map(bytesToBase64),
+  });
+  assert.ok(
+    results.every((result) => result.ok),
+    JSON.stringify(results.filter((result) => !result.ok)),
+  );
+  const heights: number[] = [];
+  for (const { hash } of results) {
+    await waitFor(async () => (await rpcCall<TxStatus>(rpcUrl, 'tx_get', { hash })).status === 'committed', {
+      what: `transaction ${hash} committed`,
+      timeoutMs: 60_000,
+    });
+    heights.push((await rpcCall<TxStatus>(rpcUrl, 'tx_get', { hash })).height);
+  }
+  return heights;
+}
+
+async function blockTime(net: LocalNetwork, height: number): Promise<number> {
+  const block = await net.node(0).store.block(height);
+  assert.ok(block, `block ${height} is stored`);
+  return block?.header.time ?? Number.NaN;
+}
+
+test('a few transactions wait out the minimum block interval together; a full block goes at once', async () => {
+  const net = await startLocalNetwork({
+    validators: 4,
+    blockIntervalMs: 20_000,
+    minBlockIntervalMs: MIN_BLOCK_INTERVAL_MS,
+    maxBlockTxs: MAX_BLOCK_TXS,
+    timeoutBaseTicks: 600,
+  });
+  try {
+    // Transactions are relayed over live connections: submit once every validator sees the rest.
+    for (let index = 0; index < 4; index++) {
+      await waitFor(
+        async () => (await rpcCall<{ peers: number }>(net.node(index).rpcUrl as string, 'node_status')).peers >= 3,
+        { what: `validator ${index} connected to the others` },
+      );
+    }
+    const alice = loadAccount(net.dir, 'alice');
+    const bob = loadAccount(net.dir, 'bob');
+    const transfers = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => signTransfer(net.layout.chainId, alice, bob.key.address, '1', from + i));
+
+    // Block 1 (whatever it holds) sets a reference time; then a handful arrive together.
+    const [first] = await submitAndWait(net, transfers(0, 1));
+    const few = await submitAndWait(net, transfers(1, 5));
+    assert.is(new Set(few).size, 1, `five transactions, one block: ${few}`);
+    const fewHeight = few[0] as number;
+    const gap = (await blockTime(net, fewHeight)) - (await blockTime(net, fewHeight - 1));
+    assert.ok(gap >= MIN_BLOCK_INTERVAL_MS, `a block that is not full waits ${MIN_BLOCK_INTERVAL_MS} ms: ${gap}`);
+    assert.ok((first as number) < fewHeight);
+
+    // Three full blocks' worth: each leader has a full block ready and proposes it at once.
+    const many = await submitAndWait(net, transfers(6, 3 * MAX_BLOCK_TXS));
+    const heights = [...new Set(many)].sort((a, b) => a - b);
+    assert.is(heights.length, 3, `thirty transactions in three full blocks: ${heights}`);
+    for (const height of heights.slice(1)) {
+      const fullGap = (await blockTime(net, height)) - (await blockTime(net, height - 1));
+      assert.ok(fullGap < MIN_BLOCK_INTERVAL_MS, `full block ${height} did not wait: ${fullGap} ms`);
+    }
+  } finally {
+    await net.stop();
+  }
+});
+
+test.run();
