@@ -25,6 +25,11 @@ import { createRpcMethods } from './rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
 
+/** Relayed transactions still pending after this long are offered to the validators again. */
+const RELAY_RETRY_MS = 10_000;
+/** At most this many per retry round, so a node back from a partition does not flood its peers. */
+const MAX_RELAY_RETRIES = 4_096;
+
 export interface NodeMetrics {
   registry: MetricsRegistry;
   committedTxs: Counter;
@@ -55,6 +60,14 @@ export class AutoledgerNode {
   #secretKey: Uint8Array;
   #publicKey: Uint8Array;
   #relayQueue: Uint8Array[] = [];
+  /**
+   * Transactions this node relays (its clients', or all it admits as an observer) and when
+   * they were last offered. A relay is sent over the connections there are at that moment,
+   * and a validator whose pool is full refuses it: what is still pending after
+   * RELAY_RETRY_MS is offered again, so no transaction strands on the node it was sent to.
+   */
+  readonly #relayedAt = new Map<string, number>();
+  #relayRetryTimer: NodeJS.Timeout | undefined;
   #relayTimer: NodeJS.Timeout | undefined;
   /** Submission time per pending transaction hash, for the commit latency histogram. */
   readonly #submittedAt = new Map<string, number>();
@@ -310,6 +323,7 @@ export class AutoledgerNode {
     });
     // Tell the network where we are; peers that are ahead answer with their own height.
     this.#sync.announce(this.#executor.head.height, this.#executor.head.hash);
+    this.#relayRetryTimer = setInterval(() => this.#relayAgain(), RELAY_RETRY_MS);
   }
 
   async stop(): Promise<void> {
@@ -322,6 +336,7 @@ export class AutoledgerNode {
   /** Stops whatever has started, in reverse order; safe on a partly started node. */
   async #teardown(): Promise<void> {
     if (this.#relayTimer) clearTimeout(this.#relayTimer);
+    clearInterval(this.#relayRetryTimer);
     // Any of these may not exist yet when a start failed part of the way.
     (this.#admission as Admission | undefined)?.stop();
     await this.#rpc?.stop();
@@ -391,6 +406,8 @@ export class AutoledgerNode {
       // Every validator is connected to every other one, so a validator relays only what its
       // own clients submit; an observer relays everything it admits.
       this.#queueRelay(bytes);
+      this.#relayedAt.set(result.hash, performance.now());
+      if (this.#relayedAt.size > this.config.mempool.maxTxs * 2) this.#relayedAt.clear();
     }
     this.#driver?.transactionsArrived();
   }
@@ -400,6 +417,22 @@ export class AutoledgerNode {
     // Relay in batches: one frame per few milliseconds instead of one per transaction.
     if (this.#relayQueue.length >= 512) this.#flushRelay();
     else if (!this.#relayTimer) this.#relayTimer = setTimeout(() => this.#flushRelay(), 5);
+  }
+
+  /** Offers again what this node relayed at least RELAY_RETRY_MS ago and is still pending. */
+  #relayAgain(): void {
+    const now = performance.now();
+    let offered = 0;
+    for (const [hash, relayedAt] of [...this.#relayedAt]) {
+      const tx = this.#mempool.get(hash);
+      if (tx === undefined) this.#relayedAt.delete(hash);
+      else if (now - relayedAt >= RELAY_RETRY_MS && offered < MAX_RELAY_RETRIES) {
+        this.#relayedAt.set(hash, now);
+        this.#queueRelay(tx.bytes);
+        offered++;
+      }
+    }
+    if (offered > 0) this.log.debug('transactions_relayed_again', { count: offered });
   }
 
   #flushRelay(): void {
@@ -442,6 +475,7 @@ export class AutoledgerNode {
         this.metrics.commitLatency.observe((now - submitted) / 1000);
         this.#submittedAt.delete(tx.hashHex);
       }
+      this.#relayedAt.delete(tx.hashHex);
     }
     this.#sync.announce(block.header.height, block.hash);
     this.log.debug('block_committed', { height: block.header.height, txs: txs.length, hash: block.hash });

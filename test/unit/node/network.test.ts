@@ -160,4 +160,27 @@ network('a validator that was down for 100 blocks catches up and joins consensus
   );
 });
 
+network('a transaction sent to the observer while no validator is up is relayed once they are back', async () => {
+  // The observer was stopped by an earlier test: back, and caught up.
+  const observer = await net.start(OBSERVER);
+  await waitFor(() => observer.executor.head.height >= heightOf(0), { timeoutMs: 60_000, what: 'the observer synced' });
+  for (let index = 0; index < VALIDATORS; index++) await net.stopNode(index);
+  await waitFor(async () => (await rpcCall<{ peers: number }>(rpcOf(OBSERVER), 'node_status')).peers === 0, {
+    what: 'the observer without peers',
+  });
+  const alice = loadAccount(net.dir, 'alice');
+  const bob = loadAccount(net.dir, 'bob');
+  const { nonce } = await rpcCall<{ nonce: number }>(rpcOf(OBSERVER), 'account_get', {
+    address: alice.key.address,
+  });
+  const tx = signTransfer(net.layout.chainId, alice, bob.key.address, '7', nonce);
+  const { hash } = await rpcCall<{ hash: string }>(rpcOf(OBSERVER), 'tx_submit', { tx: bytesToBase64(tx) });
+  for (let index = 0; index < VALIDATORS; index++) await net.start(index);
+  // Its first relay reached nobody; only the observer holds it until it offers it again.
+  await waitFor(async () => (await rpcCall<{ status: string }>(rpcOf(0), 'tx_get', { hash })).status === 'committed', {
+    timeoutMs: 90_000,
+    what: `transaction ${hash} committed`,
+  });
+});
+
 network.run();
