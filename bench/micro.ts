@@ -2,7 +2,7 @@
 // signature verifications/s, transaction decode + checkTx/s, executeBlock transactions/s for
 // 1,000-transfer blocks, and the state-root update cost per write.
 
-import { generateKeyPair } from '@autoledger/crypto';
+import { generateKeyPair, sha256, utf8ToBytes } from '@autoledger/crypto';
 import {
   type DecodedTx,
   decodeTx,
@@ -14,6 +14,7 @@ import {
   signTx,
   verifyTxSignature,
 } from '@autoledger/state';
+import { type Child, SparseMerkleTree } from '../packages/state/src/smt.ts';
 import { measureVerifyPerCore } from './ceiling.ts';
 import { type BenchAccount, newAccount } from './workload.ts';
 
@@ -58,6 +59,45 @@ export interface MicroResult {
   decodeAndVerifyPerSecond: number;
   checkTxPerSecond: number;
   executeBlockTxPerSecond: { accounts: number; txPerSecond: number; msPerBlock: number }[];
+  stateRootPerWrite: { keys: number; microseconds: number; nodesHashed: number };
+}
+
+/**
+ * The state root's cost per written key: a tree of `keyCount` keys, then blocks of 1,000
+ * writes to keys spread over it, as a block of transfers touches them.
+ */
+async function measureStateRoot(keyCount: number): Promise<MicroResult['stateRootPerWrite']> {
+  const kv = new MemoryKV();
+  const tree = new SparseMerkleTree(kv, new Uint8Array([0x53, 0x74]), 5);
+  const keyHash = (i: number) => sha256(utf8ToBytes(`key-${i}`));
+  const valueHash = (i: number, version: number) => sha256(utf8ToBytes(`value-${i}-${version}`));
+  const initial = Array.from({ length: keyCount }, (_, i) => ({ keyHash: keyHash(i), valueHash: valueHash(i, 0) }));
+  const built = await tree.update(null, initial);
+  await kv.batch(built.ops());
+  let root: Child = built.root;
+  let microseconds = 0;
+  let nodesHashed = 0;
+  const rounds = 20;
+  for (let round = 0; round <= rounds; round++) {
+    const updates = Array.from({ length: 1_000 }, (_, i) => {
+      const key = (i * 7_919 + round * 104_729) % keyCount;
+      return { keyHash: keyHash(key), valueHash: valueHash(key, round + 1) };
+    });
+    const started = performance.now();
+    const result = await tree.update(root, updates);
+    const elapsed = performance.now() - started;
+    await kv.batch(result.ops());
+    root = result.root;
+    if (round === 0) continue; // warms the JIT
+    microseconds += elapsed * 1000;
+    nodesHashed += result.nodesHashed;
+  }
+  const writes = rounds * 1_000;
+  return {
+    keys: keyCount,
+    microseconds: Number((microseconds / writes).toFixed(1)),
+    nodesHashed: Number((nodesHashed / writes).toFixed(2)),
+  };
 }
 
 export async function runMicro(log: (line: string) => void): Promise<MicroResult> {
@@ -128,5 +168,9 @@ export async function runMicro(log: (line: string) => void): Promise<MicroResult
     );
   }
   log(`decode + signature verify: ${decodeAndVerifyPerSecond} tx/s; checkTx: ${checkTxPerSecond} tx/s`);
-  return { verifyPerCore, decodeAndVerifyPerSecond, checkTxPerSecond, executeBlockTxPerSecond };
+  const stateRootPerWrite = await measureStateRoot(100_000);
+  log(
+    `state root, 1,000-write blocks over ${stateRootPerWrite.keys.toLocaleString('en')} keys: ${stateRootPerWrite.microseconds} µs and ${stateRootPerWrite.nodesHashed} nodes hashed per write`,
+  );
+  return { verifyPerCore, decodeAndVerifyPerSecond, checkTxPerSecond, executeBlockTxPerSecond, stateRootPerWrite };
 }
