@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { newNamedKey, writeKeyFile } from '@autoledger/crypto/keyfile';
-import { DEFAULT_CONFIG, peerIdFromEd25519PublicKey } from '@autoledger/node';
+import { peerIdFromEd25519PublicKey } from '@autoledger/node';
 import { CliError } from './errors.ts';
 import { buildGenesis, type GenesisMemberInput } from './genesis.ts';
 import { DEVNET_INFO_FILE, type DevnetInfo } from './home.ts';
@@ -115,7 +115,6 @@ export function createDevnet(
         tickMs: 100,
         timeoutBaseTicks: Math.max(20, Math.ceil((options.blockIntervalMs * 3) / 100)),
         emptyBlockIntervalMs: options.blockIntervalMs,
-        minBlockIntervalMs: Math.min(DEFAULT_CONFIG.consensus.minBlockIntervalMs, options.blockIntervalMs),
       },
     };
     writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

@@ -137,9 +137,19 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   if (config.rpc.listen !== '') parseHostPort(config.rpc.listen, 'rpc.listen');
   if (config.rpc.metricsListen !== '') parseHostPort(config.rpc.metricsListen, 'rpc.metricsListen');
   if (config.consensus.tickMs < 10) throw new ConfigError('consensus.tickMs must be at least 10');
-  const { minBlockIntervalMs, emptyBlockIntervalMs } = config.consensus;
-  if (!(minBlockIntervalMs >= 0 && minBlockIntervalMs <= emptyBlockIntervalMs)) {
-    throw new ConfigError('consensus.minBlockIntervalMs must be from 0 to consensus.emptyBlockIntervalMs');
+  const { consensus } = config;
+  // Unset, the minimum block interval never exceeds a shorter empty-block interval, so a
+  // config written before the setting existed keeps its meaning.
+  const explicitMin = (input.consensus as Json | undefined)?.minBlockIntervalMs !== undefined;
+  if (!explicitMin)
+    consensus.minBlockIntervalMs = Math.min(consensus.minBlockIntervalMs, consensus.emptyBlockIntervalMs);
+  if (!(consensus.minBlockIntervalMs <= consensus.emptyBlockIntervalMs)) {
+    throw new ConfigError('consensus.minBlockIntervalMs must be at most consensus.emptyBlockIntervalMs');
+  }
+  if (!(consensus.minBlockIntervalMs < consensus.timeoutBaseTicks * consensus.tickMs)) {
+    throw new ConfigError(
+      'consensus.minBlockIntervalMs must be shorter than the view timeout (timeoutBaseTicks × tickMs)',
+    );
   }
   if (config.block.maxTxs < 1 || config.block.maxTxs > MAX_BLOCK_TXS) {
     throw new ConfigError(`block.maxTxs must be from 1 to ${MAX_BLOCK_TXS} (the protocol's limit)`);

@@ -247,14 +247,23 @@ export class Mempool {
     return nonce;
   }
 
-  /** How many transactions could go into the next block, counting up to `limit` at most. */
-  readyCount(limit: number): number {
-    let ready = 0;
+  /**
+   * What could go into the next block, counted up to a full block: `full` when the ready
+   * transactions reach `maxTxs` or would take a block past `maxBytes`.
+   */
+  ready(maxTxs: number, maxBytes: number): { txs: number; full: boolean } {
+    let txs = 0;
+    let bytes = 0;
     for (const queue of this.#bySender.values()) {
-      for (let nonce = queue.accountNonce; ready < limit && queue.byNonce.has(nonce); nonce++) ready++;
-      if (ready >= limit) break;
+      for (let nonce = queue.accountNonce; ; nonce++) {
+        const entry = queue.byNonce.get(nonce);
+        if (entry === undefined) break;
+        if (txs >= maxTxs || bytes + entry.tx.bytes.length > maxBytes) return { txs, full: true };
+        txs++;
+        bytes += entry.tx.bytes.length;
+      }
     }
-    return ready;
+    return { txs, full: txs >= maxTxs };
   }
 
   /** Drops a transaction that made a block proposal invalid. */

@@ -265,6 +265,7 @@ export class AutoledgerNode {
           emptyBlockIntervalMs: config.consensus.emptyBlockIntervalMs,
           minBlockIntervalMs: config.consensus.minBlockIntervalMs,
           fullBlockTxs: config.block.maxTxs,
+          fullBlockBytes: config.block.maxBytes,
           selfPublicKey: this.#publicKey,
         },
         {
@@ -419,14 +420,19 @@ export class AutoledgerNode {
     else if (!this.#relayTimer) this.#relayTimer = setTimeout(() => this.#flushRelay(), 5);
   }
 
-  /** Offers again what this node relayed at least RELAY_RETRY_MS ago and is still pending. */
+  /**
+   * Offers again what this node relayed about RELAY_RETRY_MS ago (the timer's own jitter
+   * tolerated) and is still pending. An offered transaction moves to the back, so with more
+   * than a round's worth pending, every one gets its turn.
+   */
   #relayAgain(): void {
     const now = performance.now();
     let offered = 0;
     for (const [hash, relayedAt] of [...this.#relayedAt]) {
       const tx = this.#mempool.get(hash);
       if (tx === undefined) this.#relayedAt.delete(hash);
-      else if (now - relayedAt >= RELAY_RETRY_MS && offered < MAX_RELAY_RETRIES) {
+      else if (now - relayedAt >= RELAY_RETRY_MS * 0.9 && offered < MAX_RELAY_RETRIES) {
+        this.#relayedAt.delete(hash);
         this.#relayedAt.set(hash, now);
         this.#queueRelay(tx.bytes);
         offered++;

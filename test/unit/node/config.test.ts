@@ -30,8 +30,16 @@ test('mistakes are refused with a message naming the field, never silently defau
   assert.match(errorOf({ moniker: 'x', consensus: { tickMs: 1 } }) ?? '', /tickMs must be at least 10/);
   assert.match(
     errorOf({ moniker: 'x', consensus: { emptyBlockIntervalMs: 500, minBlockIntervalMs: 600 } }) ?? '',
-    /minBlockIntervalMs must be from 0 to consensus\.emptyBlockIntervalMs/,
+    /minBlockIntervalMs must be at most consensus\.emptyBlockIntervalMs/,
   );
+  assert.match(
+    errorOf({ moniker: 'x', consensus: { tickMs: 100, timeoutBaseTicks: 5, minBlockIntervalMs: 500 } }) ?? '',
+    /minBlockIntervalMs must be shorter than the view timeout/,
+  );
+  // A config from before the setting, with a short empty-block interval, still loads.
+  const older = parseNodeConfig({ moniker: 'x', consensus: { emptyBlockIntervalMs: 20 } });
+  assert.is(older.consensus.minBlockIntervalMs, 20);
+  assert.is(parseNodeConfig({ moniker: 'x' }).consensus.minBlockIntervalMs, 50);
   assert.match(errorOf({ moniker: 'x', p2p: { peers: 'one' } }) ?? '', /p2p\.peers must be an array/);
   assert.match(errorOf({ moniker: 'x', p2p: { peers: [1] } }) ?? '', /p2p\.peers must hold strings/);
   assert.match(errorOf({ moniker: 'x', rpc: { tokens: [{ token: 'short', scope: 'read' }] } }) ?? '', /tokens/);

@@ -121,8 +121,9 @@ test('reap takes each sender’s run of consecutive nonces, oldest sender first,
   const twoTxBytes = (reaped[0] as DecodedTx).bytes.length + (reaped[1] as DecodedTx).bytes.length;
   assert.is(mempool.reap(100, twoTxBytes).length, 2);
   assert.is(mempool.reap(100, twoTxBytes - 1).length, 1);
-  assert.is(mempool.readyCount(100), 4, 'bob 0-1 and alice 0-1; bob 3 is not ready');
-  assert.is(mempool.readyCount(3), 3, 'counting stops at the limit');
+  assert.equal(mempool.ready(100, 1024 * 1024), { txs: 4, full: false }, 'bob 0-1 and alice 0-1; bob 3 waits');
+  assert.equal(mempool.ready(4, 1024 * 1024), { txs: 4, full: true }, 'as many as a block takes');
+  assert.equal(mempool.ready(100, twoTxBytes), { txs: 2, full: true }, 'as many bytes as a block takes');
   assert.is(mempool.nextNonce((reaped[0] as DecodedTx).signerAddress, 0), 2);
 });
 

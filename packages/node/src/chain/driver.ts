@@ -16,8 +16,9 @@ export interface DriverOptions {
   emptyBlockIntervalMs: number;
   /** The shortest wait from a commit to a proposal that is not full (see the node config). */
   minBlockIntervalMs: number;
-  /** Transactions that make a full block: with that many ready, a leader proposes at once. */
+  /** A full block (whichever limit comes first): with one ready, a leader proposes at once. */
   fullBlockTxs: number;
+  fullBlockBytes: number;
   /** The node's validator public key. */
   selfPublicKey: Uint8Array;
   /** Inputs waiting beyond this are dropped (messages only; the engine recovers by view change). */
@@ -58,7 +59,8 @@ export class ConsensusDriver {
   #stopped = false;
   #pendingProposal: { height: number; view: number; since: number } | undefined;
   #building = false;
-  #lastCommitAt = Date.now();
+  /** Monotonic (performance.now()): a wall-clock step must not hold a leader back. */
+  #lastCommitAt = performance.now();
   /** Wakes a leader when its minimum block interval is over. */
   #proposalTimer: NodeJS.Timeout | undefined;
   /** Resolves when the pump has drained, for an orderly stop. */
@@ -109,7 +111,7 @@ export class ConsensusDriver {
 
   /** A block applied through sync: the engine moves past its height. */
   synced(height: number, blockHash: Uint8Array, certificate: CommitCertificate): void {
-    this.#lastCommitAt = Date.now();
+    this.#lastCommitAt = performance.now();
     this.#enqueue({ input: { type: 'synced', height, blockHash, certificate } });
   }
 
@@ -176,7 +178,7 @@ export class ConsensusDriver {
             view: action.view,
             ms: Math.round(performance.now() - started),
           });
-          this.#lastCommitAt = Date.now();
+          this.#lastCommitAt = performance.now();
           if (committed) await this.#deps.onCommitted(committed);
           break;
         }
@@ -229,11 +231,11 @@ export class ConsensusDriver {
     const pending = this.#pendingProposal;
     if (pending === undefined || this.#building || this.#stopped) return;
     if (pending.view === 0) {
-      const waited = Date.now() - this.#lastCommitAt;
-      const { fullBlockTxs, minBlockIntervalMs, emptyBlockIntervalMs } = this.#options;
-      const ready = this.#deps.mempool.readyCount(fullBlockTxs);
-      if (ready === 0 && waited < emptyBlockIntervalMs) return;
-      if (ready > 0 && ready < fullBlockTxs && waited < minBlockIntervalMs) {
+      const waited = performance.now() - this.#lastCommitAt;
+      const { fullBlockTxs, fullBlockBytes, minBlockIntervalMs, emptyBlockIntervalMs } = this.#options;
+      const ready = this.#deps.mempool.ready(fullBlockTxs, fullBlockBytes);
+      if (ready.txs === 0 && waited < emptyBlockIntervalMs) return;
+      if (ready.txs > 0 && !ready.full && waited < minBlockIntervalMs) {
         if (this.#proposalTimer === undefined) {
           this.#proposalTimer = setTimeout(() => {
             this.#proposalTimer = undefined;
