@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../support/chain.ts';
-import { type RunningDevnet, rpcCall, startDevnet } from '../support/devnet.ts';
+import { type RunningDevnet, rpcCall, startDevnet, waitForCommitted } from '../support/devnet.ts';
 import { LoadGenerator, loadAccount, signTransfer } from '../support/load.ts';
 import { frame, rawPeer } from '../support/raw-peer.ts';
 import { waitFor } from '../support/wait.ts';
@@ -93,9 +93,7 @@ hostile('replayed, cross-chain, malleated and corrupted transactions are refused
   const to = loadAccount(devnet.dir, 'bob').key.address;
   const good = signTransfer('autoledger-devnet', alice, to, '7', 0);
   const { hash } = await rpcCall<{ hash: string }>(url, 'tx_submit', { tx: bytesToBase64(good) });
-  await waitFor(async () => (await rpcCall<{ status: string }>(url, 'tx_get', { hash })).status === 'committed', {
-    what: 'the good transfer',
-  });
+  await waitForCommitted(url, hash, { what: 'the good transfer' });
   const refusal = async (bytes: Uint8Array) => {
     const { json } = await post(call('tx_submit', { tx: bytesToBase64(bytes) }));
     assert.is(json?.error?.code, -32000);
@@ -168,9 +166,7 @@ hostile('honest traffic kept committing throughout', async () => {
   await load.stop();
   const sample = [...load.accepted].slice(0, 20);
   for (const hash of sample) {
-    await waitFor(async () => (await rpcCall<{ status: string }>(url, 'tx_get', { hash })).status === 'committed', {
-      what: `honest ${hash}`,
-    });
+    await waitForCommitted(url, hash, { what: `honest ${hash}` });
   }
 });
 

@@ -95,6 +95,21 @@ export async function rpcCall<T>(url: string, method: string, params: Record<str
   return body.result as T;
 }
 
+/** Polls `tx_get` until the transaction is committed; returns its receipt. */
+export async function waitForCommitted(
+  url: string,
+  hash: string,
+  options: { timeoutMs?: number; what?: string } = {},
+): Promise<{ status: string; height: number }> {
+  return waitFor(
+    async () => {
+      const receipt = await rpcCall<{ status: string; height: number }>(url, 'tx_get', { hash });
+      return receipt.status === 'committed' ? receipt : undefined;
+    },
+    { timeoutMs: options.timeoutMs, what: options.what ?? `transaction ${hash} committed` },
+  );
+}
+
 export async function startDevnet(
   options: { validators?: number; keep?: boolean; blockIntervalMs?: number; dir?: string } = {},
 ): Promise<RunningDevnet> {

@@ -5,23 +5,39 @@
 import { bytesToHex, sha256 } from '@autoledger/crypto';
 import { type DecodedTx, type DecodeResult, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
 
-const envelopeHashes = new WeakMap<DecodedTx, Uint8Array>();
+/** sha256 of an encoded transaction, signature included, and its hex: the pool's key. */
+interface Envelope {
+  hash: Uint8Array;
+  key: string;
+}
 
-/** Decodes a transaction and remembers the envelope hash already computed from its bytes. */
-function decodeWithEnvelopeHash(bytes: Uint8Array, hash: Uint8Array): DecodeResult {
+const envelopes = new WeakMap<DecodedTx, Envelope>();
+
+function envelopeOfBytes(bytes: Uint8Array): Envelope {
+  const hash = sha256(bytes);
+  return { hash, key: bytesToHex(hash) };
+}
+
+/** The envelope of a decoded transaction, computed once per object. */
+function envelopeOf(tx: DecodedTx): Envelope {
+  let envelope = envelopes.get(tx);
+  if (envelope === undefined) {
+    envelope = envelopeOfBytes(tx.bytes);
+    envelopes.set(tx, envelope);
+  }
+  return envelope;
+}
+
+/** Decodes a transaction and remembers the envelope already computed from its bytes. */
+function decodeWithEnvelope(bytes: Uint8Array, envelope: Envelope): DecodeResult {
   const decoded = decodeTx(bytes);
-  if (decoded.ok) envelopeHashes.set(decoded.tx, hash);
+  if (decoded.ok) envelopes.set(decoded.tx, envelope);
   return decoded;
 }
 
 /** sha256 of the encoded transaction, signature included (remembered per decoded object). */
 export function envelopeHash(tx: DecodedTx): Uint8Array {
-  let hash = envelopeHashes.get(tx);
-  if (hash === undefined) {
-    hash = sha256(tx.bytes);
-    envelopeHashes.set(tx, hash);
-  }
-  return hash;
+  return envelopeOf(tx).hash;
 }
 
 export interface MempoolOptions {
@@ -103,10 +119,10 @@ export class Mempool {
    * one (no work at all), otherwise decoded and verified here, once.
    */
   decodeVerified(bytes: Uint8Array): { ok: true; tx: DecodedTx } | { ok: false; code: string; message: string } {
-    const hash = sha256(bytes);
-    const pooled = this.#byEnvelope.get(bytesToHex(hash));
+    const envelope = envelopeOfBytes(bytes);
+    const pooled = this.#byEnvelope.get(envelope.key);
     if (pooled !== undefined) return { ok: true, tx: pooled.tx };
-    const decoded = decodeWithEnvelopeHash(bytes, hash);
+    const decoded = decodeWithEnvelope(bytes, envelope);
     if (!decoded.ok) return decoded;
     if (!this.verifySignatureOnce(decoded.tx)) return { ok: false, code: 'BAD_SIGNATURE', message: 'bad signature' };
     return decoded;
@@ -131,7 +147,7 @@ export class Mempool {
    * body, and a verdict on one signature must never vouch for another one on the same body.
    */
   verifySignatureOnce(tx: DecodedTx): boolean {
-    const key = bytesToHex(envelopeHash(tx));
+    const key = envelopeOf(tx).key;
     if (this.#verified.has(key)) return true;
     this.signaturesVerified++;
     if (!verifyTxSignature(tx)) return false;
@@ -151,19 +167,17 @@ export class Mempool {
     isCommitted: (hash: Uint8Array) => Promise<boolean>,
     capacityShare = 1,
   ): Promise<AdmitResult> {
-    const envelope = bytes instanceof Uint8Array ? sha256(bytes) : undefined;
-    if (envelope !== undefined) {
-      const envelopeHex = bytesToHex(envelope);
-      const pooled = this.#byEnvelope.get(envelopeHex);
-      if (pooled !== undefined) return { ok: true, hash: pooled.tx.hashHex, duplicate: true };
-      const committed = this.#committed.get(envelopeHex);
-      if (committed !== undefined) return alreadyCommitted(committed);
-    }
+    if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'MALFORMED_TX', message: 'a transaction is bytes' };
+    const envelope = envelopeOfBytes(bytes);
+    const pooled = this.#byEnvelope.get(envelope.key);
+    if (pooled !== undefined) return { ok: true, hash: pooled.tx.hashHex, duplicate: true };
+    const committed = this.#committed.get(envelope.key);
+    if (committed !== undefined) return alreadyCommitted(committed);
     const maxTxs = Math.floor(this.#options.maxTxs * capacityShare);
     if (this.#byHash.size >= maxTxs || this.#bytes + bytes.length > this.#options.maxBytes * capacityShare) {
       return { ok: false, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
     }
-    const decoded = envelope === undefined ? decodeTx(bytes) : decodeWithEnvelopeHash(bytes, envelope);
+    const decoded = decodeWithEnvelope(bytes, envelope);
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
     const tx = decoded.tx;
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
@@ -202,7 +216,7 @@ export class Mempool {
     queue.byNonce.set(tx.nonce, entry);
     this.#bySender.set(tx.signerAddress, queue);
     this.#byHash.set(tx.hashHex, entry);
-    this.#byEnvelope.set(bytesToHex(envelopeHash(tx)), entry);
+    this.#byEnvelope.set(envelopeOf(tx).key, entry);
     this.#bytes += tx.bytes.length;
     return { ok: true, hash: tx.hashHex, duplicate: false };
   }
@@ -210,7 +224,7 @@ export class Mempool {
   #remove(entry: Entry): void {
     const { tx } = entry;
     if (!this.#byHash.delete(tx.hashHex)) return;
-    this.#byEnvelope.delete(bytesToHex(envelopeHash(tx)));
+    this.#byEnvelope.delete(envelopeOf(tx).key);
     this.#bytes -= tx.bytes.length;
     const queue = this.#bySender.get(tx.signerAddress);
     if (queue?.byNonce.get(tx.nonce) === entry) queue.byNonce.delete(tx.nonce);
@@ -284,7 +298,7 @@ export class Mempool {
     let membershipChanged = false;
     for (const tx of committed) {
       dropOldestHalfWhenFull(this.#committed, this.#verifiedLimit);
-      this.#committed.set(bytesToHex(envelopeHash(tx)), tx.hashHex);
+      this.#committed.set(envelopeOf(tx).key, tx.hashHex);
       const entry = this.#byHash.get(tx.hashHex);
       if (entry) this.#remove(entry);
       const queue = this.#bySender.get(tx.signerAddress);

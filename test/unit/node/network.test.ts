@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeAnnouncement } from '../../../packages/node/src/chain/block.ts';
-import { rpcCall } from '../../support/devnet.ts';
+import { rpcCall, waitForCommitted } from '../../support/devnet.ts';
 import { loadAccount, signTransfer } from '../../support/load.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
 import { frame, rawPeer } from '../../support/raw-peer.ts';
@@ -53,12 +53,7 @@ network('transactions submitted to any node, the observer included, are committe
     hashes.push(hash);
   }
   for (const hash of hashes) {
-    await waitFor(
-      async () => (await rpcCall<{ status: string }>(rpcOf(0), 'tx_get', { hash })).status === 'committed',
-      {
-        what: `transaction ${hash} committed`,
-      },
-    );
+    await waitForCommitted(rpcOf(0), hash);
   }
   const target = heightOf(0);
   await waitFor(() => [0, 1, 2, 3, OBSERVER].every((index) => heightOf(index) >= target), {
@@ -177,10 +172,7 @@ network('a transaction sent to the observer while no validator is up is relayed 
   const { hash } = await rpcCall<{ hash: string }>(rpcOf(OBSERVER), 'tx_submit', { tx: bytesToBase64(tx) });
   for (let index = 0; index < VALIDATORS; index++) await net.start(index);
   // Its first relay reached nobody; only the observer holds it until it offers it again.
-  await waitFor(async () => (await rpcCall<{ status: string }>(rpcOf(0), 'tx_get', { hash })).status === 'committed', {
-    timeoutMs: 90_000,
-    what: `transaction ${hash} committed`,
-  });
+  await waitForCommitted(rpcOf(0), hash, { timeoutMs: 90_000 });
 });
 
 network.run();

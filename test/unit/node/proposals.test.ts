@@ -7,18 +7,13 @@
 import { bytesToBase64 } from '@autoledger/crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rpcCall } from '../../support/devnet.ts';
+import { rpcCall, waitForCommitted } from '../../support/devnet.ts';
 import { loadAccount, signTransfer } from '../../support/load.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const MIN_BLOCK_INTERVAL_MS = 8_000;
 const MAX_BLOCK_TXS = 10;
-
-interface TxStatus {
-  status: string;
-  height: number;
-}
 
 async function submitAndWait(net: LocalNetwork, txs: Uint8Array[]): Promise<number[]> {
   const rpcUrl = net.node(0).rpcUrl as string;
@@ -30,13 +25,7 @@ async function submitAndWait(net: LocalNetwork, txs: Uint8Array[]): Promise<numb
     JSON.stringify(results.filter((result) => !result.ok)),
   );
   const heights: number[] = [];
-  for (const { hash } of results) {
-    await waitFor(async () => (await rpcCall<TxStatus>(rpcUrl, 'tx_get', { hash })).status === 'committed', {
-      what: `transaction ${hash} committed`,
-      timeoutMs: 60_000,
-    });
-    heights.push((await rpcCall<TxStatus>(rpcUrl, 'tx_get', { hash })).height);
-  }
+  for (const { hash } of results) heights.push((await waitForCommitted(rpcUrl, hash, { timeoutMs: 60_000 })).height);
   return heights;
 }
 

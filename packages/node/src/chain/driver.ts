@@ -57,7 +57,7 @@ export class ConsensusDriver {
   #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #pendingProposal: { height: number; view: number; since: number } | undefined;
+  #pendingProposal: { height: number; view: number } | undefined;
   #building = false;
   /** Monotonic (performance.now()): a wall-clock step must not hold a leader back. */
   #lastCommitAt = performance.now();
@@ -164,7 +164,7 @@ export class ConsensusDriver {
           break;
         }
         case 'requestProposal':
-          this.#pendingProposal = { height: action.height, view: action.view, since: Date.now() };
+          this.#pendingProposal = { height: action.height, view: action.view };
           this.#maybePropose();
           break;
         case 'validate':
