@@ -1,7 +1,7 @@
 import { bytesToHex } from '@autoledger/crypto';
 import type { CommitCertificate } from './certificate.ts';
-import type { EngineAction, EngineOptions } from './engine-types.ts';
-import { ConsensusError } from './errors.ts';
+import type { BlockHashResult, EngineAction, EngineOptions } from './engine-types.ts';
+import { assert, ConsensusError } from './errors.ts';
 import { type Equivocation, equivocationOf } from './evidence.ts';
 import { HeightLog } from './height-log.ts';
 import type { JustificationContext } from './justification.ts';
@@ -31,7 +31,7 @@ export interface ResolvedOptions {
   chainId: string;
   validators: ValidatorSet;
   self: MessageSigner | null;
-  hashBlock(block: Uint8Array): Uint8Array;
+  hashBlock(block: Uint8Array): BlockHashResult | Uint8Array;
   timeoutBaseTicks: number;
   maxMessageBytes: number;
   futureHeightWindow: number;
@@ -197,10 +197,23 @@ export class EngineContext {
     return this.options.timeoutBaseTicks * 2 ** Math.min(view, MAX_TIMEOUT_DOUBLINGS);
   }
 
-  hashBlock(block: Uint8Array): Uint8Array {
-    const hash = this.options.hashBlock(block);
-    if (hash.length !== BLOCK_HASH_LENGTH) throw new Error(`hashBlock must return ${BLOCK_HASH_LENGTH} bytes`);
-    return hash;
+  /**
+   * Hashes a block through the host, which may be handed any bytes a Byzantine validator
+   * attached. The result is typed; a host that throws anyway is caught here, because a throw
+   * inside `step` would let one junk attachment crash every honest node.
+   */
+  hashBlock(block: Uint8Array): BlockHashResult {
+    let result: BlockHashResult | Uint8Array;
+    try {
+      result = this.options.hashBlock(block);
+    } catch (error) {
+      return { ok: false, code: 'MALFORMED_BLOCK', reason: `not a block: ${(error as Error)?.message ?? error}` };
+    }
+    const verdict: BlockHashResult = result instanceof Uint8Array ? { ok: true, hash: result } : result;
+    if (verdict.ok) {
+      assert(verdict.hash.length === BLOCK_HASH_LENGTH, `hashBlock must return ${BLOCK_HASH_LENGTH} bytes`);
+    }
+    return verdict;
   }
 
   emit(action: EngineAction): void {

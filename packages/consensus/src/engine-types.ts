@@ -17,14 +17,23 @@ export interface EngineFaults {
   sendBeforePersist?: boolean;
 }
 
+/** The host's verdict on hashing a block: the hash, or why the bytes are not a block. */
+export type BlockHashResult = { ok: true; hash: Uint8Array } | { ok: false; code: string; reason: string };
+
 export interface EngineOptions {
   chainId: string;
   validators: ValidatorSet;
   /** This validator's key, or `null` for an observer that follows commits and never signs. */
   self: MessageSigner | null;
-  /** The block hash (32 bytes) of an opaque block payload. */
-  hashBlock(block: Uint8Array): Uint8Array;
-  /** The view timeout at view 0, in ticks; it doubles per view, up to 64 times this. */
+  /**
+   * The block hash (32 bytes) of an opaque block payload, which may come from a Byzantine
+   * validator. The host contract is total: bytes that are not a block give
+   * `{ ok: false, code, reason }`, never a throw. A bare 32-byte array counts as `ok`, and the
+   * engine still catches a throw (counted as a malformed block), so one junk attachment can
+   * never take a node down.
+   */
+  hashBlock(block: Uint8Array): BlockHashResult | Uint8Array;
+  /** The view timeout at view 0, in ticks; it doubles per view, up to `maxTimeoutDoublings` times. */
   timeoutBaseTicks: number;
   /** Messages larger than this are dropped unread (default 4 MiB). */
   maxMessageBytes?: number;

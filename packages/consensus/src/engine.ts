@@ -237,7 +237,9 @@ export class ConsensusEngine {
       };
     }
     for (const block of persisted.blocks) {
-      const blockHash = context.hashBlock(block);
+      const hashed = context.hashBlock(block);
+      if (!hashed.ok) throw new ConsensusError('MALFORMED_STATE', `persisted block: ${hashed.code}: ${hashed.reason}`);
+      const blockHash = hashed.hash;
       storeBlock(context, blockHash, block);
       context.votedBlocks.set(bytesToHex(blockHash), block);
     }

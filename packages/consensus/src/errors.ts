@@ -34,7 +34,18 @@ export type DropCode =
   | 'EQUIVOCATION'
   | 'WRONG_PROPOSER'
   | 'BLOCK_HASH_MISMATCH'
+  /** An attached block the host cannot hash: it is not a block at all. */
+  | 'MALFORMED_BLOCK'
   | 'INVALID_PREPARED_CERTIFICATE'
   | 'INVALID_JUSTIFICATION'
   | 'INVALID_DECISION_PROOF'
   | 'BUFFER_FULL';
+
+/**
+ * Crashes on a broken invariant of the engine's own state (never on input from outside, which
+ * is refused with a drop code instead). A broken invariant means the engine can no longer
+ * vouch for what it signs, so stopping is safer than going on.
+ */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`consensus invariant broken: ${message}`);
+}

@@ -7,7 +7,7 @@ export {
   verifyCommitCertificate,
 } from './certificate.ts';
 export { ConsensusEngine } from './engine.ts';
-export type { EngineAction, EngineFaults, EngineInput, EngineOptions } from './engine-types.ts';
+export type { BlockHashResult, EngineAction, EngineFaults, EngineInput, EngineOptions } from './engine-types.ts';
 export { ConsensusError, type ConsensusErrorCode, type DropCode } from './errors.ts';
 export { type Equivocation, verifyEquivocation } from './evidence.ts';
 export {

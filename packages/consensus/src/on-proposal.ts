@@ -96,8 +96,15 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
   const request = context.proposalRequest;
   if (request === null || height !== context.height || view !== context.view || request.view !== view) return;
   if (context.decision !== null || context.own.has(`proposal/${view}`)) return;
+  const hashed = context.hashBlock(block);
+  // The node's own block should always hash; if it does not, proposing nothing lets the view
+  // time out, which is safe, where signing an unhashable block would not be.
+  if (!hashed.ok) {
+    context.drop('MALFORMED_BLOCK', `this node's own proposal: ${hashed.code}: ${hashed.reason}`);
+    return;
+  }
   context.proposalRequest = null;
-  const blockHash = context.hashBlock(block);
+  const blockHash = hashed.hash;
   // The node executed the block while building it.
   context.validity.set(bytesToHex(blockHash), true);
   const fields = {

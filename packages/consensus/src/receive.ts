@@ -1,6 +1,6 @@
 import { bytesEqual } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
-import type { DropCode } from './errors.ts';
+import { assert, type DropCode } from './errors.ts';
 import { checkNewViewJustification, isValidDecisionProof, isValidViewChangeCertificate } from './justification.ts';
 import {
   type ConsensusMessage,
@@ -105,6 +105,16 @@ function viewRefusal(context: EngineContext, message: ConsensusMessage): Refusal
   }
 }
 
+/** Checks that an attached block is a block (the host can hash it) and hashes to the signed hash. */
+function blockRefusal(context: EngineContext, block: Uint8Array, blockHash: Uint8Array): Refusal | null {
+  const hashed = context.hashBlock(block);
+  if (!hashed.ok) return refuse('MALFORMED_BLOCK', `${hashed.code}: ${hashed.reason}`);
+  if (!bytesEqual(hashed.hash, blockHash)) {
+    return refuse('BLOCK_HASH_MISMATCH', 'the attached block does not hash to the signed hash');
+  }
+  return null;
+}
+
 /** Checks that depend on the message's content: who may send it and what its attachments prove. */
 function contentRefusal(context: EngineContext, message: ConsensusMessage): Refusal | null {
   switch (message.type) {
@@ -115,9 +125,9 @@ function contentRefusal(context: EngineContext, message: ConsensusMessage): Refu
       ) {
         return { code: 'WRONG_PROPOSER', reason: `not the leader of view ${message.view}` };
       }
-      if (!bytesEqual(context.hashBlock(message.block as Uint8Array), message.blockHash)) {
-        return { code: 'BLOCK_HASH_MISMATCH', reason: 'the block does not hash to the signed hash' };
-      }
+      assert(message.block !== null, 'parsing guarantees a proposal carries its block');
+      const refusedBlock = blockRefusal(context, message.block, message.blockHash);
+      if (refusedBlock !== null) return refusedBlock;
       if (message.type === 'newView') {
         const verdict = checkNewViewJustification(context.justification, message);
         if (!verdict.ok) return { code: 'INVALID_JUSTIFICATION', reason: verdict.reason };
@@ -128,10 +138,7 @@ function contentRefusal(context: EngineContext, message: ConsensusMessage): Refu
       if (!isValidViewChangeCertificate(context.justification, message)) {
         return { code: 'INVALID_PREPARED_CERTIFICATE', reason: 'the prepared claim is not proved' };
       }
-      if (message.block !== null && !bytesEqual(context.hashBlock(message.block), message.blockHash)) {
-        return { code: 'BLOCK_HASH_MISMATCH', reason: 'the prepared block does not hash to the claimed hash' };
-      }
-      return null;
+      return message.block === null ? null : blockRefusal(context, message.block, message.blockHash);
     case 'seal':
       if (
         message.commits.length > 0 &&

@@ -1,4 +1,5 @@
 import {
+  type BlockHashResult,
   type ConsensusMessage,
   type ConsensusMessageType,
   type MessageAttachments,
@@ -49,4 +50,25 @@ export function signed(
     signer,
     attachments,
   );
+}
+
+const BLOCK_PREFIX = utf8ToBytes('block ');
+
+function isTestBlock(bytes: Uint8Array): boolean {
+  return bytes.length >= BLOCK_PREFIX.length && BLOCK_PREFIX.every((byte, index) => bytes[index] === byte);
+}
+
+/**
+ * A host `hashBlock` that throws on bytes that are not a block, as the node's did before its
+ * host contract was made total: the engine must survive it.
+ */
+export function throwingHashBlock(bytes: Uint8Array): Uint8Array {
+  if (!isTestBlock(bytes)) throw new Error('not a block');
+  return sha256(bytes);
+}
+
+/** A host `hashBlock` that keeps the contract: junk gives a typed refusal. */
+export function typedHashBlock(bytes: Uint8Array): BlockHashResult {
+  if (!isTestBlock(bytes)) return { ok: false, code: 'MALFORMED', reason: 'not a block' };
+  return { ok: true, hash: sha256(bytes) };
 }

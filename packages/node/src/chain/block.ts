@@ -3,6 +3,7 @@
 // the state after executing them (stateRoot) and the previous block's certificate, so the
 // bytes of a block are fully determined by its hash.
 
+import type { BlockHashResult } from '@autoledger/consensus';
 import { bytesToHex, concatBytes, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
@@ -147,10 +148,18 @@ export function decodeBlock(bytes: Uint8Array): Block {
   };
 }
 
-/** The block hash, straight from the encoded block: what the consensus engine votes on. */
-export function hashBlockBytes(bytes: Uint8Array): Uint8Array {
-  const raw = decodeMessage<{ header: Uint8Array }>(BlockType, bytes, 'block');
-  return sha256(raw.header);
+/**
+ * The block hash, straight from the encoded block: what the consensus engine votes on. The
+ * engine hands it attachments from any validator, Byzantine ones included, so it is total:
+ * bytes that are not a block give a typed `MALFORMED` refusal, never a throw.
+ */
+export function hashBlockBytes(bytes: Uint8Array): BlockHashResult {
+  try {
+    const raw = decodeMessage<{ header: Uint8Array }>(BlockType, bytes, 'block');
+    return { ok: true, hash: sha256(raw.header) };
+  } catch (error) {
+    return { ok: false, code: 'MALFORMED', reason: (error as Error).message };
+  }
 }
 
 const LEAF_TAG = new Uint8Array([0]);
