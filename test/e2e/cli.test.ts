@@ -195,6 +195,80 @@ cli('a missing required flag is a usage error', async () => {
   assert.match(result.stderr, /--amount/);
 });
 
+cli('the installed bin runs commands (node_modules/.bin/autoledger), with exit codes by class', async () => {
+  const home = join(scratch, 'bin-home');
+  const created = await runCli(['--home', home, '--json', 'keys', 'new', 'operator'], { bin: true });
+  assert.is(created.code, 0, created.stderr);
+  assert.ok(existsSync(join(home, 'keys', 'operator.json')), 'the bin really ran the command');
+  assert.is((JSON.parse(created.stdout) as { name: string }).name, 'operator');
+  const usage = await runCli(['--json', 'tx', 'pay', 'transfer', '--to', 'bob'], { bin: true });
+  assert.is(usage.code, 2, 'a usage error exits 2');
+  assert.is((JSON.parse(usage.stdout) as { error: { code: string } }).error.code, 'USAGE', 'and is JSON under --json');
+  const unreachable = await runCli(['--rpc', '127.0.0.1:1', 'query', 'status'], { bin: true });
+  assert.is(unreachable.code, 3, `an unreachable node exits 3: ${unreachable.stderr}`);
+  const unknownKey = await devnet.cli(['tx', 'pay', 'transfer', '--to', 'bob', '--amount', '1', '--key', 'nobody']);
+  assert.is(unknownKey.code, 4, 'an unknown key exits 4');
+  assert.not.match(unknownKey.stderr, /: autoledger keys/, 'the hint names a command that runs');
+});
+
+cli('--rpc takes host:port as rpc.listen writes it', async () => {
+  const hostPort = (devnet.rpc[0] as string).replace(/^http:\/\//, '');
+  const result = await runCli(['--json', '--rpc', hostPort, 'query', 'status']);
+  assert.is(result.code, 0, result.stderr);
+  assert.type((JSON.parse(result.stdout) as { height: number }).height, 'number');
+});
+
+cli('amounts are strict; the human output echoes the money moved; queries show currency units', async () => {
+  for (const amount of ['1,50', ' 12,34,5 ', '1,000.00']) {
+    const result = await devnet.cli(['tx', 'pay', 'transfer', '--to', 'bob', '--amount', amount, '--key', 'alice']);
+    assertOneLineError(result, /not an amount/);
+    assert.is(result.code, 2);
+  }
+  const before = JSON.parse((await devnet.cli(['--json', 'query', 'account', 'bob'])).stdout) as { balance: string };
+  const moved = await devnet.cli([
+    'tx',
+    'pay',
+    'transfer',
+    '--to',
+    'bob',
+    '--amount',
+    '1.50',
+    '--key',
+    'alice',
+    '--wait',
+  ]);
+  assert.is(moved.code, 0, moved.stderr);
+  assert.match(moved.stdout, /amount 1\.50/);
+  const after = JSON.parse((await devnet.cli(['--json', 'query', 'account', 'bob'])).stdout) as { balance: string };
+  assert.is(BigInt(after.balance) - BigInt(before.balance), 150n);
+  const human = await devnet.cli(['query', 'account', 'bob']);
+  const expected = `${BigInt(after.balance) / 100n}.${(BigInt(after.balance) % 100n).toString().padStart(2, '0')}`;
+  assert.match(human.stdout, new RegExp(`"balance": "${expected.replace('.', '\\.')}"`));
+});
+
+cli('a yes/no field is a flag pair and does not swallow the next flag', async () => {
+  // No claim clm-404 exists: the point is that the flags parse and the transaction reaches the chain.
+  const result = await devnet.cli([
+    '--json',
+    'tx',
+    'claim',
+    'decide',
+    '--claim-id',
+    'clm-404',
+    '--approve',
+    '--payout',
+    '2000.00',
+    '--key',
+    'insurer-1',
+    '--wait',
+  ]);
+  assert.not.match(result.stderr, /too many arguments/);
+  assert.is(result.code, 1, result.stderr);
+  assert.is((JSON.parse(result.stdout.trim().split('\n')[0] as string) as { code: string }).code, 'NOT_FOUND');
+  const neither = await devnet.cli(['tx', 'claim', 'decide', '--claim-id', 'clm-404', '--key', 'insurer-1']);
+  assertOneLineError(neither, /--approve or --no-approve/);
+});
+
 cli('genesis create and init write files a node accepts; init refuses to run twice', async () => {
   const home = join(scratch, 'org');
   const init = await runCli([

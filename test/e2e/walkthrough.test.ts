@@ -159,18 +159,7 @@ walkthrough(
       'alice',
     ]);
     const claimId = filed.claimId as string;
-    await tx([
-      'claim',
-      'decide',
-      '--claim-id',
-      claimId,
-      '--approve',
-      'true',
-      '--payout',
-      '2000.00',
-      '--key',
-      'insurer-1',
-    ]);
+    await tx(['claim', 'decide', '--claim-id', claimId, '--approve', '--payout', '2000.00', '--key', 'insurer-1']);
     const claim = await query(['claim', claimId]);
     assert.is(claim.status ?? claim.state, 'paid');
   },

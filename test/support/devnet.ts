@@ -37,12 +37,16 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The `autoledger` bin as an operator who installed the package runs it (a pnpm shim). */
+export const CLI_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'autoledger');
+
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; input?: string; bin?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
+    const [command, commandArgs] = options.bin ? [CLI_BIN, args] : [process.execPath, [CLI_ENTRY, ...args]];
+    const child = spawn(command, commandArgs, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -8,4 +8,5 @@ if (major < 24) {
   );
   process.exit(1);
 }
-await import('../src/main.ts');
+const { runFromCommandLine } = await import('../src/main.ts');
+await runFromCommandLine();

@@ -15,6 +15,7 @@ import { peerIdFromEd25519PublicKey } from '@autoledger/node';
 import { CliError } from './errors.ts';
 import { buildGenesis, type GenesisMemberInput } from './genesis.ts';
 import { DEVNET_INFO_FILE, type DevnetInfo } from './home.ts';
+import { cliInvocation } from './invocation.ts';
 import { RpcClient } from './rpc-client.ts';
 
 export interface DevnetOptions {
@@ -172,7 +173,7 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
     child.on('exit', (code, signal) => {
       children.delete(name);
       if (shuttingDown) return;
-      const message = `validator ${name} exited (${signal ?? `code ${code}`}); see ${join(home, 'node.log')}; restart it with: autoledger start --home ${home}`;
+      const message = `validator ${name} exited (${signal ?? `code ${code}`}); see ${join(home, 'node.log')}; restart it with: ${cliInvocation()} start --home ${home}`;
       if (options.json)
         process.stdout.write(`${JSON.stringify({ event: 'validator_exited', name, code, signal, home })}\n`);
       else process.stderr.write(`${message}\n`);
@@ -247,7 +248,7 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
       log(`  ${name.padEnd(12)} ${info.rpc[index]}   (home ${join(dir, 'nodes', name)})`);
     }
     log(`keys: ${join(dir, 'keys')}   genesis: ${info.genesis}`);
-    log(`try:  pnpm autoledger --home ${options.dir} query status`);
+    log(`try:  ${cliInvocation()} --home ${options.dir} query status`);
     log('Ctrl-C stops every validator.');
   }
   await new Promise(() => {});

@@ -3,9 +3,10 @@
 
 export class CliError extends Error {
   readonly code: string;
-  readonly exitCode: number;
+  /** Set only where the code alone does not say the class (see main.ts exitCodeFor). */
+  readonly exitCode: number | undefined;
   readonly details: Record<string, unknown>;
-  constructor(code: string, message: string, details: Record<string, unknown> = {}, exitCode = 1) {
+  constructor(code: string, message: string, details: Record<string, unknown> = {}, exitCode?: number) {
     super(message);
     this.name = 'CliError';
     this.code = code;

@@ -15,6 +15,7 @@ import {
   readPublicKeyFile,
 } from '@autoledger/crypto/keyfile';
 import { CliError } from './errors.ts';
+import { cliInvocation } from './invocation.ts';
 import { readPassphrase } from './prompt.ts';
 
 export const DEFAULT_DEVNET_RPC = 'http://127.0.0.1:26600';
@@ -63,15 +64,30 @@ export function readDevnetInfo(home: string): DevnetInfo | undefined {
   }
 }
 
+/**
+ * An RPC address as operators type it: a full http(s) URL, or `host:port` as in `rpc.listen`
+ * (which `new URL` would read as a URL with the scheme `host:`).
+ */
+export function normaliseRpcUrl(text: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new CliError(
+      'INVALID_RPC_URL',
+      `--rpc "${text}" is not a URL (e.g. http://127.0.0.1:26600 or 127.0.0.1:26600)`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError('INVALID_RPC_URL', `--rpc "${text}" must be an http:// or https:// URL`);
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
 export function resolveRpc(options: GlobalOptions): string {
   const explicit = options.rpc ?? process.env.AUTOLEDGER_RPC;
-  if (explicit) {
-    try {
-      return new URL(explicit).toString().replace(/\/$/, '');
-    } catch {
-      throw new CliError('INVALID_RPC_URL', `--rpc "${explicit}" is not a URL (e.g. http://127.0.0.1:26600)`);
-    }
-  }
+  if (explicit) return normaliseRpcUrl(explicit);
   return readDevnetInfo(resolveHome(options))?.rpc[0] ?? DEFAULT_DEVNET_RPC;
 }
 
@@ -84,7 +100,7 @@ function keyError(error: unknown, name: string, home: string): never {
     if (error.code === 'KEY_NOT_FOUND') {
       throw new CliError(
         'UNKNOWN_KEY',
-        `unknown key "${name}": no ${error.path} (autoledger keys list --home ${home})`,
+        `unknown key "${name}": no ${error.path} (${cliInvocation()} keys list --home ${home})`,
       );
     }
     throw new CliError(error.code, error.message);

@@ -47,7 +47,13 @@ export class RpcClient {
     if (body.error) {
       const error = body.error;
       const code = error.data?.code ?? rpcCodeName(error.code);
-      throw new CliError(code, error.message, { rpcCode: error.code, ...(error.data ?? {}) });
+      // -32000 is the chain refusing a transaction, whatever its code: exit 1, not a usage error.
+      throw new CliError(
+        code,
+        error.message,
+        { rpcCode: error.code, ...(error.data ?? {}) },
+        error.code === -32000 ? 1 : undefined,
+      );
     }
     return body.result as T;
   }

@@ -7,12 +7,17 @@ import { CliError } from './errors.ts';
 export const MINOR_UNITS_DECIMALS = 2;
 const AMOUNT_PATTERN = /^(0|[1-9][0-9]{0,26})(?:\.([0-9]{1,2}))?$/;
 
+/**
+ * Strict on purpose: digits, one optional `.` and at most two decimals, nothing else. No
+ * thousands separators and no trimming, because `1,50` means one and a half in much of the
+ * world and 150 in the rest: money the user did not mean must never move.
+ */
 export function parseAmount(text: string, flag: string): string {
-  const match = AMOUNT_PATTERN.exec(text.replaceAll(',', '').trim());
+  const match = AMOUNT_PATTERN.exec(text);
   if (!match) {
     throw new CliError(
       'INVALID_AMOUNT',
-      `${flag} "${text}" is not an amount: use digits with at most ${MINOR_UNITS_DECIMALS} decimals, e.g. 25000.00`,
+      `${flag} "${text}" is not an amount: use digits and at most ${MINOR_UNITS_DECIMALS} decimals after a point, no separators, e.g. 25000.00`,
     );
   }
   const whole = BigInt(match[1] as string);
@@ -20,12 +25,16 @@ export function parseAmount(text: string, flag: string): string {
   return (whole * 10n ** BigInt(MINOR_UNITS_DECIMALS) + fraction).toString();
 }
 
+/**
+ * Minor units as the CLI takes them back (`15000.00`): no thousands separators, so that an
+ * amount copied from the output is a valid `--amount`.
+ */
 export function formatAmount(minorUnits: string | bigint): string {
   const value = BigInt(minorUnits);
   const scale = 10n ** BigInt(MINOR_UNITS_DECIMALS);
   const whole = value / scale;
   const fraction = (value % scale).toString().padStart(MINOR_UNITS_DECIMALS, '0');
-  return `${whole.toLocaleString('en-US')}.${fraction}`;
+  return `${whole}.${fraction}`;
 }
 
 const DURATION_UNITS: Record<string, number> = {

@@ -9,6 +9,7 @@ import { runDevnet } from '../devnet.ts';
 import { CliError } from '../errors.ts';
 import { buildGenesis, parseMemberSpec, parseValidatorSpec, readGenesisFile } from '../genesis.ts';
 import { type GlobalOptions, resolveHome } from '../home.ts';
+import { cliInvocation } from '../invocation.ts';
 import { print } from '../output.ts';
 import { runStart } from '../start.ts';
 import { parseTime } from '../units.ts';
@@ -82,7 +83,7 @@ export function registerChainCommands(program: Command): void {
             ),
             options.genesis
               ? ''
-              : `next: put the network's genesis.json in ${home}, add peers to config.json, then autoledger start --home ${home}`,
+              : `next: put the network's genesis.json in ${home}, add peers to config.json, then ${cliInvocation()} start --home ${home}`,
           ].join('\n'),
         );
       },

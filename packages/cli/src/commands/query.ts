@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors.ts';
 import { type GlobalOptions, resolveAddress, resolveHome, resolveRpc, resolveToken } from '../home.ts';
-import { print } from '../output.ts';
+import { humanView, jsonReplacer, print } from '../output.ts';
 import { RpcClient } from '../rpc-client.ts';
 
 export function clientFor(program: Command): RpcClient {
@@ -23,7 +23,7 @@ export function registerQueryCommands(program: Command): void {
   const query = program.command('query').description('read from a node over JSON-RPC');
   const run = async (method: string, params: Record<string, unknown>) => {
     const result = await clientFor(program).call(method, params);
-    print(program.opts<GlobalOptions>().json, result);
+    print(program.opts<GlobalOptions>().json, result, JSON.stringify(humanView(result), jsonReplacer, 2));
   };
 
   query

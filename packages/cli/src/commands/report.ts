@@ -78,7 +78,7 @@ export function registerReportCommands(program: Command): void {
         readJsonFile(resolve(file), 'report'),
         readJsonFile(resolve(genesisPath), 'genesis file'),
       );
-      if (!verdict.ok) throw new CliError(verdict.code, `report NOT verified: ${verdict.message}`);
+      if (!verdict.ok) throw new CliError(verdict.code, `report NOT verified: ${verdict.message}`, {}, 1);
       print(globals.json, { verified: true, ...verdict.report }, describeVerifiedReport(verdict.report));
     });
 }

@@ -9,7 +9,7 @@ import { type Command, Option } from 'commander';
 import { CliError } from '../errors.ts';
 import { type GlobalOptions, loadSigningKey, resolveAddress, resolveHome } from '../home.ts';
 import { print } from '../output.ts';
-import { parseAmount, parseDuration, parseTime } from '../units.ts';
+import { formatAmount, parseAmount, parseDuration, parseTime } from '../units.ts';
 import { clientFor, normaliseVin } from './query.ts';
 
 export function kebab(name: string): string {
@@ -118,7 +118,13 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
   const fields: Record<string, unknown> = {};
   for (const field of spec.fields) {
     const raw = options[field.name];
-    if (raw === undefined) continue;
+    if (raw === undefined) {
+      if (field.type === 'bool' && !field.optional) {
+        const flag = kebab(field.name);
+        throw new CliError('INVALID_ARGUMENT', `one of --${flag} or --no-${flag} is required`);
+      }
+      continue;
+    }
     fields[field.name] = convertField(home, field.type, String(raw), `--${kebab(field.name)}`);
   }
   const client = clientFor(program);
@@ -145,10 +151,16 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
     const code = (error as { code?: string }).code ?? 'INVALID_TRANSACTION';
     throw new CliError(code, `invalid ${spec.name}: ${(error as Error).message}`);
   }
+  // The human output repeats the money this transaction moves, in the units the user typed.
+  const amounts = spec.fields
+    .filter((field) => field.type === 'amount' && typeof fields[field.name] === 'string')
+    .map((field) => `${field.name} ${formatAmount(fields[field.name] as string)}`)
+    .join(', ');
+  const amountNote = amounts ? ` (${amounts})` : '';
   const tx = signTx(body, new Signer(key.secretKey));
   const { hash } = await client.call<{ hash: string }>('tx_submit', { tx: bytesToBase64(tx) });
   if (!options.wait) {
-    print(globals.json, { hash, status: 'pending' }, `submitted ${spec.name} ${hash}`);
+    print(globals.json, { hash, status: 'pending' }, `submitted ${spec.name}${amountNote} ${hash}`);
     return;
   }
   const receipt = await waitForReceipt(program, hash, Number(options.timeout ?? 60) * 1000);
@@ -174,7 +186,7 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
   print(
     globals.json,
     output,
-    `${spec.name} committed at height ${height}: ok${ids ? ` (${ids})` : ''}\n  hash ${hash}`,
+    `${spec.name}${amountNote} committed at height ${height}: ok${ids ? ` (${ids})` : ''}\n  hash ${hash}`,
   );
 }
 
@@ -189,6 +201,14 @@ export function registerTxCommands(program: Command): void {
     }
     const command = group.command(spec.action).description(`${spec.description} (signer: ${spec.signers})`);
     for (const field of spec.fields) {
+      if (field.type === 'bool') {
+        // A yes/no field is a pair of flags (`--approve` / `--no-approve`): a flag that takes
+        // a value would swallow the next flag when the value is left out.
+        const description = cliDescription(field.description);
+        command.addOption(new Option(`--${kebab(field.name)}`, `${description} (yes)`));
+        command.addOption(new Option(`--no-${kebab(field.name)}`, `${description} (no)`));
+        continue;
+      }
       const flag = `--${kebab(field.name)} <${typeof field.type === 'object' ? 'value' : field.type}>`;
       const option = new Option(flag, `${cliDescription(field.description)} (${describeType(field.type)})`);
       if (typeof field.type === 'object') option.choices(field.type.enum);
