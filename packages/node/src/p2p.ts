@@ -51,15 +51,29 @@ export interface P2POptions {
   /** Every peer id allowed to connect (validators and configured observers). */
   allowedPeerIds: ReadonlySet<string>;
   maxFrameBytes: number;
-  /** Bytes queued for one peer before further frames to it are dropped. */
+  /**
+   * Bytes queued for one peer (frames waiting in this host plus the frame the stream is
+   * writing) before further frames to it are dropped; default 32 MiB, and never less than
+   * two of the largest frames.
+   */
   maxQueuedBytesPerPeer?: number;
+  /** A peer whose stream accepts nothing for this long is cut off (default 30 s). */
+  drainTimeoutMs?: number;
   /** Penalty points after which a misbehaving peer is disconnected and banned for a while. */
   banThreshold?: number;
   banDurationMs?: number;
+  /**
+   * Penalty points forgiven per second (default 10), so that the occasional late or
+   * out-of-window message of an honest peer never adds up to a ban while a flood does.
+   */
+  penaltyDecayPerSecond?: number;
   redialMinMs?: number;
   redialMaxMs?: number;
   logger: Logger;
 }
+
+/** The default bound of one peer's send queue, in bytes. */
+export const DEFAULT_MAX_QUEUED_BYTES_PER_PEER = 32 * 1024 * 1024;
 
 export type MessageHandler = (from: string, payload: Uint8Array) => void;
 export type RequestHandler = (from: string, request: Uint8Array) => Promise<Uint8Array[]>;
@@ -69,6 +83,8 @@ interface PeerLink {
   queue: Uint8Array[];
   queuedBytes: number;
   flushing: boolean;
+  /** Set once a write failed or the stream closed: nothing more is queued on this link. */
+  closed: boolean;
 }
 
 export interface P2PStats {
@@ -76,9 +92,64 @@ export interface P2PStats {
   framesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Frames not sent: the peer's queue was full, or its link closed with frames queued. */
   framesDropped: number;
+  /** Links cut because the peer accepted nothing for `drainTimeoutMs`. */
+  slowPeerDisconnects: number;
+  /** Writes that found their stream already closed (a peer that vanished mid-write). */
+  writesToClosedStreams: number;
   penalties: number;
   bans: number;
+}
+
+/** Distinct penalty reasons counted by name; any further ones are counted as `other`. */
+const MAX_PENALTY_REASONS = 64;
+
+/** What a write to a stream came to: sent, sent but the stream wants a drain, or the stream is gone. */
+type WriteOutcome = 'sent' | 'full' | 'closed';
+
+/**
+ * Writes to a stream that may have closed under us (the peer reset it, the connection died, a
+ * ban hung up). libp2p throws a StreamStateError on such a write, from any layer down to the
+ * noise encrypter; here that is a closed connection, never an exception.
+ */
+function writeTo(stream: Stream, bytes: Uint8Array): WriteOutcome {
+  if (stream.status !== 'open' || stream.writeStatus !== 'writable') return 'closed';
+  try {
+    return stream.send(bytes) ? 'sent' : 'full';
+  } catch {
+    return 'closed';
+  }
+}
+
+/**
+ * Waits until a stream that reported a full buffer can take more. libp2p's `onDrain()` keeps
+ * the promise of the first drain and so resolves at once ever after; this listens for each
+ * `drain` (or `close`) afresh and re-reads `writableNeedsDrain` every second, in case a drain
+ * came from a layer below without an event on this stream.
+ */
+function waitForDrain(stream: Stream, timeoutMs: number): Promise<'drained' | 'closed' | 'timeout'> {
+  if (stream.status !== 'open') return Promise.resolve('closed');
+  if (!stream.writableNeedsDrain) return Promise.resolve('drained');
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    const finish = (outcome: 'drained' | 'closed' | 'timeout') => {
+      clearInterval(poll);
+      stream.removeEventListener('drain', onDrain);
+      stream.removeEventListener('close', onClose);
+      resolve(outcome);
+    };
+    const onDrain = () => finish('drained');
+    const onClose = () => finish('closed');
+    const poll = setInterval(() => {
+      if (stream.status !== 'open') finish('closed');
+      else if (!stream.writableNeedsDrain) finish('drained');
+      else if (Date.now() >= deadline) finish('timeout');
+    }, 1_000);
+    poll.unref();
+    stream.addEventListener('drain', onDrain);
+    stream.addEventListener('close', onClose);
+  });
 }
 
 export class P2PHost {
@@ -89,8 +160,12 @@ export class P2PHost {
   readonly #handlers = new Map<WireChannel, MessageHandler>();
   readonly #links = new Map<string, PeerLink>();
   readonly #opening = new Set<string>();
-  readonly #penalties = new Map<string, number>();
+  /** Penalty points per peer, as of `at` (they decay from there). */
+  readonly #penalties = new Map<string, { points: number; at: number }>();
   readonly #bannedUntil = new Map<string, number>();
+  /** Penalties and bans by reason, for the metrics. */
+  readonly penaltiesByReason = new Map<string, number>();
+  readonly bansByReason = new Map<string, number>();
   readonly #redialTimers = new Map<string, NodeJS.Timeout>();
   readonly #redialDelay = new Map<string, number>();
   #requestHandler: RequestHandler | undefined;
@@ -103,19 +178,26 @@ export class P2PHost {
     bytesIn: 0,
     bytesOut: 0,
     framesDropped: 0,
+    slowPeerDisconnects: 0,
+    writesToClosedStreams: 0,
     penalties: 0,
     bans: 0,
   };
 
   constructor(options: P2POptions) {
-    this.#options = {
-      maxQueuedBytesPerPeer: 64 * 1024 * 1024,
+    const merged = {
+      maxQueuedBytesPerPeer: DEFAULT_MAX_QUEUED_BYTES_PER_PEER,
+      drainTimeoutMs: 30_000,
       banThreshold: 100,
       banDurationMs: 60_000,
+      penaltyDecayPerSecond: 10,
       redialMinMs: 200,
       redialMaxMs: 10_000,
       ...options,
     };
+    // A queue must always be able to hold the largest frame, or such frames could never leave.
+    merged.maxQueuedBytesPerPeer = Math.max(merged.maxQueuedBytesPerPeer, merged.maxFrameBytes + 5);
+    this.#options = merged;
     this.#log = options.logger.child({ component: 'p2p' });
     this.#wireProtocol = `/autoledger/${options.chainId}/wire/1.0.0`;
     this.#syncProtocol = `/autoledger/${options.chainId}/sync/1.0.0`;
@@ -281,10 +363,13 @@ export class P2PHost {
     this.#opening.add(peerId);
     try {
       const stream = await this.#newStream(peerId, this.#wireProtocol, AbortSignal.timeout(5_000));
-      const link: PeerLink = { stream, queue: [], queuedBytes: 0, flushing: false };
+      // This host hands the stream one frame at a time and only after a drain, so its own
+      // buffer never holds more than one frame; libp2p resets the stream if that ever breaks.
+      stream.maxWriteBufferLength = 2 * (this.#options.maxFrameBytes + 5);
+      const link: PeerLink = { stream, queue: [], queuedBytes: 0, flushing: false, closed: false };
       this.#links.set(peerId, link);
       stream.addEventListener('close', () => {
-        if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+        this.#closeLink(peerId, link);
         // The connection may outlive the stream (an idle timeout, a reset): open a new one.
         if (!this.#stopping && this.#node().getConnections(peerIdFromString(peerId)).length > 0) {
           setTimeout(() => void this.#openLink(peerId), 100).unref();
@@ -309,7 +394,7 @@ export class P2PHost {
           const channel = CHANNEL_BY_TAG.get(frame[0] ?? -1);
           const handler = channel && this.#handlers.get(channel);
           if (channel === undefined) {
-            this.penalise(from, 20, 'unknown wire channel');
+            this.penalise(from, 20, 'UNKNOWN_WIRE_CHANNEL');
             continue;
           }
           if (!handler) continue;
@@ -325,7 +410,7 @@ export class P2PHost {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'FRAME_TOO_LARGE') {
-        this.penalise(from, this.#options.banThreshold, 'oversized frame');
+        this.penalise(from, this.#options.banThreshold, 'OVERSIZED_FRAME');
       } else {
         this.#log.debug('wire_read_ended', { peer: from, error });
       }
@@ -333,18 +418,22 @@ export class P2PHost {
     }
   }
 
-  /** Queues a frame for one peer; drops it (and counts the drop) when the peer's queue is full. */
+  /**
+   * Queues a frame for one peer; drops it (and counts the drop) when the peer's queue would
+   * pass `maxQueuedBytesPerPeer`. A peer that reads slowly loses frames, never the node's memory.
+   */
   send(peerId: string, channel: WireChannel, payload: Uint8Array): boolean {
     const link = this.#links.get(peerId);
-    if (link === undefined) return false;
-    const frame = new Uint8Array(5 + payload.length);
-    new DataView(frame.buffer).setUint32(0, payload.length + 1);
-    frame[4] = WIRE_CHANNELS[channel];
-    frame.set(payload, 5);
-    if (link.queuedBytes + frame.length > this.#options.maxQueuedBytesPerPeer) {
+    if (link === undefined || link.closed) return false;
+    const length = 5 + payload.length;
+    if (link.queuedBytes + length > this.#options.maxQueuedBytesPerPeer) {
       this.stats.framesDropped++;
       return false;
     }
+    const frame = new Uint8Array(length);
+    new DataView(frame.buffer).setUint32(0, payload.length + 1);
+    frame[4] = WIRE_CHANNELS[channel];
+    frame.set(payload, 5);
     link.queue.push(frame);
     link.queuedBytes += frame.length;
     if (!link.flushing) void this.#flush(peerId, link);
@@ -358,24 +447,53 @@ export class P2PHost {
     return sent;
   }
 
+  /** Bytes waiting to go to a peer: its queue here plus what its stream still buffers. */
+  queuedBytes(peerId: string): number {
+    const link = this.#links.get(peerId);
+    return link === undefined ? 0 : link.queuedBytes + link.stream.writeBufferLength;
+  }
+
+  /**
+   * Moves queued frames into the stream one at a time, each only once the stream has room:
+   * while the stream reports a full buffer, frames stay in the bounded queue. A peer that
+   * accepts nothing for `drainTimeoutMs` is cut off.
+   */
   async #flush(peerId: string, link: PeerLink): Promise<void> {
     link.flushing = true;
     try {
-      while (link.queue.length > 0) {
+      while (link.queue.length > 0 && !link.closed) {
+        const drained = await waitForDrain(link.stream, this.#options.drainTimeoutMs);
+        if (drained === 'timeout') {
+          this.stats.slowPeerDisconnects++;
+          this.#log.warn('slow_peer_disconnected', { peer: peerId, queuedBytes: link.queuedBytes });
+          link.stream.abort(new Error(`peer accepted nothing for ${this.#options.drainTimeoutMs} ms`));
+        }
+        if (drained !== 'drained') break;
         const frame = link.queue.shift() as Uint8Array;
         link.queuedBytes -= frame.length;
+        if (writeTo(link.stream, frame) === 'closed') {
+          this.stats.writesToClosedStreams++;
+          this.stats.framesDropped++;
+          break;
+        }
         this.stats.framesOut++;
         this.stats.bytesOut += frame.length;
-        // Back-pressure: when the muxer's buffer is full, wait for it to drain.
-        if (!link.stream.send(frame)) await link.stream.onDrain({ signal: AbortSignal.timeout(30_000) });
       }
-    } catch (error) {
-      this.#log.debug('wire_send_failed', { peer: peerId, error });
-      link.stream.abort(error as Error);
-      if (this.#links.get(peerId) === link) this.#links.delete(peerId);
     } finally {
       link.flushing = false;
+      if (link.queue.length > 0) this.#closeLink(peerId, link);
     }
+  }
+
+  /** Forgets a link whose stream closed or failed; what was queued on it is dropped. */
+  #closeLink(peerId: string, link: PeerLink): void {
+    if (this.#links.get(peerId) === link) this.#links.delete(peerId);
+    if (link.closed) return;
+    link.closed = true;
+    this.stats.framesDropped += link.queue.length;
+    link.queue = [];
+    link.queuedBytes = 0;
+    link.stream.abort(new Error('wire link closed'));
   }
 
   async #serveRequest(stream: Stream, connection: Connection): Promise<void> {
@@ -396,12 +514,19 @@ export class P2PHost {
       }
       const responses = await this.#requestHandler(from, request);
       for (const response of responses) {
-        if (!stream.send(encodeFrame(response))) await stream.onDrain({ signal: AbortSignal.timeout(30_000) });
+        // One response frame at a time, each after the stream drained: a peer that asks and
+        // then reads slowly holds at most one frame of this node's memory in the stream.
+        const drained = await waitForDrain(stream, this.#options.drainTimeoutMs);
+        if (drained !== 'drained' || writeTo(stream, encodeFrame(response)) === 'closed') {
+          this.stats.writesToClosedStreams++;
+          stream.abort(new Error('the requesting peer stopped reading'));
+          return;
+        }
       }
       await stream.close();
     } catch (error) {
       clearTimeout(deadline);
-      if ((error as { code?: string }).code === 'FRAME_TOO_LARGE') this.penalise(from, 50, 'oversized request');
+      if ((error as { code?: string }).code === 'FRAME_TOO_LARGE') this.penalise(from, 50, 'OVERSIZED_REQUEST');
       stream.abort(error as Error);
     }
   }
@@ -418,7 +543,7 @@ export class P2PHost {
     const frames: Uint8Array[] = [];
     let received = 0;
     try {
-      stream.send(encodeFrame(request));
+      if (writeTo(stream, encodeFrame(request)) === 'closed') throw new Error('the request stream closed');
       const onAbort = () => stream.abort(new Error('request timed out'));
       signal.addEventListener('abort', onAbort, { once: true });
       try {
@@ -439,20 +564,61 @@ export class P2PHost {
     }
   }
 
-  /** Adds penalty points; at the threshold the peer is disconnected and banned for a while. */
-  penalise(peerId: string, points: number, reason: string): void {
+  /**
+   * Adds penalty points for `reason` (a short stable code, counted in the metrics; `detail` is
+   * only logged). Points decay by `penaltyDecayPerSecond`; at `banThreshold` the peer is
+   * disconnected and refused for `banDurationMs`.
+   */
+  penalise(peerId: string, points: number, reason: string, detail?: string): void {
     this.stats.penalties++;
-    const total = (this.#penalties.get(peerId) ?? 0) + points;
-    this.#penalties.set(peerId, total);
-    this.#log.warn('peer_penalised', { peer: peerId, points, total, reason });
+    this.#countReason(this.penaltiesByReason, reason);
+    const now = Date.now();
+    const previous = this.#penalties.get(peerId);
+    const decayed =
+      previous === undefined
+        ? 0
+        : Math.max(0, previous.points - ((now - previous.at) / 1000) * this.#options.penaltyDecayPerSecond);
+    const total = decayed + points;
+    this.#penalties.set(peerId, { points: total, at: now });
+    if (this.#penalties.size > 4 * Math.max(16, this.#options.allowedPeerIds.size)) this.#forgetSmallPenalties(now);
+    this.#log.debug('peer_penalised', { peer: peerId, points, total, reason, detail });
     if (total < this.#options.banThreshold) return;
     this.#penalties.delete(peerId);
-    this.#bannedUntil.set(peerId, Date.now() + this.#options.banDurationMs);
+    if (this.isBanned(peerId)) return;
+    this.#bannedUntil.set(peerId, now + this.#options.banDurationMs);
     this.stats.bans++;
-    this.#log.warn('peer_banned', { peer: peerId, forMs: this.#options.banDurationMs, reason });
-    this.#links.delete(peerId);
+    this.#countReason(this.bansByReason, reason);
+    this.#log.warn('peer_banned', { peer: peerId, forMs: this.#options.banDurationMs, reason, detail });
+    const link = this.#links.get(peerId);
+    if (link !== undefined) this.#closeLink(peerId, link);
     void this.#node()
       .hangUp(peerIdFromString(peerId))
       .catch(() => {});
+  }
+
+  /** True while a ban on the peer lasts. */
+  isBanned(peerId: string): boolean {
+    const until = this.#bannedUntil.get(peerId);
+    return until !== undefined && until > Date.now();
+  }
+
+  /** The peers banned right now. */
+  bannedPeers(): string[] {
+    const now = Date.now();
+    for (const [peerId, until] of this.#bannedUntil) if (until <= now) this.#bannedUntil.delete(peerId);
+    return [...this.#bannedUntil.keys()].sort();
+  }
+
+  #countReason(counts: Map<string, number>, reason: string): void {
+    const key = counts.has(reason) || counts.size < MAX_PENALTY_REASONS ? reason : 'other';
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+
+  /** Penalty records are kept per allowed peer; ones that decayed to nothing are forgotten. */
+  #forgetSmallPenalties(now: number): void {
+    for (const [peerId, record] of this.#penalties) {
+      if (record.points - ((now - record.at) / 1000) * this.#options.penaltyDecayPerSecond <= 0)
+        this.#penalties.delete(peerId);
+    }
   }
 }
