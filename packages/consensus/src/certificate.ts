@@ -12,6 +12,7 @@ import {
   wireRecord,
   wireSafeInteger,
 } from './wire.ts';
+import { scanWire, wireShape } from './wire-scan.ts';
 
 /** One validator's signature over `commitSealPayload(chainId, height, blockHash)`. */
 export interface CommitSeal {
@@ -105,9 +106,32 @@ export function encodeCommitCertificate(certificate: CommitCertificate): Uint8Ar
   });
 }
 
+/** A certificate holds one seal per validator; no validator set comes near this many. */
+const MAX_CERTIFICATE_SEALS = 1024;
+const COMMIT_CERTIFICATE_SHAPE = wireShape(
+  [
+    [1, null],
+    [2, null],
+    [3, null],
+  ],
+  [
+    [
+      4,
+      MAX_CERTIFICATE_SEALS,
+      wireShape([
+        [1, null],
+        [2, null],
+      ]),
+    ],
+  ],
+);
+
 /** Decodes a certificate; throws a `MALFORMED_CERTIFICATE` ConsensusError on anything else. */
 export function decodeCommitCertificate(bytes: Uint8Array): CommitCertificate {
   const malformed = (reason: string) => new ConsensusError('MALFORMED_CERTIFICATE', `commit certificate: ${reason}`);
+  // Counted before decoding: protobufjs would allocate every seal first.
+  const scan = scanWire(bytes, COMMIT_CERTIFICATE_SHAPE);
+  if (!scan.ok) throw malformed(scan.reason);
   const decoded = decodeWire(CommitCertificateType, bytes);
   if (decoded === null) throw malformed('not a protobuf CommitCertificate');
   const height = wireSafeInteger(decoded.height);

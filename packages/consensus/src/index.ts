@@ -31,3 +31,4 @@ export {
 } from './persisted.ts';
 export { commitSealPayload } from './signing.ts';
 export { type Validator, ValidatorSet } from './validators.ts';
+export { scanWire, type WireScan, type WireShape, wireShape } from './wire-scan.ts';

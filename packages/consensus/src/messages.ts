@@ -10,6 +10,7 @@ import {
   wireRecord,
   wireSafeInteger,
 } from './wire.ts';
+import { scanWire, wireShape } from './wire-scan.ts';
 
 /** Block hashes are sha256 digests. */
 export const BLOCK_HASH_LENGTH = 32;
@@ -18,6 +19,40 @@ export const MAX_CHAIN_ID_LENGTH = 128;
 // No honest message embeds more messages than there are validators; this bound only keeps a
 // garbage message from costing more than its size.
 const MAX_EMBEDDED_MESSAGES = 1024;
+
+/** The signed fields (`Vote`): each once. */
+const VOTE_SHAPE = wireShape([
+  [1, null],
+  [2, null],
+  [3, null],
+  [4, null],
+  [5, null],
+  [6, null],
+]);
+/** A message embedded in another carries no attachments (an empty block field is tolerated). */
+const EMBEDDED_MESSAGE_SHAPE = wireShape([
+  [1, VOTE_SHAPE],
+  [2, null],
+  [3, null],
+  [4, null],
+]);
+/**
+ * A top-level `ConsensusMessage`: the pre-scan refuses more than MAX_EMBEDDED_MESSAGES embedded
+ * messages per list before protobufjs allocates a single one of them.
+ */
+const CONSENSUS_MESSAGE_SHAPE = wireShape(
+  [
+    [1, VOTE_SHAPE],
+    [2, null],
+    [3, null],
+    [4, null],
+  ],
+  [
+    [5, MAX_EMBEDDED_MESSAGES, EMBEDDED_MESSAGE_SHAPE],
+    [6, MAX_EMBEDDED_MESSAGES, EMBEDDED_MESSAGE_SHAPE],
+    [7, MAX_EMBEDDED_MESSAGES, EMBEDDED_MESSAGE_SHAPE],
+  ],
+);
 
 /**
  * The consensus messages, in protocol order:
@@ -209,6 +244,9 @@ export type ParseResult = { ok: true; message: ConsensusMessage } | { ok: false;
  * the validator set are the receiver's business.
  */
 export function parseConsensusMessage(bytes: Uint8Array): ParseResult {
+  // Counted before decoding: protobufjs would allocate every embedded message first.
+  const scan = scanWire(bytes, CONSENSUS_MESSAGE_SHAPE);
+  if (!scan.ok) return { ok: false, reason: `not a ConsensusMessage: ${scan.reason}` };
   const decoded = decodeWire(ConsensusMessageWire, bytes);
   if (decoded === null) return { ok: false, reason: 'not a protobuf ConsensusMessage' };
   return parseDecoded(decoded, 0);

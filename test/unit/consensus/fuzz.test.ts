@@ -95,7 +95,10 @@ function mutate(prng: Prng, messages: readonly ConsensusMessage[]): Uint8Array {
     case 0: {
       // Flip a few bytes of the encoding.
       const bytes = encodeConsensusMessage(original).slice();
-      for (let flips = prng.int(1, 8); flips > 0; flips--) bytes[prng.int(0, bytes.length - 1)] ^= prng.int(1, 255);
+      for (let flips = prng.int(1, 8); flips > 0; flips--) {
+        const at = prng.int(0, bytes.length - 1);
+        bytes[at] = (bytes[at] ?? 0) ^ prng.int(1, 255);
+      }
       return bytes;
     }
     case 1:

@@ -3,7 +3,7 @@
 // the state after executing them (stateRoot) and the previous block's certificate, so the
 // bytes of a block are fully determined by its hash.
 
-import type { BlockHashResult } from '@autoledger/consensus';
+import { type BlockHashResult, wireShape } from '@autoledger/consensus';
 import { bytesToHex, concatBytes, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
@@ -43,6 +43,21 @@ message HeightAnnouncement {
   bytes block_hash = 2;
 }
 `).root;
+
+/**
+ * The most transactions a decoded block may list: the protocol's MAX_BLOCK_TXS (executor.ts),
+ * repeated here because the executor imports this file. The pre-scan refuses more before
+ * protobufjs allocates one object per entry (two bytes `12 00` are one empty transaction).
+ */
+const MAX_DECODED_BLOCK_TXS = 10_000;
+const HEADER_SHAPE = wireShape([1, 2, 3, 4, 5, 6, 7, 8, 9].map((field) => [field, null] as const));
+const BLOCK_SHAPE = wireShape(
+  [
+    [1, HEADER_SHAPE],
+    [3, null],
+  ],
+  [[2, MAX_DECODED_BLOCK_TXS, null]],
+);
 
 const HeaderType = schema.lookupType('BlockHeader');
 const BlockType = schema.lookupType('Block');
@@ -107,7 +122,7 @@ interface RawHeader {
 }
 
 export function decodeHeader(bytes: Uint8Array): BlockHeader {
-  const raw = decodeMessage<RawHeader>(HeaderType, bytes, 'block header');
+  const raw = decodeMessage<RawHeader>(HeaderType, bytes, 'block header', HEADER_SHAPE);
   const header: BlockHeader = {
     chainId: raw.chainId,
     height: toSafeInteger(raw.height, 'height'),
@@ -136,6 +151,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
     BlockType,
     bytes,
     'block',
+    BLOCK_SHAPE,
   );
   const header = decodeHeader(raw.header);
   return {
@@ -155,7 +171,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
  */
 export function hashBlockBytes(bytes: Uint8Array): BlockHashResult {
   try {
-    const raw = decodeMessage<{ header: Uint8Array }>(BlockType, bytes, 'block');
+    const raw = decodeMessage<{ header: Uint8Array }>(BlockType, bytes, 'block', BLOCK_SHAPE);
     return { ok: true, hash: sha256(raw.header) };
   } catch (error) {
     return { ok: false, code: 'MALFORMED', reason: (error as Error).message };

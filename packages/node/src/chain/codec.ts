@@ -1,3 +1,4 @@
+import { scanWire, type WireShape } from '@autoledger/consensus';
 import type protobuf from 'protobufjs';
 
 /**
@@ -23,8 +24,16 @@ export class CodecError extends Error {
   }
 }
 
-/** Decodes `bytes` with `type`, turning every protobufjs failure into a CodecError. */
-export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, what: string): T {
+/**
+ * Decodes `bytes` with `type`, turning every protobufjs failure into a CodecError. With a
+ * `shape`, the bytes are first scanned against it, so that untrusted bytes with more fields
+ * than the shape allows are refused before protobufjs allocates an object per field.
+ */
+export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, what: string, shape?: WireShape): T {
+  if (shape !== undefined) {
+    const scan = scanWire(bytes, shape);
+    if (!scan.ok) throw new CodecError(`${what} is not a valid protobuf message: ${scan.reason}`);
+  }
   try {
     return type.decode(bytes) as unknown as T;
   } catch (error) {
