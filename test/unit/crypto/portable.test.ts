@@ -160,10 +160,12 @@ test('3,000 random valid, mutated and misdirected signatures get the same verdic
     if (assertSameVerdict(publicKey, message, signature, `valid #${i}`)) valid++;
     const mutated = signature.slice();
     const mutation = Math.floor(random() * 4);
-    if (mutation === 0) mutated[Math.floor(random() * 64)] ^= 1 << Math.floor(random() * 8);
-    else if (mutation === 1) mutated.set(randomBytes(random, 32), 0);
+    if (mutation === 0) {
+      const index = Math.floor(random() * 64);
+      mutated[index] = (mutated[index] as number) ^ (1 << Math.floor(random() * 8));
+    } else if (mutation === 1) mutated.set(randomBytes(random, 32), 0);
     else if (mutation === 2) mutated.set(toLittleEndian32(fromLittleEndian(mutated.subarray(32)) + L), 32);
-    else mutated[31] ^= 0x80;
+    else mutated[31] = (mutated[31] as number) ^ 0x80;
     if (!assertSameVerdict(publicKey, message, mutated, `mutated #${i} (${mutation})`)) invalid++;
     const otherMessage = message.length === 0 ? new Uint8Array([0]) : message.slice(1);
     assertSameVerdict(publicKey, otherMessage, signature, `other message #${i}`);
