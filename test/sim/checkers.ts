@@ -22,7 +22,8 @@ export type ViolationKind =
   | 'durability'
   | 'false-evidence'
   | 'engine-threw'
-  | 'liveness';
+  | 'liveness'
+  | 'resources';
 
 export interface Violation {
   kind: ViolationKind;
@@ -196,5 +197,10 @@ export class SafetyChecker {
 
   onLiveness(node: number, detail: string): void {
     this.#violate('liveness', node, detail);
+  }
+
+  /** An engine holds more than its stated bound of some resource (buffered messages, evidence…). */
+  onResource(node: number, detail: string): void {
+    this.#violate('resources', node, detail);
   }
 }

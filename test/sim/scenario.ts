@@ -8,13 +8,65 @@ export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'garbage',
 ];
 
+/** The adversaries of `--byzantine`: every behaviour; `timeStamper` only where clocks drift. */
+export const ADVERSARIAL_BEHAVIOURS: readonly ByzantineBehaviour[] = [
+  ...BYZANTINE_BEHAVIOURS,
+  'cherryPicker',
+  'junkAttacher',
+  'replayer',
+  'flooder',
+];
+
+/** The engine's view timeout stops doubling after this many views (its MAX_TIMEOUT_DOUBLINGS). */
+export const VIEW_TIMEOUT_DOUBLINGS = 6;
+
+/** What a seed's fault plan may draw on, beyond the classic faults. */
+export interface ScenarioOptions {
+  /** Twins: validators (up to the faulty power) run twice, behind partitions that split the pairs. */
+  twins?: boolean;
+  /** Per-node clocks and a drift bound on block times; adds the time-stamping leader. */
+  drift?: boolean;
+  /** Byzantine validators draw from every behaviour, the new adversaries included. */
+  byzantine?: boolean;
+  /** Voting power per validator, or 'random' (1 to 4 each). */
+  powers?: number[] | 'random';
+  /** With `byzantine`: the behaviours to draw from (default all, `timeStamper` only with `drift`). */
+  behaviours?: readonly ByzantineBehaviour[];
+}
+
+/**
+ * The bounded-recovery bound K, in ticks. After the heal, honest validators may sit in views
+ * whose timers have just restarted at the capped timeout; then each faulty validator may lead
+ * one view in a row (the round robin gives each one view), each costing a capped timeout; the
+ * next leader is honest and its view decides within a few message delays, the slowest block
+ * building (10 ticks) and a block sync. So K = (faulty leaders + 1) × capped timeout + 4 ×
+ * base timeout, the last term for the proposal, votes and a sync round trip with room to spare.
+ */
+export function recoveryBoundTicks(timeoutBaseTicks: number, faultyLeaders: number): number {
+  const cappedTimeout = timeoutBaseTicks * 2 ** VIEW_TIMEOUT_DOUBLINGS;
+  return (faultyLeaders + 1) * cappedTimeout + 4 * timeoutBaseTicks;
+}
+
+/** Keeps the longest prefix of `candidates` whose power stays within `budget`. */
+function withinPower(candidates: readonly number[], powers: readonly number[], budget: number): number[] {
+  const kept: number[] = [];
+  let power = 0;
+  for (const index of candidates) {
+    const next = power + (powers[index] ?? 1);
+    if (next > budget) continue;
+    kept.push(index);
+    power = next;
+  }
+  return kept;
+}
+
 /**
  * The fault plan of one seed: up to f Byzantine validators of random kinds, a lossy,
  * duplicating, reordering network, partitions that heal, and honest validators that crash
  * and restart from their persisted state, all within a fault phase; then a healed network in
  * which every honest node must keep committing.
  */
-export function randomScenario(seed: number, validators: number): SimConfig {
+export function randomScenario(seed: number, validators: number, options: ScenarioOptions = {}): SimConfig {
   // A separate stream from the simulation's, so the plan of a seed is stable on its own.
   const rng = new Prng(seed ^ 0x5eed5eed);
   const f = Math.floor((validators - 1) / 3);
@@ -71,7 +123,7 @@ export function randomScenario(seed: number, validators: number): SimConfig {
     mutes.push({ node: rng.int(0, validators - 1), fromTick, toTick: Math.min(healTick, fromTick + rng.int(1, 60)) });
   }
 
-  return {
+  const base: SimConfig = {
     seed,
     validators,
     observers,
@@ -88,11 +140,151 @@ export function randomScenario(seed: number, validators: number): SimConfig {
     livenessHeights: 3,
     livenessTicks: 4000,
   };
+  const config = withOptions(base, options);
+  config.recoveryTicks = recoveryBoundTicks(
+    config.timeoutBaseTicks,
+    config.byzantine.length + (config.twins?.length ?? 0),
+  );
+  return config;
+}
+
+/** Twin-separating partitions of the n = 4 Twins enumeration: each other validator on either side, or none. */
+const TWINS_PHASES = 4;
+const TWINS_PHASE_TICKS = [5, 15, 30, 60, 120];
+
+/**
+ * The extra faults of `options`, drawn from a stream of their own so that a seed's classic
+ * plan stays the same with or without them.
+ */
+function withOptions(base: SimConfig, options: ScenarioOptions): SimConfig {
+  const rng = new Prng(base.seed ^ 0x0c10c4a1);
+  const config: SimConfig = { ...base };
+  const validators = base.validators;
+  const powers =
+    options.powers === 'random'
+      ? Array.from({ length: validators }, () => rng.int(1, 4))
+      : (options.powers ?? Array.from({ length: validators }, () => 1));
+  if (powers.length !== validators) throw new RangeError(`${powers.length} powers for ${validators} validators`);
+  const total = powers.reduce((sum, power) => sum + power, 0);
+  // Faulty power must leave honest validators a quorum (and so stay below a third).
+  const faultyBudget = total - (Math.floor((2 * total) / 3) + 1);
+  if (options.powers !== undefined) config.powers = powers;
+  const affordable = withinPower(
+    base.byzantine.map((entry) => entry.node),
+    powers,
+    faultyBudget,
+  );
+  let byzantine = base.byzantine.filter(({ node }) => affordable.includes(node));
+  if (options.drift === true) {
+    config.maxFutureDriftTicks = rng.int(6, 40);
+    const spread = Math.floor(config.maxFutureDriftTicks / 2);
+    config.clockOffsetTicks = Array.from({ length: validators + base.observers + validators }, () =>
+      rng.int(-spread, spread),
+    );
+  }
+  if (options.byzantine === true) {
+    const kinds =
+      options.behaviours ??
+      (options.drift === true ? [...ADVERSARIAL_BEHAVIOURS, 'timeStamper' as const] : ADVERSARIAL_BEHAVIOURS);
+    byzantine = byzantine.map(({ node }) => ({ node, behaviour: rng.pick(kinds) }));
+    config.hostThrows = rng.chance(0.5);
+  }
+  if (options.twins === true) {
+    const order = rng.shuffle(Array.from({ length: validators }, (_, index) => index));
+    const twins = withinPower(order, powers, faultyBudget);
+    config.twins = twins;
+    byzantine = [];
+    config.crashes = base.crashes.filter((plan) => !twins.includes(plan.node));
+    const twinNodes = twins.map((_, position) => validators + base.observers + position);
+    const nodes = validators + base.observers + twins.length;
+    const enumerated = validators === 4 && twins.length === 1;
+    const partitions: PartitionPlan[] = [];
+    let tick = rng.int(0, 30);
+    for (let phase = 0; phase < TWINS_PHASES; phase++) {
+      const length = rng.pick(TWINS_PHASE_TICKS);
+      const groups = enumerated
+        ? enumeratedTwinsPartition(base.seed, phase, twins[0] as number, twinNodes[0] as number, nodes)
+        : randomTwinsPartition(rng, twins, twinNodes, nodes);
+      if (groups !== null) partitions.push({ fromTick: tick, toTick: tick + length, groups });
+      tick += length;
+    }
+    config.partitions = partitions;
+    config.healTick = Math.max(base.healTick, tick);
+  }
+  config.byzantine = byzantine;
+  return config;
+}
+
+/** How many partition sequences the n = 4 Twins enumeration has: 9 choices in each of 4 phases. */
+export const TWINS_ENUMERATION_SIZE = 9 ** TWINS_PHASES;
+
+/**
+ * Phase `phase` of Twins scenario number (seed - 1) mod 9^4: the digit picks either no
+ * partition (0) or one of the eight ways to put the three other validators beside one twin
+ * or the other (observers join the first twin's side). Seeds 1 to 6561 run every sequence.
+ */
+function enumeratedTwinsPartition(
+  seed: number,
+  phase: number,
+  twin: number,
+  twinNode: number,
+  nodes: number,
+): number[][] | null {
+  const index = (((seed - 1) % TWINS_ENUMERATION_SIZE) + TWINS_ENUMERATION_SIZE) % TWINS_ENUMERATION_SIZE;
+  const digit = Math.floor(index / 9 ** phase) % 9;
+  if (digit === 0) return null;
+  const sides = digit - 1;
+  const first = [twin];
+  const second = [twinNode];
+  let bit = 0;
+  for (let node = 0; node < nodes; node++) {
+    if (node === twin || node === twinNode) continue;
+    if (node < 4) {
+      if (((sides >> bit) & 1) === 0) first.push(node);
+      else second.push(node);
+      bit += 1;
+    } else {
+      first.push(node);
+    }
+  }
+  return [first, second];
+}
+
+/** A random partition that puts every twin pair on opposite sides (or, one time in five, none). */
+function randomTwinsPartition(rng: Prng, twins: number[], twinNodes: number[], nodes: number): number[][] | null {
+  if (rng.chance(0.2)) return null;
+  const first: number[] = [];
+  const second: number[] = [];
+  const placed = new Set<number>();
+  twins.forEach((twin, position) => {
+    const copy = twinNodes[position] as number;
+    if (rng.chance(0.5)) {
+      first.push(twin);
+      second.push(copy);
+    } else {
+      first.push(copy);
+      second.push(twin);
+    }
+    placed.add(twin);
+    placed.add(copy);
+  });
+  for (let node = 0; node < nodes; node++) {
+    if (!placed.has(node)) (rng.chance(0.5) ? first : second).push(node);
+  }
+  return [first, second];
 }
 
 /** One line naming a seed's faults, for failure reports. */
 export function describeScenario(config: SimConfig): string {
   const byzantine = config.byzantine.map(({ node, behaviour }) => `${node}:${behaviour}`).join(',') || 'none';
+  const extras = [
+    config.powers === undefined ? '' : `powers=${config.powers.join(',')}`,
+    config.twins === undefined ? '' : `twins=${config.twins.join(',')}`,
+    config.maxFutureDriftTicks === undefined
+      ? ''
+      : `drift≤${config.maxFutureDriftTicks}t clocks=${(config.clockOffsetTicks ?? []).join(',')}`,
+    config.hostThrows === true ? 'host-throws' : '',
+  ].filter((text) => text !== '');
   const partitions = config.partitions
     .map((plan) => `${plan.groups.map((group) => group.join('+')).join('|')}@${plan.fromTick}-${plan.toTick}`)
     .join(' ');
@@ -110,6 +302,7 @@ export function describeScenario(config: SimConfig): string {
     `partitions=[${partitions}]`,
     `mutes=[${mutes}]`,
     `crashes=[${crashes}]`,
+    ...extras,
   ].join(' ');
 }
 
@@ -136,4 +329,23 @@ export function calmScenario(overrides: Partial<SimConfig> = {}): SimConfig {
     livenessTicks: 3000,
     ...overrides,
   };
+}
+
+/**
+ * The drift stall of issue 13: validator 3 leads height 3 and stamps its block 30 ticks
+ * ahead, past validator 0's bound (clock + 20) and within validators 1 and 2's (their clocks
+ * run 10 ticks ahead). Validators 1, 2 and 3 prepare it, validator 0 refuses it, and then 3
+ * withholds its votes, so 0, 1 and 2 can only decide together: every later NEW-VIEW must
+ * re-propose the prepared block, and validator 0 must judge it again once its clock caught
+ * up (or without the clock, as a justified re-proposal) for the height to commit.
+ */
+export function driftStallScenario(overrides: Partial<SimConfig> = {}): SimConfig {
+  return calmScenario({
+    byzantine: [{ node: 3, behaviour: 'timeStamper' }],
+    clockOffsetTicks: [0, 10, 10, 0],
+    maxFutureDriftTicks: 20,
+    livenessTicks: 3000,
+    recoveryTicks: recoveryBoundTicks(30, 1),
+    ...overrides,
+  });
 }

@@ -10,11 +10,20 @@ import {
   encodePersistedConsensusState,
   parseConsensusMessage,
   signConsensusMessage,
+  type UnsignedConsensusMessage,
   ValidatorSet,
   verifyCommitCertificate,
 } from '@autoledger/consensus';
 import { bytesEqual, bytesToHex, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
-import { decodeBlock, encodeBlock, GENESIS_HASH, hashBlock, isValidNextBlock } from './app.ts';
+import {
+  type ChainTip,
+  decodeBlock,
+  encodeBlock,
+  GENESIS_HASH,
+  hashBlockStrict,
+  hashBlockThrowing,
+  validateBlock,
+} from './app.ts';
 import { type DurableRecord, durableRecordOf, SafetyChecker, type Violation } from './checkers.ts';
 import { EventQueue } from './event-queue.ts';
 import { Prng } from './prng.ts';
@@ -26,8 +35,39 @@ export const SIM_CHAIN_ID = 'autoledger-sim';
 const SIM_MAX_MESSAGE_BYTES = 64 * 1024;
 const SYNC_BATCH_BLOCKS = 64;
 const CRASH_PATIENCE_TICKS = 10;
+/** How many messages a replaying validator remembers to send again later. */
+const REPLAY_HISTORY = 256;
+/** The junk attachment of issue 13: a length-delimited field that is no block. */
+const JUNK_BLOCK = new Uint8Array([0x0a, 0x05, 0x01]);
+/** Engine resources are sampled every this many ticks of a node. */
+const RESOURCE_SAMPLE_TICKS = 10;
 
-export type ByzantineBehaviour = 'silent' | 'equivocatingLeader' | 'doubleVoter' | 'garbage';
+/**
+ * Byzantine validators run the correct engine and lie on the wire:
+ * - `silent` never sends; `doubleVoter` votes for two blocks in every phase;
+ * - `equivocatingLeader` tells two halves of the network different blocks, with votes to
+ *   match, and two stories in its view changes;
+ * - `garbage` adds random bytes, bit flips, far heights, forged claims and outsider signatures;
+ * - `cherryPicker` leads its NEW-VIEWs with its own choice of a quorum of VIEW-CHANGEs,
+ *   leaving out the highest prepared certificates whenever the rest still make a quorum;
+ * - `junkAttacher` swaps attached blocks for junk (a real prepared certificate with the
+ *   block `0a 05 01`, proposals whose block is not one);
+ * - `replayer` sends old messages again (its own and others', older views and heights);
+ * - `flooder` sends signed messages for future heights (large non-leader proposals), far
+ *   heights and far views, to fill buffers;
+ * - `timeStamper` leads with a block time just past one honest validator's drift bound,
+ *   prepares it and then withholds every later vote of that height.
+ */
+export type ByzantineBehaviour =
+  | 'silent'
+  | 'equivocatingLeader'
+  | 'doubleVoter'
+  | 'garbage'
+  | 'cherryPicker'
+  | 'junkAttacher'
+  | 'replayer'
+  | 'flooder'
+  | 'timeStamper';
 
 export interface NetworkConditions {
   dropRate: number;
@@ -83,6 +123,27 @@ export interface SimConfig {
   durabilityCheck?: boolean;
   /** Keep running after a violation, to see which checkers fire (default: stop at the first). */
   continueAfterViolation?: boolean;
+  /** Voting power of each validator (default 1 each). */
+  powers?: number[];
+  /**
+   * Twins (Bano et al.): each listed validator runs twice, as two honest engines with the
+   * same key (nodes numbered after the observers, in this order). The pair acts as one
+   * Byzantine validator that equivocates naturally when partitions separate its halves.
+   */
+  twins?: number[];
+  /** Each node's clock, in ticks ahead of simulated time (negative: behind; default 0). */
+  clockOffsetTicks?: number[];
+  /** A node refuses a block stamped more than this many ticks ahead of its clock (default: no bound). */
+  maxFutureDriftTicks?: number;
+  /** The host's hashBlock throws on junk, as the node's first one did (default: a typed result). */
+  hostThrows?: boolean;
+  /**
+   * The bounded-recovery oracle: after the heal, every honest node commits a new height
+   * within this many ticks (default: no bound beyond `livenessTicks`).
+   */
+  recoveryTicks?: number;
+  /** Upper bounds on what `engine.resources()` reports, by field (checked when it exists). */
+  resourceLimits?: Record<string, number>;
 }
 
 export interface SimStats {
@@ -100,6 +161,18 @@ export interface SimStats {
   blocksSynced: number;
   crashes: number;
   evidence: number;
+  /** Blocks the simulated application refused, by code. */
+  validationRefusals: Record<string, number>;
+  /** NEW-VIEWs a cherry-picking leader sent with a different block than its engine chose. */
+  cherryPicks: number;
+  /** Messages the adversary made up (junk, replays, floods, restamped blocks). */
+  adversarialMessages: number;
+  /** The longest an honest node waited after the heal for its first new height. */
+  recoveryTicks: number;
+  /** High-water marks of engine resources over honest nodes, by field (see `engine.resources()`). */
+  resources: Record<string, number>;
+  /** High-water mark of the simulator's event queue. */
+  eventQueuePeak: number;
 }
 
 export interface SimResult {
@@ -131,7 +204,8 @@ interface SimNode {
   index: number;
   /** Index in the validator set, or -1 for an observer. */
   validatorIndex: number;
-  role: 'honest' | 'byzantine' | 'observer';
+  /** A twin runs the honest engine with a key another node holds too. */
+  role: 'honest' | 'byzantine' | 'observer' | 'twin';
   behaviour: ByzantineBehaviour | null;
   signer: Signer | null;
   engine: ConsensusEngine | null;
@@ -150,13 +224,32 @@ interface SimNode {
   splits: Map<number, Set<number>>;
   /** Equivocating leaders: the alternative block hash of each height. */
   alternativeHashes: Map<number, Uint8Array>;
+  clockOffsetTicks: number;
+  /** Cherry-picking leaders: VIEW-CHANGEs received, with attachments, by `height/view`, then signer. */
+  viewChangesSeen: Map<string, Map<number, ConsensusMessage>>;
+  /** Replaying validators: messages sent and received, oldest first (bounded). */
+  history: Uint8Array[];
+  /** Time-stamping leaders: heights where it stamped a block, with the view and the block's hash. */
+  stamped: Map<number, { view: number; blockHash: Uint8Array; victim: number }>;
+  /** The tick of this node's first commit after the heal, if any. */
+  recoveredAtTick: number | null;
+  ticksSinceSample: number;
 }
 
 type SimEvent =
   | { kind: 'tick'; node: number }
   | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array }
   | { kind: 'propose'; node: number; incarnation: number; height: number; view: number }
-  | { kind: 'validate'; node: number; incarnation: number; height: number; view: number; block: Uint8Array }
+  | {
+      kind: 'validate';
+      node: number;
+      incarnation: number;
+      height: number;
+      view: number;
+      blockHash: Uint8Array;
+      block: Uint8Array;
+      checkTimeliness: boolean;
+    }
   | { kind: 'crash'; node: number; downTicks: number }
   | { kind: 'restart'; node: number }
   | { kind: 'partition'; groups: number[][] | null }
@@ -189,6 +282,7 @@ export class Simulation {
   #partition: number[][] | null = null;
   readonly #muted = new Set<number>();
   #started = false;
+  #healed = false;
 
   constructor(config: SimConfig, hooks: SimHooks = {}, trace: ((line: string) => void) | null = null) {
     this.config = config;
@@ -196,9 +290,14 @@ export class Simulation {
     this.#hooks = hooks;
     this.#trace = trace;
     const signers = Array.from({ length: config.validators }, (_, index) => simSigner(config.seed, index));
-    this.validators = new ValidatorSet(signers.map((signer) => ({ publicKey: signer.publicKey, power: 1 })));
+    this.validators = new ValidatorSet(
+      signers.map((signer, index) => ({ publicKey: signer.publicKey, power: config.powers?.[index] ?? 1 })),
+    );
     const behaviours = new Map(config.byzantine.map(({ node, behaviour }) => [node, behaviour]));
-    const honest = new Set(signers.map((_, index) => index).filter((index) => !behaviours.has(index)));
+    const twinned = new Set(config.twins ?? []);
+    const honest = new Set(
+      signers.map((_, index) => index).filter((index) => !behaviours.has(index) && !twinned.has(index)),
+    );
     this.checker = new SafetyChecker(this.validators, SIM_CHAIN_ID, honest, config.durabilityCheck !== false);
     this.stats = {
       ticks: 0,
@@ -213,17 +312,34 @@ export class Simulation {
       blocksSynced: 0,
       crashes: 0,
       evidence: 0,
+      validationRefusals: {},
+      cherryPicks: 0,
+      adversarialMessages: 0,
+      recoveryTicks: 0,
+      resources: {},
+      eventQueuePeak: 0,
     };
     this.#nodes = [];
-    for (let index = 0; index < config.validators + config.observers; index++) {
-      const isValidator = index < config.validators;
+    const twins = config.twins ?? [];
+    for (let index = 0; index < config.validators + config.observers + twins.length; index++) {
+      const isObserver = index >= config.validators && index < config.validators + config.observers;
+      const validatorIndex =
+        index < config.validators
+          ? index
+          : isObserver
+            ? -1
+            : (twins[index - config.validators - config.observers] as number);
       const behaviour = behaviours.get(index) ?? null;
+      let role: SimNode['role'] = 'honest';
+      if (isObserver) role = 'observer';
+      else if (twinned.has(validatorIndex)) role = 'twin';
+      else if (behaviour !== null) role = 'byzantine';
       this.#nodes.push({
         index,
-        validatorIndex: isValidator ? index : -1,
-        role: !isValidator ? 'observer' : behaviour === null ? 'honest' : 'byzantine',
-        behaviour,
-        signer: isValidator ? (signers[index] as Signer) : null,
+        validatorIndex,
+        role,
+        behaviour: role === 'byzantine' ? behaviour : null,
+        signer: validatorIndex === -1 ? null : (signers[validatorIndex] as Signer),
         engine: null,
         up: false,
         incarnation: 0,
@@ -236,6 +352,12 @@ export class Simulation {
         sent: 0,
         splits: new Map(),
         alternativeHashes: new Map(),
+        clockOffsetTicks: config.clockOffsetTicks?.[index] ?? 0,
+        viewChangesSeen: new Map(),
+        history: [],
+        stamped: new Map(),
+        recoveredAtTick: null,
+        ticksSinceSample: 0,
       });
     }
   }
@@ -248,9 +370,14 @@ export class Simulation {
     return this.#nodes.length;
   }
 
-  /** Nodes whose commits the checkers hold to the rules: honest validators and observers. */
+  /** Honest validators and observers: the nodes that must stay live. */
   get honestNodes(): number[] {
-    return this.#nodes.filter((node) => node.role !== 'byzantine').map((node) => node.index);
+    return this.#nodes.filter((node) => node.role === 'honest' || node.role === 'observer').map((node) => node.index);
+  }
+
+  /** A node's clock, in ticks: simulated time plus its offset. */
+  clockOf(node: number): number {
+    return this.tick + this.#node(node).clockOffsetTicks;
   }
 
   isUp(node: number): boolean {
@@ -330,6 +457,7 @@ export class Simulation {
         this.stats.ticks = this.tick;
         return false;
       }
+      if (this.#queue.size > this.stats.eventQueuePeak) this.stats.eventQueuePeak = this.#queue.size;
       const { time, event } = this.#queue.pop() as { time: number; event: SimEvent };
       this.#now = time;
       this.checker.tick = this.tick;
@@ -348,6 +476,7 @@ export class Simulation {
         node.crashPending = null;
         if (node.role !== 'byzantine' && !node.up) this.restart(node.index);
       }
+      this.#healed = true;
       const honest = this.honestNodes;
       const baseline = Math.max(...honest.map((index) => this.heightOf(index)));
       const target = baseline + this.config.livenessHeights;
@@ -362,27 +491,80 @@ export class Simulation {
           `honest nodes did not reach height ${target} within ${this.config.livenessTicks} ticks of the heal (heights ${heights})`,
         );
       }
+      this.#checkRecovery(honest);
     }
     this.stats.ticks = this.tick;
     this.stats.height = Math.max(0, ...this.honestNodes.map((index) => this.heightOf(index)));
     return { seed: this.config.seed, config: this.config, violations: this.checker.violations, stats: this.stats };
   }
 
+  /**
+   * The bounded-recovery oracle: every honest node committed a new height within
+   * `recoveryTicks` of the heal (measured up to the end of the liveness phase).
+   */
+  #checkRecovery(honest: number[]): void {
+    const bound = this.config.recoveryTicks;
+    for (const index of honest) {
+      const node = this.#node(index);
+      const waited = (node.recoveredAtTick ?? this.tick) - this.config.healTick;
+      if (waited > this.stats.recoveryTicks) this.stats.recoveryTicks = waited;
+      if (bound !== undefined && waited > bound && this.checker.violations.length === 0) {
+        this.checker.onLiveness(
+          index,
+          `node ${index} committed no new height within ${bound} ticks of the heal (waited ${waited}${
+            node.recoveredAtTick === null ? ', still waiting' : ''
+          })`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Records the high-water marks of a node's engine resources and checks them against the
+   * configured limits. `resources()` is optional on the engine, so older engines still run.
+   */
+  #sampleResources(node: SimNode): void {
+    const engine = node.engine;
+    if (engine === null || node.role === 'byzantine') return;
+    const marks = this.stats.resources;
+    const evidence = engine.evidence().length;
+    if (evidence > (marks.evidence ?? 0)) marks.evidence = evidence;
+    const report = (engine as { resources?: () => unknown }).resources?.();
+    if (typeof report !== 'object' || report === null) return;
+    for (const [field, value] of Object.entries(report)) {
+      if (typeof value !== 'number') continue;
+      if (value > (marks[field] ?? 0)) marks[field] = value;
+      const limit = this.config.resourceLimits?.[field];
+      if (limit !== undefined && value > limit) {
+        this.checker.onResource(node.index, `${field} is ${value}, above its bound ${limit}`);
+      }
+    }
+  }
+
   #handle(event: SimEvent): void {
     switch (event.kind) {
       case 'tick': {
         this.#queue.push(this.#now + TIME_UNITS_PER_TICK, event);
-        this.#feed(this.#node(event.node), { type: 'tick' });
+        const node = this.#node(event.node);
+        this.#feed(node, { type: 'tick' });
+        node.ticksSinceSample += 1;
+        if (node.ticksSinceSample >= RESOURCE_SAMPLE_TICKS) {
+          node.ticksSinceSample = 0;
+          this.#sampleResources(node);
+        }
         return;
       }
-      case 'deliver':
+      case 'deliver': {
         // A link that broke while the message was in flight loses it.
         if (!this.#connected(event.from, event.to)) {
           this.stats.messagesDropped += 1;
           return;
         }
-        this.#feed(this.#node(event.to), { type: 'message', bytes: event.bytes });
+        const recipient = this.#node(event.to);
+        if (recipient.role === 'byzantine') this.#observe(recipient, event.bytes);
+        this.#feed(recipient, { type: 'message', bytes: event.bytes });
         return;
+      }
       case 'propose': {
         const node = this.#node(event.node);
         if (node.incarnation !== event.incarnation) return;
@@ -393,14 +575,24 @@ export class Simulation {
       case 'validate': {
         const node = this.#node(event.node);
         if (node.incarnation !== event.incarnation) return;
-        const tip = node.store[node.store.length - 1];
-        const valid = isValidNextBlock(
-          event.block,
-          node.store.length,
-          tip === undefined ? GENESIS_HASH : bytesToHex(tip.hash),
-        );
-        const blockHash = hashBlock(event.block);
-        this.#feed(node, { type: 'validated', height: event.height, view: event.view, blockHash, valid });
+        const verdict = validateBlock(event.block, this.#tipOf(node), {
+          validators: this.config.validators,
+          clock: event.checkTimeliness ? this.clockOf(node.index) : null,
+          maxFutureDriftTicks: this.config.maxFutureDriftTicks ?? null,
+        });
+        if (!verdict.valid) {
+          this.stats.validationRefusals[verdict.code] = (this.stats.validationRefusals[verdict.code] ?? 0) + 1;
+        }
+        // Built as a value, not a literal, so that the retry flag reaches engines that know it.
+        const input = {
+          type: 'validated' as const,
+          height: event.height,
+          view: event.view,
+          blockHash: event.blockHash,
+          valid: verdict.valid,
+          retryable: !verdict.valid && verdict.retryable,
+        };
+        this.#feed(node, input);
         return;
       }
       case 'crash':
@@ -470,7 +662,7 @@ export class Simulation {
         chainId: SIM_CHAIN_ID,
         validators: this.validators,
         self: node.signer,
-        hashBlock,
+        hashBlock: this.config.hostThrows === true ? hashBlockThrowing : hashBlockStrict,
         timeoutBaseTicks: this.config.timeoutBaseTicks,
         maxMessageBytes: SIM_MAX_MESSAGE_BYTES,
         // Byzantine validators run the correct engine and lie on the wire; the planted bugs
@@ -539,9 +731,17 @@ export class Simulation {
         this.#send(node, recipients, action.bytes);
         return;
       }
-      case 'send':
-        this.#send(node, [this.validators.indexOf(action.to)], action.bytes);
+      case 'send': {
+        // A message for a twinned validator reaches both of its engines.
+        const validator = this.validators.indexOf(action.to);
+        const recipients = this.#nodes.filter((other) => other.validatorIndex === validator && other !== node);
+        this.#send(
+          node,
+          recipients.map((other) => other.index),
+          action.bytes,
+        );
         return;
+      }
       case 'requestProposal': {
         const delay = this.rng.int(...this.config.proposalDelayTicks) * TIME_UNITS_PER_TICK;
         node.appBusyUntil = Math.max(this.#now, node.appBusyUntil) + delay;
@@ -563,7 +763,10 @@ export class Simulation {
           incarnation: node.incarnation,
           height: action.height,
           view: action.view,
+          blockHash: action.blockHash,
           block: action.block,
+          // Engines that judge re-proposals of a justified NEW-VIEW without the clock say so.
+          checkTimeliness: (action as { checkTimeliness?: boolean }).checkTimeliness !== false,
         });
         return;
       }
@@ -594,20 +797,30 @@ export class Simulation {
   }
 
   #apply(node: SimNode, stored: StoredBlock): void {
+    // Twins run the honest engine: whatever they commit must agree with everyone else.
     if (node.role !== 'byzantine') {
       this.checker.onApply(node.index, node.store.length, stored.height, stored.block, stored.hash, stored.certificate);
       this.stats.commits += 1;
     }
+    if (this.#healed && node.recoveredAtTick === null) node.recoveredAtTick = this.tick;
     node.store.push(stored);
     this.#log(`node ${node.index} applied height ${stored.height} ${bytesToHex(stored.hash).slice(0, 8)}`);
   }
 
-  #buildBlock(node: SimNode, height: number, view: number): Uint8Array {
+  #tipOf(node: SimNode): ChainTip {
     const tip = node.store[node.store.length - 1];
-    let parent = tip === undefined ? GENESIS_HASH : bytesToHex(tip.hash);
+    if (tip === undefined) return { height: 0, hash: GENESIS_HASH, time: 0 };
+    return { height: tip.height, hash: bytesToHex(tip.hash), time: decodeBlock(tip.block)?.time ?? 0 };
+  }
+
+  /** The node's block for (height, view), stamped with its clock as the node's proposer does. */
+  #buildBlock(node: SimNode, height: number, view: number): Uint8Array {
+    const tip = this.#tipOf(node);
+    let parent = tip.hash;
     // The garbage validator sometimes proposes a block that does not extend the chain.
     if (node.behaviour === 'garbage' && this.rng.chance(0.3)) parent = bytesToHex(this.rng.bytes(32));
-    return encodeBlock({ height, view, proposer: node.index, parent, nonce: this.rng.next() });
+    const time = Math.max(this.clockOf(node.index), tip.time + 1);
+    return encodeBlock({ height, view, proposer: node.validatorIndex, parent, time, nonce: this.rng.next() });
   }
 
   #send(node: SimNode, recipients: number[], bytes: Uint8Array): void {
@@ -616,6 +829,7 @@ export class Simulation {
       return;
     }
     node.sent += recipients.length;
+    // Twins are one validator with two voices: their statements conflict by design.
     if (node.role === 'honest') this.checker.onSend(node.validatorIndex, bytes, node.durableRecord);
     for (const to of recipients) this.#transmit(node.index, to, bytes);
   }
@@ -704,7 +918,7 @@ export class Simulation {
       const tip = node.store[node.store.length - 1];
       const linked = decodeBlock(stored.block)?.parent === (tip === undefined ? GENESIS_HASH : bytesToHex(tip.hash));
       const certified =
-        bytesEqual(hashBlock(stored.block), stored.hash) &&
+        bytesEqual(sha256(stored.block), stored.hash) &&
         verifyCommitCertificate(stored.certificate, stored.hash, this.validators, SIM_CHAIN_ID).ok;
       if (!linked || !certified) return;
       this.stats.blocksSynced += 1;
@@ -731,10 +945,41 @@ export class Simulation {
       for (const to of recipients) this.#transmit(node.index, to, bytes);
       return;
     }
-    if (node.behaviour === 'garbage') {
-      for (const to of recipients) this.#transmit(node.index, to, bytes);
-      if (this.rng.chance(0.5)) this.#sendGarbage(node, message);
-      return;
+    switch (node.behaviour) {
+      case 'garbage':
+        for (const to of recipients) this.#transmit(node.index, to, bytes);
+        if (this.rng.chance(0.5)) this.#sendGarbage(node, message);
+        return;
+      case 'cherryPicker': {
+        if (message.type === 'viewChange') this.#observe(node, bytes);
+        const picked = message.type === 'newView' ? this.#cherryPick(node, message) : null;
+        for (const to of recipients) this.#transmit(node.index, to, picked ?? bytes);
+        return;
+      }
+      case 'junkAttacher':
+        for (const to of recipients) {
+          const junk = this.rng.chance(0.5) ? this.#withJunk(node, message) : null;
+          if (junk !== null) this.stats.adversarialMessages += 1;
+          this.#transmit(node.index, to, junk ?? bytes);
+        }
+        return;
+      case 'replayer':
+        for (const to of recipients) this.#transmit(node.index, to, bytes);
+        this.#observe(node, bytes);
+        if (this.rng.chance(0.5)) this.#replay(node);
+        return;
+      case 'flooder':
+        for (const to of recipients) this.#transmit(node.index, to, bytes);
+        if (this.rng.chance(0.5)) this.#flood(node, message);
+        return;
+      case 'timeStamper': {
+        const sent = this.#stampOrWithhold(node, message);
+        if (sent === null) return;
+        for (const to of recipients) if (to !== sent.except) this.#transmit(node.index, to, sent.bytes);
+        return;
+      }
+      default:
+        break;
     }
     const alternative = this.#alternativeOf(node, message);
     const split = this.#splitOf(node, message.height);
@@ -773,7 +1018,7 @@ export class Simulation {
         const original = decodeBlock(message.block as Uint8Array);
         if (original === null) return null;
         const block = encodeBlock({ ...original, nonce: this.rng.next() });
-        const blockHash = hashBlock(block);
+        const blockHash = sha256(block);
         node.alternativeHashes.set(message.height, blockHash);
         node.alternativeHashes.delete(message.height - 8);
         return resign({ blockHash }, { block });
@@ -894,15 +1139,11 @@ export class Simulation {
           },
           signer,
         );
-        bytes = sign(
-          { type: 'newView', view: message.view + 1, blockHash: hashBlock(block), preparedView: 0 },
-          signer,
-          {
-            block,
-            preparedCertificate: [],
-            viewChanges: [viewChange],
-          },
-        );
+        bytes = sign({ type: 'newView', view: message.view + 1, blockHash: sha256(block), preparedView: 0 }, signer, {
+          block,
+          preparedCertificate: [],
+          viewChanges: [viewChange],
+        });
         break;
       }
       case 10: {
@@ -922,6 +1163,257 @@ export class Simulation {
     }
     this.#transmit(node.index, to, bytes);
   }
+
+  /** What a Byzantine validator overhears: view changes for cherry-picking, anything for replay. */
+  #observe(node: SimNode, bytes: Uint8Array): void {
+    if (node.behaviour === 'replayer') {
+      node.history.push(bytes);
+      if (node.history.length > REPLAY_HISTORY) node.history.shift();
+      return;
+    }
+    if (node.behaviour !== 'cherryPicker') return;
+    const parsed = parseConsensusMessage(bytes);
+    if (!parsed.ok || parsed.message.type !== 'viewChange') return;
+    const message = parsed.message;
+    const signer = this.validators.indexOf(message.signer);
+    if (signer === -1 || message.chainId !== SIM_CHAIN_ID) return;
+    const key = `${message.height}/${message.view}`;
+    let seen = node.viewChangesSeen.get(key);
+    if (seen === undefined) {
+      seen = new Map();
+      node.viewChangesSeen.set(key, seen);
+      // Only recent views matter to a leader; forget the oldest.
+      if (node.viewChangesSeen.size > 64)
+        node.viewChangesSeen.delete(node.viewChangesSeen.keys().next().value as string);
+    }
+    // The one with attachments wins: the prepared certificate and block are what it needs.
+    const known = seen.get(signer);
+    if (known === undefined || (known.block === null && message.block !== null)) seen.set(signer, message);
+  }
+
+  /**
+   * A NEW-VIEW justified by the leader's own choice of a quorum of VIEW-CHANGEs: the ones
+   * claiming nothing or the lowest prepared views first, and its own replaced by one claiming
+   * nothing. Safety rests on every quorum holding an honest validator that prepared any
+   * decided block; if the choice can leave out the highest certificate, it does. Returns the
+   * encoded NEW-VIEW, or null to send the engine's own.
+   */
+  #cherryPick(node: SimNode, original: ConsensusMessage): Uint8Array | null {
+    const signer = node.signer as Signer;
+    const { height, view } = original;
+    const known = new Map(node.viewChangesSeen.get(`${height}/${view}`) ?? []);
+    for (const viewChange of original.viewChanges) {
+      const index = this.validators.indexOf(viewChange.signer);
+      if (!known.has(index)) known.set(index, viewChange);
+    }
+    known.set(
+      node.validatorIndex,
+      signConsensusMessage(
+        { type: 'viewChange', chainId: SIM_CHAIN_ID, height, view, blockHash: new Uint8Array(0), preparedView: 0 },
+        signer,
+      ),
+    );
+    const rank = (message: ConsensusMessage) => (message.blockHash.length === 0 ? -1 : message.preparedView);
+    const candidates = this.rng.shuffle([...known.entries()]).sort(([, a], [, b]) => rank(a) - rank(b));
+    const chosen: Array<[number, ConsensusMessage]> = [];
+    let power = 0;
+    for (const [index, viewChange] of candidates) {
+      if (power >= this.validators.quorumPower) break;
+      // A claim is only usable with its certificate, which the NEW-VIEW must carry.
+      if (viewChange.blockHash.length > 0 && viewChange.preparedCertificate.length === 0) continue;
+      chosen.push([index, viewChange]);
+      power += this.validators.at(index).power;
+    }
+    if (power < this.validators.quorumPower) return null;
+    chosen.sort(([a], [b]) => a - b);
+    let highest: ConsensusMessage | null = null;
+    for (const [, viewChange] of chosen) {
+      if (viewChange.blockHash.length > 0 && (highest === null || viewChange.preparedView > highest.preparedView)) {
+        highest = viewChange;
+      }
+    }
+    let block: Uint8Array;
+    if (highest === null) block = this.#buildBlock(node, height, view);
+    else if (highest.block !== null) block = highest.block;
+    else return null;
+    const blockHash = sha256(block);
+    if (!bytesEqual(blockHash, original.blockHash)) this.stats.cherryPicks += 1;
+    return encodeConsensusMessage(
+      signConsensusMessage(
+        { type: 'newView', chainId: SIM_CHAIN_ID, height, view, blockHash, preparedView: 0 },
+        signer,
+        {
+          block,
+          viewChanges: chosen.map(([, viewChange]) => withoutAttachments(viewChange)),
+          preparedCertificate: highest === null ? [] : highest.preparedCertificate,
+        },
+      ),
+    );
+  }
+
+  /** The message with a junk block attached, or null when it carries no block to swap. */
+  #withJunk(node: SimNode, message: ConsensusMessage): Uint8Array | null {
+    const signer = node.signer as Signer;
+    const real = message.block;
+    const junks = [JUNK_BLOCK, this.rng.bytes(this.rng.int(0, 40))];
+    if (real !== null && real.length > 1) junks.push(real.subarray(0, this.rng.int(1, real.length - 1)));
+    const junk = this.rng.pick(junks);
+    switch (message.type) {
+      case 'viewChange':
+        // A real prepared certificate with a junk block: the attachment that crashed nodes.
+        if (message.blockHash.length === 0) return null;
+        return encodeConsensusMessage({ ...message, block: this.rng.chance(0.8) ? junk : null });
+      case 'prePrepare':
+      case 'newView':
+        if (this.rng.chance(0.5)) return encodeConsensusMessage({ ...message, block: junk });
+        // Junk signed as if it were the block: an equivocation, and bytes the host must refuse.
+        return encodeConsensusMessage(
+          signConsensusMessage({ ...message, blockHash: sha256(junk) }, signer, {
+            block: junk,
+            preparedCertificate: message.preparedCertificate,
+            viewChanges: message.viewChanges,
+          }),
+        );
+      case 'seal':
+        // COMMITs that prove nothing: the seal's own view's votes for another block.
+        if (message.commits.length === 0) return null;
+        return encodeConsensusMessage({
+          ...message,
+          commits: message.commits.map((commit) => ({ ...commit, blockHash: this.rng.bytes(32) })),
+        });
+      default:
+        return null;
+    }
+  }
+
+  /** Sends one to three remembered messages again, to anyone (their signers included). */
+  #replay(node: SimNode): void {
+    if (node.history.length === 0) return;
+    for (let count = this.rng.int(1, 3); count > 0; count--) {
+      const bytes = this.rng.pick(node.history);
+      const to = this.rng.pick(this.#nodes.filter((other) => other !== node)).index;
+      this.stats.adversarialMessages += 1;
+      this.#transmit(node.index, to, bytes);
+    }
+  }
+
+  /**
+   * Signed messages meant to fill buffers: proposals for the next heights from a validator
+   * that does not lead them, with blocks up to the message limit; votes for far heights and
+   * view changes for far views.
+   */
+  #flood(node: SimNode, message: ConsensusMessage): void {
+    const signer = node.signer as Signer;
+    const window = 8;
+    for (let count = this.rng.int(1, 3); count > 0; count--) {
+      const to = this.rng.pick(this.#nodes.filter((other) => other !== node)).index;
+      let fields: UnsignedConsensusMessage;
+      let block: Uint8Array | null = null;
+      switch (this.rng.int(0, 3)) {
+        case 0: {
+          // A large block costs nothing to make: zeros behind a random prefix.
+          block = new Uint8Array(this.rng.int(1, SIM_MAX_MESSAGE_BYTES - 1024));
+          block.set(this.rng.bytes(8));
+          fields = {
+            type: 'prePrepare',
+            chainId: SIM_CHAIN_ID,
+            height: message.height + this.rng.int(1, window),
+            view: this.rng.int(0, 3),
+            blockHash: sha256(block),
+            preparedView: 0,
+          };
+          break;
+        }
+        case 1:
+          fields = {
+            type: this.rng.chance(0.5) ? 'prepare' : 'commit',
+            chainId: SIM_CHAIN_ID,
+            height: message.height + this.rng.int(1, window),
+            view: this.rng.int(0, 20),
+            blockHash: this.rng.bytes(32),
+            preparedView: 0,
+          };
+          break;
+        case 2:
+          fields = {
+            type: 'prepare',
+            chainId: SIM_CHAIN_ID,
+            height: message.height + this.rng.int(window + 1, 1_000_000),
+            view: 0,
+            blockHash: this.rng.bytes(32),
+            preparedView: 0,
+          };
+          break;
+        default:
+          fields = {
+            type: 'viewChange',
+            chainId: SIM_CHAIN_ID,
+            height: message.height,
+            view: message.view + this.rng.int(1, 1_000_000),
+            blockHash: new Uint8Array(0),
+            preparedView: 0,
+          };
+          break;
+      }
+      this.stats.adversarialMessages += 1;
+      this.#transmit(node.index, to, encodeConsensusMessage(signConsensusMessage(fields, signer, { block })));
+    }
+  }
+
+  /**
+   * A leader whose fresh blocks are stamped just past one honest validator's drift bound
+   * (and within everyone else's), so that validator refuses what the others prepare. It sends
+   * its PREPARE in that view and withholds every later vote of the height, so the others
+   * cannot decide without the validator that refused. Its PREPARE goes to the others only,
+   * so that the one that refused never sees a quorum of them (a quorum of PREPAREs would
+   * make it prepared, and commit, without its own verdict). Returns the bytes to send and the
+   * node to leave out, or null to withhold.
+   */
+  #stampOrWithhold(node: SimNode, message: ConsensusMessage): { bytes: Uint8Array; except: number | null } | null {
+    const encoded = { bytes: encodeConsensusMessage(message), except: null };
+    const signer = node.signer as Signer;
+    const stamped = node.stamped.get(message.height);
+    if (stamped !== undefined) {
+      if (message.type === 'commit' || message.type === 'seal') return null;
+      if (message.type !== 'prepare') return encoded;
+      if (message.view !== stamped.view) return null;
+      // Its engine proposed the block before the restamp; the PREPARE must name what others saw.
+      const prepare = signConsensusMessage({ ...message, blockHash: stamped.blockHash }, signer);
+      return { bytes: encodeConsensusMessage(prepare), except: stamped.victim };
+    }
+    const fresh =
+      message.type === 'prePrepare' || (message.type === 'newView' && message.preparedCertificate.length === 0);
+    const drift = this.config.maxFutureDriftTicks;
+    const original = message.block === null ? null : decodeBlock(message.block);
+    if (!fresh || drift === undefined || original === null) return encoded;
+    const bounds = this.#nodes
+      .filter((other) => other.role === 'honest')
+      .map((other) => ({ node: other.index, bound: this.clockOf(other.index) + drift }))
+      .sort((a, b) => a.bound - b.bound);
+    const lowest = bounds[0]?.bound;
+    const next = bounds[1]?.bound;
+    const victim = bounds[0]?.node;
+    // It needs one validator to refuse and all the others to accept. The others' bounds only
+    // grow while the block travels and waits to be checked, so the second lowest bound is
+    // the latest time all but one accept, and the one most likely still refused on arrival.
+    if (lowest === undefined || next === undefined || victim === undefined || next <= lowest + 1) return encoded;
+    const block = encodeBlock({ ...original, time: Math.max(original.time, next) });
+    const blockHash = sha256(block);
+    node.stamped.set(message.height, { view: message.view, blockHash, victim });
+    node.stamped.delete(message.height - 8);
+    this.stats.adversarialMessages += 1;
+    const proposal = signConsensusMessage({ ...message, blockHash }, signer, {
+      block,
+      preparedCertificate: message.preparedCertificate,
+      viewChanges: message.viewChanges,
+    });
+    return { bytes: encodeConsensusMessage(proposal), except: null };
+  }
+}
+
+/** The message as it is embedded in another: attachments left out. */
+function withoutAttachments(message: ConsensusMessage): ConsensusMessage {
+  return { ...message, block: null, preparedCertificate: [], viewChanges: [], commits: [] };
 }
 
 /** Hex of a stored block's hash, for tests that compare chains. */
