@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../support/chain.ts';
 import { type RunningDevnet, rpcCall, startDevnet, waitForCommitted } from '../support/devnet.ts';
+import { hostileHttpCorpus, replayHostileCorpus } from '../support/hostile-http.ts';
 import { LoadGenerator, loadAccount, signTransfer } from '../support/load.ts';
 import { frame, rawPeer } from '../support/raw-peer.ts';
 import { waitFor } from '../support/wait.ts';
@@ -38,11 +39,22 @@ hostile.after(async () => {
   await devnet?.stop();
 });
 
+/**
+ * One POST. fetch reuses idle keep-alive connections, and one the server has just closed
+ * fails with `fetch failed` before any byte of the request was handled; these requests
+ * change nothing, so such a failure is retried once on a fresh connection.
+ */
 async function post(body: string, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/json', ...headers },
+  const send = () =>
+    fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+      signal: AbortSignal.timeout(30_000),
+    });
+  const response = await send().catch((error: Error) => {
+    if (error.message !== 'fetch failed') throw error;
+    return send();
   });
   const text = await response.text();
   let json: { error?: { code: number; data: { code: string } } } | undefined;
@@ -158,6 +170,42 @@ hostile('a validator peer sending garbage and oversized frames is cut off; the n
   }
   assert.ok(await statusOf(url), 'the node still answers');
 });
+
+hostile(
+  'a corpus of malformed HTTP and WebSocket requests on every validator: all stay up, the chain commits',
+  async () => {
+    const corpus = hostileHttpCorpus();
+    const live = devnet.names.filter((name) => name !== 'regulator-1'); // killed by the test above
+    const heightBefore = (await statusOf(url))?.height ?? 0;
+    const acceptedBefore = load.accepted.size;
+    const sent = await Promise.all(
+      live.map((name) => {
+        const { hostname, port } = new URL(devnet.rpc[devnet.names.indexOf(name)] as string);
+        return replayHostileCorpus(hostname, Number(port), corpus);
+      }),
+    );
+    assert.equal(
+      sent,
+      live.map(() => corpus.length),
+    );
+    // The replay takes seconds; blocks kept coming while it ran.
+    const heightAfterReplay = (await statusOf(url))?.height ?? 0;
+    assert.ok(heightAfterReplay > heightBefore, `committed during the replay (${heightBefore} → ${heightAfterReplay})`);
+    for (const name of live) {
+      const pid = devnet.nodePid(name);
+      assert.ok(pid !== undefined, `${name} has a pid file`);
+      assert.not.throws(() => process.kill(pid as number, 0), `${name} is still running`);
+      assert.ok(await statusOf(devnet.rpc[devnet.names.indexOf(name)] as string), `${name} still answers JSON-RPC`);
+    }
+    await waitFor(async () => ((await statusOf(url))?.height ?? 0) > heightBefore + 3, {
+      timeoutMs: 60_000,
+      what: 'the chain to keep committing',
+    });
+    await waitFor(() => load.accepted.size > acceptedBefore + 10, { what: 'honest transactions still accepted' });
+    const recent = [...load.accepted].slice(acceptedBefore, acceptedBefore + 5);
+    for (const hash of recent) await waitForCommitted(url, hash, { timeoutMs: 60_000, what: `honest ${hash}` });
+  },
+);
 
 hostile('honest traffic kept committing throughout', async () => {
   const before = load.accepted.size;

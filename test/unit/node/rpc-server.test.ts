@@ -2,8 +2,15 @@ import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../../packages/node/src/log.ts';
-import { RPC_ERRORS, type RpcMethod, readSafeInteger, readString } from '../../../packages/node/src/rpc/jsonrpc.ts';
-import { DEFAULT_RPC_LIMITS, RpcServer } from '../../../packages/node/src/rpc/server.ts';
+import {
+  RPC_ERRORS,
+  RpcError,
+  type RpcMethod,
+  readSafeInteger,
+  readString,
+} from '../../../packages/node/src/rpc/jsonrpc.ts';
+import { DEFAULT_RPC_LIMITS, RpcServer, type RpcServerOptions } from '../../../packages/node/src/rpc/server.ts';
+import { hostileHttpCorpus, replayHostileCorpus, sendHostileCase } from '../../support/hostile-http.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const calls: string[] = [];
@@ -32,6 +39,19 @@ const methods = new Map<string, RpcMethod>([
     },
   ],
   [
+    'tx_refused',
+    {
+      description: 'a submission the mempool always refuses, charged like tx_submit does',
+      scope: 'submit',
+      params: [],
+      result: { name: 'never', schema: {} },
+      handler: (_params, context) => {
+        context.submissions?.charge(1);
+        throw new RpcError(RPC_ERRORS.REFUSED, 'refused', { code: 'BAD_NONCE' });
+      },
+    },
+  ],
+  [
     'slow_echo',
     {
       description: 'answers after a while',
@@ -55,9 +75,20 @@ const methods = new Map<string, RpcMethod>([
   ],
 ]);
 
-function makeServer(tokens: { token: string; scope: 'read' | 'submit' }[] = []) {
+function makeServer(
+  tokens: { token: string; scope: 'read' | 'submit' }[] = [],
+  options: Partial<RpcServerOptions> = {},
+) {
   return new RpcServer(
-    { host: '127.0.0.1', port: 0, tokens, ...DEFAULT_RPC_LIMITS, maxBodyBytes: 64 * 1024, serveMetrics: true },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      tokens,
+      ...DEFAULT_RPC_LIMITS,
+      maxBodyBytes: 64 * 1024,
+      serveMetrics: true,
+      ...options,
+    },
     {
       methods,
       health: () => ({ healthy: true, details: { height: 7 } }),
@@ -364,4 +395,140 @@ secured('/health stays open; /metrics and /ws need a token', async () => {
   assert.ok(accepted, 'a WebSocket with a token in the query is accepted');
 });
 
+secured('?token= is accepted on /ws only: not on POST / nor on /metrics', async () => {
+  const read = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 3 } });
+  assert.is((await post(`${guarded.url}/?token=submitter-token`, read)).status, 401);
+  assert.is((await post(`${guarded.url}/?token=submitter-token`, submit)).status, 401);
+  assert.is((await fetch(`${guarded.url}/metrics?token=reader-token`)).status, 401);
+});
+
 secured.run();
+
+interface RpcAnswer {
+  result?: unknown;
+  error?: { code: number; message: string; data?: { code?: string; retryAfterMs?: number } };
+}
+
+/** A POST from a chosen loopback address, so one test can play several clients. */
+function postFrom(serverUrl: string, localAddress: string, body: string) {
+  const url = new URL(serverUrl);
+  return new Promise<{ status: number; retryAfter: string | undefined; json: RpcAnswer }>((resolve, reject) => {
+    const request = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: '/',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        let text = '';
+        response.on('data', (chunk) => {
+          text += chunk;
+        });
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            retryAfter: response.headers['retry-after'] as string | undefined,
+            json: JSON.parse(text),
+          }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+const budget = suite('rpc server: refused-submission budget per client address');
+let limited: RpcServer;
+budget.before(async () => {
+  limited = makeServer([], { refusalBudget: { burst: 5, refillPerSecond: 0.2, maxClients: 3 } });
+  await limited.start();
+});
+budget.after(() => limited.stop());
+
+budget(
+  'a client that keeps sending refused transactions gets 429 / -32005 with a retry hint; others do not',
+  async () => {
+    const refused = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_refused' });
+    for (let i = 0; i < 5; i++) {
+      const answer = await postFrom(limited.url, '127.0.0.2', refused);
+      assert.is(answer.status, 200);
+      assert.is(answer.json.error?.code, RPC_ERRORS.REFUSED);
+    }
+    const slowed = await postFrom(limited.url, '127.0.0.2', refused);
+    assert.is(slowed.status, 429);
+    assert.is(slowed.json.error?.code, RPC_ERRORS.BUSY);
+    assert.is(slowed.json.error?.data?.code, 'RATE_LIMITED');
+    assert.ok((slowed.json.error?.data?.retryAfterMs ?? 0) > 0);
+    assert.ok(Number(slowed.retryAfter) >= 1, 'a Retry-After header in seconds');
+    // Its accepted submissions wait too, but its reads do not.
+    const submitted = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tx_submit', params: { tx: 'from-limited' } });
+    assert.is((await postFrom(limited.url, '127.0.0.2', submitted)).status, 429);
+    assert.not.ok(calls.includes('from-limited'), 'no admission work for a client over its budget');
+    const read = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'echo_height', params: { height: 2 } });
+    assert.is((await postFrom(limited.url, '127.0.0.2', read)).json.result, 2);
+    // Another client is not slowed down.
+    const honest = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tx_submit', params: { tx: 'from-honest' } });
+    const accepted = await postFrom(limited.url, '127.0.0.3', honest);
+    assert.is(accepted.status, 200);
+    assert.equal(accepted.json.result, { hash: 'ok' });
+  },
+);
+
+budget('the budget map is bounded: at most maxClients addresses are tracked', async () => {
+  const refused = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_refused' });
+  for (let i = 10; i < 20; i++) await postFrom(limited.url, `127.0.0.${i}`, refused);
+  assert.is(limited.refusalBudgetClients, 3);
+});
+
+budget.run();
+
+const hostileCorpus = suite('rpc server under a corpus of malformed requests on raw sockets');
+let target: RpcServer;
+let targetWithTokens: RpcServer;
+hostileCorpus.before(async () => {
+  target = makeServer();
+  targetWithTokens = makeServer([{ token: 'reader-token', scope: 'read' }]);
+  await target.start();
+  await targetWithTokens.start();
+});
+hostileCorpus.after(async () => {
+  await target.stop();
+  await targetWithTokens.stop();
+});
+
+hostileCorpus('every case is answered or dropped; the server keeps serving (with and without tokens)', async () => {
+  const corpus = hostileHttpCorpus();
+  for (const server of [target, targetWithTokens]) {
+    const { hostname, port } = new URL(server.url);
+    assert.is(await replayHostileCorpus(hostname, Number(port), corpus), corpus.length);
+    const { json } = await post(
+      server.url,
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'echo_height', params: { height: 4 } }),
+      { authorization: 'Bearer reader-token' },
+    );
+    assert.is(json.result, 4);
+  }
+  assert.ok(target.stats.badRequests > 0, 'bad requests were counted');
+});
+
+hostileCorpus('an invalid request-target is 400, on a plain request and on an upgrade', async () => {
+  const { hostname, port } = new URL(target.url);
+  const plain = await sendHostileCase(hostname, Number(port), {
+    name: 'POST //x:99999',
+    parts: [`POST //x:99999 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}`],
+  });
+  assert.match(plain, /^HTTP\/1\.1 400/);
+  const upgraded = await sendHostileCase(hostname, Number(port), {
+    name: 'GET //x:99999 upgrade',
+    parts: [
+      'GET //x:99999 HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    ],
+  });
+  assert.match(upgraded, /^HTTP\/1\.1 400/);
+});
+
+hostileCorpus.run();

@@ -34,7 +34,24 @@ export interface RpcContext {
   scope: Scope;
   /** Present on WebSocket connections: lets subscription methods attach to the connection. */
   connection?: unknown;
+  /** Aborted when the request times out or its client goes away: long reads stop there. */
+  signal?: AbortSignal;
+  /**
+   * The caller's budget of refused submissions: submit methods are answered -32005 while it is
+   * spent, and charge it with each transaction the mempool refuses.
+   */
+  submissions?: SubmissionBudget;
 }
+
+export interface SubmissionBudget {
+  /** Milliseconds until this client may submit again; 0 when it may submit now. */
+  retryAfterMs(): number;
+  /** Records refused transactions. */
+  charge(refusals: number): void;
+}
+
+/** data.code of the -32005 answer to a client whose refused-submission budget is spent. */
+export const RATE_LIMITED = 'RATE_LIMITED';
 
 export interface ParamSpec {
   name: string;
@@ -187,6 +204,17 @@ export class JsonRpcDispatcher {
       response = errorResponse(
         responseId,
         new RpcError(RPC_ERRORS.FORBIDDEN, `a token with scope "${context.scope}" may not call ${request.method}`),
+      );
+    } else if (context.signal?.aborted) {
+      response = errorResponse(responseId, new RpcError(RPC_ERRORS.BUSY, 'the request timed out'));
+    } else if (method.scope === 'submit' && (context.submissions?.retryAfterMs() ?? 0) > 0) {
+      const retryAfterMs = context.submissions?.retryAfterMs() ?? 0;
+      response = errorResponse(
+        responseId,
+        new RpcError(RPC_ERRORS.BUSY, 'too many refused transactions from this client; retry later', {
+          code: RATE_LIMITED,
+          retryAfterMs,
+        }),
       );
     } else {
       try {

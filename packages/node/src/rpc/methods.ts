@@ -40,6 +40,14 @@ function readVin(params: Record<string, unknown>, name = 'vin'): string {
   return readString(params, name, { maxLength: 17, pattern: VIN_PATTERN });
 }
 
+/**
+ * Refusals that are the node's state, not the client's doing (a full pool, a node shutting
+ * down), do not count against the client's refused-submission budget.
+ */
+function isClientFault(code: string): boolean {
+  return code !== 'MEMPOOL_FULL' && code !== 'SHUTTING_DOWN';
+}
+
 function notFound(what: string): RpcError {
   return new RpcError(RPC_ERRORS.NOT_FOUND, `${what} not found`);
 }
@@ -111,14 +119,40 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       })),
   });
 
+  read('consensus_getEvidence', {
+    description:
+      'Equivocation evidence this validator proved (two conflicting signed statements of one validator), newest first.',
+    params: [
+      param('height', 'only evidence of this height', { type: 'integer', minimum: 1 }, false),
+      param('limit', 'at most this many records (default 20, at most 100)', { type: 'integer', minimum: 1, maximum: 100 }, false),
+    ],
+    result: { name: 'evidence', schema: { type: 'array' } },
+    handler: async (params) => {
+      const height = readOptionalSafeInteger(params, 'height', { min: 1 });
+      const limit = readOptionalSafeInteger(params, 'limit', { min: 1, max: 100 }) ?? 20;
+      return node.evidence.list({ height, limit });
+    },
+  });
+
   methods.set('tx_submit', {
     description: 'Submits one signed transaction (base64 of the encoded Tx). Refusals are error -32000 with data.code.',
     scope: 'submit',
     params: [param('tx', 'base64 of the encoded Tx envelope', { type: 'string', contentEncoding: 'base64' })],
     result: { name: 'submitted', schema: { type: 'object', properties: { hash: { type: 'string' } } } },
-    handler: async (params) => {
-      const result = await submit(node, readString(params, 'tx', { maxLength: MAX_TX_BASE64 }), 'tx');
-      if (!result.ok) throw new RpcError(RPC_ERRORS.REFUSED, result.message, { code: result.code, hash: result.hash });
+    handler: async (params, context) => {
+      let result: Awaited<ReturnType<typeof submit>>;
+      try {
+        result = await submit(node, readString(params, 'tx', { maxLength: MAX_TX_BASE64 }), 'tx');
+      } catch (error) {
+        // Malformed params cost admission nothing, but a client that sends only those is
+        // still refused, and counted like any other refusal.
+        context.submissions?.charge(1);
+        throw error;
+      }
+      if (!result.ok) {
+        if (isClientFault(result.code)) context.submissions?.charge(1);
+        throw new RpcError(RPC_ERRORS.REFUSED, result.message, { code: result.code, hash: result.hash });
+      }
       return { hash: result.hash };
     },
   });
@@ -133,9 +167,10 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       }),
     ],
     result: { name: 'results', schema: { type: 'array' } },
-    handler: async (params) => {
+    handler: async (params, context) => {
       const txs = params.txs;
       if (!Array.isArray(txs) || txs.length === 0 || txs.length > MAX_BATCH_SUBMIT) {
+        context.submissions?.charge(1);
         throw invalidParam('txs', `an array of 1 to ${MAX_BATCH_SUBMIT} base64 strings`);
       }
       // Malformed entries are answered in place; the rest go to admission in one job.
@@ -161,6 +196,9 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
           ? { ok: true, hash: result.hash }
           : { ok: false, code: result.code, message: result.message, hash: result.hash };
       });
+      context.submissions?.charge(
+        results.filter((result) => result.ok === false && isClientFault(result.code as string)).length,
+      );
       return results;
     },
   });

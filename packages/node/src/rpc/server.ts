@@ -5,10 +5,21 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.ts';
-import { JsonRpcDispatcher, type JsonRpcLimits, RPC_ERRORS, RpcError, type RpcMethod, type Scope } from './jsonrpc.ts';
+import {
+  JsonRpcDispatcher,
+  type JsonRpcLimits,
+  RATE_LIMITED,
+  RPC_ERRORS,
+  RpcError,
+  type RpcMethod,
+  type Scope,
+  type SubmissionBudget,
+} from './jsonrpc.ts';
+import { DEFAULT_REFUSAL_BUDGET, RefusalBudget, type RefusalBudgetOptions } from './refusal-budget.ts';
 
 export interface RpcServerOptions {
   host: string;
@@ -28,6 +39,10 @@ export interface RpcServerOptions {
   maxWebSocketBufferedBytes: number;
   /** Serve /metrics on this server too (it can also have a listener of its own). */
   serveMetrics: boolean;
+  /** How long an idle keep-alive connection stays open; well above what clients keep (Node's fetch: 4 s). */
+  keepAliveTimeoutMs?: number;
+  /** Refused submissions a client address may run up before it is slowed down. */
+  refusalBudget?: RefusalBudgetOptions;
 }
 
 export const DEFAULT_RPC_LIMITS = {
@@ -36,7 +51,11 @@ export const DEFAULT_RPC_LIMITS = {
   maxNestingDepth: 32,
   maxConnections: 512,
   maxInFlightRequests: 256,
-  headersTimeoutMs: 10_000,
+  // Clients keep idle connections for a few seconds (Node's fetch 4 s, browsers up to 60 s).
+  // The server keeps them longer, so a client never reuses a connection at the moment the
+  // server closes it; headersTimeout must exceed keepAliveTimeout for the same reason.
+  keepAliveTimeoutMs: 65_000,
+  headersTimeoutMs: 66_000,
   requestTimeoutMs: 30_000,
   maxWebSocketConnections: 256,
   maxSubscriptionsPerConnection: 64,
@@ -70,21 +89,75 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
+/**
+ * The path and query of a request-target, or undefined when it is not one. `new URL` throws
+ * on targets such as `//x:99999`, and a throw here would reach no handler: every entry point
+ * parses through this function and answers 400 instead.
+ */
+export function parseRequestTarget(
+  target: string | undefined,
+): { pathname: string; query: URLSearchParams } | undefined {
+  if (typeof target !== 'string' || target.length === 0) return undefined;
+  try {
+    const url = new URL(target, 'http://localhost');
+    return { pathname: url.pathname, query: url.searchParams };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Answers a connection's bad request (unparsable request line, headers or chunked body, an
+ * oversized header, a header timeout) with 400, or drops it when nothing more can be written.
+ * Node's default would do the same, but an explicit handler keeps it so whatever Node changes.
+ */
+function onClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
+}
+
 /** Serves GET /metrics on an address of its own, for a scraper on a private network. */
-export function startMetricsServer(host: string, port: number, metrics: () => string): Promise<Server> {
+export function startMetricsServer(
+  host: string,
+  port: number,
+  metrics: () => string,
+  logger?: Logger,
+): Promise<Server> {
   const server = createServer((request, response) => {
-    if (request.method === 'GET' && request.url === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics());
-    } else {
-      response.writeHead(404).end();
+    // Total: nothing a client sends, and no failure of the renderer, leaves this handler.
+    try {
+      const target = parseRequestTarget(request.url);
+      if (target === undefined) {
+        response.writeHead(400, { connection: 'close' }).end();
+      } else if (request.method === 'GET' && target.pathname === '/metrics') {
+        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics());
+      } else {
+        response.writeHead(404).end();
+      }
+    } catch (error) {
+      logger?.warn('metrics_request_failed', { error: String(error) });
+      if (!response.headersSent) response.writeHead(500).end();
+      else response.destroy();
     }
   });
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 10_000;
+  server.keepAliveTimeout = DEFAULT_RPC_LIMITS.keepAliveTimeoutMs;
+  server.headersTimeout = DEFAULT_RPC_LIMITS.headersTimeoutMs;
+  server.requestTimeout = DEFAULT_RPC_LIMITS.headersTimeoutMs + 4_000;
+  server.maxHeadersCount = 64;
   server.maxConnections = 16;
+  server.on('clientError', onClientError);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve(server));
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      // Accept failures (EMFILE, ...) after listening are logged, never thrown.
+      server.on('error', (error) => logger?.warn('metrics_server_error', { error: String(error) }));
+      resolve(server);
+    });
   });
 }
 
@@ -99,13 +172,22 @@ export class RpcServer {
   #server: Server | undefined;
   #webSockets: WebSocketServer | undefined;
   #inFlight = 0;
-  readonly stats = { requests: 0, rejected: 0, unauthorized: 0, notificationsDropped: 0 };
+  readonly #refusals: RefusalBudget;
+  readonly stats = {
+    requests: 0,
+    rejected: 0,
+    unauthorized: 0,
+    notificationsDropped: 0,
+    badRequests: 0,
+    rateLimited: 0,
+  };
 
   constructor(options: RpcServerOptions, deps: RpcServerDependencies) {
     this.#options = options;
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'rpc' });
     this.#tokenDigests = options.tokens.map(({ token, scope }) => ({ digest: digest(token), scope }));
+    this.#refusals = new RefusalBudget(options.refusalBudget ?? DEFAULT_REFUSAL_BUDGET);
     const limits: JsonRpcLimits = { maxBatchLength: options.maxBatchLength, maxNestingDepth: options.maxNestingDepth };
     const methods = new Map(deps.methods);
     for (const [name, method] of this.#subscriptionMethods()) methods.set(name, method);
@@ -124,12 +206,29 @@ export class RpcServer {
     return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   }
 
-  /** The caller's scope, or undefined when the request must be refused with 401. */
-  #authenticate(request: IncomingMessage, url: URL): Scope | undefined {
+  /** Clients tracked by the refused-submission budget (bounded; for tests and metrics). */
+  get refusalBudgetClients(): number {
+    return this.#refusals.trackedClients;
+  }
+
+  /** The refused-submission budget of the client at `address`, as the dispatcher sees it. */
+  #submissionBudget(address: string | undefined): SubmissionBudget {
+    const client = address ?? 'unknown';
+    return {
+      retryAfterMs: () => this.#refusals.retryAfterMs(client),
+      charge: (refusals) => this.#refusals.charge(client, refusals),
+    };
+  }
+
+  /**
+   * The caller's scope, or undefined when the request must be refused with 401. Browsers
+   * cannot set headers on a WebSocket, so the WebSocket upgrade (and only it) also accepts
+   * `?token=`: anywhere else a token in the URL would end up in logs and browser history.
+   */
+  #authenticate(request: IncomingMessage, queryToken: string | null): Scope | undefined {
     if (this.#tokenDigests.length === 0) return 'submit';
     const header = request.headers.authorization;
-    // Browsers cannot set headers on a WebSocket, so /ws also accepts ?token=.
-    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : url.searchParams.get('token');
+    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : queryToken;
     if (!presented) return undefined;
     const presentedDigest = digest(presented);
     let scope: Scope | undefined;
@@ -138,36 +237,40 @@ export class RpcServer {
   }
 
   async start(): Promise<void> {
-    const server = createServer((request, response) => void this.#onRequest(request, response));
-    server.headersTimeout = this.#options.headersTimeoutMs;
-    server.requestTimeout = this.#options.requestTimeoutMs;
-    server.keepAliveTimeout = 5_000;
+    // Every entry point below is an error boundary: whatever a client sends, the handler
+    // answers (400, 404, 401, 503) or drops the connection, and nothing it does can throw
+    // or reject out of it, where it would end the process.
+    const server = createServer((request, response) => {
+      this.#onRequest(request, response).catch((error: unknown) => this.#onHandlerFailure(error, response));
+    });
+    const keepAliveTimeoutMs = this.#options.keepAliveTimeoutMs ?? DEFAULT_RPC_LIMITS.keepAliveTimeoutMs;
+    server.keepAliveTimeout = keepAliveTimeoutMs;
+    server.headersTimeout = Math.max(this.#options.headersTimeoutMs, keepAliveTimeoutMs + 1_000);
+    // Node checks both timeouts against the time the request started; requestTimeout (the
+    // whole request, body included) must not be shorter than headersTimeout.
+    server.requestTimeout = Math.max(this.#options.requestTimeoutMs, server.headersTimeout + 4_000);
     server.maxHeadersCount = 64;
     server.maxConnections = this.#options.maxConnections;
     server.maxRequestsPerSocket = 10_000;
     this.#webSockets = new WebSocketServer({ noServer: true, maxPayload: this.#options.maxBodyBytes });
-    server.on('upgrade', (request, socket, head) => {
-      const url = new URL(request.url ?? '/', 'http://localhost');
-      const scope = this.#authenticate(request, url);
-      if (url.pathname !== '/ws') {
-        socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
-      } else if (scope === undefined) {
-        this.stats.unauthorized++;
-        socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n\r\n');
-      } else if (this.#clients.size >= this.#options.maxWebSocketConnections) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
-      } else {
-        this.#webSockets?.handleUpgrade(request, socket, head, (ws) => this.#onWebSocket(ws, scope));
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.#onUpgrade(request, socket, head);
+      } catch (error) {
+        this.#log.warn('rpc_upgrade_failed', { error: String(error) });
+        socket.destroy();
       }
     });
-    server.on('clientError', (_error, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
-      else socket.destroy();
+    server.on('clientError', (error: Error, socket: Duplex) => {
+      this.stats.badRequests++;
+      onClientError(error, socket);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#options.port, this.#options.host, () => {
         server.off('error', reject);
+        // Accept failures (EMFILE, ...) after listening are logged, never thrown.
+        server.on('error', (error) => this.#log.warn('rpc_server_error', { error: String(error) }));
         resolve();
       });
     });
@@ -186,6 +289,48 @@ export class RpcServer {
     });
   }
 
+  /** The last resort of the request boundary: an answer if one can still be sent, else a drop. */
+  #onHandlerFailure(error: unknown, response: ServerResponse): void {
+    this.#log.error('rpc_request_handler_failed', { error: (error as Error)?.stack ?? String(error) });
+    try {
+      if (!response.headersSent) {
+        response.setHeader('connection', 'close');
+        this.#sendRpcError(response, 500, RPC_ERRORS.INTERNAL_ERROR, 'internal error');
+      } else response.destroy();
+    } catch {
+      response.destroy();
+    }
+  }
+
+  #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node removes its own error listener from an upgraded socket: without this one, a reset
+    // from the client before the WebSocket takes over would be an uncaught 'error' event.
+    socket.on('error', () => socket.destroy());
+    const target = parseRequestTarget(request.url);
+    if (target === undefined) {
+      this.stats.badRequests++;
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    if (target.pathname !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    const scope = this.#authenticate(request, target.query.get('token'));
+    if (scope === undefined) {
+      this.stats.unauthorized++;
+      socket.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nconnection: close\r\n\r\n');
+    } else if (this.#clients.size >= this.#options.maxWebSocketConnections) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\r\n');
+    } else if (this.#webSockets === undefined) {
+      socket.destroy();
+    } else {
+      // ws answers a bad handshake (key, version, method) with 400 itself.
+      const address = (request.socket as Socket).remoteAddress;
+      this.#webSockets.handleUpgrade(request, socket, head, (ws) => this.#onWebSocket(ws, scope, address));
+    }
+  }
+
   #send(response: ServerResponse, status: number, body: string, contentType = 'application/json'): void {
     if (response.headersSent) return;
     response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
@@ -197,14 +342,22 @@ export class RpcServer {
   }
 
   async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const target = parseRequestTarget(request.url);
+    if (target === undefined) {
+      this.stats.badRequests++;
+      request.resume();
+      response.setHeader('connection', 'close');
+      this.#sendRpcError(response, 400, RPC_ERRORS.INVALID_REQUEST, 'the request-target is not a valid URL');
+      return;
+    }
+    const url = target;
     if (url.pathname === '/health') {
       const report = this.#deps.health();
       this.#send(response, report.healthy ? 200 : 503, JSON.stringify({ healthy: report.healthy, ...report.details }));
       return;
     }
     if (url.pathname === '/metrics' && this.#options.serveMetrics) {
-      if (this.#authenticate(request, url) === undefined) {
+      if (this.#authenticate(request, null) === undefined) {
         this.stats.unauthorized++;
         response.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
         return;
@@ -221,7 +374,7 @@ export class RpcServer {
       this.#sendRpcError(response, 405, RPC_ERRORS.INVALID_REQUEST, 'JSON-RPC requests use POST');
       return;
     }
-    const scope = this.#authenticate(request, url);
+    const scope = this.#authenticate(request, null);
     if (scope === undefined) {
       this.stats.unauthorized++;
       request.resume();
@@ -230,6 +383,7 @@ export class RpcServer {
       return;
     }
     const declared = Number(request.headers['content-length'] ?? 0);
+    // Node itself refuses a malformed content-length; anything else non-numeric is refused here.
     if (declared > this.#options.maxBodyBytes) {
       this.stats.rejected++;
       request.resume();
@@ -245,6 +399,10 @@ export class RpcServer {
       return;
     }
     this.#inFlight++;
+    // Work for this request stops when it times out or its client goes away.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.#options.requestTimeoutMs);
+    response.once('close', () => abort.abort());
     try {
       const body = await this.#readBody(request);
       if (body === undefined) {
@@ -259,16 +417,30 @@ export class RpcServer {
         return;
       }
       this.stats.requests++;
-      const result = await this.#dispatcher.dispatch(body, { scope });
+      const result = await this.#dispatcher.dispatch(body, {
+        scope,
+        signal: abort.signal,
+        submissions: this.#submissionBudget(request.socket.remoteAddress),
+      });
       if (result === undefined) {
-        response.writeHead(204).end();
+        if (!response.headersSent) response.writeHead(204).end();
+        return;
+      }
+      // A lone submission refused for the client's spent budget is HTTP 429, with the wait.
+      const limited = Array.isArray(result) ? undefined : rateLimitOf(result.error);
+      if (limited !== undefined) {
+        this.stats.rateLimited++;
+        response.setHeader('retry-after', String(Math.max(1, Math.ceil(limited / 1000))));
+        this.#send(response, 429, JSON.stringify(result));
         return;
       }
       this.#send(response, 200, JSON.stringify(result));
     } catch (error) {
-      this.#log.warn('rpc_request_failed', { error });
+      this.#log.warn('rpc_request_failed', { error: String(error) });
+      response.setHeader('connection', 'close');
       this.#sendRpcError(response, 400, RPC_ERRORS.INVALID_REQUEST, 'the request could not be read');
     } finally {
+      clearTimeout(timer);
       this.#inFlight--;
     }
   }
@@ -294,11 +466,15 @@ export class RpcServer {
         if (!tooLarge) resolve(Buffer.concat(chunks).toString('utf8'));
       });
       request.on('error', reject);
+      // A client that goes away mid-body must not hold its in-flight slot forever: settle
+      // (a second settle of a promise is ignored).
+      request.on('close', () => reject(new Error('the request closed before its body ended')));
     });
   }
 
-  #onWebSocket(socket: WebSocket, scope: Scope): void {
+  #onWebSocket(socket: WebSocket, scope: Scope, address: string | undefined): void {
     const client: WebSocketClient = { socket, topics: new Set(), scope };
+    const submissions = this.#submissionBudget(address);
     this.#clients.add(client);
     let busy = Promise.resolve();
     let pending = 0;
@@ -334,6 +510,8 @@ export class RpcServer {
             const result = await this.#dispatcher.dispatch(data.toString(), {
               scope: client.scope,
               connection: client,
+              signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
+              submissions,
             });
             if (result !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(result));
           } finally {
@@ -342,6 +520,12 @@ export class RpcServer {
         } finally {
           pending--;
         }
+      });
+      // The chain must never hold a rejection: it would be unhandled (and end the process),
+      // and every later message would be skipped.
+      busy = busy.catch((error: unknown) => {
+        this.#log.warn('rpc_websocket_message_failed', { error: String(error) });
+        socket.terminate();
       });
     });
     socket.on('close', () => {
@@ -440,4 +624,11 @@ export class RpcServer {
       ],
     ];
   }
+}
+
+/** The retry wait of a -32005 rate-limit answer, or undefined for any other answer. */
+function rateLimitOf(error: { code: number; data?: unknown } | undefined): number | undefined {
+  if (error?.code !== RPC_ERRORS.BUSY) return undefined;
+  const data = error.data as { code?: unknown; retryAfterMs?: unknown } | undefined;
+  return data?.code === RATE_LIMITED && typeof data.retryAfterMs === 'number' ? data.retryAfterMs : undefined;
 }
