@@ -37,6 +37,10 @@ export type KeyFileErrorCode =
   | 'KEY_EXISTS'
   | 'KEY_FILE_INVALID'
   | 'KEY_FILE_PERMISSIONS'
+  /** Encrypted with scrypt parameters weaker than `keys new --encrypt` writes. */
+  | 'KEY_FILE_WEAK'
+  /** scrypt parameters so large that deriving the key would take gigabytes or hours. */
+  | 'KEY_FILE_TOO_COSTLY'
   | 'PASSPHRASE_REQUIRED'
   | 'PASSPHRASE_WRONG';
 
@@ -52,11 +56,76 @@ export class KeyFileError extends Error {
 }
 
 // scrypt parameters: N = 2^15 costs about 100 ms and 32 MiB here, the usual interactive setting.
+// These are also the floor a file must meet when it is read: a file with a cheaper KDF could
+// have been planted or downgraded to make the passphrase easy to guess.
 const SCRYPT = { n: 1 << 15, r: 8, p: 1 };
-const SCRYPT_MAX_MEMORY = 64 * 1024 * 1024;
+/**
+ * The ceiling on what a key file may ask of the machine that reads it: scrypt takes 128·N·r
+ * bytes and time proportional to N·r·p, so N ≤ 2^20, r ≤ 32, p ≤ 16 and 128·N·r ≤ 256 MiB
+ * (a file asking for more would allocate gigabytes or run for hours before failing).
+ */
+const SCRYPT_LIMITS = { maxN: 1 << 20, maxR: 32, maxP: 16, maxMemoryBytes: 256 * 1024 * 1024 };
+const AES_GCM_TAG_BYTES = 16;
+const AES_GCM_IV_BYTES = 12;
+const SECRET_KEY_BYTES = 32;
 
 function deriveKey(passphrase: string, salt: Uint8Array, n: number, r: number, p: number): Buffer {
-  return scryptSync(passphrase, salt, 32, { N: n, r, p, maxmem: SCRYPT_MAX_MEMORY });
+  // scrypt needs 128·N·r bytes for its table plus 128·r·p for its blocks; leave headroom.
+  const maxmem = 128 * n * r + 128 * r * p + 1024 * 1024;
+  return scryptSync(passphrase, salt, 32, { N: n, r, p, maxmem });
+}
+
+const isHexOf = (value: unknown, minBytes: number, maxBytes: number): value is string =>
+  typeof value === 'string' &&
+  value.length >= 2 * minBytes &&
+  value.length <= 2 * maxBytes &&
+  value.length % 2 === 0 &&
+  /^[0-9a-f]*$/.test(value);
+
+/**
+ * Checks an encrypted secret before any key is derived: the cipher and KDF named, the exact
+ * AES-GCM tag and IV lengths (GCM accepts tags as short as 4 bytes, which would make a forged
+ * file far easier), and scrypt parameters between what `keys new --encrypt` writes and the
+ * ceiling above.
+ */
+function checkEncryptedSecret(encrypted: EncryptedSecret, path: string): void {
+  const candidate = encrypted as unknown as Record<string, unknown>;
+  const invalid = (what: string) =>
+    new KeyFileError('KEY_FILE_INVALID', path, `key file ${path}: the encrypted secret has ${what}`);
+  if (candidate.kdf !== 'scrypt' || candidate.cipher !== 'aes-256-gcm') throw invalid('an unknown kdf or cipher');
+  if (!isHexOf(candidate.tag, AES_GCM_TAG_BYTES, AES_GCM_TAG_BYTES)) {
+    throw invalid(`an authentication tag that is not ${AES_GCM_TAG_BYTES} bytes`);
+  }
+  if (!isHexOf(candidate.iv, AES_GCM_IV_BYTES, AES_GCM_IV_BYTES))
+    throw invalid(`an IV that is not ${AES_GCM_IV_BYTES} bytes`);
+  if (!isHexOf(candidate.salt, 16, 64)) throw invalid('a salt that is not 16 to 64 bytes');
+  if (!isHexOf(candidate.ciphertext, SECRET_KEY_BYTES, SECRET_KEY_BYTES))
+    throw invalid('a ciphertext of the wrong size');
+  const { n, r, p } = candidate;
+  if (!Number.isSafeInteger(n) || !Number.isSafeInteger(r) || !Number.isSafeInteger(p)) {
+    throw invalid('scrypt parameters that are not integers');
+  }
+  const [costN, blockR, parallelP] = [n as number, r as number, p as number];
+  if (costN < 2 || (costN & (costN - 1)) !== 0) throw invalid('a scrypt N that is not a power of two');
+  if (
+    costN > SCRYPT_LIMITS.maxN ||
+    blockR > SCRYPT_LIMITS.maxR ||
+    parallelP > SCRYPT_LIMITS.maxP ||
+    128 * costN * blockR > SCRYPT_LIMITS.maxMemoryBytes
+  ) {
+    throw new KeyFileError(
+      'KEY_FILE_TOO_COSTLY',
+      path,
+      `key file ${path}: scrypt N=${costN} r=${blockR} p=${parallelP} exceeds N ≤ 2^20, r ≤ ${SCRYPT_LIMITS.maxR}, p ≤ ${SCRYPT_LIMITS.maxP}, 128·N·r ≤ 256 MiB`,
+    );
+  }
+  if (costN < SCRYPT.n || blockR < SCRYPT.r || parallelP < SCRYPT.p) {
+    throw new KeyFileError(
+      'KEY_FILE_WEAK',
+      path,
+      `key file ${path}: scrypt N=${costN} r=${blockR} p=${parallelP} is weaker than N=${SCRYPT.n} r=${SCRYPT.r} p=${SCRYPT.p}; re-encrypt it with keys new --encrypt`,
+    );
+  }
 }
 
 function encryptSecret(secretKey: Uint8Array, passphrase: string): EncryptedSecret {
@@ -77,6 +146,7 @@ function encryptSecret(secretKey: Uint8Array, passphrase: string): EncryptedSecr
 }
 
 function decryptSecret(encrypted: EncryptedSecret, passphrase: string, path: string): Uint8Array {
+  checkEncryptedSecret(encrypted, path);
   const key = deriveKey(passphrase, hexToBytes(encrypted.salt), encrypted.n, encrypted.r, encrypted.p);
   const decipher = createDecipheriv('aes-256-gcm', key, hexToBytes(encrypted.iv));
   decipher.setAuthTag(hexToBytes(encrypted.tag));
