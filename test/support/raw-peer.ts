@@ -7,10 +7,11 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 
-export async function rawPeer(seed: Uint8Array): Promise<Libp2p> {
+/** `listen` defaults to a free port of 127.0.0.1; a Byzantine validator takes its configured one. */
+export async function rawPeer(seed: Uint8Array, listen: string[] = ['/ip4/127.0.0.1/tcp/0']): Promise<Libp2p> {
   return createLibp2p({
     privateKey: await generateKeyPairFromSeed('Ed25519', seed),
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

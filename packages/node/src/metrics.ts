@@ -26,6 +26,38 @@ export class Counter {
   }
 }
 
+/**
+ * A counter per value of one label (`reason`, say). The values come from code, not from
+ * peers, but the family is still capped: past `maxValues` distinct values, the rest count
+ * under `other`.
+ */
+export class LabelledCounter {
+  readonly label: string;
+  readonly #maxValues: number;
+  readonly #values = new Map<string, number>();
+  constructor(label: string, maxValues = 64) {
+    this.label = label;
+    this.#maxValues = maxValues;
+  }
+  inc(value: string, by = 1): void {
+    const key = this.#values.has(value) || this.#values.size < this.#maxValues ? value : 'other';
+    this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+  }
+  get(value: string): number {
+    return this.#values.get(value) ?? 0;
+  }
+  get total(): number {
+    let sum = 0;
+    for (const count of this.#values.values()) sum += count;
+    return sum;
+  }
+  render(name: string): string[] {
+    return [...this.#values]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([value, count]) => `${name}${formatLabels({ [this.label]: value })} ${count}`);
+  }
+}
+
 export class Histogram {
   readonly buckets: readonly number[];
   readonly #counts: number[];
@@ -58,6 +90,12 @@ export class MetricsRegistry {
   counter(name: string, help: string): Counter {
     const counter = new Counter();
     this.#series.push({ name, help, type: 'counter', render: () => [`${name} ${counter.value}`] });
+    return counter;
+  }
+
+  labelledCounter(name: string, help: string, label: string): LabelledCounter {
+    const counter = new LabelledCounter(label);
+    this.#series.push({ name, help, type: 'counter', render: () => counter.render(name) });
     return counter;
   }
 

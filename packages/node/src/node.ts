@@ -9,7 +9,7 @@ import { readKeyFile } from '@autoledger/crypto/keyfile';
 import { initGenesisState, Ledger } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
-import { ConsensusPersistence } from './chain/consensus-persistence.ts';
+import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { type CommittedBlock, Executor } from './chain/executor.ts';
 import { ChainStore } from './chain/store.ts';
@@ -19,7 +19,7 @@ import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
 import { LevelKV } from './level-kv.ts';
 import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
-import { type Counter, type Histogram, MetricsRegistry } from './metrics.ts';
+import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 import { P2PHost } from './p2p.ts';
 import { createRpcMethods } from './rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
@@ -34,7 +34,8 @@ export interface NodeMetrics {
   registry: MetricsRegistry;
   committedTxs: Counter;
   viewChanges: Counter;
-  droppedMessages: Counter;
+  /** Consensus messages the engine refused, by drop code (`reason`). */
+  droppedMessages: LabelledCounter;
   commitLatency: Histogram;
 }
 
@@ -47,6 +48,7 @@ export class AutoledgerNode {
   readonly metrics: NodeMetrics;
   #kv!: LevelKV;
   #store!: ChainStore;
+  #evidence!: EvidenceLog;
   #ledger!: Ledger;
   #mempool!: Mempool;
   #admission!: Admission;
@@ -87,7 +89,11 @@ export class AutoledgerNode {
       registry,
       committedTxs: registry.counter('autoledger_committed_transactions_total', 'Transactions committed in blocks'),
       viewChanges: registry.counter('autoledger_view_changes_total', 'Consensus view changes'),
-      droppedMessages: registry.counter('autoledger_consensus_messages_dropped_total', 'Consensus messages refused'),
+      droppedMessages: registry.labelledCounter(
+        'autoledger_consensus_messages_dropped_total',
+        'Consensus messages refused, by drop code',
+        'reason',
+      ),
       commitLatency: registry.histogram(
         'autoledger_commit_latency_seconds',
         'Time from submission to this node until the transaction committed',
@@ -98,6 +104,11 @@ export class AutoledgerNode {
 
   get publicKey(): Uint8Array {
     return this.#publicKey;
+  }
+
+  /** Equivocation evidence this validator proved, kept on disk (bounded). */
+  get evidence(): EvidenceLog {
+    return this.#evidence;
   }
 
   get ledger(): Ledger {
@@ -167,6 +178,8 @@ export class AutoledgerNode {
     mkdirSync(dataDir, { recursive: true });
     this.#kv = await LevelKV.open(dataDir);
     this.#store = new ChainStore(this.#kv);
+    this.#evidence = new EvidenceLog(this.#kv, this.#store);
+    await this.#evidence.open();
     let head = await this.#store.head();
     if (head === undefined && !(await Ledger.isInitialised(this.#kv))) {
       await initGenesisState(this.#kv, chain.genesis);
@@ -224,6 +237,8 @@ export class AutoledgerNode {
       logger: this.log,
       validatorPower: new Map(chain.validatorInfo.map((info) => [info.peerId, info.power])),
       weakQuorumPower: chain.validators.weakQuorumPower,
+      validators: chain.validators,
+      chainId: chain.genesis.chainId,
       onApplied: async (committed) => {
         await this.#afterCommit(committed);
         this.#driver?.synced(committed.block.header.height, committed.block.hash, committed.certificate);
@@ -279,7 +294,9 @@ export class AutoledgerNode {
           onCommitted: (committed) => this.#afterCommit(committed),
           onSyncNeeded: (height) => this.#sync.request(height),
           onViewChange: () => this.metrics.viewChanges.inc(),
-          onDropped: () => this.metrics.droppedMessages.inc(),
+          onDropped: (code) => this.metrics.droppedMessages.inc(code),
+          onEvidence: (evidence) => void this.#evidence.add(evidence),
+          isBehind: () => this.#sync.syncing,
         },
       );
       this.#p2p.onMessage('consensus', (from, payload) => this.#driver?.deliver(from, payload));
@@ -369,6 +386,28 @@ export class AutoledgerNode {
       () => this.#mempool.signaturesVerified,
     );
     registry.gauge('autoledger_admission_queue', 'Transactions waiting for admission', () => this.#admission.queued);
+    registry.gauge(
+      'autoledger_p2p_frames_dropped_total',
+      'Frames not sent: a full peer queue or a closed link',
+      () => this.#p2p.stats.framesDropped,
+    );
+    registry.gauge(
+      'autoledger_p2p_slow_peer_disconnects_total',
+      'Links cut because the peer accepted nothing for the drain timeout',
+      () => this.#p2p.stats.slowPeerDisconnects,
+    );
+    registry.gauge('autoledger_p2p_penalties_total', 'Penalties given to peers, by reason', () =>
+      [...this.#p2p.penaltiesByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+    registry.gauge('autoledger_p2p_bans_total', 'Peers banned, by the reason of the last penalty', () =>
+      [...this.#p2p.bansByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+    );
+    registry.gauge('autoledger_p2p_banned_peers', 'Peers banned right now', () => this.#p2p.bannedPeers().length);
+    registry.gauge(
+      'autoledger_consensus_evidence_stored',
+      'Equivocation evidence records on disk',
+      () => this.#evidence.size,
+    );
     registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (this.#sync.syncing ? 1 : 0));
   }
 

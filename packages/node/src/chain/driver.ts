@@ -3,7 +3,13 @@
 // carries out the engine's actions in order — and a `persist` is durable on disk before any
 // later send leaves the node, so a crash can never make this validator sign twice.
 
-import type { CommitCertificate, ConsensusEngine, EngineAction, EngineInput } from '@autoledger/consensus';
+import type {
+  CommitCertificate,
+  ConsensusEngine,
+  EngineAction,
+  EngineInput,
+  Equivocation,
+} from '@autoledger/consensus';
 import { bytesToHex } from '@autoledger/crypto';
 import type { Logger } from '../log.ts';
 import type { Mempool } from '../mempool.ts';
@@ -38,14 +44,51 @@ export interface DriverDependencies {
   onSyncNeeded(targetHeight: number): void;
   onViewChange(height: number, view: number): void;
   onDropped(code: string): void;
+  /** Equivocation the engine proved: kept (persisted) by the node. */
+  onEvidence?(evidence: Equivocation): void;
+  /**
+   * True while the node knows it is behind: then messages from heights beyond the engine's
+   * window are what honest validators send, and are not held against them.
+   */
+  isBehind?(): boolean;
 }
 
 type QueuedInput = { input: EngineInput | { type: 'start' }; from?: string };
 
 const MAX_QUEUED_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** Drop codes that only a faulty or malicious sender produces: the relaying peer pays. */
-const PENALISED_DROPS = new Set(['MALFORMED', 'BAD_SIGNATURE', 'OVERSIZED', 'TOO_LARGE', 'WRONG_CHAIN']);
+/**
+ * Penalty points per drop code, paid by the peer that delivered the message (p2p bans at 100
+ * points and forgives 10 points a second). Codes that only a faulty or malicious sender
+ * produces cost 10, so ten such messages in a burst ban the peer. Codes an honest validator
+ * also produces now and then (a late vote after this node moved on, a message from a height
+ * this node has not reached) cost a fraction of a point: only a flood of them, far above any
+ * honest rate, adds up to a ban. Duplicates (retransmissions) and this node's own full
+ * buffers cost nothing.
+ */
+export const PENALISED_DROPS: ReadonlyMap<string, number> = new Map([
+  ['MALFORMED', 10],
+  ['MALFORMED_BLOCK', 10],
+  ['JUNK_ATTACHMENT', 10],
+  ['BAD_SIGNATURE', 10],
+  ['OVERSIZED', 10],
+  ['TOO_LARGE', 10],
+  ['WRONG_CHAIN', 10],
+  ['NOT_VALIDATOR', 10],
+  ['WRONG_PROPOSER', 10],
+  ['BLOCK_HASH_MISMATCH', 10],
+  ['INVALID_PREPARED_CERTIFICATE', 10],
+  ['INVALID_JUSTIFICATION', 10],
+  ['INVALID_DECISION_PROOF', 10],
+  ['HEIGHT_TOO_FAR_AHEAD', 0.5],
+  ['VIEW_TOO_FAR_AHEAD', 0.5],
+  ['HEIGHT_TOO_OLD', 0.1],
+  ['VIEW_TOO_OLD', 0.1],
+]);
+/** Far-future codes, forgiven while the node is behind (see `isBehind`). */
+const AHEAD_DROPS = new Set(['HEIGHT_TOO_FAR_AHEAD', 'VIEW_TOO_FAR_AHEAD']);
+/** Equivocation is proof signed by the culprit: its validator's peer is banned at once. */
+const EQUIVOCATION_PENALTY = 100;
 
 export class ConsensusDriver {
   readonly #options: DriverOptions;
@@ -188,17 +231,28 @@ export class ConsensusDriver {
         case 'dropped':
           this.#deps.onDropped(action.code);
           this.#log.debug('message_dropped', { code: action.code, reason: action.reason, peer: from });
-          if (from !== undefined && PENALISED_DROPS.has(action.code)) this.#deps.p2p.penalise(from, 10, action.code);
+          this.#penaliseDrop(action.code, from);
           break;
-        case 'evidence':
+        case 'evidence': {
           this.#log.warn('equivocation_evidence', { evidence: describeEvidence(action.evidence) });
+          this.#deps.onEvidence?.(action.evidence);
+          const culprit = this.#deps.peerIdOfValidator.get(bytesToHex(action.evidence.validator));
+          if (culprit !== undefined) this.#deps.p2p.penalise(culprit, EQUIVOCATION_PENALTY, 'EQUIVOCATION');
           break;
+        }
         case 'viewChanged':
           this.#log.info('view_changed', { height: action.height, view: action.view });
           this.#deps.onViewChange(action.height, action.view);
           break;
       }
     }
+  }
+
+  #penaliseDrop(code: string, from: string | undefined): void {
+    const points = PENALISED_DROPS.get(code);
+    if (from === undefined || points === undefined) return;
+    if (AHEAD_DROPS.has(code) && this.#deps.isBehind?.()) return;
+    this.#deps.p2p.penalise(from, points, code);
   }
 
   async #validate(height: number, view: number, blockHash: Uint8Array, block: Uint8Array): Promise<void> {

@@ -9,7 +9,17 @@ import { type Block, decodeBlock } from './block.ts';
 
 // Every chain key starts with 0xC0, a byte the state machine's keys never start with.
 const PREFIX = 0xc0;
-const TAG = { block: 1, hash: 2, certificate: 3, receipts: 4, tx: 5, head: 6, consensus: 7, votedBlock: 8 } as const;
+const TAG = {
+  block: 1,
+  hash: 2,
+  certificate: 3,
+  receipts: 4,
+  tx: 5,
+  head: 6,
+  consensus: 7,
+  votedBlock: 8,
+  evidence: 9,
+} as const;
 
 function key(tag: number, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(2 + suffix.length);
@@ -138,6 +148,27 @@ export class ChainStore {
 
   async votedBlock(hash: Uint8Array): Promise<Uint8Array | undefined> {
     return this.#kv.get(key(TAG.votedBlock, hash));
+  }
+
+  /** Equivocation evidence, by (height, digest of the record): see EvidenceLog. */
+  evidenceKey(height: number, digest: Uint8Array): Uint8Array {
+    const suffix = new Uint8Array(8 + digest.length);
+    suffix.set(heightBytes(height));
+    suffix.set(digest, 8);
+    return key(TAG.evidence, suffix);
+  }
+
+  /** Stored evidence records, highest height first (or lowest with `oldestFirst`). */
+  async *evidenceRecords(options: {
+    fromHeight?: number;
+    toHeight?: number;
+    oldestFirst?: boolean;
+    limit?: number;
+  }): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const gte = key(TAG.evidence, heightBytes(options.fromHeight ?? 0));
+    const lt =
+      options.toHeight === undefined ? key(TAG.evidence + 1) : key(TAG.evidence, heightBytes(options.toHeight + 1));
+    yield* this.#kv.iterate({ gte, lt, reverse: !options.oldestFirst, limit: options.limit ?? -1 });
   }
 
   async votedBlockHashes(): Promise<Uint8Array[]> {

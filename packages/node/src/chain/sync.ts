@@ -3,6 +3,8 @@
 // against the genesis validator set, executes the block and commits it. Peers announce their
 // height after every commit, so a node learns it is behind within one block.
 
+import { decodeCommitCertificate, type ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
+import { sha256 } from '@autoledger/crypto';
 import type { Logger } from '../log.ts';
 import type { P2PHost } from '../p2p.ts';
 import {
@@ -26,10 +28,35 @@ export interface SyncOptions {
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   batchBlocks: 64,
   requestTimeoutMs: 20_000,
-  maxResponseBytes: 256 * 1024 * 1024,
+  // What one response may hold: MAX_SERVED_BYTES of blocks plus one more block (a server
+  // always sends at least one) plus framing.
+  maxResponseBytes: 64 * 1024 * 1024,
 };
 
 const MAX_SERVED_BYTES = 32 * 1024 * 1024;
+/** An encoded certificate holds one seal (~100 bytes) per validator; anything larger is junk. */
+const MAX_CERTIFICATE_BYTES_PER_VALIDATOR = 256;
+/** Penalty for a peer that announced a height and then served nothing of it. */
+const UNSERVED_ANNOUNCEMENT_PENALTY = 20;
+
+/**
+ * The encoded header at the front of an encoded block (`Block { bytes header = 1; ... }`, which
+ * encodeBlock writes first), read by hand without decoding the transactions: the block hash is
+ * its sha256. Undefined when the bytes do not start that way.
+ */
+export function headerBytesOfBlock(block: Uint8Array): Uint8Array | undefined {
+  if (block[0] !== 0x0a) return undefined;
+  let offset = 1;
+  let length = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = block[offset++];
+    if (byte === undefined || shift > 21) return undefined;
+    length += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (offset + length > block.length) return undefined;
+  return block.subarray(offset, offset + length);
+}
 
 export class SyncManager {
   readonly #options: SyncOptions;
@@ -40,6 +67,8 @@ export class SyncManager {
   readonly #onApplied: (committed: CommittedBlock) => Promise<void>;
   readonly #validatorPower: ReadonlyMap<string, number>;
   readonly #weakQuorumPower: number;
+  readonly #validators: ValidatorSet;
+  readonly #chainId: string;
   readonly #peerHeights = new Map<string, number>();
   #targetHeight = 0;
   #running: Promise<void> | undefined;
@@ -56,6 +85,9 @@ export class SyncManager {
       /** Voting power by validator peer id, and the power that always includes an honest validator. */
       validatorPower: ReadonlyMap<string, number>;
       weakQuorumPower: number;
+      /** For the cheap certificate check before a synced block is decoded. */
+      validators: ValidatorSet;
+      chainId: string;
     },
   ) {
     this.#options = options;
@@ -66,6 +98,8 @@ export class SyncManager {
     this.#onApplied = deps.onApplied;
     this.#validatorPower = deps.validatorPower;
     this.#weakQuorumPower = deps.weakQuorumPower;
+    this.#validators = deps.validators;
+    this.#chainId = deps.chainId;
   }
 
   /** True while the node knows of committed blocks it does not have yet. */
@@ -104,7 +138,7 @@ export class SyncManager {
     try {
       height = decodeAnnouncement(payload).height;
     } catch {
-      this.#p2p.penalise(from, 10, 'malformed announcement');
+      this.#p2p.penalise(from, 10, 'MALFORMED_ANNOUNCEMENT');
       return;
     }
     this.#peerHeights.set(from, height);
@@ -138,12 +172,17 @@ export class SyncManager {
     const failed = new Set<string>();
     while (!this.#stopped) {
       const head = this.#executor.head.height;
+      // A height counts as far as a weak quorum of validators vouches for it: a lone peer
+      // announcing a huge height is asked only after every peer whose claim is vouched for,
+      // and ranks no higher than the vouched height, so it cannot make itself the first source.
+      const vouched = this.bestKnownHeight();
       const candidates = [...this.#peerHeights]
         .filter(([peer, height]) => height > head && connected.has(peer) && !failed.has(peer))
-        .sort((a, b) => b[1] - a[1]);
+        .map(([peer, height]) => ({ peer, trusted: Math.min(height, vouched), vouched: height <= vouched }))
+        .sort((a, b) => Number(b.vouched) - Number(a.vouched) || b.trusted - a.trusted);
       // Without an announcement yet (a consensus hint only), ask any connected peer.
       const peer =
-        candidates[0]?.[0] ?? (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p)) : undefined);
+        candidates[0]?.peer ?? (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p)) : undefined);
       if (peer === undefined) return;
       try {
         const applied = await this.#fetchFrom(peer, head + 1);
@@ -155,15 +194,47 @@ export class SyncManager {
     }
   }
 
-  /** A peer that could not serve what it announced is not asked again until it announces anew. */
+  /**
+   * A peer that could not serve what it announced is penalised and not asked again until it
+   * announces anew.
+   */
   #discredit(peer: string, failed: Set<string>): void {
     failed.add(peer);
-    if ((this.#peerHeights.get(peer) ?? 0) > this.#executor.head.height)
+    if ((this.#peerHeights.get(peer) ?? 0) > this.#executor.head.height) {
+      this.#p2p.penalise(peer, UNSERVED_ANNOUNCEMENT_PENALTY, 'UNSERVED_ANNOUNCEMENT');
       this.#peerHeights.set(peer, this.#executor.head.height);
+    }
     if (this.#targetHeight > this.#executor.head.height && failed.size >= this.#p2p.connectedPeers().length) {
       // Nobody connected has the blocks the engine expected: it will ask again if it still must.
       this.#targetHeight = this.#executor.head.height;
     }
+  }
+
+  /**
+   * The cheap check before any block is decoded or executed: the certificate (bounded in
+   * size) must carry a quorum of valid seals over the hash of the block's header, which is
+   * read without decoding the transactions.
+   */
+  #checkCertificateFirst(
+    block: Uint8Array,
+    certificateBytes: Uint8Array,
+    expectedHeight: number,
+  ): string | 'known' | undefined {
+    if (certificateBytes.length > 1024 + this.#validators.size * MAX_CERTIFICATE_BYTES_PER_VALIDATOR)
+      return 'certificate too large';
+    const header = headerBytesOfBlock(block);
+    if (header === undefined) return 'not a block';
+    let certificate: ReturnType<typeof decodeCommitCertificate>;
+    try {
+      certificate = decodeCommitCertificate(certificateBytes);
+    } catch {
+      return 'undecodable certificate';
+    }
+    // Consensus may have committed the height while the response travelled.
+    if (certificate.height < expectedHeight) return 'known';
+    if (certificate.height !== expectedHeight) return `certificate for height ${certificate.height}`;
+    const verdict = verifyCommitCertificate(certificate, sha256(header), this.#validators, this.#chainId);
+    return verdict.ok ? undefined : `invalid certificate: ${verdict.message}`;
   }
 
   async #fetchFrom(peer: string, fromHeight: number): Promise<number> {
@@ -177,13 +248,20 @@ export class SyncManager {
       try {
         entry = decodeSyncBlock(frame);
       } catch {
-        this.#p2p.penalise(peer, 50, 'malformed sync response');
+        this.#p2p.penalise(peer, 50, 'MALFORMED_SYNC_RESPONSE');
+        return applied;
+      }
+      const refusal = this.#checkCertificateFirst(entry.block, entry.certificate, this.#executor.head.height + 1);
+      if (refusal === 'known') continue;
+      if (refusal !== undefined) {
+        this.#p2p.penalise(peer, 50, 'SYNC_BLOCK_REFUSED', refusal);
+        this.#log.warn('sync_block_refused', { peer, error: refusal });
         return applied;
       }
       const result = await this.#executor.applySynced(entry.block, entry.certificate);
       if (result === undefined) continue;
       if ('error' in result) {
-        this.#p2p.penalise(peer, 50, result.error);
+        this.#p2p.penalise(peer, 50, 'SYNC_BLOCK_REFUSED', result.error);
         this.#log.warn('sync_block_refused', { peer, error: result.error });
         return applied;
       }
