@@ -91,7 +91,7 @@ test('order.create locks the price in escrow; ids are deterministic and on the r
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'stolen' });
   await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { vin: VIN2 }), 'VEHICLE_STOLEN');
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'recovered' });
-  await chain.ok('bank', 'vehicle.lien', { vin: VIN2, action: 'add' });
+  await chain.ok('alice', 'vehicle.lien', { vin: VIN2, action: 'add', lienholder: chain.address('bank') });
   await coverage.expect(chain, 'bob', 'order.create', orderFields(chain, { vin: VIN2 }), 'VEHICLE_LOCKED');
   await chain.ok('bank', 'vehicle.lien', { vin: VIN2, action: 'release' });
   await chain.ok('alice', 'order.accept', { orderId: 'ord-1' });
@@ -142,7 +142,7 @@ test('accept refuses a seller who no longer owns the car, a stolen or liened car
   await chain.ok('alice', 'order.accept', { orderId: first });
   await coverage.expect(chain, 'alice', 'order.accept', { orderId: second }, 'VEHICLE_LOCKED');
   const liened = await createOrder(chain, 'bob', { vin: VIN2 });
-  await chain.ok('bank', 'vehicle.lien', { vin: VIN2, action: 'add' });
+  await chain.ok('alice', 'vehicle.lien', { vin: VIN2, action: 'add', lienholder: chain.address('bank') });
   await coverage.expect(chain, 'alice', 'order.accept', { orderId: liened }, 'VEHICLE_LOCKED');
   await chain.ok('bank', 'vehicle.lien', { vin: VIN2, action: 'release' });
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN2, flag: 'stolen' });

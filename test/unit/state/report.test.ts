@@ -58,7 +58,8 @@ async function richHistory(): Promise<TestChain> {
   await chain.ok('insurer', 'claim.decide', { claimId, approve: true, payout: '4000' });
   await chain.ok('service', 'vehicle.odometer', { vin: VIN, km: 30_000 });
   await chain.ok('regulator', 'vehicle.odometerCorrection', { vin: VIN, km: 25_000, reason: 'typo' });
-  await chain.ok('bank', 'vehicle.lien', { vin: VIN, action: 'add' });
+  // bob owns the car since the order completed; he finances it with the bank.
+  await chain.ok('bob', 'vehicle.lien', { vin: VIN, action: 'add', lienholder: chain.address('bank') });
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN, flag: 'stolen' });
   await chain.ok('insurer', 'vehicle.document', { vin: VIN, kind: 'police-report', docHash: hashOf('police') });
   return chain;

@@ -188,8 +188,18 @@ export class TxGenerator {
       case 12:
         return tx('regulator', 'vehicle.odometerCorrection', { vin, km: random.int(0, 200_000), reason: 'correction' });
       case 13: {
-        const holder = vehicle?.lien ? nameOf(vehicle.lien) : random.pick(['bank', 'dealer']);
-        return tx(holder, 'vehicle.lien', { vin, action: vehicle?.lien ? 'release' : 'add' });
+        // The owner adds a lien naming its lender; the lender (or the regulator) releases it.
+        if (vehicle?.lien) {
+          return tx(random.chance(0.8) ? nameOf(vehicle.lien) : 'regulator', 'vehicle.lien', {
+            vin,
+            action: 'release',
+          });
+        }
+        return tx(owner, 'vehicle.lien', {
+          vin,
+          action: 'add',
+          lienholder: chain.address(random.pick(['bank', 'dealer', 'dealer2'])),
+        });
       }
       case 14:
         return tx(random.pick(ORGANISATIONS), 'vehicle.document', { vin, kind: 'inspection', docHash: hashOf(vin) });

@@ -20,7 +20,7 @@ export const SAMPLE_FIELDS: Record<string, Record<string, unknown>> = {
   'vehicle.accident': { vin, severity: 'minor', reportHash: hash },
   'vehicle.flag': { vin, flag: 'stolen' },
   'vehicle.odometerCorrection': { vin, km: 90_000, reason: 'cluster replaced' },
-  'vehicle.lien': { vin, action: 'add' },
+  'vehicle.lien': { vin, action: 'add', lienholder: testKey('sample-bank').address },
   'vehicle.document': { vin, kind: 'inspection', docHash: hash },
   'order.create': {
     vin,
