@@ -2,7 +2,9 @@
 // typed access to the records through its write layer, the block's height and time, who is
 // acting, and where its events go.
 
+import { AMOUNT_LIMIT } from './amount.ts';
 import { assert, type ErrorCode } from './errors.ts';
+import { MAX_ID_SEQUENCE, MAX_TIME_MS } from './limits.ts';
 import {
   type Account,
   accountCodec,
@@ -43,6 +45,12 @@ export const OK: Outcome = { ok: true };
 export function fail(code: ErrorCode, message: string): Outcome {
   return { ok: false, code, message };
 }
+
+/** The failure of a credit that would take a balance to AMOUNT_LIMIT or beyond. */
+export const CREDIT_OVERFLOW: Outcome = fail('AMOUNT_OVERFLOW', 'the credited balance would reach 10^30 minor units');
+
+/** The failure of an id that would pass MAX_ID_SEQUENCE. */
+export const IDS_EXHAUSTED: Outcome = fail('COUNTER_OVERFLOW', 'the id sequence is exhausted');
 
 export interface BlockEnv {
   chainId: string;
@@ -152,20 +160,40 @@ export class Context {
     this.#layer.write(keys.supply, supplyCodec, next);
   }
 
-  /** The next id of an order, policy or claim: a prefix and a sequence number. */
-  async nextId(kind: keyof Counters): Promise<string> {
+  /**
+   * The next id of an order, policy or claim: a prefix and a sequence number; undefined (and
+   * nothing written) once the sequence has reached MAX_ID_SEQUENCE.
+   */
+  async nextId(kind: keyof Counters): Promise<string | undefined> {
     const counters = await this.#layer.read(keys.counters, countersCodec);
     assert(counters !== null, 'the counters record exists from genesis');
+    if (counters[kind] >= MAX_ID_SEQUENCE) return undefined;
     const next = { ...counters, [kind]: counters[kind] + 1 };
     this.#layer.write(keys.counters, countersCodec, next);
     return `${ID_PREFIXES[kind]}${next[kind]}`;
   }
 
-  /** Adds `amount` to an existing account's balance. */
-  async credit(address: string, amount: bigint): Promise<void> {
+  /**
+   * Adds `amount` to an existing account's balance; false (and no change) when the balance
+   * would reach AMOUNT_LIMIT. The supply bound makes that impossible while the books balance,
+   * but execution checks every derived value rather than trust an invariant with a throw.
+   */
+  async credit(address: string, amount: bigint): Promise<boolean> {
     const account = await this.account(address);
     assert(account !== null, `credited account ${address} exists`);
-    this.putAccount({ ...account, balance: account.balance + amount });
+    const balance = account.balance + amount;
+    if (balance >= AMOUNT_LIMIT) return false;
+    this.putAccount({ ...account, balance });
+    return true;
+  }
+
+  /**
+   * `time + durationMs` when it is a time the state can store (≤ MAX_TIME_MS), else undefined:
+   * every deadline the state derives goes through here.
+   */
+  deadline(time: number, durationMs: number): number | undefined {
+    const sum = time + durationMs;
+    return Number.isSafeInteger(sum) && sum >= 0 && sum <= MAX_TIME_MS ? sum : undefined;
   }
 
   /** Takes `amount` from an account; false (and no change) when the balance is too low. */

@@ -26,12 +26,18 @@ export const ERROR_CODES = [
   'INVALID_FIELD',
   'FIELD_TOO_LONG',
   'INVALID_AMOUNT',
+  /** A time field past the year 9999, or a deadline derived from one that would be. */
+  'DEADLINE_OUT_OF_RANGE',
+  /** A nonce more than MAX_NONCE_AHEAD past the account's next nonce. */
+  'NONCE_TOO_FAR',
   // Business rules.
   'DUPLICATE_MEMBER',
   'SELF_DEALING',
   'AMOUNT_OVERFLOW',
   'EXCEEDS_COVERAGE',
   'ALREADY_REVIEWED',
+  /** An id sequence or a reputation count would leave its declared range. */
+  'COUNTER_OVERFLOW',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

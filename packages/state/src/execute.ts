@@ -49,9 +49,9 @@ export async function executeTx(block: WriteLayer, env: BlockEnv, tx: DecodedTx,
 /**
  * The contract's automatic transitions, judged against the block time, for the orders due
  * (in deadline order, then order number): an accepted order past deliverBy plus the grace is
- * refunded; a delivered order past its confirmation window completes. When completion is
- * impossible (the vehicle was flagged stolen, the buyer frozen) the order goes to dispute for
- * the regulator instead.
+ * refunded; a delivered order past its confirmation window completes. When the transition is
+ * impossible (the vehicle was flagged stolen, the buyer frozen, a balance at its bound) the
+ * order goes to dispute for the regulator instead, so a block never fails on its own clock.
  */
 export async function runDeadlines(
   block: WriteLayer,
@@ -72,19 +72,19 @@ export async function runDeadlines(
       assert(order.status === 'delivered' && order.deliveredAt !== null, `due order ${orderId} is delivered`);
       assert(env.time > order.deliveredAt + order.confirmWindowMs, `order ${orderId} is due`);
       outcome = await completeOrder(ctx, order, 'auto_completed');
-      if (!outcome.ok) {
-        layer = new WriteLayer(block);
-        ctx = new Context(layer, env, SYSTEM_ACTOR);
-        ctx.putOrder({
-          ...order,
-          status: 'disputed',
-          disputedAt: env.time,
-          disputedBy: 'system',
-          disputeReasonHash: null,
-        });
-        ctx.emit('order.dispute', { orderId, by: 'system', reason: outcome.code });
-        outcome = { ok: true };
-      }
+    }
+    if (!outcome.ok) {
+      layer = new WriteLayer(block);
+      ctx = new Context(layer, env, SYSTEM_ACTOR);
+      ctx.putOrder({
+        ...order,
+        status: 'disputed',
+        disputedAt: env.time,
+        disputedBy: 'system',
+        disputeReasonHash: null,
+      });
+      ctx.emit('order.dispute', { orderId, by: 'system', reason: outcome.code });
+      outcome = { ok: true };
     }
     assert(outcome.ok, `automatic transition of ${orderId} succeeds`);
     layer.mergeInto(block);

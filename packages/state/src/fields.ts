@@ -5,6 +5,7 @@
 import { bytesToHex, isAddress, isHex } from '@autoledger/crypto';
 import { AMOUNT_LIMIT, isCanonicalAmount } from './amount.ts';
 import { TxError } from './errors.ts';
+import { MAX_DURATION_MS, MAX_TIME_MS } from './limits.ts';
 import { isRole } from './roles.ts';
 import { isVinSyntax } from './vin.ts';
 
@@ -29,7 +30,10 @@ export interface FieldSpec {
   optional?: boolean;
   /** For string and text fields: the limit in UTF-8 bytes. */
   maxBytes?: number;
-  /** For uint, time and duration fields: inclusive bounds (defaults 0 and 2^53 - 1). */
+  /**
+   * For uint, time and duration fields: inclusive bounds. Defaults: 0, and 2^53 - 1 for uint,
+   * MAX_TIME_MS for time, MAX_DURATION_MS for duration.
+   */
   min?: number;
   max?: number;
   /** For amount fields: the amount must be at least 1. */
@@ -86,6 +90,20 @@ export function wireType(type: FieldType): 'string' | 'bytes' | 'uint64' | 'bool
 
 function invalid(field: FieldSpec, message: string): TxError {
   return new TxError('INVALID_FIELD', `${field.name}: ${message}`, field.name);
+}
+
+/** The largest value of each integer field type, whatever a kind declares. */
+const DEFAULT_MAX = { uint: Number.MAX_SAFE_INTEGER, time: MAX_TIME_MS, duration: MAX_DURATION_MS } as const;
+
+/** True for a non-negative integer above 2^53 - 1 (as a number, a bigint or a Long-like object). */
+function isBeyondSafeInteger(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && value > Number.MAX_SAFE_INTEGER;
+  if (typeof value === 'bigint') return value > BigInt(Number.MAX_SAFE_INTEGER);
+  if (typeof value === 'object' && value !== null && 'high' in value) {
+    // Integer fields are uint64 on the wire: a negative high word is a value of 2^63 or more.
+    return (value as { high: number }).high >>> 0 > 0x1fffff;
+  }
+  return false;
 }
 
 /** Integer fields arrive as numbers, bigints or (from protobufjs) Long-like objects. */
@@ -167,9 +185,14 @@ export function normalizeField(field: FieldSpec, value: unknown): unknown {
     case 'time':
     case 'duration': {
       const number = toSafeInteger(value);
-      if (number === undefined) throw invalid(field, 'must be a non-negative safe integer');
       const min = field.min ?? 0;
-      const max = field.max ?? Number.MAX_SAFE_INTEGER;
+      const max = Math.min(field.max ?? Number.MAX_SAFE_INTEGER, DEFAULT_MAX[type]);
+      // A time past its bound (including one beyond 2^53) is refused with its own code: the
+      // state derives deadlines from times, and every derived deadline must stay storable.
+      if (type === 'time' && (number === undefined ? isBeyondSafeInteger(value) : number > max)) {
+        throw new TxError('DEADLINE_OUT_OF_RANGE', `${field.name}: at most ${max} (ms since the epoch)`, field.name);
+      }
+      if (number === undefined) throw invalid(field, 'must be a non-negative safe integer');
       if (number < min || number > max) throw invalid(field, `must be between ${min} and ${max}`);
       return number;
     }

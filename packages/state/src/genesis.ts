@@ -5,6 +5,7 @@
 import { addressFromPublicKey, hexToBytes, isAddress, isHex, isValidPublicKey } from '@autoledger/crypto';
 import { AMOUNT_LIMIT, isCanonicalAmount } from './amount.ts';
 import { type FieldSpec, normalizeField } from './fields.ts';
+import { MAX_BLOCK_TIME_MS, MAX_DELIVERY_GRACE_MS } from './limits.ts';
 import type { ChainParams } from './records.ts';
 import { isRole, type Role } from './roles.ts';
 import { CHAIN_ID_PATTERN } from './tx.ts';
@@ -37,9 +38,9 @@ export interface Genesis {
   members: GenesisMember[];
 }
 
+export { MAX_DELIVERY_GRACE_MS };
+
 export const DEFAULT_PARAMS: ChainParams = { vinCheckDigit: 'required', deliveryGraceMs: 24 * 60 * 60 * 1000 };
-/** The longest delivery grace genesis may set: 30 days. */
-export const MAX_DELIVERY_GRACE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export type GenesisResult = { ok: true; genesis: Genesis } | { ok: false; code: 'INVALID_GENESIS'; message: string };
 
@@ -162,8 +163,12 @@ export function parseGenesis(json: unknown): GenesisResult {
     if (typeof top.chainId !== 'string' || !CHAIN_ID_PATTERN.test(top.chainId)) {
       throw new GenesisError('chainId: 1 to 64 characters of a-z, 0-9 and -');
     }
-    if (!Number.isSafeInteger(top.genesisTime) || (top.genesisTime as number) < 0) {
-      throw new GenesisError('genesisTime: milliseconds since the epoch');
+    if (
+      !Number.isSafeInteger(top.genesisTime) ||
+      (top.genesisTime as number) < 0 ||
+      (top.genesisTime as number) > MAX_BLOCK_TIME_MS
+    ) {
+      throw new GenesisError(`genesisTime: milliseconds since the epoch, at most ${MAX_BLOCK_TIME_MS}`);
     }
     if (!Array.isArray(top.validators) || top.validators.length === 0) {
       throw new GenesisError('validators: a non-empty list');

@@ -17,6 +17,18 @@ export {
   Ledger,
   type LedgerOptions,
 } from './ledger.ts';
+export {
+  isStorableTime,
+  MAX_BLOCK_TIME_MS,
+  MAX_DELIVER_BY_MS,
+  MAX_DELIVERY_GRACE_MS,
+  MAX_DURATION_MS,
+  MAX_ID_SEQUENCE,
+  MAX_NONCE,
+  MAX_NONCE_AHEAD,
+  MAX_ODOMETER_KM,
+  MAX_TIME_MS,
+} from './limits.ts';
 export type { ChainParams } from './records.ts';
 export {
   type BundleVerdict,

@@ -26,6 +26,7 @@ import {
 } from './indexes.ts';
 import { KIND_BY_NAME } from './kinds/index.ts';
 import type { KVOp, KVStore } from './kv.ts';
+import { MAX_BLOCK_TIME_MS, MAX_NONCE_AHEAD } from './limits.ts';
 import {
   type Account,
   accountCodec,
@@ -298,6 +299,10 @@ export async function initGenesisState(
   return { stateRoot: new Uint8Array(hashOf(root)) };
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export class Ledger {
   readonly chainId: string;
   readonly genesisTime: number;
@@ -361,9 +366,11 @@ export class Ledger {
   /**
    * The mempool's admission check against the committed state: chain, registered and unfrozen
    * signer, role allowed for the kind, the VIN check digit for a registration, and a nonce not
-   * already used. The signature is the caller's (verifyTxSignature).
+   * already used nor more than `maxNonceAhead` (default MAX_NONCE_AHEAD) past the account's
+   * next one. Everything here is cheap (one cached record read), so the caller runs it BEFORE
+   * the signature check (verifyTxSignature), which is the expensive part of admission.
    */
-  async checkTx(tx: DecodedTx): Promise<CheckResult> {
+  async checkTx(tx: DecodedTx, options: { maxNonceAhead?: number } = {}): Promise<CheckResult> {
     if (tx.chainId !== this.chainId)
       return { ok: false, code: 'WRONG_CHAIN', message: `this is chain ${this.chainId}` };
     const kind = KIND_BY_NAME.get(tx.kind);
@@ -384,6 +391,14 @@ export class Ledger {
         ok: false,
         code: 'BAD_NONCE',
         message: `nonce ${tx.nonce} is used; the account's next nonce is ${account.nonce}`,
+      };
+    }
+    const maxNonceAhead = options.maxNonceAhead ?? MAX_NONCE_AHEAD;
+    if (tx.nonce > account.nonce + maxNonceAhead) {
+      return {
+        ok: false,
+        code: 'NONCE_TOO_FAR',
+        message: `nonce ${tx.nonce} is more than ${maxNonceAhead} ahead of the account's next nonce ${account.nonce}`,
       };
     }
     if (kind.name === 'vehicle.register') {
@@ -407,9 +422,18 @@ export class Ledger {
     if (!Number.isSafeInteger(block.time) || block.time <= base.time) {
       return { ok: false, code: 'BAD_TIME', message: `block time ${block.time} is not after ${base.time}` };
     }
+    // Every deadline derived from a block time must stay a storable time.
+    if (block.time > MAX_BLOCK_TIME_MS) {
+      return { ok: false, code: 'BAD_TIME', message: `block time ${block.time} is after ${MAX_BLOCK_TIME_MS}` };
+    }
     const env: BlockEnv = { chainId: this.chainId, height: block.height, time: block.time, params: this.params };
     const layer = new WriteLayer(this.#records);
-    const systemEvents = await runDeadlines(layer, env, await this.#dueOrders(block.time));
+    let systemEvents: TxEvent[];
+    try {
+      systemEvents = await runDeadlines(layer, env, await this.#dueOrders(block.time));
+    } catch (error) {
+      return { ok: false, code: 'EXECUTION_FAILED', message: `block-time transitions: ${errorMessage(error)}` };
+    }
     const receipts: Receipt[] = [];
     for (const [index, tx] of block.txs.entries()) {
       const invalid = (code: string, message: string): BlockExecution => ({ ok: false, code, message, txIndex: index });
@@ -423,7 +447,16 @@ export class Ledger {
       // The nonce is used whatever the transaction's fate.
       const advanced = { ...signer, nonce: signer.nonce + 1 };
       layer.write(keys.account(signer.address), accountCodec, advanced);
-      receipts.push(await executeTx(layer, env, tx, advanced));
+      // Admission and the kinds' own checks keep every admitted transaction from throwing. If
+      // one still does (a bug, a damaged record), the block is refused and names it, so that
+      // a proposer drops that transaction instead of failing every proposal, and a validator
+      // refuses the block instead of crashing. A transaction's writes reach the block only
+      // when it succeeds, so nothing of it is left behind.
+      try {
+        receipts.push(await executeTx(layer, env, tx, advanced));
+      } catch (error) {
+        return invalid('EXECUTION_FAILED', `transaction ${tx.hashHex} failed to execute: ${errorMessage(error)}`);
+      }
     }
     const { root, ops } = await writeOps(
       layer.writes,

@@ -24,6 +24,7 @@ import { TxError } from './errors.ts';
 import { type FieldSpec, isWireDefault, normalizeField, toSafeInteger, wireType } from './fields.ts';
 import { KIND_BY_NAME, KINDS } from './kinds/index.ts';
 import type { KindDefinition } from './kinds/types.ts';
+import { MAX_NONCE } from './limits.ts';
 
 /** The largest encoded transaction (envelope included) a node accepts. */
 export const MAX_TX_BYTES = 4096;
@@ -154,8 +155,8 @@ export function encodeTxBody(draft: TxDraft, signerPublicKey: Uint8Array): Uint8
   if (typeof draft.chainId !== 'string' || !CHAIN_ID_PATTERN.test(draft.chainId)) {
     throw new TxError('INVALID_FIELD', 'chainId: 1 to 64 characters of a-z, 0-9 and -', 'chainId');
   }
-  if (!Number.isSafeInteger(draft.nonce) || draft.nonce < 0) {
-    throw new TxError('INVALID_FIELD', 'nonce: a non-negative safe integer', 'nonce');
+  if (!Number.isSafeInteger(draft.nonce) || draft.nonce < 0 || draft.nonce > MAX_NONCE) {
+    throw new TxError('INVALID_FIELD', `nonce: an integer from 0 to ${MAX_NONCE}`, 'nonce');
   }
   if (!(signerPublicKey instanceof Uint8Array) || signerPublicKey.length !== PUBLIC_KEY_LENGTH) {
     throw new TxError('INVALID_FIELD', 'signer: a 32-byte ed25519 public key', 'signer');
@@ -263,7 +264,10 @@ export function decodeTx(bytes: Uint8Array, limits: DecodeLimits = {}): DecodeRe
   if (signer.length !== PUBLIC_KEY_LENGTH)
     return refuse('MALFORMED_TX', 'signer: a 32-byte ed25519 public key', 'signer');
   const nonce = toSafeInteger(message.nonce ?? 0);
-  if (nonce === undefined) return refuse('INVALID_FIELD', 'nonce: must be a safe integer', 'nonce');
+  // The account's next nonce (this one plus one) must stay a safe integer too.
+  if (nonce === undefined || nonce > MAX_NONCE) {
+    return refuse('INVALID_FIELD', `nonce: an integer from 0 to ${MAX_NONCE}`, 'nonce');
+  }
   const memo = (message.memo as string | undefined) ?? '';
   let fields: Record<string, unknown>;
   try {

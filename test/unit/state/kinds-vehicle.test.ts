@@ -67,7 +67,12 @@ test('vehicle.register: a dealer registers a unique VIN with a valid check digit
   const badDigit = `${VIN.slice(0, 8)}0${VIN.slice(9)}`;
   await coverage.expect(chain, 'dealer', 'vehicle.register', { ...fields, vin: badDigit }, 'INVALID_VIN');
   const refused = await chain.ledger.checkTx(
-    chain.tx('dealer', 'vehicle.register', { ...fields, vin: badDigit }, { nonce: 99 }),
+    chain.tx(
+      'dealer',
+      'vehicle.register',
+      { ...fields, vin: badDigit },
+      { nonce: (chain.nonces.get('dealer') ?? 0) + 9 },
+    ),
   );
   assert.equal(refused.ok ? 'ok' : refused.code, 'INVALID_VIN', 'the mempool refuses it too');
   await coverage.expect(
@@ -113,7 +118,7 @@ test('vehicle.transfer: only the owner, never while stolen, under lien or held b
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN, flag: 'stolen' });
   await coverage.expect(chain, 'alice', 'vehicle.transfer', { vin: VIN, to }, 'VEHICLE_STOLEN');
   await chain.ok('regulator', 'vehicle.flag', { vin: VIN, flag: 'recovered' });
-  await chain.ok('bank', 'vehicle.lien', { vin: VIN, action: 'add' });
+  await chain.ok('alice', 'vehicle.lien', { vin: VIN, action: 'add', lienholder: chain.address('bank') });
   await coverage.expect(chain, 'alice', 'vehicle.transfer', { vin: VIN, to }, 'VEHICLE_LOCKED');
   await chain.ok('bank', 'vehicle.lien', { vin: VIN, action: 'release' });
   const order = await chain.ok('bob', 'order.create', {
@@ -269,20 +274,39 @@ test('vehicle.odometerCorrection: the regulator may lower the reading; the title
   );
 });
 
-test('vehicle.lien: issuers and dealers add a lien; only the lienholder releases it', async () => {
+test('vehicle.lien: the owner adds a lien naming an issuer or dealer; the lienholder or the regulator releases it', async () => {
   const chain = await withVehicle();
-  await coverage.expect(chain, 'bank', 'vehicle.lien', { vin: VIN, action: 'release' }, 'INVALID_STATE');
-  await coverage.expect(chain, 'bank', 'vehicle.lien', { vin: VIN, action: 'add' }, 'ok');
+  const lien = (lienholder: string) => ({ vin: VIN, action: 'add', lienholder: chain.address(lienholder) });
+  const release = { vin: VIN, action: 'release' };
+  await coverage.expect(chain, 'bank', 'vehicle.lien', release, 'INVALID_STATE');
+  // Nobody but the owner encumbers a vehicle: not the would-be lienholder, not another dealer.
+  await coverage.expect(chain, 'bank', 'vehicle.lien', lien('bank'), 'UNAUTHORIZED');
+  await coverage.expect(chain, 'dealer', 'vehicle.lien', lien('dealer'), 'UNAUTHORIZED');
+  assert.is((await chain.ledger.getVehicle(VIN))?.lien, null, 'no lien without the owner');
+  // The lienholder must be a registered, unfrozen issuer or dealer other than the owner.
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('bob'), 'UNAUTHORIZED');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('insurer'), 'UNAUTHORIZED');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('ghost'), 'NOT_FOUND');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('alice'), 'SELF_DEALING');
+  await chain.ok('regulator', 'member.freeze', { address: chain.address('dealer2'), reason: 'licence revoked' });
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('dealer2'), 'ACCOUNT_FROZEN');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('bank'), 'ok');
   assert.is((await chain.ledger.getVehicle(VIN))?.lien, chain.address('bank'));
-  await coverage.expect(chain, 'dealer', 'vehicle.lien', { vin: VIN, action: 'add' }, 'INVALID_STATE');
-  await coverage.expect(chain, 'dealer', 'vehicle.lien', { vin: VIN, action: 'release' }, 'UNAUTHORIZED');
-  await coverage.expect(chain, 'bank', 'vehicle.lien', { vin: VIN, action: 'release' }, 'ok');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('dealer'), 'INVALID_STATE');
+  // Only the recorded lienholder (or the regulator) lifts it; not the owner, not another lender.
+  await coverage.expect(chain, 'alice', 'vehicle.lien', release, 'UNAUTHORIZED');
+  await coverage.expect(chain, 'dealer', 'vehicle.lien', release, 'UNAUTHORIZED');
+  await coverage.expect(chain, 'bank', 'vehicle.lien', release, 'ok');
   assert.is((await chain.ledger.getVehicle(VIN))?.lien, null);
-  await coverage.expect(chain, 'dealer', 'vehicle.lien', { vin: VIN, action: 'add' }, 'ok');
-  await coverage.expect(chain, 'dealer', 'vehicle.lien', { vin: VIN, action: 'release' }, 'ok');
-  await coverage.expect(chain, 'bank', 'vehicle.lien', { vin: VIN2, action: 'add' }, 'NOT_FOUND');
-  await coverage.expect(chain, 'alice', 'vehicle.lien', { vin: VIN, action: 'add' }, 'UNAUTHORIZED');
-  await coverage.expect(chain, 'insurer', 'vehicle.lien', { vin: VIN, action: 'add' }, 'UNAUTHORIZED');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('dealer'), 'ok');
+  await coverage.expect(chain, 'regulator', 'vehicle.lien', release, 'ok');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', { ...lien('bank'), vin: VIN2 }, 'NOT_FOUND');
+  // An addition names its holder; a release names none (the recorded holder is the one released).
+  assert.throws(() => chain.tx('alice', 'vehicle.lien', { vin: VIN, action: 'add' }), /lienholder: a lien names/);
+  assert.throws(
+    () => chain.tx('bank', 'vehicle.lien', { ...release, lienholder: chain.address('bank') }),
+    /lienholder: a release names no holder/,
+  );
   // A vehicle held by an order takes no new lien (the sale would be blocked).
   const order = await chain.ok('bob', 'order.create', {
     vin: VIN,
@@ -292,7 +316,7 @@ test('vehicle.lien: issuers and dealers add a lien; only the lienholder releases
     confirmWindowMs: DAY,
   });
   await chain.ok('alice', 'order.accept', { orderId: order.orderId });
-  await coverage.expect(chain, 'bank', 'vehicle.lien', { vin: VIN, action: 'add' }, 'VEHICLE_LOCKED');
+  await coverage.expect(chain, 'alice', 'vehicle.lien', lien('bank'), 'VEHICLE_LOCKED');
   const kinds = (await history(chain)).map((event) => `${event.kind}:${event.action ?? ''}`);
   assert.equal(kinds, [
     'vehicle.register:',

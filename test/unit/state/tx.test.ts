@@ -6,6 +6,8 @@ import {
   decodeTx,
   encodeTxBody,
   KIND_BY_NAME,
+  MAX_DELIVER_BY_MS,
+  MAX_NONCE,
   MAX_TX_BYTES,
   signTx,
   TX_KINDS,
@@ -155,8 +157,10 @@ test('the signature covers the exact body: any flipped bit of body or signature 
   assert.not.ok(verifyTxSignature({ ...tx, signer: other.publicKey }));
 });
 
-test('64-bit numbers round-trip exactly up to 2^53 - 1; larger values are refused', () => {
-  const max = Number.MAX_SAFE_INTEGER;
+test('64-bit numbers round-trip exactly up to their bounds; larger values are refused', () => {
+  // The largest nonce leaves room for the account's next one (nonce + 1) to stay safe.
+  const max = MAX_NONCE;
+  assert.is(MAX_NONCE, Number.MAX_SAFE_INTEGER - 1);
   const decoded = decodeTx(build('vehicle.odometer', { vin: '1HGCM82633A004352', km: 9_999_999 }, { nonce: max }));
   assert.ok(decoded.ok && decoded.tx.nonce === max);
   assert.is(
@@ -164,16 +168,20 @@ test('64-bit numbers round-trip exactly up to 2^53 - 1; larger values are refuse
     'INVALID_FIELD',
   );
   // A body carrying nonce 2^53 (or 2^64 - 1), written by hand.
-  for (const nonce of [2n ** 53n, 2n ** 64n - 1n]) {
+  for (const nonce of [2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n]) {
     const good = decodeTx(build('pay.burn', { amount: '1' }));
     assert.ok(good.ok);
     if (!good.ok) continue;
     const body = bodyStart().uint(3, nonce).bytes(21, burnKind('1')).finish();
     assert.is(refusal(rawEnvelope(body)), 'INVALID_FIELD', `nonce ${nonce}`);
   }
-  // The same for a time field inside a kind.
-  const orderFields = { ...(SAMPLE_FIELDS['order.create'] as Record<string, unknown>), deliverBy: 2 ** 53 };
-  assert.is(encodeError('order.create', orderFields), 'INVALID_FIELD');
+  // A time field past its bound (the year 9999, less the delivery grace for deliverBy) has its
+  // own code, however large.
+  const orderFields = SAMPLE_FIELDS['order.create'] as Record<string, unknown>;
+  for (const deliverBy of [MAX_DELIVER_BY_MS + 1, 2 ** 53 - 1, 2 ** 53]) {
+    assert.is(encodeError('order.create', { ...orderFields, deliverBy }), 'DEADLINE_OUT_OF_RANGE', `${deliverBy}`);
+  }
+  assert.is(encodeError('order.create', { ...orderFields, deliverBy: MAX_DELIVER_BY_MS }), 'ok');
 });
 
 test('amounts: canonical decimal strings of minor units only', () => {

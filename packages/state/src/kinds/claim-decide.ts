@@ -1,4 +1,4 @@
-import { fail, OK } from '../context.ts';
+import { CREDIT_OVERFLOW, fail, OK } from '../context.ts';
 import { assert, TxError } from '../errors.ts';
 import { withBrand } from './brands.ts';
 import { defineKind } from './types.ts';
@@ -58,7 +58,7 @@ export const claimDecide = defineKind<Fields>({
     }
     if (!(await ctx.debit(claim.insurer, payout)))
       return fail('INSUFFICIENT_FUNDS', "the insurer's balance is below the payout");
-    await ctx.credit(claim.holder, payout);
+    if (!(await ctx.credit(claim.holder, payout))) return CREDIT_OVERFLOW;
     ctx.putPolicy({ ...policy, paidOut: policy.paidOut + payout });
     ctx.putClaim({ ...claim, status: 'paid', payout, decidedAt: ctx.time });
     const vehicle = await ctx.vehicle(claim.vin);

@@ -1,4 +1,4 @@
-import { fail } from '../context.ts';
+import { fail, IDS_EXHAUSTED } from '../context.ts';
 import { severityField } from './common.ts';
 import { defineKind } from './types.ts';
 
@@ -36,6 +36,7 @@ export const claimFile = defineKind<Fields>({
     if (amount > policy.coverage - policy.paidOut)
       return fail('EXCEEDS_COVERAGE', 'the amount exceeds the remaining coverage');
     const claimId = await ctx.nextId('claims');
+    if (claimId === undefined) return IDS_EXHAUSTED;
     ctx.putClaim({
       claimId,
       policyId: policy.policyId,

@@ -1,7 +1,10 @@
 // Field descriptions and checks shared by several kinds.
 
 import type { FieldSpec } from '../fields.ts';
+import { MAX_ODOMETER_KM } from '../limits.ts';
 import type { Role } from '../roles.ts';
+
+export { MAX_ODOMETER_KM };
 
 export const vinField: FieldSpec = { name: 'vin', type: 'vin', description: 'vehicle identification number' };
 export const orderIdField: FieldSpec = { name: 'orderId', type: 'id', description: 'the order' };
@@ -10,8 +13,6 @@ export const severityField: FieldSpec = {
   type: { enum: ['minor', 'major', 'total_loss'] },
   description: 'minor, major or total_loss (a total loss brands the title salvage for good)',
 };
-/** Largest odometer reading accepted: ten million kilometres. */
-export const MAX_ODOMETER_KM = 10_000_000;
 export const kmField: FieldSpec = {
   name: 'km',
   type: 'uint',

@@ -24,6 +24,11 @@ export const orderAccept = defineKind<Fields>({
     const { order } = found;
     if (order.status !== 'funded') return fail('INVALID_STATE', `order is ${order.status}, not funded`);
     if (ctx.time > order.deliverBy) return fail('DEADLINE', 'the delivery deadline has passed');
+    // Admission bounds deliverBy so that its refund deadline is storable; an order admitted
+    // under older rules is refused here rather than let the deadline leave the safe range.
+    if (ctx.deadline(order.deliverBy, ctx.env.params.deliveryGraceMs) === undefined) {
+      return fail('DEADLINE_OUT_OF_RANGE', 'deliverBy plus the delivery grace is past the latest storable time');
+    }
     const vehicle = await ctx.vehicle(order.vin);
     if (vehicle === null || vehicle.owner !== order.seller) {
       return fail('INVALID_STATE', 'the seller no longer owns the vehicle');

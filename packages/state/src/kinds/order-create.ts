@@ -1,4 +1,5 @@
-import { fail } from '../context.ts';
+import { fail, IDS_EXHAUSTED } from '../context.ts';
+import { MAX_DELIVER_BY_MS } from '../limits.ts';
 import { vinField } from './common.ts';
 import { defineKind } from './types.ts';
 
@@ -24,7 +25,14 @@ export const orderCreate = defineKind<Fields>({
     vinField,
     { name: 'seller', type: 'address', description: 'the current owner' },
     { name: 'price', type: 'amount', positive: true, description: 'minor units, locked now' },
-    { name: 'deliverBy', type: 'time', min: 1, description: 'delivery deadline (ms since epoch)' },
+    {
+      name: 'deliverBy',
+      type: 'time',
+      min: 1,
+      // Its automatic refund, a delivery grace later, must be a storable time too.
+      max: MAX_DELIVER_BY_MS,
+      description: 'delivery deadline (ms since epoch)',
+    },
     {
       name: 'confirmWindowMs',
       type: 'duration',
@@ -62,6 +70,7 @@ export const orderCreate = defineKind<Fields>({
     if (!(await ctx.debit(buyer, price))) return fail('INSUFFICIENT_FUNDS', 'balance below the price');
     await ctx.changeSupply({ escrow: price });
     const orderId = await ctx.nextId('orders');
+    if (orderId === undefined) return IDS_EXHAUSTED;
     ctx.putOrder({
       orderId,
       vin: fields.vin,

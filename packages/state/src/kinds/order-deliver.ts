@@ -22,8 +22,12 @@ export const orderDeliver = defineKind<Fields>({
     if ('outcome' in found) return found.outcome;
     const { order } = found;
     if (order.status !== 'accepted') return fail('INVALID_STATE', `order is ${order.status}, not accepted`);
+    const confirmBy = ctx.deadline(ctx.time, order.confirmWindowMs);
+    if (confirmBy === undefined) {
+      return fail('DEADLINE_OUT_OF_RANGE', 'the confirmation deadline is past the latest storable time');
+    }
     ctx.putOrder({ ...order, status: 'delivered', deliveredAt: ctx.time });
-    ctx.emit('order.deliver', { orderId: order.orderId, vin: order.vin, confirmBy: ctx.time + order.confirmWindowMs });
+    ctx.emit('order.deliver', { orderId: order.orderId, vin: order.vin, confirmBy });
     return OK;
   },
 });

@@ -36,11 +36,10 @@ export const orderReview = defineKind<Fields>({
     const subject = byBuyer ? order.seller : order.buyer;
     const account = await ctx.account(subject);
     assert(account !== null, 'the reviewed party exists');
-    ctx.putAccount({
-      ...account,
-      reputationCount: account.reputationCount + 1,
-      reputationSum: account.reputationSum + fields.rating,
-    });
+    const reputationCount = account.reputationCount + 1;
+    const reputationSum = account.reputationSum + fields.rating;
+    if (!Number.isSafeInteger(reputationSum)) return fail('COUNTER_OVERFLOW', 'the reputation sum is at its limit');
+    ctx.putAccount({ ...account, reputationCount, reputationSum });
     ctx.putOrder(byBuyer ? { ...order, buyerReviewed: true } : { ...order, sellerReviewed: true });
     ctx.emit('order.review', {
       orderId: order.orderId,

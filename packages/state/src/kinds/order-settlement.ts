@@ -2,7 +2,7 @@
 // from escrow to the seller and the title from the seller to the buyer in the same write
 // layer, so either both happen or neither does. A refund returns the price to the buyer.
 
-import { type Context, fail, OK, type Outcome } from '../context.ts';
+import { type Context, CREDIT_OVERFLOW, fail, OK, type Outcome } from '../context.ts';
 import { assert } from '../errors.ts';
 import type { Order } from '../records.ts';
 
@@ -20,7 +20,7 @@ export async function completeOrder(ctx: Context, order: Order, settlement: Comp
   const buyer = await ctx.account(order.buyer);
   assert(buyer !== null, 'the buyer exists');
   if (buyer.frozen) return fail('ACCOUNT_FROZEN', 'the buyer is frozen and can receive no vehicle');
-  await ctx.credit(order.seller, order.price);
+  if (!(await ctx.credit(order.seller, order.price))) return CREDIT_OVERFLOW;
   await ctx.changeSupply({ escrow: -order.price });
   const updated = ctx.appendHistory(vehicle, 'order.completed', {
     orderId: order.orderId,
@@ -42,7 +42,7 @@ export async function completeOrder(ctx: Context, order: Order, settlement: Comp
 }
 
 export async function refundOrder(ctx: Context, order: Order, settlement: RefundSettlement): Promise<Outcome> {
-  await ctx.credit(order.buyer, order.price);
+  if (!(await ctx.credit(order.buyer, order.price))) return CREDIT_OVERFLOW;
   await ctx.changeSupply({ escrow: -order.price });
   const vehicle = await ctx.vehicle(order.vin);
   assert(vehicle !== null, `vehicle of order ${order.orderId} exists`);

@@ -1,5 +1,5 @@
 import { AMOUNT_LIMIT } from '../amount.ts';
-import { fail, OK } from '../context.ts';
+import { CREDIT_OVERFLOW, fail, OK } from '../context.ts';
 import { defineKind } from './types.ts';
 
 interface Fields {
@@ -27,7 +27,7 @@ export const payMint = defineKind<Fields>({
     if (supply.minted - supply.burned + amount >= AMOUNT_LIMIT) {
       return fail('AMOUNT_OVERFLOW', 'the total supply must stay below 10^30 minor units');
     }
-    await ctx.credit(fields.to, amount);
+    if (!(await ctx.credit(fields.to, amount))) return CREDIT_OVERFLOW;
     await ctx.changeSupply({ minted: amount });
     ctx.emit('pay.mint', { to: fields.to, amount });
     return OK;

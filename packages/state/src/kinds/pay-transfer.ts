@@ -1,4 +1,4 @@
-import { fail, OK } from '../context.ts';
+import { CREDIT_OVERFLOW, fail, OK } from '../context.ts';
 import { defineKind } from './types.ts';
 
 interface Fields {
@@ -25,7 +25,7 @@ export const payTransfer = defineKind<Fields>({
     const amount = BigInt(fields.amount);
     if ((await ctx.account(fields.to)) === null) return fail('NOT_FOUND', `account ${fields.to} is not registered`);
     if (!(await ctx.debit(ctx.actor.address, amount))) return fail('INSUFFICIENT_FUNDS', 'balance below the amount');
-    await ctx.credit(fields.to, amount);
+    if (!(await ctx.credit(fields.to, amount))) return CREDIT_OVERFLOW;
     ctx.emit('pay.transfer', { from: ctx.actor.address, to: fields.to, amount, reference: fields.reference ?? null });
     return OK;
   },

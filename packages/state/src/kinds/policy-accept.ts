@@ -1,4 +1,4 @@
-import { fail, OK } from '../context.ts';
+import { CREDIT_OVERFLOW, fail, OK } from '../context.ts';
 import { defineKind } from './types.ts';
 
 interface Fields {
@@ -23,7 +23,7 @@ export const policyAccept = defineKind<Fields>({
     if (ctx.time >= policy.end) return fail('DEADLINE', 'the policy period has ended');
     if (!(await ctx.debit(policy.holder, policy.premium)))
       return fail('INSUFFICIENT_FUNDS', 'balance below the premium');
-    await ctx.credit(policy.insurer, policy.premium);
+    if (!(await ctx.credit(policy.insurer, policy.premium))) return CREDIT_OVERFLOW;
     ctx.putPolicy({ ...policy, status: 'active', acceptedAt: ctx.time });
     ctx.emit('policy.accept', { policyId: policy.policyId, holder: policy.holder, premium: policy.premium });
     return OK;

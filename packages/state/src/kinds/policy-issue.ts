@@ -1,4 +1,4 @@
-import { fail } from '../context.ts';
+import { fail, IDS_EXHAUSTED } from '../context.ts';
 import { TxError } from '../errors.ts';
 import { vinField } from './common.ts';
 import { defineKind } from './types.ts';
@@ -40,6 +40,7 @@ export const policyIssue = defineKind<Fields>({
     if (fields.holder === ctx.actor.address) return fail('SELF_DEALING', 'an insurer cannot insure itself');
     if (fields.end <= ctx.time) return fail('DEADLINE', 'the policy would already have ended');
     const policyId = await ctx.nextId('policies');
+    if (policyId === undefined) return IDS_EXHAUSTED;
     ctx.putPolicy({
       policyId,
       vin: fields.vin,

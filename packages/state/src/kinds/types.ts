@@ -33,7 +33,11 @@ export interface KindDefinition<Fields = Record<string, unknown>> extends TxKind
   validate?(fields: Fields): void;
   /**
    * Codes `execute` can fail with. Every kind can also fail with ACCOUNT_FROZEN (the signer
-   * was frozen earlier in the block) and, unless `roles` is 'any', UNAUTHORIZED.
+   * was frozen earlier in the block) and, unless `roles` is 'any', UNAUTHORIZED. Execution
+   * also re-checks every value it derives (a credited balance, a deadline, an id sequence, a
+   * reputation count) and fails with AMOUNT_OVERFLOW, DEADLINE_OUT_OF_RANGE or
+   * COUNTER_OVERFLOW rather than throw; admission and the supply bound keep those out of
+   * reach, so they are not listed here.
    */
   rejections: readonly ErrorCode[];
   execute(ctx: Context, fields: Fields): Promise<Outcome>;
