@@ -1,5 +1,12 @@
 import { Prng } from './prng.ts';
-import type { ByzantineBehaviour, CrashPlan, MutePlan, PartitionPlan, SimConfig } from './simulation.ts';
+import {
+  type ByzantineBehaviour,
+  type CrashPlan,
+  type MutePlan,
+  type PartitionPlan,
+  SIM_MAX_MESSAGE_BYTES,
+  type SimConfig,
+} from './simulation.ts';
 
 export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'equivocatingLeader',
@@ -45,6 +52,24 @@ export interface ScenarioOptions {
 export function recoveryBoundTicks(timeoutBaseTicks: number, faultyLeaders: number): number {
   const cappedTimeout = timeoutBaseTicks * 2 ** VIEW_TIMEOUT_DOUBLINGS;
   return (faultyLeaders + 1) * cappedTimeout + 4 * timeoutBaseTicks;
+}
+
+/**
+ * The engine's memory bounds with n validators and the simulator's 64 KiB message limit M,
+ * as the engine states them: each sender may buffer 32 messages per future height, 8
+ * heights ahead, and 2M + 64 KiB over all of them; evidence is 256 pieces of two bare
+ * signed messages (well under 1 KiB each). `rounds` is checked against the view in
+ * simulation.ts.
+ */
+export function resourceLimitsFor(validators: number): Record<string, number> {
+  const perSenderBytes = 2 * SIM_MAX_MESSAGE_BYTES + 64 * 1024;
+  return {
+    futureMessages: 32 * 8 * validators,
+    futureBytes: perSenderBytes * validators,
+    futureBytesMaxPerSender: perSenderBytes,
+    evidence: 256,
+    evidenceBytes: 256 * 2 * 1024,
+  };
 }
 
 /** Keeps the longest prefix of `candidates` whose power stays within `budget`. */
@@ -141,6 +166,7 @@ export function randomScenario(seed: number, validators: number, options: Scenar
     livenessTicks: 4000,
   };
   const config = withOptions(base, options);
+  config.resourceLimits = resourceLimitsFor(validators);
   config.recoveryTicks = recoveryBoundTicks(
     config.timeoutBaseTicks,
     config.byzantine.length + (config.twins?.length ?? 0),

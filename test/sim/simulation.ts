@@ -32,7 +32,7 @@ import { Prng } from './prng.ts';
 export const TIME_UNITS_PER_TICK = 10;
 export const SIM_CHAIN_ID = 'autoledger-sim';
 /** Small enough that the garbage validator's oversized messages stay cheap. */
-const SIM_MAX_MESSAGE_BYTES = 64 * 1024;
+export const SIM_MAX_MESSAGE_BYTES = 64 * 1024;
 const SYNC_BATCH_BLOCKS = 64;
 const CRASH_PATIENCE_TICKS = 10;
 /** How many messages a replaying validator remembers to send again later. */
@@ -41,6 +41,10 @@ const REPLAY_HISTORY = 256;
 const JUNK_BLOCK = new Uint8Array([0x0a, 0x05, 0x01]);
 /** Engine resources are sampled every this many ticks of a node. */
 const RESOURCE_SAMPLE_TICKS = 10;
+/** The engine's FUTURE_VIEW_WINDOW (votes kept for views ahead) plus the current view. */
+const ROUNDS_AHEAD_OF_VIEW = 16 + 1;
+/** The engine's VIEW_CHANGES_KEPT_PER_VALIDATOR. */
+const VIEW_CHANGES_KEPT_PER_VALIDATOR = 4;
 
 /**
  * Byzantine validators run the correct engine and lie on the wire:
@@ -538,6 +542,14 @@ export class Simulation {
       if (limit !== undefined && value > limit) {
         this.checker.onResource(node.index, `${field} is ${value}, above its bound ${limit}`);
       }
+    }
+    // Rounds are kept for every view of the height reached so far, up to FUTURE_VIEW_WINDOW
+    // views ahead for votes, and for the few highest views each validator asked for.
+    const rounds = (report as { rounds?: unknown }).rounds;
+    if (this.config.resourceLimits !== undefined && typeof rounds === 'number') {
+      const bound = engine.view + ROUNDS_AHEAD_OF_VIEW + VIEW_CHANGES_KEPT_PER_VALIDATOR * this.config.validators;
+      if (rounds > bound)
+        this.checker.onResource(node.index, `rounds is ${rounds} at view ${engine.view}, above ${bound}`);
     }
   }
 
