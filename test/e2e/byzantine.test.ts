@@ -146,6 +146,31 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
     await byzantine.send(nodeB, 'consensus', commit);
   }
 
+  // Node C, first, while every honest node still talks to the Byzantine (after a ban it no
+  // longer sees a quorum of PREPAREs): junk attachments.
+  // The junk VIEW-CHANGE leaves the moment a quorum of PREPAREs shows a height node C is
+  // still deciding; it carries that real prepared certificate, so only the block is junk.
+  let junkViewChanges = 0;
+  byzantine.onPrepared = (claim) => {
+    junkViewChanges++;
+    void byzantine.send(
+      nodeC,
+      'consensus',
+      byzantine.sign(
+        {
+          type: 'viewChange',
+          height: claim.height,
+          view: claim.view + 1,
+          blockHash: claim.blockHash,
+          preparedView: claim.view,
+        },
+        { preparedCertificate: claim.prepares, block: new Uint8Array([0x0a, 0x05, 0x01]) },
+      ),
+    );
+  };
+  await waitFor(() => junkViewChanges >= 4, { timeoutMs: 30_000, what: 'four junk VIEW-CHANGEs sent' });
+  byzantine.onPrepared = undefined;
+
   // Node A: equivocation in the PREPARE, COMMIT and VIEW-CHANGE phases of the height it is
   // deciding (banned at once: equivocation is proof).
   // The next heights: the messages wait in the node's future buffer and meet when it gets there.
@@ -199,24 +224,7 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
     forgedSyncBlock(randomBytes(1024), randomBytes(64 * 1024)),
   ];
   await byzantine.announce(nodeC, 9_000_000_000_000);
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const claim = byzantine.latestPrepared();
-    if (claim !== undefined) {
-      await byzantine.send(
-        nodeC,
-        'consensus',
-        byzantine.sign(
-          {
-            type: 'viewChange',
-            height: claim.height,
-            view: claim.view + 1,
-            blockHash: claim.blockHash,
-            preparedView: claim.view,
-          },
-          { preparedCertificate: claim.prepares, block: new Uint8Array([0x0a, 0x05, 0x01]) },
-        ),
-      );
-    }
+  for (let attempt = 0; attempt < 6; attempt++) {
     await byzantine.send(
       nodeC,
       'consensus',
@@ -226,7 +234,7 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
       ),
     );
     await byzantine.sendRaw(nodeC, frame(new Uint8Array([1, 0x0a, 0x05, 0x01])));
-    await sleep(400);
+    await sleep(200);
   }
 
   // The honest three keep committing, all of them.
@@ -292,6 +300,11 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
   assert.ok(
     sampleSum(texts[1] as string, 'autoledger_consensus_messages_dropped_total', /reason="HEIGHT_TOO_FAR_AHEAD"/) > 0,
     'node B dropped the far-future flood',
+  );
+
+  assert.ok(
+    sampleSum(texts[2] as string, 'autoledger_consensus_messages_dropped_total', /reason="MALFORMED_BLOCK"/) > 0,
+    'node C dropped the junk block of a VIEW-CHANGE with a real prepared certificate',
   );
 
   // Node A kept the equivocation as evidence, served over RPC.

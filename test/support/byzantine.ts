@@ -51,6 +51,11 @@ export class ByzantineValidator {
   /** What the sync protocol answers; set by a scenario. */
   syncResponder: (request: Uint8Array) => Uint8Array[] = () => [];
   syncRequestsServed = 0;
+  /**
+   * Called the moment a quorum of PREPAREs for a block is seen: the honest nodes are still
+   * deciding that height, so a message crafted now reaches them at their current height.
+   */
+  onPrepared: ((prepared: PreparedEvidence) => void) | undefined;
   readonly #quorum: number;
 
   private constructor(node: Libp2p, chainId: string, secretKey: Uint8Array, quorum: number) {
@@ -194,7 +199,12 @@ export class ByzantineValidator {
       bySigner = new Map();
       this.#prepares.set(key, bySigner);
     }
+    const before = bySigner.size;
     bySigner.set(bytesToHex(message.signer), message);
+    if (before < this.#quorum && bySigner.size === this.#quorum) {
+      const prepares = [...bySigner.values()];
+      this.onPrepared?.({ height: message.height, view: message.view, blockHash: message.blockHash, prepares });
+    }
     // Only recent heights matter.
     for (const other of this.#prepares.keys()) {
       if (Number(other.split('|')[0]) < this.highestHeight - 20) this.#prepares.delete(other);
