@@ -1,0 +1,18 @@
+export {
+  AutoledgerClient,
+  type BatchCall,
+  CLIENT_METHOD_OF_RPC,
+  type ClientOptions,
+  type RpcMethodName,
+} from './client.ts';
+export { RPC_ERROR_CODES, RpcError, type RpcResult, rpcCodeName, type TransportErrorCode } from './errors.ts';
+export {
+  canonicalJson,
+  genesisHashOf,
+  type ReportVerdict,
+  VEHICLE_REPORT_FORMAT,
+  type VerifiedReport,
+  verifyVehicleReport,
+} from './report.ts';
+export type { Subscription, SubscriptionOptions, Topic } from './subscriptions.ts';
+export type * from './types.ts';

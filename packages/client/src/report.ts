@@ -1,0 +1,265 @@
+// The offline verifier of vehicle history reports, built only from the pure parts of the
+// ledger (state's proof checks, consensus's certificate check, crypto's hashing and strict
+// ed25519), so it runs in browsers as well as in Node. It gives the verdicts of the node's
+// `verifyVehicleReport` (packages/node/src/report.ts, used by `autoledger verify`), code for
+// code; test/unit/client/report.test.ts runs both on the same real and tampered reports.
+//
+// A report is checked in this order, cheapest first: the genesis parses and hashes to the
+// report's genesisHash (the buyer compares that hash with the one the consortium publishes);
+// the block header decodes and belongs to the chain; its commit certificate carries seals of
+// a quorum of the genesis validators over sha256(header); every record proof verifies against
+// the header's state root, the history is complete and the facts agree with the record.
+
+import { type CommitCertificate, ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
+import { base64ToBytes, bytesToHex, hexToBytes, isHex, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { parseGenesis, type VehicleFacts, verifyVehicleProofBundle } from '@autoledger/state';
+
+export const VEHICLE_REPORT_FORMAT = 'autoledger-vehicle-report/1';
+
+export interface VerifiedReport {
+  facts: VehicleFacts;
+  chainId: string;
+  height: number;
+  blockTime: number;
+  /** Validators whose seals verified, and how many validators the genesis names. */
+  signers: number;
+  validators: number;
+  signerNames: string[];
+  /** Every genesis validator's name, in genesis order. */
+  validatorNames: string[];
+  /** The hash of the genesis the report was checked against (hex). */
+  genesisHash: string;
+}
+
+export type ReportVerdict = { ok: true; report: VerifiedReport } | { ok: false; code: string; message: string };
+
+class ReportCheckError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** JSON with object keys sorted at every level: the node hashes the genesis in this form. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The genesis hash (hex) a node derives from this genesis document. */
+export function genesisHashOf(genesisJson: unknown): string {
+  return bytesToHex(sha256(utf8ToBytes(canonicalJson(genesisJson))));
+}
+
+interface DecodedHeader {
+  chainId: string;
+  height: number;
+  view: number;
+  time: number;
+  stateRoot: Uint8Array;
+}
+
+/**
+ * Decodes the protobuf BlockHeader (packages/node/src/chain/block.ts) without protobufjs, so
+ * no code is generated at run time (the page's Content-Security-Policy forbids eval). Fields:
+ * 1 chain_id (string), 2 height, 3 view, 4 time (varints), 5..9 32-byte hashes and the
+ * proposer key. Unknown fields, repeated fields and wrong wire types are refused.
+ */
+function decodeHeader(bytes: Uint8Array): DecodedHeader {
+  const malformed = (why: string) => new ReportCheckError('MALFORMED_REPORT', `the block header is malformed: ${why}`);
+  const seen = new Set<number>();
+  const varints = new Map<number, number>();
+  const lengthDelimited = new Map<number, Uint8Array>();
+  let offset = 0;
+  const readVarint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (offset >= bytes.length) throw malformed('truncated varint');
+      const byte = bytes[offset++] as number;
+      value += (byte & 0x7f) * scale;
+      scale *= 128;
+      if ((byte & 0x80) === 0) {
+        if (!Number.isSafeInteger(value)) throw malformed('an integer beyond 2^53');
+        return value;
+      }
+    }
+    throw malformed('varint too long');
+  };
+  while (offset < bytes.length) {
+    const tag = readVarint();
+    const field = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (field < 1 || field > 9) throw malformed(`unknown field ${field}`);
+    if (seen.has(field)) throw malformed(`field ${field} repeated`);
+    seen.add(field);
+    const expected = field >= 2 && field <= 4 ? 0 : 2;
+    if (wireType !== expected) throw malformed(`field ${field} has wire type ${wireType}`);
+    if (wireType === 0) {
+      varints.set(field, readVarint());
+    } else {
+      const length = readVarint();
+      if (length > bytes.length - offset) throw malformed(`field ${field} overruns the header`);
+      lengthDelimited.set(field, bytes.subarray(offset, offset + length));
+      offset += length;
+    }
+  }
+  const hashes = [5, 6, 7, 8, 9].map((field) => lengthDelimited.get(field) ?? new Uint8Array(0));
+  if (hashes.some((hash) => hash.length !== 32)) throw malformed('a hash field is not 32 bytes');
+  let chainId: string;
+  try {
+    chainId = new TextDecoder('utf-8', { fatal: true }).decode(lengthDelimited.get(1) ?? new Uint8Array(0));
+  } catch {
+    throw malformed('chain_id is not UTF-8');
+  }
+  const view = varints.get(3) ?? 0;
+  if (view > 0xffffffff) throw malformed('view beyond 32 bits');
+  return {
+    chainId,
+    height: varints.get(2) ?? 0,
+    view,
+    time: varints.get(4) ?? 0,
+    stateRoot: hashes[2] as Uint8Array,
+  };
+}
+
+function certificateFromJson(json: unknown): CommitCertificate {
+  const candidate = json as { height?: unknown; view?: unknown; blockHash?: unknown; signatures?: unknown };
+  const hex = (value: unknown, bytes: number, what: string): Uint8Array => {
+    if (typeof value !== 'string' || !isHex(value, bytes))
+      throw new ReportCheckError('MALFORMED_REPORT', `certificate ${what} is not ${bytes}-byte hex`);
+    return hexToBytes(value);
+  };
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    !Number.isSafeInteger(candidate.height) ||
+    !Number.isSafeInteger(candidate.view) ||
+    !Array.isArray(candidate.signatures)
+  ) {
+    throw new ReportCheckError('MALFORMED_REPORT', 'the certificate is not { height, view, blockHash, signatures }');
+  }
+  return {
+    height: candidate.height as number,
+    view: candidate.view as number,
+    blockHash: hex(candidate.blockHash, 32, 'blockHash'),
+    seals: candidate.signatures.map((seal) => ({
+      validator: hex((seal as { validator?: unknown } | null)?.validator, 32, 'validator'),
+      signature: hex((seal as { signature?: unknown } | null)?.signature, 64, 'signature'),
+    })),
+  };
+}
+
+/**
+ * Verifies a report against a genesis document, offline. Pure and total: never throws; every
+ * failure names what failed (WRONG_GENESIS, BAD_CERTIFICATE, PROOF_INVALID, INCONSISTENT, ...).
+ */
+export function verifyVehicleReport(report: unknown, genesisJson: unknown): ReportVerdict {
+  try {
+    return { ok: true, report: verifyOrThrow(report, genesisJson) };
+  } catch (error) {
+    if (error instanceof ReportCheckError) return { ok: false, code: error.code, message: error.message };
+    return { ok: false, code: 'MALFORMED_REPORT', message: String((error as Error)?.message ?? error) };
+  }
+}
+
+function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
+  const parsed = parseGenesis(genesisJson);
+  if (!parsed.ok) throw new ReportCheckError('INVALID_GENESIS', `the genesis file is not valid: ${parsed.message}`);
+  const genesis = parsed.genesis;
+  let validators: ValidatorSet;
+  try {
+    validators = new ValidatorSet(
+      genesis.validators.map((validator) => ({ publicKey: hexToBytes(validator.publicKey), power: validator.power })),
+    );
+  } catch (error) {
+    throw new ReportCheckError('INVALID_GENESIS', `the genesis file is not valid: ${(error as Error).message}`);
+  }
+  const genesisHash = genesisHashOf(genesisJson);
+  const report = input as {
+    format?: unknown;
+    chainId?: unknown;
+    genesisHash?: unknown;
+    vin?: unknown;
+    block?: { header?: unknown };
+    certificate?: unknown;
+    proofs?: unknown;
+  } | null;
+  if (typeof report !== 'object' || report === null || report.format !== VEHICLE_REPORT_FORMAT) {
+    throw new ReportCheckError('MALFORMED_REPORT', `not an ${VEHICLE_REPORT_FORMAT} document`);
+  }
+  const chainId = genesis.chainId;
+  if (report.chainId !== chainId) {
+    throw new ReportCheckError(
+      'WRONG_CHAIN',
+      `the report is for chain ${String(report.chainId)}, the genesis for ${chainId}`,
+    );
+  }
+  if (report.genesisHash !== genesisHash) {
+    throw new ReportCheckError(
+      'WRONG_GENESIS',
+      'the report was made on a chain with a different genesis (validator set)',
+    );
+  }
+  if (typeof report.block?.header !== 'string') {
+    throw new ReportCheckError('MALFORMED_REPORT', 'the report has no block header');
+  }
+  let headerBytes: Uint8Array;
+  try {
+    headerBytes = base64ToBytes(report.block.header);
+  } catch {
+    throw new ReportCheckError('MALFORMED_REPORT', 'the block header is not base64');
+  }
+  const header = decodeHeader(headerBytes);
+  const blockHash = sha256(headerBytes);
+  const certificate = certificateFromJson(report.certificate);
+  if (header.chainId !== chainId) {
+    throw new ReportCheckError('WRONG_CHAIN', `the block belongs to chain ${header.chainId}`);
+  }
+  const verdict = verifyCommitCertificate(certificate, blockHash, validators, chainId);
+  if (!verdict.ok) {
+    throw new ReportCheckError(
+      'BAD_CERTIFICATE',
+      `the commit certificate does not prove the block: ${verdict.message}`,
+    );
+  }
+  if (certificate.height !== header.height) {
+    throw new ReportCheckError('BAD_CERTIFICATE', 'the certificate is for another height');
+  }
+  const proofs = report.proofs as { height?: unknown; vin?: unknown } | null | undefined;
+  if (typeof proofs !== 'object' || proofs === null) {
+    throw new ReportCheckError('MALFORMED_REPORT', 'the report has no proofs');
+  }
+  if (proofs.height !== header.height) {
+    throw new ReportCheckError('INCONSISTENT', 'the proofs are for another height than the block');
+  }
+  if (report.vin !== proofs.vin) {
+    throw new ReportCheckError('INCONSISTENT', 'the report and its proofs name different vehicles');
+  }
+  const bundle = verifyVehicleProofBundle(proofs, header.stateRoot);
+  if (!bundle.ok) {
+    throw new ReportCheckError(bundle.code, `the vehicle records do not match the committed state: ${bundle.message}`);
+  }
+  const signerKeys = new Set(certificate.seals.map((seal) => bytesToHex(seal.validator)));
+  return {
+    facts: bundle.report,
+    chainId,
+    height: header.height,
+    blockTime: header.time,
+    signers: verdict.signers,
+    validators: genesis.validators.length,
+    signerNames: genesis.validators
+      .filter((validator) => signerKeys.has(validator.publicKey.toLowerCase()))
+      .map((validator) => validator.name),
+    validatorNames: genesis.validators.map((validator) => validator.name),
+    genesisHash,
+  };
+}

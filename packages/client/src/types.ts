@@ -1,0 +1,162 @@
+// The shapes of the node's JSON-RPC results (README, "JSON-RPC"). Amounts are decimal strings
+// of minor units, times milliseconds since the Unix epoch, hashes and keys lowercase hex.
+
+export interface NodeStatus {
+  chainId: string;
+  nodeId: string;
+  listenAddrs: string[];
+  moniker: string;
+  height: number;
+  blockHash: string;
+  blockTime: number;
+  view: number;
+  validator: boolean;
+  peers: number;
+  syncing: boolean;
+  version: string;
+  genesisHash: string;
+  [extra: string]: unknown;
+}
+
+export interface BlockHeaderJson {
+  chainId: string;
+  height: number;
+  view: number;
+  time: number;
+  parentHash: string;
+  txRoot: string;
+  stateRoot: string;
+  proposer: string;
+  lastCertificateHash: string;
+}
+
+export interface CertificateJson {
+  height: number;
+  view: number;
+  blockHash: string;
+  signatures: { validator: string; signature: string }[];
+}
+
+export interface BlockResult {
+  hash: string;
+  header: BlockHeaderJson;
+  txs: string[];
+  certificate: CertificateJson;
+}
+
+export interface ValidatorInfo {
+  name: string;
+  role: string;
+  publicKey: string;
+  address: string;
+  peerId: string;
+  power: number;
+  [extra: string]: unknown;
+}
+
+export type SubmitBatchEntry = { ok: true; hash: string } | { ok: false; code: string; message: string; hash?: string };
+
+export interface TxEventJson {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface TxStatus {
+  hash: string;
+  status: 'pending' | 'committed' | 'unknown';
+  height: number | null;
+  index: number | null;
+  code: string | null;
+  error: string;
+  events: TxEventJson[];
+  orderId?: string;
+  policyId?: string;
+  claimId?: string;
+  tx?: unknown;
+}
+
+/** A Merkle proof of one record, present when the query asked `prove: true`. */
+export interface ProofFields {
+  proof?: unknown;
+  [extra: string]: unknown;
+}
+
+export interface AccountResult extends ProofFields {
+  address: string;
+  role: string;
+  roles: string[];
+  name: string;
+  balance: string;
+  nonce: number;
+  pendingNonce: number;
+  frozen: boolean;
+  kycHash: string | null;
+  reputation: { count: number; average: number };
+}
+
+export interface VehicleResult extends ProofFields {
+  vin: string;
+  make: string;
+  model: string;
+  year: number;
+  owner: string;
+  odometerKm: number;
+  brands: string[];
+  stolen: boolean;
+  lien: string | null;
+  activeOrder: string | null;
+  historyLength: number;
+}
+
+export interface HistoryEventJson {
+  kind: string;
+  height: number;
+  time: number;
+  actor: string;
+  actorRole: string;
+  [detail: string]: unknown;
+}
+
+export interface VehicleHistoryResult extends ProofFields {
+  vehicle: VehicleResult;
+  events: HistoryEventJson[];
+}
+
+export interface OrderResult extends ProofFields {
+  orderId: string;
+  vin: string;
+  buyer: string;
+  seller: string;
+  price: string;
+  status: string;
+}
+
+export interface PolicyResult extends ProofFields {
+  policyId: string;
+  vin: string;
+  holder: string;
+  status: string;
+}
+
+export interface ClaimResult extends ProofFields {
+  claimId: string;
+  policyId: string;
+  status: string;
+}
+
+export interface OpenRpcDocument {
+  openrpc: string;
+  info: { title: string; version: string };
+  methods: { name: string; summary?: string; params: { name: string; required?: boolean; schema?: unknown }[] }[];
+}
+
+/** The vehicle history report (`vehicle_report`), verifiable offline with `verifyVehicleReport`. */
+export interface VehicleReportJson {
+  format: 'autoledger-vehicle-report/1';
+  chainId: string;
+  genesisHash: string;
+  vin: string;
+  block: { height: number; hash: string; time: number; header: string; headerJson: BlockHeaderJson };
+  certificate: CertificateJson;
+  proofs: unknown;
+}
