@@ -124,7 +124,12 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       'Equivocation evidence this validator proved (two conflicting signed statements of one validator), newest first.',
     params: [
       param('height', 'only evidence of this height', { type: 'integer', minimum: 1 }, false),
-      param('limit', 'at most this many records (default 20, at most 100)', { type: 'integer', minimum: 1, maximum: 100 }, false),
+      param(
+        'limit',
+        'at most this many records (default 20, at most 100)',
+        { type: 'integer', minimum: 1, maximum: 100 },
+        false,
+      ),
     ],
     result: { name: 'evidence', schema: { type: 'array' } },
     handler: async (params) => {
