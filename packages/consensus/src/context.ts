@@ -97,6 +97,13 @@ export interface Decision {
   commits: ConsensusMessage[];
 }
 
+/** A verified message for a future height, with its sender's index and its size on the wire. */
+export interface BufferedMessage {
+  message: ConsensusMessage;
+  index: number;
+  bytes: number;
+}
+
 export interface LastCommitted {
   certificate: CommitCertificate;
   /** When this node committed it. */
@@ -140,8 +147,16 @@ export class EngineContext {
   proposalRequest: { view: number; viewChanges: ConsensusMessage[] } | null = null;
   /** A block hash with a commit certificate and a known block, ready to commit. */
   committable: Uint8Array | null = null;
-  /** Verified messages for heights above the current one, by height, then by identity. */
-  readonly future = new Map<number, Map<string, ConsensusMessage>>();
+  /**
+   * Verified messages for heights above the current one (up to `futureHeightWindow` ahead),
+   * by height, then by sender, slot and content. Bounded per sender: FUTURE_MESSAGES_PER_VALIDATOR
+   * per height and `futureBytesPerValidator` bytes over all heights (receive.ts).
+   */
+  readonly future = new Map<number, Map<string, BufferedMessage>>();
+  /** Bytes each sender has in `future`, kept in step with it by `admitFuture` and `forgetFuture`. */
+  readonly futureBytesBySender = new Map<number, number>();
+  /** When a far-future message of each sender was last verified (at most once per retransmit interval). */
+  readonly farFutureVerifiedTick = new Map<number, number>();
   /** The highest height each validator was seen at (from verified messages). */
   readonly highestHeightSeen = new Map<number, number>();
   /** The highest height known to be committed elsewhere, and since when. */
@@ -214,6 +229,20 @@ export class EngineContext {
       assert(verdict.hash.length === BLOCK_HASH_LENGTH, `hashBlock must return ${BLOCK_HASH_LENGTH} bytes`);
     }
     return verdict;
+  }
+
+  /** Removes the buffered messages of `height` and returns them, releasing their senders' byte budgets. */
+  forgetFuture(height: number): BufferedMessage[] {
+    const bucket = this.future.get(height);
+    if (bucket === undefined) return [];
+    this.future.delete(height);
+    for (const { index, bytes } of bucket.values()) {
+      const left = (this.futureBytesBySender.get(index) ?? 0) - bytes;
+      assert(left >= 0, 'future buffer bytes went negative');
+      if (left === 0) this.futureBytesBySender.delete(index);
+      else this.futureBytesBySender.set(index, left);
+    }
+    return [...bucket.values()];
   }
 
   emit(action: EngineAction): void {

@@ -82,3 +82,23 @@ export type EngineAction =
   /** A validator signed two conflicting messages. */
   | { type: 'evidence'; evidence: Equivocation }
   | { type: 'viewChanged'; height: number; view: number };
+
+/**
+ * What the engine holds in memory, for metrics and the simulator's resource checks. Every
+ * figure is bounded (packages/consensus/README.md lists the bounds).
+ */
+export interface EngineResources {
+  /** Messages buffered for future heights, and their size on the wire. */
+  futureMessages: number;
+  futureBytes: number;
+  /** The most bytes any one sender has buffered for future heights. */
+  futureBytesMaxPerSender: number;
+  /** Views of the current height the engine tracks (Round objects). */
+  rounds: number;
+  /** Blocks of the current height held by hash, and their bytes. */
+  blocks: number;
+  blockBytes: number;
+  /** Equivocation evidence kept, and its encoded bytes. */
+  evidence: number;
+  evidenceBytes: number;
+}

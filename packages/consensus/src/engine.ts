@@ -1,7 +1,7 @@
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { CommitCertificate } from './certificate.ts';
 import { EngineContext, resolveOptions } from './context.ts';
-import type { EngineAction, EngineInput, EngineOptions } from './engine-types.ts';
+import type { EngineAction, EngineInput, EngineOptions, EngineResources } from './engine-types.ts';
 import { ConsensusError } from './errors.ts';
 import type { Equivocation } from './evidence.ts';
 import { HeightLog, orderedMessages } from './height-log.ts';
@@ -70,6 +70,33 @@ export class ConsensusEngine {
   /** Equivocation seen so far (the most recent 256). */
   evidence(): readonly Equivocation[] {
     return this.#context.evidenceList;
+  }
+
+  /** Sizes of everything the engine buffers, in counts and bytes. */
+  resources(): EngineResources {
+    const context = this.#context;
+    let futureMessages = 0;
+    let futureBytes = 0;
+    for (const bucket of context.future.values()) {
+      for (const buffered of bucket.values()) {
+        futureMessages += 1;
+        futureBytes += buffered.bytes;
+      }
+    }
+    let blockBytes = 0;
+    for (const block of context.log.blocks.values()) blockBytes += block.length;
+    let evidenceBytes = 0;
+    for (const evidence of context.evidenceList) evidenceBytes += evidence.first.length + evidence.second.length;
+    return {
+      futureMessages,
+      futureBytes,
+      futureBytesMaxPerSender: Math.max(0, ...context.futureBytesBySender.values()),
+      rounds: context.log.rounds.size,
+      blocks: context.log.blocks.size,
+      blockBytes,
+      evidence: context.evidenceList.length,
+      evidenceBytes,
+    };
   }
 
   /**

@@ -88,6 +88,9 @@ export class HeightLog {
       const evicted = views.shift() as number;
       const evictedRound = this.rounds.get(evicted);
       if (evictedRound?.viewChanges.delete(index)) evictedRound.viewChangePower -= power;
+      // A round that held nothing but view changes goes with them: otherwise every view a
+      // Byzantine validator names would leave a Round behind for the rest of the height.
+      if (evictedRound !== undefined && isEmptyRound(evictedRound)) this.rounds.delete(evicted);
       this.firstInSlot.delete(`${index}:viewChange/${evicted}`);
     }
     this.viewChangeViews.set(index, views);
@@ -98,6 +101,12 @@ export class HeightLog {
     const views = this.viewChangeViews.get(index);
     return views === undefined || views.length === 0 ? -1 : (views[views.length - 1] as number);
   }
+}
+
+function isEmptyRound(round: Round): boolean {
+  return (
+    round.proposal === null && round.prepares.size === 0 && round.commits.size === 0 && round.viewChanges.size === 0
+  );
 }
 
 /** A tally's messages ordered by validator index, for deterministic certificates. */

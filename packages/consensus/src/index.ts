@@ -7,7 +7,14 @@ export {
   verifyCommitCertificate,
 } from './certificate.ts';
 export { ConsensusEngine } from './engine.ts';
-export type { BlockHashResult, EngineAction, EngineFaults, EngineInput, EngineOptions } from './engine-types.ts';
+export type {
+  BlockHashResult,
+  EngineAction,
+  EngineFaults,
+  EngineInput,
+  EngineOptions,
+  EngineResources,
+} from './engine-types.ts';
 export { ConsensusError, type ConsensusErrorCode, type DropCode } from './errors.ts';
 export { type Equivocation, verifyEquivocation } from './evidence.ts';
 export {
@@ -20,6 +27,7 @@ export {
   type MessageAttachments,
   type MessageSigner,
   parseConsensusMessage,
+  parseSignedPart,
   signConsensusMessage,
   type UnsignedConsensusMessage,
   verifyConsensusMessageSignature,

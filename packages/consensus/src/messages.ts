@@ -252,6 +252,19 @@ export function parseConsensusMessage(bytes: Uint8Array): ParseResult {
   return parseDecoded(decoded, 0);
 }
 
+/**
+ * Decodes the signed part of a message without its attachments, as kept in evidence: the
+ * fields and the signature, checked like an embedded message (a bare proposal is fine here;
+ * the callers only check who signed what).
+ */
+export function parseSignedPart(bytes: Uint8Array): ParseResult {
+  const scan = scanWire(bytes, EMBEDDED_MESSAGE_SHAPE);
+  if (!scan.ok) return { ok: false, reason: `not a bare ConsensusMessage: ${scan.reason}` };
+  const decoded = decodeWire(ConsensusMessageWire, bytes);
+  if (decoded === null) return { ok: false, reason: 'not a protobuf ConsensusMessage' };
+  return parseDecoded(decoded, 1);
+}
+
 /** Like `parseConsensusMessage` but throws a typed `MALFORMED_MESSAGE` error. */
 export function decodeConsensusMessage(bytes: Uint8Array): ConsensusMessage {
   const result = parseConsensusMessage(bytes);
@@ -303,13 +316,15 @@ function parseDecoded(decoded: Record<string, unknown>, depth: number): ParseRes
   switch (type) {
     case 'prePrepare':
       if (view !== 0) return fail('a PRE-PREPARE belongs to view 0; later views use NEW-VIEW');
-      if (block === null) return fail('a PRE-PREPARE carries its block');
+      if (depth === 0 && block === null) return fail('a PRE-PREPARE carries its block');
       attachmentsAllowed.block = true;
       break;
     case 'newView':
       if (view < 1) return fail('a NEW-VIEW belongs to a view ≥ 1');
-      if (block === null) return fail('a NEW-VIEW carries its block');
-      if (viewChangeRecords.length === 0) return fail('a NEW-VIEW carries the view changes that justify it');
+      if (depth === 0 && block === null) return fail('a NEW-VIEW carries its block');
+      if (depth === 0 && viewChangeRecords.length === 0) {
+        return fail('a NEW-VIEW carries the view changes that justify it');
+      }
       attachmentsAllowed.block = true;
       attachmentsAllowed.prepared = true;
       attachmentsAllowed.viewChanges = true;

@@ -21,8 +21,16 @@ import { helpLaggingValidator, noteHeightSeen } from './sync.ts';
  * validator that fell behind in views catches up, and are bounded otherwise.
  */
 export const FUTURE_VIEW_WINDOW = 16;
-// Messages buffered for one future height, per validator of the set.
+// Messages buffered for one future height, per validator.
 const FUTURE_MESSAGES_PER_VALIDATOR = 32;
+/**
+ * Bytes buffered for future heights, per validator, over all heights together: room for two
+ * proposals of the largest size (a leader of the next height and a view change carrying its
+ * prepared block) plus votes. A Byzantine validator fills its own share, never another's.
+ */
+export function futureBytesPerValidator(maxMessageBytes: number): number {
+  return 2 * maxMessageBytes + 64 * 1024;
+}
 
 interface Refusal {
   code: DropCode;
@@ -52,35 +60,69 @@ function admitBytes(context: EngineContext, bytes: Uint8Array): Refusal | null {
   if (message.chainId !== context.chainId) {
     return refuse('WRONG_CHAIN', `chain ${JSON.stringify(message.chainId)}, expected ${context.chainId}`);
   }
+  // Cheap checks first, the signature last: a message refused by its header costs no
+  // verification, whoever sent it.
   const index = context.validators.indexOf(message.signer);
   if (index === -1) return refuse('NOT_VALIDATOR', 'signed by a key outside the validator set');
+  const refusedProposer = proposerRefusal(context, message, index);
+  if (refusedProposer !== null) return refusedProposer;
   if (message.height < context.height) {
-    helpLaggingValidator(context, message, index);
+    if (helpLaggingValidator(context, message, index) === 'bad signature') {
+      return refuse('BAD_SIGNATURE', 'signature does not verify');
+    }
     return refuse('HEIGHT_TOO_OLD', `height ${message.height}; deciding ${context.height}`);
   }
-  if (message.height > context.height) return admitFuture(context, message, index);
+  if (message.height > context.height) return admitFuture(context, message, index, bytes.length);
   return admitCurrent(context, message, index, false);
 }
 
-function admitFuture(context: EngineContext, message: ConsensusMessage, index: number): Refusal | null {
+/** Only the leader of a (height, view) proposes in it; anyone else's proposal is refused unverified. */
+function proposerRefusal(context: EngineContext, message: ConsensusMessage, index: number): Refusal | null {
+  if (message.type !== 'prePrepare' && message.type !== 'newView') return null;
+  if (context.validators.proposerIndex(message.height, message.view) === index) return null;
+  return refuse('WRONG_PROPOSER', `not the leader of height ${message.height} view ${message.view}`);
+}
+
+function admitFuture(context: EngineContext, message: ConsensusMessage, index: number, size: number): Refusal | null {
   const window = context.options.futureHeightWindow;
   if (message.height > context.height + window) {
-    // Still evidence that this node is behind, once the signature holds.
-    if (verifyConsensusMessageSignature(message)) noteHeightSeen(context, index, message.height);
+    // Still evidence that this node is behind once the signature holds; verified only when it
+    // would raise what this sender was seen at, and at most once a retransmission interval per
+    // sender, so a flood of far heights costs the receiver next to nothing.
+    const lastVerified = context.farFutureVerifiedTick.get(index);
+    const raises = (context.highestHeightSeen.get(index) ?? 0) < message.height;
+    if (
+      raises &&
+      (lastVerified === undefined || context.ticks - lastVerified >= context.options.retransmitIntervalTicks)
+    ) {
+      context.farFutureVerifiedTick.set(index, context.ticks);
+      if (!verifyConsensusMessageSignature(message)) return refuse('BAD_SIGNATURE', 'signature does not verify');
+      noteHeightSeen(context, index, message.height);
+    }
     return refuse('HEIGHT_TOO_FAR_AHEAD', `height ${message.height}; buffering up to ${context.height + window}`);
   }
   let bucket = context.future.get(message.height);
   const key = `${index}:${slotKey(message)}:${contentKey(message)}`;
   if (bucket?.has(key)) return refuse('DUPLICATE', 'already buffered');
-  if ((bucket?.size ?? 0) >= FUTURE_MESSAGES_PER_VALIDATOR * context.validators.size) {
-    return refuse('BUFFER_FULL', `buffer for height ${message.height} is full`);
+  const senderCount = [...(bucket?.values() ?? [])].filter((buffered) => buffered.index === index).length;
+  if (senderCount >= FUTURE_MESSAGES_PER_VALIDATOR) {
+    return refuse(
+      'BUFFER_FULL',
+      `validator ${index} has ${senderCount} messages buffered for height ${message.height}`,
+    );
+  }
+  const senderBytes = context.futureBytesBySender.get(index) ?? 0;
+  const budget = futureBytesPerValidator(context.options.maxMessageBytes);
+  if (senderBytes + size > budget) {
+    return refuse('BUFFER_FULL', `validator ${index} has ${senderBytes} bytes buffered; the limit is ${budget}`);
   }
   if (!verifyConsensusMessageSignature(message)) return refuse('BAD_SIGNATURE', 'signature does not verify');
   if (bucket === undefined) {
     bucket = new Map();
     context.future.set(message.height, bucket);
   }
-  bucket.set(key, message);
+  bucket.set(key, { message, index, bytes: size });
+  context.futureBytesBySender.set(index, senderBytes + size);
   noteHeightSeen(context, index, message.height);
   return null;
 }
@@ -120,11 +162,6 @@ function contentRefusal(context: EngineContext, message: ConsensusMessage): Refu
   switch (message.type) {
     case 'prePrepare':
     case 'newView': {
-      if (
-        context.validators.proposerIndex(message.height, message.view) !== context.validators.indexOf(message.signer)
-      ) {
-        return { code: 'WRONG_PROPOSER', reason: `not the leader of view ${message.view}` };
-      }
       assert(message.block !== null, 'parsing guarantees a proposal carries its block');
       const refusedBlock = blockRefusal(context, message.block, message.blockHash);
       if (refusedBlock !== null) return refusedBlock;
@@ -228,12 +265,8 @@ function dispatch(context: EngineContext, message: ConsensusMessage, index: numb
 /** Replays the buffered messages of the height just entered. */
 export function replayBuffered(context: EngineContext): void {
   for (const height of [...context.future.keys()]) {
-    if (height < context.height) context.future.delete(height);
+    if (height < context.height) context.forgetFuture(height);
   }
-  const bucket = context.future.get(context.height);
-  if (bucket === undefined) return;
-  context.future.delete(context.height);
-  for (const message of bucket.values()) {
-    receiveCurrent(context, message, context.validators.indexOf(message.signer), true);
-  }
+  const bucket = context.forgetFuture(context.height);
+  for (const { message, index } of bucket) receiveCurrent(context, message, index, true);
 }

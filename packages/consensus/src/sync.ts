@@ -1,5 +1,5 @@
 import type { EngineContext } from './context.ts';
-import type { ConsensusMessage } from './messages.ts';
+import { type ConsensusMessage, verifyConsensusMessageSignature } from './messages.ts';
 
 /**
  * Falling behind and catching up. The engine never fetches blocks itself: when it has
@@ -66,15 +66,24 @@ export function maybeRequestSync(context: EngineContext): void {
  * the most common lag, one height, then heals without block sync. The grace period keeps the
  * messages of validators finishing the height a moment later (late seals, mostly) from
  * triggering it; a validator that is stuck retransmits and is helped then. Rate-limited per
- * validator, since the triggering message is not verified.
+ * validator (once a retransmission interval), and only for a message whose signature holds.
  */
-export function helpLaggingValidator(context: EngineContext, message: ConsensusMessage, index: number): void {
+export function helpLaggingValidator(
+  context: EngineContext,
+  message: ConsensusMessage,
+  index: number,
+): 'helped' | 'not needed' | 'bad signature' {
   const last = context.lastCommitted;
-  if (!context.isValidator || index === context.selfIndex || last === null) return;
-  if (last.certificate.height !== message.height) return;
-  if (context.ticks - last.tick < Math.ceil(context.options.retransmitIntervalTicks / 2)) return;
+  if (!context.isValidator || index === context.selfIndex || last === null) return 'not needed';
+  if (last.certificate.height !== message.height) return 'not needed';
+  if (context.ticks - last.tick < Math.ceil(context.options.retransmitIntervalTicks / 2)) return 'not needed';
   const sentTick = context.helpSentTick.get(index);
-  if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) return;
+  if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) {
+    return 'not needed';
+  }
+  // The answer can be a whole block: only a genuine validator's own message earns it, or any
+  // connected peer could make this validator send blocks on demand.
+  if (!verifyConsensusMessageSignature(message)) return 'bad signature';
   context.helpSentTick.set(index, context.ticks);
   if (last.proposal !== null) context.sendTo(index, last.proposal);
   for (const seal of last.certificate.seals) {
@@ -94,4 +103,5 @@ export function helpLaggingValidator(context: EngineContext, message: ConsensusM
     };
     context.sendTo(index, sealMessage);
   }
+  return 'helped';
 }
