@@ -2,7 +2,7 @@
 // machine's keys under its own prefix and the chain's (blocks, certificates, receipts, the
 // transaction index, consensus persistence) under others, so that a commit is ONE atomic batch.
 
-import type { KVOp, KVRange, KVStore } from '@autoledger/state';
+import type { KVOp, KVRange, KVSnapshot, KVStore } from '@autoledger/state';
 import { Level } from 'level';
 
 /** level hands out Buffers; callers get plain Uint8Array views (no copy), as from MemoryKV. */
@@ -63,9 +63,32 @@ export class LevelKV implements KVStore {
   }
 
   async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const options: KVRange = { reverse: range.reverse ?? false, limit: range.limit ?? -1 };
+    yield* this.#iterate(range, undefined);
+  }
+
+  async *#iterate(range: KVRange, snapshot: LevelSnapshot | undefined): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const options: KVRange & { snapshot?: LevelSnapshot } = {
+      reverse: range.reverse ?? false,
+      limit: range.limit ?? -1,
+    };
     if (range.gte !== undefined) options.gte = range.gte;
     if (range.lt !== undefined) options.lt = range.lt;
+    if (snapshot !== undefined) options.snapshot = snapshot;
     for await (const [key, value] of this.db.iterator(options)) yield [view(key), view(value)];
   }
+
+  /** LevelDB's own snapshot (classic-level's explicit snapshots): created synchronously. */
+  snapshot(): KVSnapshot {
+    const snapshot = this.db.snapshot();
+    return {
+      get: async (key) => {
+        const value = await this.db.get(key, { snapshot });
+        return value === undefined ? undefined : view(value);
+      },
+      iterate: (range) => this.#iterate(range, snapshot),
+      close: () => snapshot.close(),
+    };
+  }
 }
+
+type LevelSnapshot = ReturnType<Level<Uint8Array, Uint8Array>['snapshot']>;

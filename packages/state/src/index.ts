@@ -6,7 +6,7 @@ export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
 export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
 export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
 export type { KindDefinition, TxKindSpec } from './kinds/types.ts';
-export { type KVOp, type KVRange, type KVStore, MemoryKV } from './kv.ts';
+export { type KVOp, type KVRange, type KVSnapshot, type KVStore, MemoryKV } from './kv.ts';
 export {
   type BlockExecution,
   type BlockExecutionOk,

@@ -19,6 +19,18 @@ export interface KVStore {
   batch(ops: readonly KVOp[]): Promise<void>;
   /** Entries with gte ≤ key < lt in byte-lexicographic order (descending when reversed). */
   iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]>;
+  /**
+   * A read-only view of the store as it is now, taken synchronously: writes that complete
+   * after this call are not seen through it. Close it when done; an open snapshot holds on to
+   * the data it sees.
+   */
+  snapshot(): KVSnapshot;
+}
+
+export interface KVSnapshot {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]>;
+  close(): Promise<void>;
 }
 
 // Keys are kept as strings of one character per byte (code units 0-255): JavaScript compares
@@ -44,6 +56,12 @@ function stringToKey(text: string): Uint8Array {
  */
 class SortedKeys {
   #chunks: string[][] = [];
+
+  clone(): SortedKeys {
+    const copy = new SortedKeys();
+    copy.#chunks = this.#chunks.map((chunk) => chunk.slice());
+    return copy;
+  }
 
   /** Index of the first chunk whose last key is ≥ key (chunks.length when none). */
   #chunkFor(key: string): number {
@@ -138,22 +156,73 @@ function checkBytes(value: unknown, what: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array`);
 }
 
+interface MemoryData {
+  values: Map<string, Uint8Array>;
+  keys: SortedKeys;
+}
+
+function readRange(data: MemoryData, range: KVRange): [Uint8Array, Uint8Array][] {
+  const gte = range.gte === undefined ? undefined : keyToString(range.gte);
+  const lt = range.lt === undefined ? undefined : keyToString(range.lt);
+  const limit = range.limit === undefined || range.limit < 0 ? Number.POSITIVE_INFINITY : range.limit;
+  return data.keys
+    .range(gte, lt, range.reverse ?? false, limit)
+    .map((key) => [stringToKey(key), data.values.get(key) as Uint8Array]);
+}
+
+/**
+ * A MemoryKV snapshot reads the live data until the store is first written after it was
+ * taken; that write gives it a copy of the data as it was (copy on first write), so a
+ * snapshot costs nothing while nothing is written and one copy when something is.
+ */
+class MemorySnapshot implements KVSnapshot {
+  #data: MemoryData | undefined;
+  readonly #store: MemoryKV;
+  readonly #live: MemoryData;
+
+  constructor(store: MemoryKV, live: MemoryData) {
+    this.#store = store;
+    this.#live = live;
+  }
+
+  get frozen(): boolean {
+    return this.#data !== undefined;
+  }
+
+  freeze(copy: MemoryData): void {
+    this.#data = copy;
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    checkBytes(key, 'key');
+    return (this.#data ?? this.#live).values.get(keyToString(key));
+  }
+
+  async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
+    yield* readRange(this.#data ?? this.#live, range);
+  }
+
+  async close(): Promise<void> {
+    this.#store.release(this);
+  }
+}
+
 /**
  * An in-memory KVStore for tests, simulations and measurements. Values are copied on write so
  * that a caller reusing a buffer cannot change stored data; iteration returns a snapshot of the
  * range taken when it starts.
  */
 export class MemoryKV implements KVStore {
-  readonly #values = new Map<string, Uint8Array>();
-  readonly #keys = new SortedKeys();
+  readonly #data: MemoryData = { values: new Map(), keys: new SortedKeys() };
+  readonly #snapshots = new Set<MemorySnapshot>();
 
   get size(): number {
-    return this.#values.size;
+    return this.#data.values.size;
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     checkBytes(key, 'key');
-    return this.#values.get(keyToString(key));
+    return this.#data.values.get(keyToString(key));
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -168,6 +237,17 @@ export class MemoryKV implements KVStore {
     this.#apply(ops);
   }
 
+  snapshot(): KVSnapshot {
+    const snapshot = new MemorySnapshot(this, this.#data);
+    this.#snapshots.add(snapshot);
+    return snapshot;
+  }
+
+  /** Forgets a closed snapshot. */
+  release(snapshot: MemorySnapshot): void {
+    this.#snapshots.delete(snapshot);
+  }
+
   #apply(ops: readonly KVOp[]): void {
     // Validate everything first so that a bad operation leaves the store untouched.
     for (const op of ops) {
@@ -175,24 +255,27 @@ export class MemoryKV implements KVStore {
       if (op.type === 'put') checkBytes(op.value, 'value');
       else if (op.type !== 'del') throw new TypeError(`unknown batch operation ${String((op as KVOp).type)}`);
     }
+    // Open snapshots that still read the live data get one shared copy of it first. Stored
+    // values are never changed in place, so the copy shares them.
+    let copy: MemoryData | undefined;
+    for (const snapshot of this.#snapshots) {
+      if (snapshot.frozen) continue;
+      copy ??= { values: new Map(this.#data.values), keys: this.#data.keys.clone() };
+      snapshot.freeze(copy);
+    }
+    const { values, keys } = this.#data;
     for (const op of ops) {
       const key = keyToString(op.key);
       if (op.type === 'put') {
-        if (!this.#values.has(key)) this.#keys.insert(key);
-        this.#values.set(key, new Uint8Array(op.value));
-      } else if (this.#values.delete(key)) {
-        this.#keys.remove(key);
+        if (!values.has(key)) keys.insert(key);
+        values.set(key, new Uint8Array(op.value));
+      } else if (values.delete(key)) {
+        keys.remove(key);
       }
     }
   }
 
   async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const gte = range.gte === undefined ? undefined : keyToString(range.gte);
-    const lt = range.lt === undefined ? undefined : keyToString(range.lt);
-    const limit = range.limit === undefined || range.limit < 0 ? Number.POSITIVE_INFINITY : range.limit;
-    const entries = this.#keys
-      .range(gte, lt, range.reverse ?? false, limit)
-      .map((key) => [stringToKey(key), this.#values.get(key) as Uint8Array] as [Uint8Array, Uint8Array]);
-    yield* entries;
+    yield* readRange(this.#data, range);
   }
 }
