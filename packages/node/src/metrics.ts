@@ -1,25 +1,35 @@
-// A small Prometheus text-format registry: counters, gauges (read at scrape time) and
-// histograms. The node exposes a handful of series, so a dependency would be overkill.
+// The node's Prometheus metrics, through prom-client (the ecosystem's library): it writes the
+// text exposition format, escapes label values and types every family, so `promtool check
+// metrics` and any scraper read what we serve. This file keeps the node's small interface
+// (counters it increments, gauges and counters read at scrape time, histograms) in front of
+// prom-client, with synchronous readers for tests and the node itself.
+
+import {
+  collectDefaultMetrics,
+  Counter as PromCounter,
+  Gauge as PromGauge,
+  Histogram as PromHistogram,
+  Registry,
+} from 'prom-client';
 
 type Labels = Record<string, string>;
+/** What a scrape-time reader returns: one value, or one value per label set. */
+export type MetricReading = number | Array<{ labels: Labels; value: number }>;
 
-function formatLabels(labels: Labels | undefined): string {
-  if (!labels || Object.keys(labels).length === 0) return '';
-  const parts = Object.entries(labels).map(([key, value]) => `${key}="${value.replace(/["\\\n]/g, '\\$&')}"`);
-  return `{${parts.join(',')}}`;
-}
-
-interface Series {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge' | 'histogram';
-  render(): string[];
-}
+/** Label values arrive from code, but a family stays bounded: past the cap they count as `other`. */
+const DEFAULT_MAX_LABEL_VALUES = 64;
 
 export class Counter {
+  readonly #prom: PromCounter;
   #value = 0;
+  constructor(prom: PromCounter) {
+    this.#prom = prom;
+  }
   inc(by = 1): void {
+    // A counter only rises; a negative or non-finite step is a bug in the caller.
+    if (!(by >= 0) || !Number.isFinite(by)) throw new RangeError(`counter step must be a finite non-negative number`);
     this.#value += by;
+    this.#prom.inc(by);
   }
   get value(): number {
     return this.#value;
@@ -33,15 +43,19 @@ export class Counter {
  */
 export class LabelledCounter {
   readonly label: string;
+  readonly #prom: PromCounter;
   readonly #maxValues: number;
   readonly #values = new Map<string, number>();
-  constructor(label: string, maxValues = 64) {
+  constructor(prom: PromCounter, label: string, maxValues = DEFAULT_MAX_LABEL_VALUES) {
+    this.#prom = prom;
     this.label = label;
     this.#maxValues = maxValues;
   }
   inc(value: string, by = 1): void {
+    if (!(by >= 0) || !Number.isFinite(by)) throw new RangeError(`counter step must be a finite non-negative number`);
     const key = this.#values.has(value) || this.#values.size < this.#maxValues ? value : 'other';
     this.#values.set(key, (this.#values.get(key) ?? 0) + by);
+    this.#prom.inc({ [this.label]: key }, by);
   }
   get(value: string): number {
     return this.#values.get(value) ?? 0;
@@ -51,79 +65,140 @@ export class LabelledCounter {
     for (const count of this.#values.values()) sum += count;
     return sum;
   }
-  render(name: string): string[] {
-    return [...this.#values]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([value, count]) => `${name}${formatLabels({ [this.label]: value })} ${count}`);
-  }
 }
 
 export class Histogram {
   readonly buckets: readonly number[];
-  readonly #counts: number[];
-  #sum = 0;
+  readonly #prom: PromHistogram;
   #count = 0;
-  constructor(buckets: readonly number[]) {
-    this.buckets = [...buckets].sort((a, b) => a - b);
-    this.#counts = this.buckets.map(() => 0);
+  #sum = 0;
+  constructor(prom: PromHistogram, buckets: readonly number[]) {
+    this.#prom = prom;
+    this.buckets = buckets;
   }
   observe(value: number): void {
-    this.#sum += value;
+    // NaN or a negative duration would poison _sum for good: it is a bug, not a sample.
+    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`histogram sample must be finite and ≥ 0`);
     this.#count++;
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (value <= (this.buckets[i] as number)) this.#counts[i] = (this.#counts[i] as number) + 1;
-    }
+    this.#sum += value;
+    this.#prom.observe(value);
   }
   get count(): number {
     return this.#count;
   }
-  render(name: string): string[] {
-    const lines = this.buckets.map((bound, i) => `${name}_bucket{le="${bound}"} ${this.#counts[i]}`);
-    lines.push(`${name}_bucket{le="+Inf"} ${this.#count}`, `${name}_sum ${this.#sum}`, `${name}_count ${this.#count}`);
-    return lines;
+  get sum(): number {
+    return this.#sum;
   }
 }
 
+const LINTED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+export interface MetricsRegistryOptions {
+  /**
+   * Process and Node.js runtime metrics (`process_cpu_seconds_total`,
+   * `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`, heap, GC…), unprefixed
+   * as every Node exporter names them, so stock dashboards and alerts work.
+   */
+  defaultMetrics?: boolean;
+  /** Labels of the `autoledger_build_info` gauge (always 1). */
+  buildInfo?: Labels;
+}
+
 export class MetricsRegistry {
-  readonly #series: Series[] = [];
+  /** The prom-client registry behind it, for anything this interface does not cover. */
+  readonly prom = new Registry();
 
+  constructor(options: MetricsRegistryOptions = {}) {
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.prom });
+      // prom-client also serves these sums as gauges named `_total`, which promtool rejects
+      // (only counters end in `_total`); the per-type gauges without the suffix stay.
+      for (const name of LINTED_DEFAULT_METRICS) this.prom.removeSingleMetric(name);
+    }
+    if (options.buildInfo)
+      this.info('autoledger_build_info', 'Build and chain of this node (always 1)', options.buildInfo);
+  }
+
+  /** A counter the node increments. */
   counter(name: string, help: string): Counter {
-    const counter = new Counter();
-    this.#series.push({ name, help, type: 'counter', render: () => [`${name} ${counter.value}`] });
-    return counter;
+    return new Counter(new PromCounter({ name, help, registers: [this.prom] }));
   }
 
-  labelledCounter(name: string, help: string, label: string): LabelledCounter {
-    const counter = new LabelledCounter(label);
-    this.#series.push({ name, help, type: 'counter', render: () => counter.render(name) });
-    return counter;
+  /** A counter per value of `label`, bounded in values. */
+  labelledCounter(name: string, help: string, label: string, maxValues = DEFAULT_MAX_LABEL_VALUES): LabelledCounter {
+    return new LabelledCounter(
+      new PromCounter({ name, help, labelNames: [label], registers: [this.prom] }),
+      label,
+      maxValues,
+    );
   }
 
-  gauge(name: string, help: string, read: () => number | Array<{ labels: Labels; value: number }>): void {
-    this.#series.push({
+  /**
+   * A counter whose running total lives elsewhere (bytes sent by the p2p host, say) and is
+   * read at scrape time. Counters, not gauges, so that `rate()` and `increase()` apply.
+   */
+  counterFrom(name: string, help: string, read: () => MetricReading, labelNames: readonly string[] = []): void {
+    new PromCounter({
       name,
       help,
-      type: 'gauge',
-      render: () => {
-        const value = read();
-        return typeof value === 'number'
-          ? [`${name} ${value}`]
-          : value.map((entry) => `${name}${formatLabels(entry.labels)} ${entry.value}`);
+      labelNames: [...labelNames],
+      registers: [this.prom],
+      collect() {
+        this.reset();
+        // A reading that is not a count (negative, NaN) is left out rather than failing the scrape.
+        writeReading(read(), (labels, value) => {
+          if (!(value >= 0) || !Number.isFinite(value)) return;
+          if (labels) this.inc(labels, value);
+          else this.inc(value);
+        });
       },
     });
   }
 
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    const histogram = new Histogram(buckets);
-    this.#series.push({ name, help, type: 'histogram', render: () => histogram.render(name) });
-    return histogram;
+  /** A gauge read at scrape time; a reader returning label sets must name their labels. */
+  gauge(name: string, help: string, read: () => MetricReading, labelNames: readonly string[] = []): void {
+    new PromGauge({
+      name,
+      help,
+      labelNames: [...labelNames],
+      registers: [this.prom],
+      collect() {
+        this.reset();
+        writeReading(read(), (labels, value) => (labels ? this.set(labels, value) : this.set(value)));
+      },
+    });
   }
 
-  render(): string {
-    const lines: string[] = [];
-    for (const series of this.#series) {
-      lines.push(`# HELP ${series.name} ${series.help}`, `# TYPE ${series.name} ${series.type}`, ...series.render());
-    }
-    return `${lines.join('\n')}\n`;
+  /** A constant gauge of 1 whose labels carry the information (the `*_info` idiom). */
+  info(name: string, help: string, labels: Labels): void {
+    const gauge = new PromGauge({ name, help, labelNames: Object.keys(labels), registers: [this.prom] });
+    gauge.set(labels, 1);
   }
+
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    const sorted = [...buckets].sort((a, b) => a - b);
+    return new Histogram(new PromHistogram({ name, help, buckets: sorted, registers: [this.prom] }), sorted);
+  }
+
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string> {
+    return this.prom.metrics();
+  }
+
+  /** The Content-Type of what `render` returns. */
+  get contentType(): string {
+    return this.prom.contentType;
+  }
+}
+
+function writeReading(reading: MetricReading, write: (labels: Labels | undefined, value: number) => void): void {
+  if (typeof reading === 'number') {
+    write(undefined, reading);
+    return;
+  }
+  for (const entry of reading) write(entry.labels, entry.value);
 }

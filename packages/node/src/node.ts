@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { ConsensusEngine } from '@autoledger/consensus';
 import { bytesToHex, Signer } from '@autoledger/crypto';
-import { readKeyFile } from '@autoledger/crypto/keyfile';
+import { KeyFileError, readKeyFile } from '@autoledger/crypto/keyfile';
 import { initGenesisState, Ledger } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
@@ -25,6 +25,35 @@ import { createRpcMethods } from './rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
 
+/** The environment variable that holds the passphrase of an encrypted node key file. */
+export const NODE_KEY_PASSPHRASE_ENV = 'AUTOLEDGER_NODE_KEY_PASSPHRASE';
+
+/**
+ * Reads the node (validator) key, plain or encrypted. The key file's own errors say which file
+ * and what is wrong; for a missing passphrase this one also names where the node looks for it.
+ */
+function readNodeKey(path: string, passphrase: string | undefined) {
+  try {
+    return readKeyFile(path, passphrase === undefined ? {} : { passphrase });
+  } catch (error) {
+    if (error instanceof KeyFileError && error.code === 'PASSPHRASE_REQUIRED') {
+      throw new KeyFileError(
+        'PASSPHRASE_REQUIRED',
+        path,
+        `the node key ${path} is encrypted: set ${NODE_KEY_PASSPHRASE_ENV} to its passphrase`,
+      );
+    }
+    if (error instanceof KeyFileError && error.code === 'PASSPHRASE_WRONG') {
+      throw new KeyFileError(
+        'PASSPHRASE_WRONG',
+        path,
+        `wrong passphrase for the node key ${path} (check ${NODE_KEY_PASSPHRASE_ENV})`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Relayed transactions still pending after this long are offered to the validators again. */
 const RELAY_RETRY_MS = 10_000;
 /** At most this many per retry round, so a node back from a partition does not flood its peers. */
@@ -37,6 +66,8 @@ export interface NodeMetrics {
   /** Consensus messages the engine refused, by drop code (`reason`). */
   droppedMessages: LabelledCounter;
   commitLatency: Histogram;
+  /** Seconds to execute a block's transactions (state transition only). */
+  blockExecution: Histogram;
 }
 
 export class AutoledgerNode {
@@ -75,16 +106,28 @@ export class AutoledgerNode {
   readonly #submittedAt = new Map<string, number>();
   #started = false;
 
-  constructor(config: NodeConfig, home: string, logger: Logger) {
+  /**
+   * `options.nodeKeyPassphrase` decrypts an encrypted node key file (`autoledger init
+   * --encrypt-node-key`); unset, it comes from the environment variable
+   * AUTOLEDGER_NODE_KEY_PASSPHRASE. A missing or wrong passphrase throws a KeyFileError whose
+   * code (PASSPHRASE_REQUIRED, PASSPHRASE_WRONG) and message say what to do.
+   */
+  constructor(config: NodeConfig, home: string, logger: Logger, options: { nodeKeyPassphrase?: string } = {}) {
     this.config = config;
     this.home = home;
     this.chain = loadGenesisFile(resolveHomePath(home, config.genesisFile));
-    const key = readKeyFile(resolveHomePath(home, config.nodeKeyFile));
+    const key = readNodeKey(
+      resolveHomePath(home, config.nodeKeyFile),
+      options.nodeKeyPassphrase ?? process.env[NODE_KEY_PASSPHRASE_ENV],
+    );
     this.#secretKey = key.secretKey;
     this.#publicKey = key.publicKey;
     this.isValidator = this.chain.validators.has(key.publicKey);
     this.log = logger.child({ node: config.moniker });
-    const registry = new MetricsRegistry();
+    const registry = new MetricsRegistry({
+      defaultMetrics: true,
+      buildInfo: { version: VERSION, chain_id: this.chain.genesis.chainId, moniker: config.moniker },
+    });
     this.metrics = {
       registry,
       committedTxs: registry.counter('autoledger_committed_transactions_total', 'Transactions committed in blocks'),
@@ -98,6 +141,11 @@ export class AutoledgerNode {
         'autoledger_commit_latency_seconds',
         'Time from submission to this node until the transaction committed',
         [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ),
+      blockExecution: registry.histogram(
+        'autoledger_block_execution_seconds',
+        'Time to execute the transactions of a block',
+        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       ),
     };
   }
@@ -217,6 +265,7 @@ export class AutoledgerNode {
         mempool: this.#mempool,
         head,
         logger: this.log,
+        onExecuted: (seconds) => this.metrics.blockExecution.observe(seconds),
       },
     );
 
@@ -378,29 +427,39 @@ export class AutoledgerNode {
       () => this.#mempool.bytes,
     );
     registry.gauge('autoledger_peers', 'Connected libp2p peers', () => this.#p2p.connectedPeers().length);
-    registry.gauge('autoledger_p2p_bytes_sent_total', 'Bytes sent to peers', () => this.#p2p.stats.bytesOut);
-    registry.gauge('autoledger_p2p_bytes_received_total', 'Bytes received from peers', () => this.#p2p.stats.bytesIn);
-    registry.gauge(
+    registry.counterFrom('autoledger_p2p_bytes_sent_total', 'Bytes sent to peers', () => this.#p2p.stats.bytesOut);
+    registry.counterFrom(
+      'autoledger_p2p_bytes_received_total',
+      'Bytes received from peers',
+      () => this.#p2p.stats.bytesIn,
+    );
+    registry.counterFrom(
       'autoledger_signature_verifications_total',
       'Transaction signatures verified (each at most once)',
       () => this.#mempool.signaturesVerified,
     );
     registry.gauge('autoledger_admission_queue', 'Transactions waiting for admission', () => this.#admission.queued);
-    registry.gauge(
+    registry.counterFrom(
       'autoledger_p2p_frames_dropped_total',
       'Frames not sent: a full peer queue or a closed link',
       () => this.#p2p.stats.framesDropped,
     );
-    registry.gauge(
+    registry.counterFrom(
       'autoledger_p2p_slow_peer_disconnects_total',
       'Links cut because the peer accepted nothing for the drain timeout',
       () => this.#p2p.stats.slowPeerDisconnects,
     );
-    registry.gauge('autoledger_p2p_penalties_total', 'Penalties given to peers, by reason', () =>
-      [...this.#p2p.penaltiesByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+    registry.counterFrom(
+      'autoledger_p2p_penalties_total',
+      'Penalties given to peers, by reason',
+      () => [...this.#p2p.penaltiesByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+      ['reason'],
     );
-    registry.gauge('autoledger_p2p_bans_total', 'Peers banned, by the reason of the last penalty', () =>
-      [...this.#p2p.bansByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+    registry.counterFrom(
+      'autoledger_p2p_bans_total',
+      'Peers banned, by the reason of the last penalty',
+      () => [...this.#p2p.bansByReason].map(([reason, value]) => ({ labels: { reason }, value })),
+      ['reason'],
     );
     registry.gauge('autoledger_p2p_banned_peers', 'Peers banned right now', () => this.#p2p.bannedPeers().length);
     registry.gauge(
@@ -409,6 +468,17 @@ export class AutoledgerNode {
       () => this.#evidence.size,
     );
     registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (this.#sync.syncing ? 1 : 0));
+    registry.gauge('autoledger_validator', '1 on a validator, 0 on an observer', () => (this.isValidator ? 1 : 0));
+    registry.gauge(
+      'autoledger_reachable_voting_power',
+      'Voting power of this node and the validators it is connected to',
+      () => Number(this.health().details.reachablePower),
+    );
+    registry.gauge(
+      'autoledger_quorum_voting_power',
+      'Voting power needed for a quorum (2f+1)',
+      () => this.chain.validators.quorumPower,
+    );
   }
 
   /** Healthy when in sync and connected to enough validators to reach a quorum. */
@@ -490,20 +560,29 @@ export class AutoledgerNode {
     this.#p2p.broadcast('txs', batch, validators);
   }
 
+  /**
+   * Admits a batch another node relayed, and penalises the sender for what it should not have
+   * relayed (see relayPenalty): a peer that keeps relaying refused transactions runs up
+   * decaying penalty points until it is cut off and banned for a while, so its flood costs
+   * this node decoding and cheap checks for a bounded time and never starves the others.
+   */
   async #receiveTxBatch(from: string, payload: Uint8Array): Promise<void> {
     let txs: Uint8Array[];
     try {
       txs = decodeTxBatch(payload);
     } catch {
-      this.#p2p.penalise(from, 20, 'malformed transaction batch');
+      this.#p2p.penalise(from, 20, 'RELAYED_MALFORMED_BATCH');
       return;
     }
     const results = await this.#admission.submit(txs, 'peer');
+    // One penalty per refusal code per batch: the metrics count reasons, not transactions.
+    const pointsByCode = new Map<string, number>();
     for (const result of results) {
-      if (!result.ok && (result.code === 'BAD_SIGNATURE' || result.code === 'MALFORMED_TX')) {
-        this.#p2p.penalise(from, 5, result.code);
-      }
+      if (result.ok) continue;
+      const points = relayPenalty(result.code, this.#sync.syncing);
+      if (points > 0) pointsByCode.set(result.code, (pointsByCode.get(result.code) ?? 0) + points);
     }
+    for (const [code, points] of pointsByCode) this.#p2p.penalise(from, points, `RELAYED_${code}`);
   }
 
   async #afterCommit(committed: CommittedBlock): Promise<void> {
@@ -551,6 +630,40 @@ export class AutoledgerNode {
       if (event.attributes.vin) rpc.publish(`vehicle:${event.attributes.vin}`, { height: block.header.height, event });
     }
   }
+}
+
+/**
+ * Refusals a node's own state explains, not the sender's doing: a full pool, a node shutting
+ * down, a transaction that committed (or was pooled) while it travelled. Never penalised.
+ */
+const BENIGN_RELAY_REFUSALS = new Set(['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY_COMMITTED', 'NONCE_TAKEN']);
+/**
+ * Refusals that depend on the committed state, which validators at different heights (or
+ * with different mempool windows) see differently: an honest validator can relay a few of
+ * these around a block that froze, registered or used up an account. Each costs the sender
+ * little, and nothing while this node is catching up, so that a round of honest relays never
+ * adds up to a ban while a sustained flood does (thousands within the decay).
+ */
+const STATE_DEPENDENT_RELAY_REFUSALS = new Set([
+  'UNKNOWN_SIGNER',
+  'ACCOUNT_FROZEN',
+  'UNAUTHORIZED',
+  'BAD_NONCE',
+  'NONCE_TOO_FAR',
+]);
+const STATE_DEPENDENT_RELAY_PENALTY = 0.05;
+/**
+ * Every other refusal — oversize, malformed, a bad signature, a wrong chain id, a field out
+ * of range — follows from the bytes (and genesis) alone: the sender ran the same checks
+ * before relaying, so an honest one never sends such a transaction.
+ */
+const DETERMINISTIC_RELAY_PENALTY = 5;
+
+/** Penalty points for relaying a transaction this node refused with `code`. */
+export function relayPenalty(code: string, syncing: boolean): number {
+  if (BENIGN_RELAY_REFUSALS.has(code)) return 0;
+  if (STATE_DEPENDENT_RELAY_REFUSALS.has(code)) return syncing ? 0 : STATE_DEPENDENT_RELAY_PENALTY;
+  return DETERMINISTIC_RELAY_PENALTY;
 }
 
 const TOPIC_PATTERN = /^(blocks|tx:[0-9a-f]{64}|vehicle:[A-HJ-NPR-Z0-9]{17}|account:al[0-9a-f]{40})$/;

@@ -61,6 +61,7 @@ export class Executor {
   readonly #limits: BlockLimits;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #onExecuted: ((seconds: number) => void) | undefined;
   readonly #executions = new Map<string, { block: Block; txs: DecodedTx[]; execution: ExecutionOk }>();
   #lane: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -79,6 +80,8 @@ export class Executor {
       head: Head | undefined;
       now?: () => number;
       logger: Logger;
+      /** Seconds a block took to execute (state transition only), for the metrics. */
+      onExecuted?: (seconds: number) => void;
     },
   ) {
     this.#chainId = options.chainId;
@@ -92,6 +95,7 @@ export class Executor {
     this.#mempool = deps.mempool;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.logger.child({ component: 'executor' });
+    this.#onExecuted = deps.onExecuted;
     this.#head = deps.head ?? { height: 0, hash: options.genesisHash, time: options.genesisTime };
   }
 
@@ -247,6 +251,7 @@ export class Executor {
     // refuses the block with BAD_NONCE.
     const checkedAt = performance.now();
     const execution = await this.#ledger.executeBlock({ height: header.height, time: header.time, txs });
+    this.#onExecuted?.((performance.now() - checkedAt) / 1000);
     this.#log.debug('block_executed', {
       height: header.height,
       txs: txs.length,

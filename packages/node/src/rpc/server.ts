@@ -20,6 +20,7 @@ import {
   type SubmissionBudget,
 } from './jsonrpc.ts';
 import { DEFAULT_REFUSAL_BUDGET, RefusalBudget, type RefusalBudgetOptions } from './refusal-budget.ts';
+import type { WebHandler } from '../web.ts';
 
 export interface RpcServerOptions {
   host: string;
@@ -70,10 +71,13 @@ export interface HealthReport {
 export interface RpcServerDependencies {
   methods: ReadonlyMap<string, RpcMethod>;
   health(): HealthReport;
-  metrics(): string;
+  /** The Prometheus exposition text (prom-client renders it asynchronously). */
+  metrics(): string | Promise<string>;
   /** Validates a subscription topic; returns an error message for a bad one. */
   checkTopic(topic: string): string | undefined;
   logger: Logger;
+  /** Serves the buyer's page (GET/HEAD of its paths); without it GET / is 405. */
+  web?: WebHandler;
 }
 
 /** Requests one WebSocket client may have waiting for an answer. */
@@ -124,24 +128,30 @@ function onClientError(error: Error & { code?: string }, socket: Duplex): void {
 export function startMetricsServer(
   host: string,
   port: number,
-  metrics: () => string,
+  metrics: () => string | Promise<string>,
   logger?: Logger,
 ): Promise<Server> {
   const server = createServer((request, response) => {
     // Total: nothing a client sends, and no failure of the renderer, leaves this handler.
+    const fail = (error: unknown) => {
+      logger?.warn('metrics_request_failed', { error: String(error) });
+      if (!response.headersSent) response.writeHead(500).end();
+      else response.destroy();
+    };
     try {
       const target = parseRequestTarget(request.url);
       if (target === undefined) {
         response.writeHead(400, { connection: 'close' }).end();
       } else if (request.method === 'GET' && target.pathname === '/metrics') {
-        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics());
+        Promise.resolve()
+          .then(metrics)
+          .then((text) => response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text))
+          .catch(fail);
       } else {
         response.writeHead(404).end();
       }
     } catch (error) {
-      logger?.warn('metrics_request_failed', { error: String(error) });
-      if (!response.headersSent) response.writeHead(500).end();
-      else response.destroy();
+      fail(error);
     }
   });
   server.keepAliveTimeout = DEFAULT_RPC_LIMITS.keepAliveTimeoutMs;
@@ -362,9 +372,10 @@ export class RpcServer {
         response.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
         return;
       }
-      this.#send(response, 200, this.#deps.metrics(), 'text/plain; version=0.0.4');
+      this.#send(response, 200, await this.#deps.metrics(), 'text/plain; version=0.0.4');
       return;
     }
+    if (this.#deps.web !== undefined && (await this.#deps.web(request, response, url.pathname))) return;
     if (url.pathname !== '/') {
       this.#send(response, 404, JSON.stringify({ error: 'not found' }));
       return;
