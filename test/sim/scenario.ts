@@ -1,3 +1,4 @@
+import { MAX_VIEW_TIMEOUT_DOUBLINGS } from '@autoledger/consensus';
 import { Prng } from './prng.ts';
 import {
   type ByzantineBehaviour,
@@ -24,8 +25,8 @@ export const ADVERSARIAL_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'flooder',
 ];
 
-/** The engine's view timeout stops doubling after this many views (its MAX_TIMEOUT_DOUBLINGS). */
-export const VIEW_TIMEOUT_DOUBLINGS = 6;
+/** The engine's view timeout stops doubling after this many views. */
+export const VIEW_TIMEOUT_DOUBLINGS = MAX_VIEW_TIMEOUT_DOUBLINGS;
 
 /** What a seed's fault plan may draw on, beyond the classic faults. */
 export interface ScenarioOptions {

@@ -23,8 +23,14 @@ import type { ValidatorSet } from './validators.ts';
 
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_FUTURE_HEIGHT_WINDOW = 8;
-/** View timeouts double per view up to 2^6 = 64 times the base. */
-const MAX_TIMEOUT_DOUBLINGS = 6;
+/**
+ * View timeouts double per view up to 2^3 = 8 times the base (32 s with the node's defaults).
+ * Doubling lets validators whose views drifted apart overlap in one view long enough to
+ * decide; the cap bounds what recovery costs after a long partition, when every validator
+ * sits at a high view and each faulty leader in the rotation burns one capped timeout. At
+ * 64× (the earlier cap) that was over four minutes per faulty leader with the defaults.
+ */
+export const MAX_VIEW_TIMEOUT_DOUBLINGS = 3;
 const EVIDENCE_KEPT = 256;
 
 export interface ResolvedOptions {
@@ -143,6 +149,11 @@ export class EngineContext {
   /** The node's verdicts on blocks of the current height, by block hash. */
   readonly validity = new Map<string, boolean>();
   readonly validationsPending = new Set<string>();
+  /**
+   * Blocks of this height refused for a reason that may pass later (this node's clock), by hash,
+   * with the view of the refusal: not asked again in that view, asked again in a later one.
+   */
+  readonly refusedForView = new Map<string, number>();
   /** The proposal this leader asked the node for, with the view changes that will justify it. */
   proposalRequest: { view: number; viewChanges: ConsensusMessage[] } | null = null;
   /** A block hash with a commit certificate and a known block, ready to commit. */
@@ -209,7 +220,7 @@ export class EngineContext {
   }
 
   timeoutTicks(view: number): number {
-    return this.options.timeoutBaseTicks * 2 ** Math.min(view, MAX_TIMEOUT_DOUBLINGS);
+    return this.options.timeoutBaseTicks * 2 ** Math.min(view, MAX_VIEW_TIMEOUT_DOUBLINGS);
   }
 
   /**

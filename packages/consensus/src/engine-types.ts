@@ -33,7 +33,7 @@ export interface EngineOptions {
    * never take a node down.
    */
   hashBlock(block: Uint8Array): BlockHashResult | Uint8Array;
-  /** The view timeout at view 0, in ticks; it doubles per view, up to `maxTimeoutDoublings` times. */
+  /** The view timeout at view 0, in ticks; it doubles per view, up to `MAX_VIEW_TIMEOUT_DOUBLINGS` times. */
   timeoutBaseTicks: number;
   /** Messages larger than this are dropped unread (default 4 MiB). */
   maxMessageBytes?: number;
@@ -50,8 +50,14 @@ export type EngineInput =
   | { type: 'message'; bytes: Uint8Array }
   /** The answer to `requestProposal`. */
   | { type: 'proposal'; height: number; view: number; block: Uint8Array }
-  /** The answer to `validate`; the engine remembers the verdict per (height, block hash). */
-  | { type: 'validated'; height: number; view: number; blockHash: Uint8Array; valid: boolean }
+  /**
+   * The answer to `validate`; the engine remembers the verdict per (height, block hash). A
+   * refusal that depends on this node's clock (a block time too far ahead) is `retryable`: it
+   * holds for the view it was given in only, and the block is judged again in a later view —
+   * otherwise a leader stamping a block just past one validator's drift bound could keep that
+   * validator from ever preparing it, whoever re-proposes it.
+   */
+  | { type: 'validated'; height: number; view: number; blockHash: Uint8Array; valid: boolean; retryable?: boolean }
   /** The node applied this height from block sync. */
   | { type: 'synced'; height: number; blockHash: Uint8Array; certificate: CommitCertificate };
 
@@ -64,8 +70,21 @@ export type EngineAction =
   | { type: 'send'; to: Uint8Array; bytes: Uint8Array }
   /** This validator leads (height, view): build a block and answer with a `proposal` input. */
   | { type: 'requestProposal'; height: number; view: number }
-  /** Check this block against the state at height - 1 and answer with a `validated` input. */
-  | { type: 'validate'; height: number; view: number; blockHash: Uint8Array; block: Uint8Array }
+  /**
+   * Check this block against the state at height - 1 and answer with a `validated` input.
+   * `checkTimeliness` is false for a block a justified NEW-VIEW re-proposes with its prepared
+   * certificate: a quorum prepared it, so honest validators found its time acceptable when it
+   * was fresh, and judging it again against this node's clock could only stall the height
+   * (Tendermint's proposer-based timestamps judge re-proposals the same way).
+   */
+  | {
+      type: 'validate';
+      height: number;
+      view: number;
+      blockHash: Uint8Array;
+      block: Uint8Array;
+      checkTimeliness: boolean;
+    }
   /** The block is final: apply it (durably) before the actions that follow. Once per height, in order. */
   | {
       type: 'commit';

@@ -129,7 +129,7 @@ export class ConsensusEngine {
         onProposalReady(context, input.height, input.view, input.block);
         break;
       case 'validated':
-        onValidated(context, input.height, input.blockHash, input.valid);
+        onValidated(context, input.height, input.view, input.blockHash, input.valid, input.retryable === true);
         break;
       case 'synced':
         this.#synced(input.height, input.blockHash, input.certificate);
@@ -236,6 +236,7 @@ export class ConsensusEngine {
     context.votedBlocks.clear();
     context.decision = null;
     context.validity.clear();
+    context.refusedForView.clear();
     context.validationsPending.clear();
     context.proposalRequest = null;
     context.committable = null;

@@ -6,6 +6,7 @@ export {
   encodeCommitCertificate,
   verifyCommitCertificate,
 } from './certificate.ts';
+export { MAX_VIEW_TIMEOUT_DOUBLINGS } from './context.ts';
 export { ConsensusEngine } from './engine.ts';
 export type {
   BlockHashResult,

@@ -1,17 +1,23 @@
 import { bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
+import { assert } from './errors.ts';
 import { highestPreparedClaim } from './justification.ts';
 import { type ConsensusMessage, withoutAttachments } from './messages.ts';
 import { moveToView } from './on-view-change.ts';
 import { checkCertificate } from './on-vote.ts';
 import { acceptOwn } from './receive.ts';
 
-/** Remembers a block of the current height by hash; a waiting certificate may now commit. */
+/**
+ * Remembers a block of the current height by hash. A waiting certificate may now commit, and a
+ * leader whose view changes proved this block prepared, but that lacked it, can now re-propose
+ * it: without this retry the view would time out although every piece of its NEW-VIEW arrived.
+ */
 export function storeBlock(context: EngineContext, blockHash: Uint8Array, block: Uint8Array): void {
   const key = bytesToHex(blockHash);
   if (context.log.blocks.has(key)) return;
   context.log.blocks.set(key, block);
   checkCertificate(context, blockHash);
+  tryProposeNewView(context);
 }
 
 /** A leader's PRE-PREPARE for view 0 (sender and block hash already checked). */
@@ -44,14 +50,17 @@ export function considerPrepare(context: EngineContext): void {
   const key = bytesToHex(proposal.blockHash);
   const valid = context.validity.get(key);
   if (valid === undefined) {
-    if (!context.validationsPending.has(key)) {
+    const refusedIn = context.refusedForView.get(key);
+    if (!context.validationsPending.has(key) && (refusedIn === undefined || refusedIn < context.view)) {
       context.validationsPending.add(key);
+      assert(proposal.block !== null, 'parsing guarantees a proposal carries its block');
       context.emit({
         type: 'validate',
         height: context.height,
         view: context.view,
         blockHash: proposal.blockHash,
-        block: proposal.block as Uint8Array,
+        block: proposal.block,
+        checkTimeliness: !(proposal.type === 'newView' && proposal.preparedCertificate.length > 0),
       });
     }
     return;
@@ -76,12 +85,23 @@ export function castOwn(context: EngineContext, message: ConsensusMessage): void
   acceptOwn(context, message);
 }
 
-/** The node's verdict on a block; remembered per block hash for the rest of the height. */
-export function onValidated(context: EngineContext, height: number, blockHash: Uint8Array, valid: boolean): void {
+/**
+ * The node's verdict on a block: remembered per block hash for the rest of the height, except
+ * a retryable refusal, which holds for the view it was given in only.
+ */
+export function onValidated(
+  context: EngineContext,
+  height: number,
+  view: number,
+  blockHash: Uint8Array,
+  valid: boolean,
+  retryable: boolean,
+): void {
   if (height !== context.height) return;
   const key = bytesToHex(blockHash);
   context.validationsPending.delete(key);
-  context.validity.set(key, valid);
+  if (!valid && retryable) context.refusedForView.set(key, Math.max(view, context.refusedForView.get(key) ?? 0));
+  else context.validity.set(key, valid);
   considerPrepare(context);
 }
 

@@ -1,11 +1,12 @@
 import {
   ConsensusEngine,
   type ConsensusMessage,
+  decodeConsensusMessage,
   type EngineAction,
   encodeConsensusMessage,
   verifyEquivocation,
 } from '@autoledger/consensus';
-import { type Signer, sha256 } from '@autoledger/crypto';
+import { bytesToHex, type Signer, sha256 } from '@autoledger/crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { blockOf, CHAIN_ID, signed, testSigners, testValidatorSet } from './helpers.ts';
@@ -216,6 +217,50 @@ test('step never throws, whatever the bytes: random, truncated and bit-flipped m
   }
   // Bit flips that land in attachments or in unused bits can leave a valid message.
   assert.ok(accepted < 100, `${accepted} mangled messages accepted`);
+});
+
+test('a leader whose view changes prove a block it lacks re-proposes it when the block arrives late', () => {
+  const target = engine();
+  // Validators 1–3 prepared the block in view 0 (validator 0 never saw the PRE-PREPARE), and
+  // ask for view 1, which validator 0 leads; validator 1 carries the prepared certificate but
+  // not the block.
+  const preparedCertificate = [v1, v2, v3].map((by) => prepare(by));
+  const viewChanges = [
+    signed(v1, { type: 'viewChange', height: 3, view: 1, blockHash, preparedView: 0 }, { preparedCertificate }),
+    signed(v2, { type: 'viewChange', height: 3, view: 1, blockHash: new Uint8Array(0) }),
+    signed(v3, { type: 'viewChange', height: 3, view: 1, blockHash: new Uint8Array(0) }),
+  ];
+  const before = viewChanges.flatMap((message) => feed(target, message));
+  assert.equal(dropCodes(before), []);
+  assert.not.ok(
+    before.some((action) => action.type === 'requestProposal'),
+    'with a prepared claim the leader must not propose a new block',
+  );
+  // The PRE-PREPARE of view 0 arrives late, with the block.
+  const late = feed(target, signed(v3, { type: 'prePrepare', height: 3, blockHash }, { block }));
+  const newViews = late.filter(
+    (action) => action.type === 'broadcast' && decodeConsensusMessage(action.bytes).type === 'newView',
+  );
+  assert.is(newViews.length, 1, 'the NEW-VIEW leaves once the block is known');
+  const newView = decodeConsensusMessage((newViews[0] as { bytes: Uint8Array }).bytes);
+  assert.is(bytesToHex(newView.blockHash), bytesToHex(blockHash), 'it re-proposes the prepared block');
+  assert.is(newView.view, 1);
+});
+
+test('the view timeout stops doubling at eight times the base, so recovery after a partition is quick', () => {
+  const target = engine();
+  // Two validators (more than a third of the power) ask for view 9: validator 0 follows.
+  for (const by of [v1, v2])
+    feed(target, signed(by, { type: 'viewChange', height: 3, view: 9, blockHash: new Uint8Array(0) }));
+  let ticks = 0;
+  let moved = false;
+  while (!moved && ticks < 10_000) {
+    ticks += 1;
+    moved = target.step({ type: 'tick' }).some((action) => action.type === 'viewChanged');
+  }
+  assert.ok(moved);
+  // The base is 10 ticks: view 9's timer is 10 × 2^3, not 10 × 2^9 or 10 × 2^6.
+  assert.is(ticks, 10 * 8);
 });
 
 test.run();

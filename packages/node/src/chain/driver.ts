@@ -211,7 +211,7 @@ export class ConsensusDriver {
           this.#maybePropose();
           break;
         case 'validate':
-          void this.#validate(action.height, action.view, action.blockHash, action.block);
+          void this.#validate(action.height, action.view, action.blockHash, action.block, action.checkTimeliness);
           break;
         case 'commit': {
           const started = performance.now();
@@ -255,11 +255,17 @@ export class ConsensusDriver {
     this.#deps.p2p.penalise(from, points, code);
   }
 
-  async #validate(height: number, view: number, blockHash: Uint8Array, block: Uint8Array): Promise<void> {
+  async #validate(
+    height: number,
+    view: number,
+    blockHash: Uint8Array,
+    block: Uint8Array,
+    checkTimeliness: boolean,
+  ): Promise<void> {
     let verdict: Awaited<ReturnType<Executor['validate']>>;
     const started = performance.now();
     try {
-      verdict = await this.#deps.executor.validate(block, { height, view });
+      verdict = await this.#deps.executor.validate(block, { height, view, checkClock: checkTimeliness });
       this.#log.debug('block_validated', {
         height,
         view,
@@ -272,7 +278,9 @@ export class ConsensusDriver {
     }
     if (!verdict.valid)
       this.#log.warn('proposal_rejected', { height, view, code: verdict.code, reason: verdict.reason });
-    this.#enqueue({ input: { type: 'validated', height, view, blockHash, valid: verdict.valid } });
+    // A block time ahead of this node's clock may be fine a view later; every other refusal is final.
+    const retryable = !verdict.valid && verdict.code === 'TIME_TOO_FAR_AHEAD';
+    this.#enqueue({ input: { type: 'validated', height, view, blockHash, valid: verdict.valid, retryable } });
   }
 
   /**

@@ -197,13 +197,16 @@ export class Executor {
     });
   }
 
-  /** Checks a proposed block completely, executing it; the result is cached for the commit. */
-  validate(bytes: Uint8Array, expected: { height: number; view: number }): Promise<Validity> {
+  /**
+   * Checks a proposed block completely, executing it; the result is cached for the commit.
+   * `checkClock: false` skips the future-drift check, for a re-proposal a quorum prepared.
+   */
+  validate(bytes: Uint8Array, expected: { height: number; view: number; checkClock?: boolean }): Promise<Validity> {
     return this.#run(async () => {
       if (expected.height !== this.#head.height + 1) {
         return { valid: false, code: 'WRONG_HEIGHT', reason: `the node is at height ${this.#head.height}` };
       }
-      return this.#validateAtHead(bytes, expected.view, true);
+      return this.#validateAtHead(bytes, expected.view, expected.checkClock ?? true);
     });
   }
 
