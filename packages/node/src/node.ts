@@ -21,9 +21,11 @@ import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
 import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 import { P2PHost } from './p2p.ts';
+import { buildVehicleReport } from './report.ts';
 import { createRpcMethods } from './rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
+import { createWebHandler } from './web.ts';
 
 /** The environment variable that holds the passphrase of an encrypted node key file. */
 export const NODE_KEY_PASSPHRASE_ENV = 'AUTOLEDGER_NODE_KEY_PASSPHRASE';
@@ -373,6 +375,11 @@ export class AutoledgerNode {
           metrics: () => this.metrics.registry.render(),
           checkTopic,
           logger: this.log,
+          web: createWebHandler({
+            genesisJson: this.chain.json,
+            report: (vin) => buildVehicleReport(this, vin, { proveAbsence: true }),
+            logger: this.log,
+          }),
         },
       );
       await this.#rpc.start();

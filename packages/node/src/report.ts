@@ -69,10 +69,19 @@ function certificateFromJson(json: unknown): CommitCertificate {
   };
 }
 
-/** Builds the report of `vin` at the latest committed height, or undefined for an unknown VIN. */
-export async function buildVehicleReport(node: AutoledgerNode, vin: string): Promise<VehicleReport | undefined> {
+/**
+ * Builds the report of `vin` at the latest committed height. For a VIN nobody registered it
+ * answers undefined, or — with `proveAbsence` — a report whose proofs show that no vehicle
+ * record, history, theft, lien or brand exists under that VIN: the buyer's page shows
+ * "not registered" only when such a non-inclusion proof verifies.
+ */
+export async function buildVehicleReport(
+  node: AutoledgerNode,
+  vin: string,
+  options: { proveAbsence?: boolean } = {},
+): Promise<VehicleReport | undefined> {
   const proofs = await node.ledger.proveVehicle(vin);
-  if (proofs.vehicle.value === null) return undefined;
+  if (proofs.vehicle.value === null && options.proveAbsence !== true) return undefined;
   const block = await node.store.block(proofs.height);
   const certificateBytes = await node.store.certificate(proofs.height);
   if (block === undefined || certificateBytes === undefined) {

@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../log.ts';
+import type { WebHandler } from '../web.ts';
 import {
   JsonRpcDispatcher,
   type JsonRpcLimits,
@@ -20,7 +21,6 @@ import {
   type SubmissionBudget,
 } from './jsonrpc.ts';
 import { DEFAULT_REFUSAL_BUDGET, RefusalBudget, type RefusalBudgetOptions } from './refusal-budget.ts';
-import type { WebHandler } from '../web.ts';
 
 export interface RpcServerOptions {
   host: string;
