@@ -5,7 +5,7 @@
 // views time out. Here at most one slice runs per turn of the event loop, and none while a
 // block is being built, validated or committed: blocks first, admission with what is left.
 
-import type { AdmitResult, Mempool } from './mempool.ts';
+import { type AdmitResult, type Mempool, refuseOversize } from './mempool.ts';
 
 export type AdmissionSource = 'client' | 'peer';
 
@@ -27,6 +27,9 @@ export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = { sliceSize: 32, maxQ
 interface Job {
   txs: readonly Uint8Array[];
   source: AdmissionSource;
+  /** Indexes into `txs` that wait for the mempool, in order; `next` is the first not yet done. */
+  positions: number[];
+  next: number;
   results: AdmitResult[];
   resolve(results: AdmitResult[]): void;
 }
@@ -63,22 +66,36 @@ export class Admission {
   stop(): void {
     this.#stopped = true;
     for (const job of this.#jobs.splice(0)) {
-      const refused = job.txs.slice(job.results.length).map(() => shuttingDown());
-      job.resolve([...job.results, ...refused]);
+      for (const position of job.positions.slice(job.next)) job.results[position] = shuttingDown();
+      job.resolve(job.results);
     }
     this.#queued = 0;
   }
 
+  /**
+   * Queues transactions for the mempool and answers each, in order. An oversize one is
+   * answered TX_TOO_LARGE at once, by its length alone: it takes no queue slot and waits for
+   * nothing (the mempool's cheaper-first order of checks does the rest; see Mempool.add).
+   */
   submit(txs: readonly Uint8Array[], source: AdmissionSource): Promise<AdmitResult[]> {
     if (this.#stopped) return Promise.resolve(txs.map(() => shuttingDown()));
-    if (this.#queued + txs.length > this.#options.maxQueued) {
-      return Promise.resolve(
-        txs.map(() => ({ ok: false, code: 'MEMPOOL_FULL', message: 'the node is busy; retry later' })),
-      );
+    const results: AdmitResult[] = new Array(txs.length);
+    const positions: number[] = [];
+    txs.forEach((bytes, index) => {
+      const refused = bytes instanceof Uint8Array ? refuseOversize(bytes) : malformed();
+      if (refused === undefined) positions.push(index);
+      else results[index] = refused;
+    });
+    if (positions.length === 0) return Promise.resolve(results);
+    if (this.#queued + positions.length > this.#options.maxQueued) {
+      for (const position of positions) {
+        results[position] = { ok: false, code: 'MEMPOOL_FULL', message: 'the node is busy; retry later' };
+      }
+      return Promise.resolve(results);
     }
     return new Promise((resolve) => {
-      this.#jobs.push({ txs, source, results: [], resolve });
-      this.#queued += txs.length;
+      this.#jobs.push({ txs, source, positions, next: 0, results, resolve });
+      this.#queued += positions.length;
       if (!this.#working) void this.#work();
     });
   }
@@ -91,15 +108,17 @@ export class Admission {
         let budget = this.#options.sliceSize;
         while (budget > 0 && this.#jobs.length > 0 && !this.#stopped) {
           const job = this.#jobs[0] as Job;
-          const bytes = job.txs[job.results.length] as Uint8Array;
+          const position = job.positions[job.next] as number;
+          const bytes = job.txs[position] as Uint8Array;
           const mempool = this.#deps.mempool;
           const share = job.source === 'client' ? this.#options.clientShare : 1;
           const result = await mempool.add(bytes, (hash) => this.#deps.isCommitted(hash), share);
-          job.results.push(result);
+          job.results[position] = result;
+          job.next++;
           this.#queued--;
           budget--;
           if (result.ok && !result.duplicate) this.#deps.onAdmitted(bytes, result, job.source);
-          if (job.results.length === job.txs.length) {
+          if (job.next === job.positions.length) {
             this.#jobs.shift();
             job.resolve(job.results);
           }
@@ -110,6 +129,10 @@ export class Admission {
       this.#working = false;
     }
   }
+}
+
+function malformed(): AdmitResult {
+  return { ok: false, code: 'MALFORMED_TX', message: 'a transaction is bytes' };
 }
 
 function shuttingDown(): AdmitResult {

@@ -162,6 +162,14 @@ export function parseNodeConfig(input: unknown): NodeConfig {
       `p2p.maxFrameBytes must be at least ${MAX_BLOCK_BYTES + 1024 * 1024}: a proposal carries a whole block`,
     );
   }
+  const { mempool } = config;
+  if (mempool.maxTxs < 1) throw new ConfigError('mempool.maxTxs must be at least 1');
+  if (mempool.maxPerSender < 1) throw new ConfigError('mempool.maxPerSender must be at least 1');
+  // 0 admits only each account's next nonce; a window wider than the pool itself would let
+  // one account park the whole pool's worth of transactions that cannot execute yet.
+  if (mempool.maxNonceAhead > mempool.maxTxs) {
+    throw new ConfigError(`mempool.maxNonceAhead must be from 0 to mempool.maxTxs (${mempool.maxTxs})`);
+  }
   const strings = (list: unknown[], where: string) => {
     if (!list.every((item) => typeof item === 'string')) throw new ConfigError(`${where} must hold strings`);
   };

@@ -1,9 +1,17 @@
-// The mempool: transactions admitted (decoded, signature verified once, checked against the
-// committed state) and waiting for a block. Per-sender nonce ordering, per-sender and total
+// The mempool: transactions admitted (decoded, checked against the committed state, signature
+// verified once) and waiting for a block. Per-sender nonce ordering, per-sender and total
 // caps, a time to live, and a re-check after every block keep it correct and bounded.
 
 import { bytesToHex, sha256 } from '@autoledger/crypto';
-import { type DecodedTx, type DecodeResult, decodeTx, type Ledger, verifyTxSignature } from '@autoledger/state';
+import {
+  type DecodedTx,
+  type DecodeResult,
+  decodeTx,
+  type Ledger,
+  MAX_NONCE_AHEAD,
+  MAX_TX_BYTES,
+  verifyTxSignature,
+} from '@autoledger/state';
 
 /** sha256 of an encoded transaction, signature included, and its hex: the pool's key. */
 interface Envelope {
@@ -45,6 +53,11 @@ export interface MempoolOptions {
   maxBytes: number;
   /** How many pending transactions one account may have, i.e. how far ahead its nonces may run. */
   maxPerSender: number;
+  /**
+   * How far past its account's committed nonce a transaction's nonce may run (NONCE_TOO_FAR
+   * beyond): an account cannot park more never-executable transactions than this.
+   */
+  maxNonceAhead: number;
   ttlMs: number;
 }
 
@@ -54,6 +67,7 @@ export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
   maxTxs: 10_000,
   maxBytes: 32 * 1024 * 1024,
   maxPerSender: 1_000,
+  maxNonceAhead: MAX_NONCE_AHEAD,
   ttlMs: 10 * 60_000,
 };
 
@@ -156,11 +170,28 @@ export class Mempool {
   }
 
   /**
-   * Admits encoded transaction bytes. The cheap refusals come first (a full pool, a malformed
-   * or duplicate transaction), then the signature, then the state check. `isCommitted` tells a
-   * replay (ALREADY_COMMITTED) from a plain stale nonce; it reads the chain, so it runs only for
-   * a transaction whose nonce is already used. `capacityShare` is the part of the pool this
-   * submission may fill (clients get less than validators relaying to each other).
+   * Admits encoded transaction bytes. Every refusal that costs little comes before the one
+   * that costs much — the signature verification (tens of microseconds of ed25519, where the
+   * rest takes a few):
+   *
+   *  1. oversize (TX_TOO_LARGE), by the byte length alone, before the bytes are hashed;
+   *  2. a copy already pooled or just committed (one hash, two lookups), a full pool;
+   *  3. malformed: the stateless decode (shape, kind, fields, chain id syntax);
+   *  4. the state check (`Ledger.checkTx`): wrong chain id (WRONG_CHAIN, no read at all), then
+   *     ONE read of the signer's account — unknown (UNKNOWN_SIGNER) or frozen (ACCOUNT_FROZEN)
+   *     signer, a role the kind does not allow (UNAUTHORIZED), a stale nonce (BAD_NONCE, or
+   *     ALREADY_COMMITTED when that very transaction is in a block) or one more than
+   *     `maxNonceAhead` ahead (NONCE_TOO_FAR);
+   *  5. the pool's own nonce rules (the per-sender window, NONCE_TAKEN);
+   *  6. only then the signature (BAD_SIGNATURE), verified at most once per envelope.
+   *
+   * The signer and its nonce cannot be known without the account, so step 4 does read the
+   * state: but it is one record, served from the ledger's in-memory record cache (accounts
+   * that sign are read at every admission and every block, so they stay in it; a miss is one
+   * level lookup, and an unknown signer is remembered too). `isCommitted` tells a replay from
+   * a plain stale nonce; it reads the transaction index, so it runs only for a nonce already
+   * used. `capacityShare` is the part of the pool this submission may fill (clients get less
+   * than validators relaying to each other).
    */
   async add(
     bytes: Uint8Array,
@@ -168,6 +199,8 @@ export class Mempool {
     capacityShare = 1,
   ): Promise<AdmitResult> {
     if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'MALFORMED_TX', message: 'a transaction is bytes' };
+    const oversize = refuseOversize(bytes);
+    if (oversize !== undefined) return oversize;
     const envelope = envelopeOfBytes(bytes);
     const pooled = this.#byEnvelope.get(envelope.key);
     if (pooled !== undefined) return { ok: true, hash: pooled.tx.hashHex, duplicate: true };
@@ -181,18 +214,13 @@ export class Mempool {
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
     const tx = decoded.tx;
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
-    if (!this.verifySignatureOnce(tx)) {
-      return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
-    }
-    const check = await this.#ledger.checkTx(tx);
+    const check = await this.#ledger.checkTx(tx, { maxNonceAhead: this.#options.maxNonceAhead });
     if (!check.ok) {
       if (check.code === 'BAD_NONCE' && (await isCommitted(tx.hash))) return alreadyCommitted(tx.hashHex);
       return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
     }
     // The check awaited the store: another copy may have been admitted meanwhile.
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
-    const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce: check.accountNonce, byNonce: new Map() };
-    queue.accountNonce = check.accountNonce;
     if (tx.nonce >= check.accountNonce + this.#options.maxPerSender) {
       return {
         ok: false,
@@ -201,7 +229,7 @@ export class Mempool {
         message: `nonce ${tx.nonce} is too far ahead of the account's next nonce ${check.accountNonce}`,
       };
     }
-    if (queue.byNonce.has(tx.nonce)) {
+    if (this.#bySender.get(tx.signerAddress)?.byNonce.has(tx.nonce)) {
       return {
         ok: false,
         hash: tx.hashHex,
@@ -212,6 +240,13 @@ export class Mempool {
     if (this.#byHash.size >= this.#options.maxTxs || this.#bytes + tx.bytes.length > this.#options.maxBytes) {
       return { ok: false, hash: tx.hashHex, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
     }
+    // Everything above was cheap; this is the one expensive step, paid only by a transaction
+    // the pool would otherwise take.
+    if (!this.verifySignatureOnce(tx)) {
+      return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
+    }
+    const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce: check.accountNonce, byNonce: new Map() };
+    queue.accountNonce = check.accountNonce;
     const entry: Entry = { tx, addedAt: this.#now() };
     queue.byNonce.set(tx.nonce, entry);
     this.#bySender.set(tx.signerAddress, queue);
@@ -336,7 +371,7 @@ export class Mempool {
       const tx = txs[i] as DecodedTx;
       const entry = this.#byHash.get(tx.hashHex);
       if (entry === undefined) continue;
-      const check = await this.#ledger.checkTx(tx);
+      const check = await this.#ledger.checkTx(tx, { maxNonceAhead: this.#options.maxNonceAhead });
       if (!check.ok) {
         this.#remove(entry);
         dropped++;
@@ -348,6 +383,15 @@ export class Mempool {
   pendingHashes(limit: number): string[] {
     return [...this.#byHash.keys()].slice(0, limit);
   }
+}
+
+/**
+ * TX_TOO_LARGE for bytes longer than any transaction may be, judged by the length alone: an
+ * oversize submission is refused before any of it is hashed, copied or decoded.
+ */
+export function refuseOversize(bytes: Uint8Array): AdmitResult | undefined {
+  if (bytes.length <= MAX_TX_BYTES) return undefined;
+  return { ok: false, code: 'TX_TOO_LARGE', message: `the transaction exceeds ${MAX_TX_BYTES} bytes` };
 }
 
 function alreadyCommitted(hash: string): AdmitResult {

@@ -7,7 +7,13 @@ import * as assert from 'uvu/assert';
 import { Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
 import { TestChain } from '../state/support/chain.ts';
 
-const OPTIONS: MempoolOptions = { maxTxs: 100, maxBytes: 1024 * 1024, maxPerSender: 10, ttlMs: 60_000 };
+const OPTIONS: MempoolOptions = {
+  maxTxs: 100,
+  maxBytes: 1024 * 1024,
+  maxPerSender: 10,
+  maxNonceAhead: 64,
+  ttlMs: 60_000,
+};
 const never = async () => false;
 
 async function setup(options: Partial<MempoolOptions> = {}) {
@@ -75,10 +81,13 @@ test('a copy that arrives after its block is ALREADY_COMMITTED at once, without 
   });
   assert.is(indexReads, 0);
   assert.is(mempool.size, 0);
-  // Other bytes for the same body (another signature) are not that transaction: full checks.
+  // Other bytes for the same body (another signature) are not that transaction: full checks,
+  // of which the stale nonce refuses it before its signature is looked at.
   const forged = first.bytes.slice();
   forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
-  assert.is(await codeOf(mempool, forged), 'BAD_SIGNATURE');
+  const verified = mempool.signaturesVerified;
+  assert.is(await codeOf(mempool, forged), 'BAD_NONCE');
+  assert.is(mempool.signaturesVerified, verified);
 });
 
 test('a block’s transactions: pooled ones are reused, others decoded and verified once, forgeries refused', async () => {
