@@ -2,7 +2,7 @@ import { bytesToHex } from '@autoledger/crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeBlock } from './app.ts';
-import { ADVERSARIAL_BEHAVIOURS, calmScenario } from './scenario.ts';
+import { ADVERSARIAL_BEHAVIOURS, calmScenario, driftStallScenario } from './scenario.ts';
 import { failingSeeds } from './seeds.ts';
 import { hashOf, type SimHooks, Simulation } from './simulation.ts';
 
@@ -72,6 +72,17 @@ test('a NEW-VIEW leader that picks its own quorum leaves out the only prepared c
   const committed = sim.storeOf(1)[2];
   assert.ok(committed !== undefined && (committed.certificate.view ?? 0) >= 1, 'height 3 took a view change');
   assert.not.equal(hashOf(committed), preparedInViewZero, 'the prepared, undecided block was left out');
+});
+
+test("a leader stamping its block just past one validator's drift bound cannot stall the height (n=4)", () => {
+  // Validator 0 refuses the block as too far ahead; 1, 2 and 3 prepare it; 3 then withholds.
+  // Later NEW-VIEWs re-propose the prepared block, and validator 0 must judge it again.
+  const sim = new Simulation(driftStallScenario());
+  runToHeight(sim, 6, 3000);
+  assert.ok(
+    (sim.stats.validationRefusals.TIME_TOO_FAR_AHEAD ?? 0) > 0,
+    'validator 0 refused the block for its time at first',
+  );
 });
 
 const EVERY_BEHAVIOUR_BUT_THE_STAMPER = ADVERSARIAL_BEHAVIOURS;
