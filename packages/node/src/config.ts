@@ -8,6 +8,8 @@ import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './chain/executor.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
 import { DEFAULT_RPC_LIMITS } from './rpc/server.ts';
+import { configSchemaProblems } from './schemas/config-schema.ts';
+import { formatSchemaProblems } from './schemas/validate.ts';
 
 export interface NodeConfig {
   moniker: string;
@@ -197,6 +199,9 @@ export function loadNodeConfig(home: string): NodeConfig {
   } catch (error) {
     throw new ConfigError(`${path} is not valid JSON: ${(error as Error).message}`);
   }
+  // The schema names every problem at its JSON pointer; parseNodeConfig adds cross-field rules.
+  const problems = configSchemaProblems(json, DEFAULT_CONFIG);
+  if (problems.length > 0) throw new ConfigError(`invalid config ${path}: ${formatSchemaProblems(problems, '; ')}`);
   return parseNodeConfig(json);
 }
 

@@ -22,4 +22,7 @@ export {
   type VerifiedReport,
   verifyVehicleReport,
 } from './report.ts';
+export { buildConfigSchema, configSchemaProblems } from './schemas/config-schema.ts';
+export { GENESIS_SCHEMA, genesisSchemaProblems } from './schemas/genesis-schema.ts';
+export { formatSchemaProblems, type JsonSchema, type SchemaProblem } from './schemas/validate.ts';
 export { VERSION } from './version.ts';
