@@ -1,7 +1,7 @@
 import { bytesToHex } from '@autoledger/crypto';
 import type { CommitCertificate } from './certificate.ts';
 import type { BlockHashResult, EngineAction, EngineOptions } from './engine-types.ts';
-import { assert, ConsensusError } from './errors.ts';
+import { assert, ConsensusError, type DropCode } from './errors.ts';
 import { type Equivocation, equivocationOf } from './evidence.ts';
 import { HeightLog } from './height-log.ts';
 import type { JustificationContext } from './justification.ts';
@@ -260,7 +260,7 @@ export class EngineContext {
     this.actions.push(action);
   }
 
-  drop(code: string, reason: string): void {
+  drop(code: DropCode, reason: string): void {
     this.emit({ type: 'dropped', code, reason });
   }
 

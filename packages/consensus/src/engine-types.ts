@@ -1,4 +1,5 @@
 import type { CommitCertificate } from './certificate.ts';
+import type { DropCode } from './errors.ts';
 import type { Equivocation } from './evidence.ts';
 import type { MessageSigner } from './messages.ts';
 import type { PersistedConsensusState } from './persisted.ts';
@@ -97,7 +98,7 @@ export type EngineAction =
   /** Others are ahead: fetch committed blocks up to at least this height and feed `synced`. */
   | { type: 'requestSync'; targetHeight: number }
   /** A network message refused at the boundary. */
-  | { type: 'dropped'; code: string; reason: string }
+  | { type: 'dropped'; code: DropCode; reason: string }
   /** A validator signed two conflicting messages. */
   | { type: 'evidence'; evidence: Equivocation }
   | { type: 'viewChanged'; height: number; view: number };

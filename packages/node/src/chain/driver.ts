@@ -6,6 +6,7 @@
 import type {
   CommitCertificate,
   ConsensusEngine,
+  DropCode,
   EngineAction,
   EngineInput,
   Equivocation,
@@ -43,7 +44,8 @@ export interface DriverDependencies {
   onCommitted(committed: CommittedBlock): Promise<void>;
   onSyncNeeded(targetHeight: number): void;
   onViewChange(height: number, view: number): void;
-  onDropped(code: string): void;
+  /** A consensus message refused by the engine, or by the driver's own queue bound. */
+  onDropped(code: DropCode | 'QUEUE_FULL'): void;
   /** Equivocation the engine proved: kept (persisted) by the node. */
   onEvidence?(evidence: Equivocation): void;
   /**
@@ -66,13 +68,11 @@ const MAX_QUEUED_MESSAGE_BYTES = 64 * 1024 * 1024;
  * honest rate, adds up to a ban. Duplicates (retransmissions) and this node's own full
  * buffers cost nothing.
  */
-export const PENALISED_DROPS: ReadonlyMap<string, number> = new Map([
+export const PENALISED_DROPS: ReadonlyMap<DropCode, number> = new Map<DropCode, number>([
   ['MALFORMED', 10],
   ['MALFORMED_BLOCK', 10],
-  ['JUNK_ATTACHMENT', 10],
   ['BAD_SIGNATURE', 10],
   ['OVERSIZED', 10],
-  ['TOO_LARGE', 10],
   ['WRONG_CHAIN', 10],
   ['NOT_VALIDATOR', 10],
   ['WRONG_PROPOSER', 10],
@@ -86,7 +86,7 @@ export const PENALISED_DROPS: ReadonlyMap<string, number> = new Map([
   ['VIEW_TOO_OLD', 0.1],
 ]);
 /** Far-future codes, forgiven while the node is behind (see `isBehind`). */
-const AHEAD_DROPS = new Set(['HEIGHT_TOO_FAR_AHEAD', 'VIEW_TOO_FAR_AHEAD']);
+const AHEAD_DROPS: ReadonlySet<DropCode> = new Set<DropCode>(['HEIGHT_TOO_FAR_AHEAD', 'VIEW_TOO_FAR_AHEAD']);
 /** Equivocation is proof signed by the culprit: its validator's peer is banned at once. */
 const EQUIVOCATION_PENALTY = 100;
 
@@ -248,7 +248,7 @@ export class ConsensusDriver {
     }
   }
 
-  #penaliseDrop(code: string, from: string | undefined): void {
+  #penaliseDrop(code: DropCode, from: string | undefined): void {
     const points = PENALISED_DROPS.get(code);
     if (from === undefined || points === undefined) return;
     if (AHEAD_DROPS.has(code) && this.#deps.isBehind?.()) return;
