@@ -4,9 +4,12 @@
 // test takes between a commit and its next submission always fit inside it; block times are
 // the proposers' clocks, all on this machine.
 
-import { bytesToBase64 } from '@autoledger/crypto';
+import { bytesToBase64, utf8ToBytes } from '@autoledger/crypto';
+import { LevelKV, loadNodeConfig } from '@autoledger/node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { resolveHomePath } from '../../../packages/node/src/config.ts';
+import { recordStoreKey } from '../../../packages/state/src/state-view.ts';
 import { rpcCall, waitForCommitted } from '../../support/devnet.ts';
 import { loadAccount, signTransfer } from '../../support/load.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
@@ -73,6 +76,49 @@ test('a few transactions wait out the minimum block interval together; a full bl
       const fullGap = (await blockTime(net, height)) - (await blockTime(net, height - 1));
       assert.ok(fullGap < MIN_BLOCK_INTERVAL_MS, `full block ${height} did not wait: ${fullGap} ms`);
     }
+  } finally {
+    await net.stop();
+  }
+});
+
+// Admitted transactions execute (the state's property test proves it for every kind); this is
+// the fallback for when one still does not. A damaged record is a real way there: checkTx
+// reads only the signer's account, so a transfer to an account whose stored record no longer
+// decodes is admitted, and throws when the block executes it. The proposer must drop that
+// transaction from its mempool and propose without it, not fail every proposal after.
+test('a transaction that is admitted but fails to execute is dropped by the proposer; the next proposal commits', async () => {
+  const net = await startLocalNetwork({ validators: 1, blockIntervalMs: 200 });
+  try {
+    const home = net.homes[0] as string;
+    await waitFor(() => net.node(0).executor.head.height >= 1, { what: 'the first block' });
+    const alice = loadAccount(net.dir, 'alice');
+    const bob = loadAccount(net.dir, 'bob');
+    const insurer = loadAccount(net.dir, 'insurer-1');
+    // Damage bob's account record on disk while the node is down.
+    await net.stopNode(0);
+    const kv = await LevelKV.open(resolveHomePath(home, loadNodeConfig(home).dataDir));
+    await kv.batch([
+      { type: 'put', key: recordStoreKey(`account/${bob.key.address}`), value: utf8ToBytes('damaged record') },
+    ]);
+    await kv.close();
+    const node = await net.start(0);
+    const heightBefore = node.executor.head.height;
+
+    const doomed = signTransfer(net.layout.chainId, alice, bob.key.address, '1', 0);
+    const healthy = signTransfer(net.layout.chainId, insurer, alice.key.address, '1', 0);
+    const [doomedResult, healthyResult] = await node.submitTxs([doomed, healthy]);
+    assert.ok(doomedResult?.ok, `admitted: ${JSON.stringify(doomedResult)}`);
+    assert.ok(healthyResult?.ok, `admitted: ${JSON.stringify(healthyResult)}`);
+    const doomedHash = doomedResult.hash;
+
+    const committed = await waitForCommitted(node.rpcUrl as string, healthyResult.hash, { timeoutMs: 60_000 });
+    assert.ok(committed.height > heightBefore);
+    await waitFor(() => !node.mempool.has(doomedHash), { what: 'the failing transaction evicted from the mempool' });
+    assert.is(await node.store.txLocation(Buffer.from(doomedHash, 'hex')), undefined, 'never committed');
+    // And the chain goes on: later proposals do not trip over it again.
+    const height = node.executor.head.height;
+    await waitFor(() => node.executor.head.height >= height + 2, { timeoutMs: 60_000, what: 'two more blocks' });
+    assert.not.ok(node.mempool.has(doomedHash));
   } finally {
     await net.stop();
   }
