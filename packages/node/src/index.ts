@@ -11,7 +11,7 @@ export {
 export { type ChainGenesis, canonicalJson, GenesisError, loadGenesisFile, loadGenesisJson } from './genesis.ts';
 export { LevelKV } from './level-kv.ts';
 export { createLogger, isLogLevel, type Logger, type LogLevel, silentLogger } from './log.ts';
-export { AutoledgerNode } from './node.ts';
+export { AutoledgerNode, NODE_KEY_PASSPHRASE_ENV } from './node.ts';
 export { ed25519PublicKeyFromPeerId, peerIdFromEd25519PublicKey } from './p2p.ts';
 export {
   buildVehicleReport,
