@@ -2,6 +2,14 @@
 // hands the node the writes of a decided block for its atomic batch, and answers queries
 // (with Merkle proofs on request) from the committed state.
 //
+// Queries read one store snapshot each (KVStore.snapshot), taken at a moment when the store
+// holds exactly the committed head: a query sees one state however many blocks commit while
+// it runs, and never starts over. Before snapshots, a query re-ran whenever a commit began
+// during it, and a long one (a vehicle's whole history, a page of orders read from disk)
+// could re-run for as long as blocks kept committing. A snapshot is the simplest correct
+// answer: LevelDB keeps the versions a snapshot needs for as long as it is open, and every
+// query closes its snapshot when it returns.
+//
 // Store layout: every key starts with the byte 0x53 ('S') and the state never reads or
 // writes outside [0x53, 0x54). Under it: 'r' records, 't' tree nodes, 'm' metadata,
 // 'i' order indexes, 'd' the deadline queue (see state-view.ts and indexes.ts).
@@ -14,18 +22,22 @@ import { executeTx, type Receipt, runDeadlines } from './execute.ts';
 import type { Genesis } from './genesis.ts';
 import {
   ALL_ORDERS_PREFIX,
-  addressIndexPrefix,
   DEADLINE_PREFIX,
+  historyCursor,
+  INDEX_VERSION,
+  INDEX_VERSION_KEY,
+  type OrderFilter,
+  orderCursor,
+  orderFilterPrefix,
   orderIndexKeys,
-  orderNumber,
+  parseHistoryCursor,
+  parseOrderCursor,
   prefixEnd,
   readUint64,
-  statusIndexPrefix,
   uint64Bytes,
-  vinIndexPrefix,
 } from './indexes.ts';
 import { KIND_BY_NAME } from './kinds/index.ts';
-import type { KVOp, KVStore } from './kv.ts';
+import type { KVOp, KVSnapshot, KVStore } from './kv.ts';
 import { MAX_BLOCK_TIME_MS, MAX_NONCE_AHEAD } from './limits.ts';
 import {
   type Account,
@@ -58,14 +70,16 @@ import { proofToJson } from './smt-proof.ts';
 import {
   CommittedRecords,
   META_SPACE,
+  type RecordReader,
   type RecordWrite,
   recordStoreKey,
+  SnapshotRecords,
   STATE_PREFIX,
   TREE_SPACE,
   WriteLayer,
 } from './state-view.ts';
 import type { DecodedTx } from './tx.ts';
-import { checkVin } from './vin.ts';
+import { checkVin, isVinSyntax } from './vin.ts';
 
 export interface LedgerOptions {
   /** Decoded records kept in memory (accounts, vehicles, ...). Default 200,000. */
@@ -83,7 +97,101 @@ const DEFAULT_RECORD_CACHE = 200_000;
 const DEFAULT_TREE_CACHE_LEVEL = 5;
 const HEAD_KEY = concatBytes(new Uint8Array([STATE_PREFIX, META_SPACE]), utf8ToBytes('head'));
 const TREE_PREFIX = new Uint8Array([STATE_PREFIX, TREE_SPACE]);
-const MAX_ORDER_LIST = 1000;
+
+/**
+ * Page sizes of the list queries: `limit` defaults to `default` and may not exceed `max`.
+ * A vehicle's history defaults to the largest page so that a client that does not page gets
+ * the whole history of any vehicle with up to that many entries, as it always did.
+ */
+export const QUERY_LIMITS = {
+  orders: { default: 100, max: 1000 },
+  history: { default: 1000, max: 1000 },
+} as const;
+
+/** Why a list query was refused; nothing was read past the cheap checks. */
+export type QueryRefusal = {
+  ok: false;
+  code: 'LIMIT_OUT_OF_RANGE' | 'BAD_CURSOR' | 'ABORTED';
+  message: string;
+};
+
+export interface OrderPage {
+  ok: true;
+  orders: ReturnType<typeof orderToJson>[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface HistoryPage {
+  ok: true;
+  /** Undefined when there is no such vehicle. */
+  vehicle: ReturnType<typeof vehicleToJson> | undefined;
+  events: ReturnType<typeof historyEntryToJson>[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+export interface ProvenHistory {
+  ok: true;
+  history: {
+    vehicle: ReturnType<typeof vehicleToJson>;
+    events: ReturnType<typeof historyEntryToJson>[];
+    proof: VehicleProofBundle;
+  } | null;
+}
+
+/** Thrown inside a snapshot read when its request has given up; becomes an ABORTED refusal. */
+class QueryAborted extends Error {}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new QueryAborted('the query was abandoned');
+}
+
+const ABORTED: QueryRefusal = {
+  ok: false,
+  code: 'ABORTED',
+  message: 'the query was abandoned (its request timed out)',
+};
+const BAD_CURSOR: QueryRefusal = {
+  ok: false,
+  code: 'BAD_CURSOR',
+  message: 'after is not a cursor this query returned',
+};
+
+/** One snapshot of the committed state: its head, its records and a tree that reads it. */
+interface StateSnapshot {
+  head: Head;
+  records: RecordReader;
+  kv: KVSnapshot;
+  tree: SparseMerkleTree;
+}
+
+/** A snapshot as a store for the tree's reads; it is never written. */
+function readOnlyStore(snapshot: KVSnapshot): KVStore {
+  const refuse = async (): Promise<never> => {
+    throw new Error('a snapshot is read-only');
+  };
+  return {
+    get: (key) => snapshot.get(key),
+    iterate: (range) => snapshot.iterate(range),
+    put: refuse,
+    del: refuse,
+    batch: refuse,
+    snapshot: () => ({
+      get: (key) => snapshot.get(key),
+      iterate: (range) => snapshot.iterate(range),
+      close: async () => {},
+    }),
+  };
+}
+
+function checkLimit(limit: number | undefined, bounds: { default: number; max: number }): number | QueryRefusal {
+  if (limit === undefined) return bounds.default;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > bounds.max) {
+    return { ok: false, code: 'LIMIT_OUT_OF_RANGE', message: `limit must be an integer from 1 to ${bounds.max}` };
+  }
+  return limit;
+}
 
 export type CheckResult = { ok: true; accountNonce: number } | { ok: false; code: string; message: string };
 
@@ -295,6 +403,7 @@ export async function initGenesisState(
   await kv.batch([
     ...ops(),
     { type: 'put', key: HEAD_KEY, value: encodeHead({ height: 0, time: genesis.genesisTime, root }) },
+    { type: 'put', key: INDEX_VERSION_KEY, value: utf8ToBytes(String(INDEX_VERSION)) },
   ]);
   return { stateRoot: new Uint8Array(hashOf(root)) };
 }
@@ -346,7 +455,33 @@ export class Ledger {
     assert(chainBytes !== undefined, 'an initialised state has its chain record');
     const ledger = new Ledger(kv, head, chainCodec.decode(chainBytes), options);
     ledger.#head = { ...head, root: await ledger.#tree.loadRoot(head.root) };
+    await ledger.#completeIndexes();
     return ledger;
+  }
+
+  /**
+   * Adds the index keys a store written by an older version lacks (the combined order
+   * indexes), once: every index key is derived from its order alone, so writing them again is
+   * harmless, and the version marker goes last. Indexes are outside the state root.
+   */
+  async #completeIndexes(): Promise<void> {
+    const marker = await this.#kv.get(INDEX_VERSION_KEY);
+    if (marker !== undefined && Number(new TextDecoder().decode(marker)) >= INDEX_VERSION) return;
+    const CHUNK = 5_000;
+    let ops: KVOp[] = [];
+    for await (const [key] of this.#kv.iterate({ gte: ALL_ORDERS_PREFIX, lt: prefixEnd(ALL_ORDERS_PREFIX) })) {
+      const orderId = `${ID_PREFIXES.orders}${readUint64(key, key.length - 8)}`;
+      const bytes = await this.#kv.get(recordStoreKey(keys.order(orderId)));
+      assert(bytes !== undefined, `indexed order ${orderId} exists`);
+      for (const indexKey of orderIndexKeys(orderCodec.decode(bytes), this.params.deliveryGraceMs))
+        ops.push({ type: 'put', key: indexKey, value: new Uint8Array(0) });
+      if (ops.length >= CHUNK) {
+        await this.#kv.batch(ops);
+        ops = [];
+      }
+    }
+    ops.push({ type: 'put', key: INDEX_VERSION_KEY, value: utf8ToBytes(String(INDEX_VERSION)) });
+    await this.#kv.batch(ops);
   }
 
   /** Height of the last committed block (0: genesis). */
@@ -529,7 +664,8 @@ export class Ledger {
 
   /**
    * Runs a read of the committed state so that it sees one state: it waits out a commit in
-   * progress and starts over if one began meanwhile (reads are asynchronous).
+   * progress and starts over if one began meanwhile (reads are asynchronous). Admission uses
+   * it for its one cached record read; queries read a snapshot instead (#atSnapshot).
    */
   async #consistent<T>(read: () => Promise<T>): Promise<T> {
     for (;;) {
@@ -544,10 +680,31 @@ export class Ledger {
     }
   }
 
-  /** A proof for one record key against the committed root (inclusion or non-inclusion). */
-  async #proveKey(key: string, root: Child): Promise<RecordProof> {
-    const { proof } = await this.#tree.prove(root, this.#keyHashes.get(key));
-    const bytes = await this.#kv.get(recordStoreKey(key));
+  /**
+   * Runs `read` on one snapshot of the committed state, whatever commits meanwhile. The
+   * snapshot is taken when no commit is in progress, so the store holds exactly the head:
+   * between `commit` and `committed` it may hold the next block's writes already.
+   */
+  async #atSnapshot<T>(read: (state: StateSnapshot) => Promise<T>): Promise<T> {
+    while (this.#pending !== undefined) await this.#barrier;
+    const head = this.#head;
+    const epoch = this.#epoch;
+    const kv = this.#kv.snapshot();
+    try {
+      // Nodes the head keeps in memory are that version's (the tree is persistent); the
+      // rest come from the snapshot, and none is kept.
+      const tree = new SparseMerkleTree(readOnlyStore(kv), TREE_PREFIX, -1);
+      const records = new SnapshotRecords(kv, this.#records, () => this.#epoch === epoch);
+      return await read({ head, records, kv, tree });
+    } finally {
+      await kv.close();
+    }
+  }
+
+  /** A proof for one record key against a snapshot's root (inclusion or non-inclusion). */
+  async #proveKey(key: string, state: StateSnapshot): Promise<RecordProof> {
+    const { proof } = await state.tree.prove(state.head.root, this.#keyHashes.get(key));
+    const bytes = await state.kv.get(recordStoreKey(key));
     return { key, value: bytes === undefined ? null : bytesToHex(bytes), proof: proofToJson(proof) };
   }
 
@@ -555,60 +712,134 @@ export class Ledger {
     key: string,
     value: T | null,
     prove: boolean | undefined,
+    state: StateSnapshot,
   ): Promise<(T & { proof?: RecordProof & { height: number; stateRoot: string } }) | null> {
     if (value === null || !prove) return value;
-    const head = this.#head;
-    const proof = await this.#proveKey(key, head.root);
+    const { head } = state;
+    const proof = await this.#proveKey(key, state);
     return { ...value, proof: { height: head.height, stateRoot: bytesToHex(hashOf(head.root)), ...proof } };
   }
 
   /** Any record with its proof, or its absence proven. */
   proveRecord(key: string): Promise<RecordProof & { height: number; stateRoot: string }> {
-    return this.#consistent(async () => {
-      const head = this.#head;
-      return {
-        height: head.height,
-        stateRoot: bytesToHex(hashOf(head.root)),
-        ...(await this.#proveKey(key, head.root)),
-      };
-    });
+    return this.#atSnapshot(async (state) => ({
+      height: state.head.height,
+      stateRoot: bytesToHex(hashOf(state.head.root)),
+      ...(await this.#proveKey(key, state)),
+    }));
   }
 
   getAccount(address: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      const account = await this.#records.read(keys.account(address), accountCodec);
-      return this.#withProof(keys.account(address), account === null ? null : accountToJson(account), options.prove);
+    return this.#atSnapshot(async (state) => {
+      const account = await state.records.read(keys.account(address), accountCodec);
+      return this.#withProof(
+        keys.account(address),
+        account === null ? null : accountToJson(account),
+        options.prove,
+        state,
+      );
     });
   }
 
   getVehicle(vin: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      const vehicle = await this.#records.read(keys.vehicle(vin), vehicleCodec);
-      return this.#withProof(keys.vehicle(vin), vehicle === null ? null : vehicleToJson(vehicle), options.prove);
+    return this.#atSnapshot(async (state) => {
+      const vehicle = await state.records.read(keys.vehicle(vin), vehicleCodec);
+      return this.#withProof(keys.vehicle(vin), vehicle === null ? null : vehicleToJson(vehicle), options.prove, state);
     });
   }
 
-  /** The vehicle and every history entry, oldest first; with `prove`, the full proof bundle. */
-  getHistory(vin: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      if (options.prove) {
-        const head = this.#head;
-        const { bundle, report } = await proveVehicleRecords(vin, (key) => this.#proveKey(key, head.root), {
-          height: head.height,
-          stateRoot: bytesToHex(hashOf(head.root)),
-        });
-        return report === null ? null : { vehicle: report.vehicle, events: report.history, proof: bundle };
-      }
-      const vehicle = await this.#records.read(keys.vehicle(vin), vehicleCodec);
-      if (vehicle === null) return null;
-      const events = [];
-      for (let index = 0; index < vehicle.historyCount; index++) {
-        const entry = await this.#records.read(keys.history(vin, index), historyCodec);
-        assert(entry !== null, `history entry ${index} of ${vin} exists`);
-        events.push(historyEntryToJson(entry));
-      }
-      return { vehicle: vehicleToJson(vehicle), events };
-    });
+  /**
+   * The vehicle and every history entry, oldest first; with `prove`, the full proof bundle.
+   * Unbounded (a history only grows): the RPC serves histories in pages (getHistoryPage) and
+   * proven ones with a request's signal (getHistoryProven).
+   */
+  async getHistory(vin: string, options: { prove?: boolean } = {}) {
+    if (options.prove) {
+      const proven = await this.getHistoryProven(vin);
+      return proven.ok ? proven.history : null;
+    }
+    const page = await this.#historyPage(vin, 0, Number.MAX_SAFE_INTEGER, undefined);
+    return page.ok && page.vehicle !== undefined ? { vehicle: page.vehicle, events: page.events } : null;
+  }
+
+  /**
+   * A vehicle's record with every history entry and the proof bundle that makes them
+   * verifiable (complete, against one state root); history null when there is no such
+   * vehicle. Checks `signal` between proofs: work stops when the request gives up.
+   */
+  async getHistoryProven(vin: string, options: { signal?: AbortSignal } = {}): Promise<ProvenHistory | QueryRefusal> {
+    if (options.signal?.aborted) return ABORTED;
+    try {
+      return await this.#atSnapshot(async (state) => {
+        const { head } = state;
+        const { bundle, report } = await proveVehicleRecords(
+          vin,
+          (key) => {
+            checkAborted(options.signal);
+            return this.#proveKey(key, state);
+          },
+          { height: head.height, stateRoot: bytesToHex(hashOf(head.root)) },
+        );
+        const history =
+          report?.vehicle == null ? null : { vehicle: report.vehicle, events: report.history, proof: bundle };
+        return { ok: true as const, history };
+      });
+    } catch (error) {
+      if (error instanceof QueryAborted) return ABORTED;
+      throw error;
+    }
+  }
+
+  /**
+   * One page of a vehicle's history, oldest first: at most `limit` entries (default and
+   * maximum in QUERY_LIMITS.history) after the cursor `after`, and `next` when more follow;
+   * `vehicle` undefined when there is no such vehicle. Entries are only ever appended, so
+   * pages read while blocks commit fit together without gaps or repeats. Checks `signal`
+   * between entries.
+   */
+  async getHistoryPage(
+    vin: string,
+    options: { limit?: number; after?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<HistoryPage | QueryRefusal> {
+    const limit = checkLimit(options.limit, QUERY_LIMITS.history);
+    if (typeof limit !== 'number') return limit;
+    let start = 0;
+    if (options.after !== undefined) {
+      const after = parseHistoryCursor(options.after);
+      if (after === undefined) return BAD_CURSOR;
+      start = after + 1;
+    }
+    return this.#historyPage(vin, start, limit, options.signal);
+  }
+
+  async #historyPage(
+    vin: string,
+    start: number,
+    limit: number,
+    signal: AbortSignal | undefined,
+  ): Promise<HistoryPage | QueryRefusal> {
+    if (signal?.aborted) return ABORTED;
+    try {
+      // One snapshot: the vehicle record and its entries are of one state.
+      return await this.#atSnapshot(async ({ records }) => {
+        const vehicle = await records.read(keys.vehicle(vin), vehicleCodec);
+        if (vehicle === null) return { ok: true as const, vehicle: undefined, events: [] };
+        const end = Math.min(vehicle.historyCount, start + limit);
+        const events: ReturnType<typeof historyEntryToJson>[] = [];
+        for (let index = start; index < end; index++) {
+          checkAborted(signal);
+          const entry = await records.read(keys.history(vin, index), historyCodec);
+          assert(entry !== null, `history entry ${index} of ${vin} exists`);
+          events.push(historyEntryToJson(entry));
+        }
+        const page: HistoryPage = { ok: true, vehicle: vehicleToJson(vehicle), events };
+        if (end < vehicle.historyCount) page.next = historyCursor(end - 1);
+        return page;
+      });
+    } catch (error) {
+      if (error instanceof QueryAborted) return ABORTED;
+      throw error;
+    }
   }
 
   /**
@@ -617,9 +848,9 @@ export class Ledger {
    * and brand facts. `height` names the block whose header carries the root.
    */
   proveVehicle(vin: string): Promise<VehicleProofBundle> {
-    return this.#consistent(async () => {
-      const head = this.#head;
-      const { bundle } = await proveVehicleRecords(vin, (key) => this.#proveKey(key, head.root), {
+    return this.#atSnapshot(async (state) => {
+      const { head } = state;
+      const { bundle } = await proveVehicleRecords(vin, (key) => this.#proveKey(key, state), {
         height: head.height,
         stateRoot: bytesToHex(hashOf(head.root)),
       });
@@ -628,58 +859,101 @@ export class Ledger {
   }
 
   getOrder(orderId: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      const order = await this.#records.read(keys.order(orderId), orderCodec);
+    return this.#atSnapshot(async (state) => {
+      const order = await state.records.read(keys.order(orderId), orderCodec);
       return this.#withProof(
         keys.order(orderId),
         order === null ? null : orderToJson(order, this.params.deliveryGraceMs),
         options.prove,
+        state,
       );
     });
   }
 
   getPolicy(policyId: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      const policy: Policy | null = await this.#records.read(keys.policy(policyId), policyCodec);
-      return this.#withProof(keys.policy(policyId), policy === null ? null : policyToJson(policy), options.prove);
+    return this.#atSnapshot(async (state) => {
+      const policy: Policy | null = await state.records.read(keys.policy(policyId), policyCodec);
+      return this.#withProof(
+        keys.policy(policyId),
+        policy === null ? null : policyToJson(policy),
+        options.prove,
+        state,
+      );
     });
   }
 
   getClaim(claimId: string, options: { prove?: boolean } = {}) {
-    return this.#consistent(async () => {
-      const claim: Claim | null = await this.#records.read(keys.claim(claimId), claimCodec);
-      return this.#withProof(keys.claim(claimId), claim === null ? null : claimToJson(claim), options.prove);
+    return this.#atSnapshot(async (state) => {
+      const claim: Claim | null = await state.records.read(keys.claim(claimId), claimCodec);
+      return this.#withProof(keys.claim(claimId), claim === null ? null : claimToJson(claim), options.prove, state);
     });
   }
 
   /**
    * Orders by party (buyer or seller), vehicle and/or status, oldest first; `after` continues
-   * after an order id, `limit` is at most 1,000 (default 100).
+   * after an order id, `limit` is at most 1,000 (default 100). Kept for callers of the list
+   * form; listOrdersPage refuses what this quietly corrects.
    */
-  listOrders(filter: { address?: string; vin?: string; status?: string; limit?: number; after?: string }) {
-    return this.#consistent(async () => {
-      const limit = Math.min(Math.max(filter.limit ?? 100, 1), MAX_ORDER_LIST);
-      if (filter.status !== undefined && !(ORDER_STATUSES as readonly string[]).includes(filter.status)) return [];
-      if (filter.address !== undefined && !isAddress(filter.address)) return [];
-      let prefix: Uint8Array;
-      if (filter.address !== undefined) prefix = addressIndexPrefix(filter.address);
-      else if (filter.vin !== undefined) prefix = vinIndexPrefix(filter.vin);
-      else if (filter.status !== undefined) prefix = statusIndexPrefix(filter.status);
-      else prefix = ALL_ORDERS_PREFIX;
-      const afterNumber = filter.after === undefined ? 0 : (orderNumber(filter.after) ?? 0);
-      const orders: ReturnType<typeof orderToJson>[] = [];
-      const range = { gte: concatBytes(prefix, uint64Bytes(afterNumber + 1)), lt: prefixEnd(prefix) };
-      for await (const [key] of this.#kv.iterate(range)) {
-        const orderId = `${ID_PREFIXES.orders}${readUint64(key, key.length - 8)}`;
-        const order = await this.#records.read(keys.order(orderId), orderCodec);
-        assert(order !== null, `indexed order ${orderId} exists`);
-        if (filter.vin !== undefined && order.vin !== filter.vin) continue;
-        if (filter.status !== undefined && order.status !== filter.status) continue;
-        if (filter.address !== undefined && order.buyer !== filter.address && order.seller !== filter.address) continue;
-        orders.push(orderToJson(order, this.params.deliveryGraceMs));
-        if (orders.length >= limit) break;
-      }
-      return orders;
-    });
+  async listOrders(filter: { address?: string; vin?: string; status?: string; limit?: number; after?: string }) {
+    const limit = Math.min(Math.max(filter.limit ?? QUERY_LIMITS.orders.default, 1), QUERY_LIMITS.orders.max);
+    const after = filter.after !== undefined && parseOrderCursor(filter.after) !== undefined ? filter.after : undefined;
+    const page = await this.listOrdersPage({ ...filter, limit, after });
+    return page.ok ? page.orders : [];
+  }
+
+  /**
+   * One page of orders matching every filter given (party: buyer or seller; vehicle; status),
+   * oldest first: at most `limit` (default and maximum in QUERY_LIMITS.orders) after the
+   * cursor `after`, and `next` when more follow. Every combination of filters has an index of
+   * its own, so the page reads `limit + 1` index keys and `limit` orders at most, however
+   * many orders match part of the filter. Order numbers only grow, so pages read while
+   * blocks commit fit together: an order that matches throughout is returned exactly once.
+   * Checks `signal` between orders.
+   */
+  async listOrdersPage(
+    query: OrderFilter & { limit?: number; after?: string | undefined; signal?: AbortSignal },
+  ): Promise<OrderPage | QueryRefusal> {
+    const limit = checkLimit(query.limit, QUERY_LIMITS.orders);
+    if (typeof limit !== 'number') return limit;
+    let afterNumber = 0;
+    if (query.after !== undefined) {
+      const after = parseOrderCursor(query.after);
+      if (after === undefined) return BAD_CURSOR;
+      afterNumber = after;
+    }
+    // A value no order can hold matches nothing; it is not worth a read.
+    const { address, vin, status } = query;
+    if (status !== undefined && !(ORDER_STATUSES as readonly string[]).includes(status))
+      return { ok: true, orders: [] };
+    if (address !== undefined && !isAddress(address)) return { ok: true, orders: [] };
+    if (vin !== undefined && !isVinSyntax(vin)) return { ok: true, orders: [] };
+    if (query.signal?.aborted) return ABORTED;
+    const prefix = orderFilterPrefix({ address, vin, status });
+    try {
+      return await this.#atSnapshot(async ({ kv, records }) => {
+        const numbers: number[] = [];
+        const range = {
+          gte: concatBytes(prefix, uint64Bytes(afterNumber + 1)),
+          lt: prefixEnd(prefix),
+          limit: limit + 1,
+        };
+        for await (const [key] of kv.iterate(range)) numbers.push(readUint64(key, key.length - 8));
+        const orders: ReturnType<typeof orderToJson>[] = [];
+        for (const number of numbers.slice(0, limit)) {
+          checkAborted(query.signal);
+          const orderId = `${ID_PREFIXES.orders}${number}`;
+          const order = await records.read(keys.order(orderId), orderCodec);
+          assert(order !== null, `indexed order ${orderId} exists`);
+          orders.push(orderToJson(order, this.params.deliveryGraceMs));
+        }
+        const page: OrderPage = { ok: true, orders };
+        const last = orders.at(-1);
+        if (numbers.length > limit && last !== undefined) page.next = orderCursor(last.orderId);
+        return page;
+      });
+    } catch (error) {
+      if (error instanceof QueryAborted) return ABORTED;
+      throw error;
+    }
   }
 }

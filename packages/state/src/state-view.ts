@@ -4,7 +4,7 @@
 // committed drops its layer, so executing a block changes nothing until the node commits it.
 
 import { utf8ToBytes } from '@autoledger/crypto';
-import type { KVStore } from './kv.ts';
+import type { KVSnapshot, KVStore } from './kv.ts';
 import type { Codec } from './records.ts';
 
 export interface RecordReader {
@@ -70,6 +70,8 @@ export class CommittedRecords implements RecordReader {
   readonly #kv: KVStore;
   readonly #cache = new Map<string, unknown>();
   readonly #limit: number;
+  /** Counts what commits remember, so that a read racing one does not cache what it replaced. */
+  #generation = 0;
 
   constructor(kv: KVStore, cacheLimit: number) {
     this.#kv = kv;
@@ -87,19 +89,65 @@ export class CommittedRecords implements RecordReader {
     return this.#load(key, codec);
   }
 
+  /** The cached record (null: cached absence), or undefined when it is not in the cache. */
+  peek(key: string): unknown {
+    return this.#cache.get(key);
+  }
+
   async #load<T>(key: string, codec: Codec<T>): Promise<T | null> {
+    const generation = this.#generation;
     const bytes = await this.#kv.get(recordStoreKey(key));
     const value = bytes === undefined ? null : codec.decode(bytes);
-    this.remember(key, value);
+    // A commit that landed while the store was read may have cached a newer value of this
+    // key, and the store's answer may predate it: caching it would put the old value back,
+    // and the next block would execute on it.
+    if (generation === this.#generation) this.#store(key, value);
     return value;
   }
 
+  /** Caches a committed value (the node calls it for each record a commit wrote). */
   remember(key: string, value: unknown): void {
+    this.#generation++;
+    this.#store(key, value);
+  }
+
+  #store(key: string, value: unknown): void {
     this.#cache.delete(key);
     this.#cache.set(key, value);
     if (this.#cache.size > this.#limit) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);
     }
+  }
+}
+
+/**
+ * The committed records as they were when a store snapshot was taken. While no commit has
+ * started since (`isCurrent`), the cache of committed records holds the same state and
+ * answers first; otherwise, and on a miss, the snapshot does. Nothing read here is cached:
+ * the snapshot may be older than the committed state.
+ */
+export class SnapshotRecords implements RecordReader {
+  readonly #snapshot: KVSnapshot;
+  readonly #committed: CommittedRecords;
+  readonly #isCurrent: () => boolean;
+
+  constructor(snapshot: KVSnapshot, committed: CommittedRecords, isCurrent: () => boolean) {
+    this.#snapshot = snapshot;
+    this.#committed = committed;
+    this.#isCurrent = isCurrent;
+  }
+
+  read<T>(key: string, codec: Codec<T>): T | null | Promise<T | null> {
+    if (this.#isCurrent()) {
+      const cached = this.#committed.peek(key);
+      if (cached !== undefined) return cached as T | null;
+    }
+    return this.#load(key, codec);
+  }
+
+  async #load<T>(key: string, codec: Codec<T>): Promise<T | null> {
+    const bytes = await this.#snapshot.get(recordStoreKey(key));
+    return bytes === undefined ? null : codec.decode(bytes);
   }
 }
