@@ -13,9 +13,14 @@ export {
   type ChangedRecords,
   type CheckResult,
   ExecutionOverlay,
+  type HistoryPage,
   initGenesisState,
   Ledger,
   type LedgerOptions,
+  type OrderPage,
+  type ProvenHistory,
+  QUERY_LIMITS,
+  type QueryRefusal,
 } from './ledger.ts';
 export {
   isStorableTime,
