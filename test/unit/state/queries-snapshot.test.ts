@@ -8,6 +8,8 @@ import { type KVStore, MemoryKV } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LevelKV } from '../../../packages/node/src/level-kv.ts';
+import type { Codec } from '../../../packages/state/src/records.ts';
+import { CommittedRecords, recordStoreKey } from '../../../packages/state/src/state-view.ts';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
 
@@ -68,5 +70,29 @@ for (const [name, open] of stores) {
     }
   });
 }
+
+const textCodec: Codec<string> = {
+  name: 'text',
+  text: (value) => value,
+  encode: (value) => new TextEncoder().encode(value),
+  decode: (data) => new TextDecoder().decode(data),
+};
+
+test('a record read that races a commit does not cache the value the commit replaced', async () => {
+  const { kv, close } = await (stores[1] as (typeof stores)[number])[1]();
+  try {
+    await kv.put(recordStoreKey('account/x'), textCodec.encode('before'));
+    const records = new CommittedRecords(kv, 100);
+    // A query misses the cache and reads the store; meanwhile a block commits a new value.
+    const racing = records.read('account/x', textCodec);
+    await kv.put(recordStoreKey('account/x'), textCodec.encode('after'));
+    records.remember('account/x', 'after');
+    assert.is(await racing, 'before', 'the racing read saw the store as it was');
+    // The next block executes on the cache: it must hold the committed value.
+    assert.is(await records.read('account/x', textCodec), 'after');
+  } finally {
+    await close();
+  }
+});
 
 test.run();
