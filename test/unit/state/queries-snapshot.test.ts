@@ -79,20 +79,34 @@ const textCodec: Codec<string> = {
 };
 
 test('a record read that races a commit does not cache the value the commit replaced', async () => {
-  const { kv, close } = await (stores[1] as (typeof stores)[number])[1]();
-  try {
-    await kv.put(recordStoreKey('account/x'), textCodec.encode('before'));
-    const records = new CommittedRecords(kv, 100);
-    // A query misses the cache and reads the store; meanwhile a block commits a new value.
-    const racing = records.read('account/x', textCodec);
-    await kv.put(recordStoreKey('account/x'), textCodec.encode('after'));
-    records.remember('account/x', 'after');
-    assert.is(await racing, 'before', 'the racing read saw the store as it was');
-    // The next block executes on the cache: it must hold the committed value.
-    assert.is(await records.read('account/x', textCodec), 'after');
-  } finally {
-    await close();
-  }
+  const memory = new MemoryKV();
+  // A store whose reads answer late (a cold read from disk), after what was written meanwhile.
+  let answer: () => void = () => {};
+  const answered = new Promise<void>((resolve) => {
+    answer = resolve;
+  });
+  const slow: KVStore = {
+    get: async (key) => {
+      const value = await memory.get(key);
+      await answered;
+      return value;
+    },
+    put: (key, value) => memory.put(key, value),
+    del: (key) => memory.del(key),
+    batch: (ops) => memory.batch(ops),
+    iterate: (range) => memory.iterate(range),
+    snapshot: () => memory.snapshot(),
+  };
+  await memory.put(recordStoreKey('account/x'), textCodec.encode('before'));
+  const records = new CommittedRecords(slow, 100);
+  // A query misses the cache and reads the store; meanwhile a block commits a new value.
+  const racing = records.read('account/x', textCodec);
+  await memory.put(recordStoreKey('account/x'), textCodec.encode('after'));
+  records.remember('account/x', 'after');
+  answer();
+  assert.is(await racing, 'before', 'the racing read saw the store as it was');
+  // The next block executes on the cache: it must hold the committed value.
+  assert.is(await records.read('account/x', textCodec), 'after');
 });
 
 test.run();
