@@ -88,12 +88,12 @@ export async function buildWebAssets(): Promise<WebAssets> {
       files,
       shell: (view) =>
         template
-          .replace('{{TITLE}}', VIEW_TITLES[view.kind])
+          .replace('<title>Autoledger</title>', `<title>${VIEW_TITLES[view.kind]} · Autoledger</title>`)
           .replace(
-            '{{BODY_ATTRIBUTES}}',
+            '<body data-view="home">',
             view.kind === 'vehicle'
-              ? `data-view="vehicle" data-vin="${escapeAttribute(view.vin)}"`
-              : `data-view="${view.kind}"`,
+              ? `<body data-view="vehicle" data-vin="${escapeAttribute(view.vin)}">`
+              : `<body data-view="${view.kind}">`,
           ),
     };
   } finally {
