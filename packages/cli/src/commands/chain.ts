@@ -2,8 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bytesToHex } from '@autoledger/crypto';
-import { newNamedKey, readPublicKeyFile, writeKeyFile } from '@autoledger/crypto/keyfile';
-import { CONFIG_FILE, peerIdFromEd25519PublicKey } from '@autoledger/node';
+import {
+  isKeyFileEncrypted,
+  KeyFileError,
+  newNamedKey,
+  readKeyFile,
+  readPublicKeyFile,
+  writeKeyFile,
+} from '@autoledger/crypto/keyfile';
+import { CONFIG_FILE, NODE_KEY_PASSPHRASE_ENV, peerIdFromEd25519PublicKey } from '@autoledger/node';
 import { type Command, Option } from 'commander';
 import { runDevnet } from '../devnet.ts';
 import { CliError } from '../errors.ts';
@@ -11,10 +18,30 @@ import { buildGenesis, parseMemberSpec, parseValidatorSpec, readGenesisFile } fr
 import { type GlobalOptions, resolveHome } from '../home.ts';
 import { cliInvocation } from '../invocation.ts';
 import { print } from '../output.ts';
+import { readPassphrase } from '../prompt.ts';
 import { runStart } from '../start.ts';
 import { parseTime } from '../units.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The passphrase for a new encrypted node key: the one `start` will read, from the environment
+ * (for scripts and service managers), or typed at a terminal.
+ */
+async function readNodeKeyPassphrase(): Promise<string> {
+  const fromEnvironment = process.env[NODE_KEY_PASSPHRASE_ENV];
+  let passphrase: string;
+  if (fromEnvironment !== undefined) passphrase = fromEnvironment;
+  else if (process.stdin.isTTY) passphrase = await readPassphrase('passphrase for the node key: ');
+  else {
+    throw new CliError(
+      'PASSPHRASE_REQUIRED',
+      `--encrypt-node-key needs a passphrase: set ${NODE_KEY_PASSPHRASE_ENV} or run in a terminal`,
+    );
+  }
+  if (passphrase.length < 8) throw new CliError('WEAK_PASSPHRASE', 'the passphrase must have at least 8 characters');
+  return passphrase;
+}
 
 export function registerChainCommands(program: Command): void {
   program
@@ -27,8 +54,12 @@ export function registerChainCommands(program: Command): void {
     .option('--observer <peerId>', 'an observer peer id allowed to connect (repeatable)', collect)
     .option('--rpc-listen <host:port>', 'JSON-RPC listen address', '127.0.0.1:26657')
     .option('--no-tokens', 'serve the RPC without bearer tokens (only on a trusted network)')
+    .option(
+      '--encrypt-node-key',
+      `encrypt the node key with a passphrase (${NODE_KEY_PASSPHRASE_ENV}, or typed); start reads it from ${NODE_KEY_PASSPHRASE_ENV}`,
+    )
     .action(
-      (options: {
+      async (options: {
         moniker: string;
         genesis?: string;
         p2pListen: string;
@@ -36,6 +67,7 @@ export function registerChainCommands(program: Command): void {
         observer?: string[];
         rpcListen: string;
         tokens: boolean;
+        encryptNodeKey?: boolean;
       }) => {
         const globals = program.opts<GlobalOptions>();
         if (!globals.home) throw new CliError('HOME_REQUIRED', 'init needs --home DIR for the node');
@@ -45,7 +77,19 @@ export function registerChainCommands(program: Command): void {
           throw new CliError('ALREADY_INITIALISED', `${configPath} exists; this home is already initialised`);
         mkdirSync(home, { recursive: true });
         const keyFile = join(home, 'node-key.json');
-        if (!existsSync(keyFile)) writeKeyFile(keyFile, newNamedKey(options.moniker));
+        try {
+          if (options.encryptNodeKey) {
+            const passphrase = await readNodeKeyPassphrase();
+            // An existing plain node key is encrypted in place: its identity (and peer id) stays.
+            if (!existsSync(keyFile)) writeKeyFile(keyFile, newNamedKey(options.moniker), { passphrase });
+            else if (!isKeyFileEncrypted(keyFile))
+              writeKeyFile(keyFile, readKeyFile(keyFile), { passphrase, overwrite: true });
+          } else if (!existsSync(keyFile)) writeKeyFile(keyFile, newNamedKey(options.moniker));
+        } catch (error) {
+          // A node key file that cannot be read (its mode, its contents) is the operator's to fix.
+          if (error instanceof KeyFileError) throw new CliError(error.code, error.message);
+          throw error;
+        }
         const nodeKey = readPublicKeyFile(keyFile);
         if (options.genesis) {
           readGenesisFile(options.genesis);
@@ -68,6 +112,7 @@ export function registerChainCommands(program: Command): void {
           moniker: options.moniker,
           publicKey: bytesToHex(nodeKey.publicKey),
           peerId: peerIdFromEd25519PublicKey(nodeKey.publicKey),
+          nodeKeyEncrypted: isKeyFileEncrypted(keyFile),
           config: configPath,
           tokens,
         };
@@ -78,6 +123,9 @@ export function registerChainCommands(program: Command): void {
             `initialised ${home}`,
             `  validator public key  ${result.publicKey}   (give this to the genesis coordinator)`,
             `  peer id               ${result.peerId}`,
+            ...(result.nodeKeyEncrypted
+              ? [`  node key              encrypted; start reads its passphrase from ${NODE_KEY_PASSPHRASE_ENV}`]
+              : []),
             ...tokens.map(
               (token) => `  ${token.scope} token${token.scope === 'read' ? '   ' : ' '}      ${token.token}`,
             ),
