@@ -12,11 +12,14 @@ import type {
   ClaimResult,
   NodeStatus,
   OpenRpcDocument,
+  OrderListFilter,
+  OrderPage,
   OrderResult,
   PolicyResult,
   SubmitBatchEntry,
   TxStatus,
   ValidatorInfo,
+  VehicleHistoryOptions,
   VehicleHistoryResult,
   VehicleReportJson,
   VehicleResult,
@@ -295,10 +298,12 @@ export class AutoledgerClient {
     return this.call('vehicle_get', { vin, ...options });
   }
 
-  getVehicleHistory(
-    vin: string,
-    options: { prove?: boolean; limit?: number; after?: number } = {},
-  ): Promise<VehicleHistoryResult> {
+  /**
+   * A page of a vehicle's history (at most 1,000 entries, the default); pass the result's
+   * `next` as `after` for the next page. With `prove`, the whole history in one proof bundle
+   * (no limit or after).
+   */
+  getVehicleHistory(vin: string, options: VehicleHistoryOptions = {}): Promise<VehicleHistoryResult> {
     return this.call('vehicle_history', { vin, ...options });
   }
 
@@ -311,10 +316,14 @@ export class AutoledgerClient {
     return this.call('order_get', { orderId, ...options });
   }
 
-  listOrders(
-    filter: { address?: string; vin?: string; status?: string; limit?: number; after?: string } = {},
-  ): Promise<OrderResult[]> {
+  /** The first page of matching orders (at most `limit`: default 100, at most 1,000), as an array. */
+  listOrders(filter: OrderListFilter = {}): Promise<OrderResult[]> {
     return this.call('order_list', filter);
+  }
+
+  /** A page of matching orders with the cursor of the next page (`next`, absent on the last). */
+  listOrdersPage(filter: OrderListFilter = {}): Promise<OrderPage> {
+    return this.call('order_list', { ...filter, page: true });
   }
 
   getPolicy(policyId: string, options: { prove?: boolean } = {}): Promise<PolicyResult> {

@@ -120,6 +120,16 @@ export interface HistoryEventJson {
 export interface VehicleHistoryResult extends ProofFields {
   vehicle: VehicleResult;
   events: HistoryEventJson[];
+  /** The cursor of the next page (pass it as `after`); absent on the last page. */
+  next?: string;
+}
+
+export interface VehicleHistoryOptions {
+  prove?: boolean;
+  /** Entries per page: 1 to 1,000 (the default); more is refused with -32602. */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string;
 }
 
 export interface OrderResult extends ProofFields {
@@ -129,6 +139,23 @@ export interface OrderResult extends ProofFields {
   seller: string;
   price: string;
   status: string;
+}
+
+/** A type, not an interface: it passes as JSON-RPC params as it is. */
+export type OrderListFilter = {
+  address?: string;
+  vin?: string;
+  status?: string;
+  /** Orders per page: 1 to 1,000 (default 100); more is refused with -32602. */
+  limit?: number;
+  /** The `next` of the previous page (an order id is accepted too). */
+  after?: string;
+};
+
+export interface OrderPage {
+  orders: OrderResult[];
+  /** The cursor of the next page (pass it as `after`); absent on the last page. */
+  next?: string;
 }
 
 export interface PolicyResult extends ProofFields {

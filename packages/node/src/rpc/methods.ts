@@ -3,7 +3,7 @@
 
 import { decodeCommitCertificate } from '@autoledger/consensus';
 import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes, isAddress } from '@autoledger/crypto';
-import { decodeTx, txToJson } from '@autoledger/state';
+import { decodeTx, QUERY_LIMITS, type QueryRefusal, txToJson } from '@autoledger/state';
 import { headerToJson, txHashOfCommitted } from '../chain/block.ts';
 import type { AutoledgerNode } from '../node.ts';
 import { buildVehicleReport, certificateToJson } from '../report.ts';
@@ -51,6 +51,57 @@ function isClientFault(code: string): boolean {
 function notFound(what: string): RpcError {
   return new RpcError(RPC_ERRORS.NOT_FOUND, `${what} not found`);
 }
+
+/** Cursors are short: an order id or a history index with a letter. */
+const MAX_CURSOR_LENGTH = 64;
+
+/** `limit`: a page size from 1 to the method's cap; above the cap is refused, never clipped. */
+function readLimit(params: Record<string, unknown>, bounds: { default: number; max: number }): number {
+  const value = params.limit;
+  if (value === undefined) return bounds.default;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > bounds.max) {
+    throw new RpcError(
+      RPC_ERRORS.INVALID_PARAMS,
+      `invalid param limit: expected an integer from 1 to ${bounds.max} (the most one page holds; ask for the next page with after)`,
+    );
+  }
+  return value;
+}
+
+function readCursor(params: Record<string, unknown>): string | undefined {
+  const value = params.after;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CURSOR_LENGTH) throw badCursor();
+  return value;
+}
+
+function badCursor(): RpcError {
+  return new RpcError(
+    RPC_ERRORS.INVALID_PARAMS,
+    'invalid param after: expected a cursor returned as next by this method',
+  );
+}
+
+/** A list query's refusal as the RPC error a client acts on. */
+function queryError(refusal: QueryRefusal): RpcError {
+  if (refusal.code === 'BAD_CURSOR') return badCursor();
+  if (refusal.code === 'ABORTED') return new RpcError(RPC_ERRORS.BUSY, 'the request timed out');
+  return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid param limit: ${refusal.message}`);
+}
+
+const limitParam = (bounds: { default: number; max: number }) =>
+  param(
+    'limit',
+    `at most this many per page (default ${bounds.default}, at most ${bounds.max}; more is refused with -32602)`,
+    { type: 'integer', minimum: 1, maximum: bounds.max },
+    false,
+  );
+const afterParam = param(
+  'after',
+  'continue after this cursor: the next of the previous page (opaque; a malformed one is refused with -32602)',
+  { type: 'string', maxLength: MAX_CURSOR_LENGTH },
+  false,
+);
 
 export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
   const methods = new Map<string, RpcMethod>();
@@ -286,16 +337,48 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
   });
 
   read('vehicle_history', {
-    description: "A vehicle's record and every history entry, oldest first.",
+    description:
+      "A vehicle's record and its history entries, oldest first, a page at a time: next, when present, is the after of the next page. With prove, the whole history in one proof bundle (not paged).",
     params: [
       param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source }),
       proveParam,
+      limitParam(QUERY_LIMITS.history),
+      afterParam,
     ],
-    result: { name: 'history', schema: { type: 'object' } },
-    handler: async (params) => {
-      const history = await node.ledger.getHistory(readVin(params), { prove: readProve(params) });
-      if (!history) throw notFound('vehicle');
-      return history;
+    result: {
+      name: 'history',
+      schema: {
+        type: 'object',
+        properties: { vehicle: { type: 'object' }, events: { type: 'array' }, next: { type: 'string' } },
+        required: ['vehicle', 'events'],
+      },
+    },
+    handler: async (params, context) => {
+      const vin = readVin(params);
+      const prove = readProve(params);
+      if (prove) {
+        // A proof bundle proves the history complete (the entry after the last is absent):
+        // a page of it would prove nothing of the kind.
+        if (params.limit !== undefined || params.after !== undefined) {
+          throw new RpcError(
+            RPC_ERRORS.INVALID_PARAMS,
+            'invalid params: prove returns the whole history in one bundle; it takes no limit or after',
+          );
+        }
+        const proven = await node.ledger.getHistoryProven(vin, { signal: context.signal });
+        if (!proven.ok) throw queryError(proven);
+        if (!proven.history) throw notFound('vehicle');
+        return proven.history;
+      }
+      const limit = readLimit(params, QUERY_LIMITS.history);
+      const page = await node.ledger.getHistoryPage(vin, { limit, after: readCursor(params), signal: context.signal });
+      if (!page.ok) throw queryError(page);
+      if (!page.vehicle) throw notFound('vehicle');
+      return {
+        vehicle: page.vehicle,
+        events: page.events,
+        ...(page.next !== undefined ? { next: page.next } : {}),
+      };
     },
   });
 
@@ -325,25 +408,42 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
   });
 
   read('order_list', {
-    description: 'Orders filtered by party address, vehicle and/or status.',
+    description:
+      'Orders matching every filter given (party address, vehicle, status), oldest first, a page at a time. Each combination of filters is served from an index of its own. With page: true the answer is { orders, next? }, next being the after of the next page; without it, the array of orders as before.',
     params: [
       param('address', 'buyer or seller address', { type: 'string' }, false),
       param('vin', 'vehicle identification number', { type: 'string' }, false),
       param('status', 'order status', { type: 'string' }, false),
-      param('limit', 'at most this many (default 100, max 1000)', { type: 'integer' }, false),
-      param('after', 'continue after this order id', { type: 'string' }, false),
+      limitParam(QUERY_LIMITS.orders),
+      afterParam,
+      param('page', 'answer { orders, next? } instead of the array of orders', { type: 'boolean' }, false),
     ],
-    result: { name: 'orders', schema: { type: 'array' } },
-    handler: async (params) => {
-      const filter: Record<string, unknown> = {};
-      if (params.address !== undefined) filter.address = readAddress(params, 'address');
-      if (params.vin !== undefined) filter.vin = readVin(params);
+    result: {
+      name: 'orders',
+      schema: {
+        oneOf: [
+          { type: 'array' },
+          { type: 'object', properties: { orders: { type: 'array' }, next: { type: 'string' } }, required: ['orders'] },
+        ],
+      },
+    },
+    handler: async (params, context) => {
+      const address = params.address === undefined ? undefined : readAddress(params, 'address');
+      const vin = params.vin === undefined ? undefined : readVin(params);
       const status = readOptionalString(params, 'status', { maxLength: 32, pattern: /^[a-z_]+$/ });
-      if (status !== undefined) filter.status = status;
-      filter.limit = readOptionalSafeInteger(params, 'limit', { min: 1, max: 1000 }) ?? 100;
-      const after = readOptionalString(params, 'after', { maxLength: 64, pattern: ID_PATTERN });
-      if (after !== undefined) filter.after = after;
-      return node.ledger.listOrders(filter);
+      if (params.page !== undefined && typeof params.page !== 'boolean') throw invalidParam('page', 'a boolean');
+      const limit = readLimit(params, QUERY_LIMITS.orders);
+      const result = await node.ledger.listOrdersPage({
+        address,
+        vin,
+        status,
+        limit,
+        after: readCursor(params),
+        signal: context.signal,
+      });
+      if (!result.ok) throw queryError(result);
+      if (params.page !== true) return result.orders;
+      return { orders: result.orders, ...(result.next !== undefined ? { next: result.next } : {}) };
     },
   });
 
