@@ -180,6 +180,15 @@ export class EngineContext {
   readonly evidenceList: Equivocation[] = [];
   readonly #evidenceKeys = new Set<string>();
 
+  /**
+   * Messages this validator signed during the step in progress, broadcast already and waiting
+   * to be processed as if received (the loopback queue). `ConsensusEngine` drains it after the
+   * handler that signed them returns, so no handler ever re-enters another through its own
+   * vote, and each handler finishes on the state it started with. Bounded: a validator signs
+   * at most one message per slot, and a step touches one height.
+   */
+  readonly loopback: ConsensusMessage[] = [];
+
   /** Output of the step in progress. */
   actions: EngineAction[] = [];
   #pendingSends: EngineAction[] = [];
@@ -258,6 +267,12 @@ export class EngineContext {
 
   emit(action: EngineAction): void {
     this.actions.push(action);
+  }
+
+  /** Sends a message this validator just signed, and queues it to be processed as received. */
+  cast(message: ConsensusMessage): void {
+    this.broadcast(message);
+    this.loopback.push(message);
   }
 
   drop(code: DropCode, reason: string): void {

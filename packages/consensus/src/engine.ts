@@ -2,7 +2,7 @@ import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { CommitCertificate } from './certificate.ts';
 import { EngineContext, resolveOptions } from './context.ts';
 import type { EngineAction, EngineInput, EngineOptions, EngineResources } from './engine-types.ts';
-import { ConsensusError } from './errors.ts';
+import { assert, ConsensusError } from './errors.ts';
 import type { Equivocation } from './evidence.ts';
 import { HeightLog, orderedMessages } from './height-log.ts';
 import { type ConsensusMessage, parseConsensusMessage, slotKey } from './messages.ts';
@@ -10,7 +10,7 @@ import { onProposalReady, onValidated, requestProposal, storeBlock, tryProposeNe
 import { onViewTimeout } from './on-view-change.ts';
 import { decide } from './on-vote.ts';
 import type { PersistedConsensusState } from './persisted.ts';
-import { receiveBytes, receiveCurrent, replayBuffered } from './receive.ts';
+import { drainLoopback, receiveBytes, receiveCurrent, replayBuffered } from './receive.ts';
 import { maybeRequestSync, raiseSyncTarget } from './sync.ts';
 
 /**
@@ -195,14 +195,19 @@ export class ConsensusEngine {
     this.#enterHeight(height + 1);
   }
 
-  /** Commits every height that has a certificate and a block, in order. */
+  /**
+   * Finishes a step: processes this validator's own messages (the loopback queue) and commits
+   * every height that has a certificate and a block, in order, until neither has work left.
+   */
   #settle(): void {
     const context = this.#context;
-    while (context.committable !== null) {
+    for (;;) {
+      drainLoopback(context);
       const blockHash = context.committable;
-      const block = context.log.blocks.get(bytesToHex(blockHash)) as Uint8Array;
+      if (blockHash === null) return;
+      const block = context.log.blocks.get(bytesToHex(blockHash));
       const seals = context.log.seals.get(bytesToHex(blockHash));
-      if (seals === undefined) throw new Error('a committable block without seals');
+      assert(block !== undefined && seals !== undefined, 'a committable block is known and sealed');
       const certificate: CommitCertificate = {
         height: context.height,
         view: context.decision?.view ?? context.view,

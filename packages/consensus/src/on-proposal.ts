@@ -3,9 +3,7 @@ import type { EngineContext } from './context.ts';
 import { assert } from './errors.ts';
 import { highestPreparedClaim } from './justification.ts';
 import { type ConsensusMessage, withoutAttachments } from './messages.ts';
-import { moveToView } from './on-view-change.ts';
 import { checkCertificate } from './on-vote.ts';
-import { acceptOwn } from './receive.ts';
 
 /**
  * Remembers a block of the current height by hash. A waiting certificate may now commit, and a
@@ -22,21 +20,10 @@ export function storeBlock(context: EngineContext, blockHash: Uint8Array, block:
 
 /** A leader's PRE-PREPARE for view 0 (sender and block hash already checked). */
 export function onPrePrepare(context: EngineContext, message: ConsensusMessage): void {
-  storeBlock(context, message.blockHash, message.block as Uint8Array);
+  assert(message.block !== null, 'parsing guarantees a proposal carries its block');
+  storeBlock(context, message.blockHash, message.block);
   context.log.round(message.view).proposal = message;
   if (message.view === context.view) considerPrepare(context);
-}
-
-/**
- * A leader's NEW-VIEW (sender, block hash and justification already checked). Its quorum of
- * view changes proves the view was entered legitimately, so a validator still in an earlier
- * view follows it there.
- */
-export function onNewView(context: EngineContext, message: ConsensusMessage): void {
-  storeBlock(context, message.blockHash, message.block as Uint8Array);
-  context.log.round(message.view).proposal = message;
-  if (message.view > context.view && context.decision === null) moveToView(context, message.view, false);
-  else if (message.view === context.view) considerPrepare(context);
 }
 
 /**
@@ -47,13 +34,13 @@ export function considerPrepare(context: EngineContext): void {
   if (!context.isValidator || context.decision !== null) return;
   const proposal = context.log.rounds.get(context.view)?.proposal;
   if (proposal === undefined || proposal === null || context.own.has(`prepare/${context.view}`)) return;
+  assert(proposal.block !== null, 'parsing guarantees a proposal carries its block');
   const key = bytesToHex(proposal.blockHash);
   const valid = context.validity.get(key);
   if (valid === undefined) {
     const refusedIn = context.refusedForView.get(key);
     if (!context.validationsPending.has(key) && (refusedIn === undefined || refusedIn < context.view)) {
       context.validationsPending.add(key);
-      assert(proposal.block !== null, 'parsing guarantees a proposal carries its block');
       context.emit({
         type: 'validate',
         height: context.height,
@@ -75,14 +62,8 @@ export function considerPrepare(context: EngineContext): void {
     preparedView: 0,
   });
   if (prepare === null) return;
-  context.votedBlocks.set(key, proposal.block as Uint8Array);
-  castOwn(context, prepare);
-}
-
-/** Broadcasts a freshly signed message and processes it as if received. */
-export function castOwn(context: EngineContext, message: ConsensusMessage): void {
-  context.broadcast(message);
-  acceptOwn(context, message);
+  context.votedBlocks.set(key, proposal.block);
+  context.cast(prepare);
 }
 
 /**
@@ -139,7 +120,7 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
     fields,
     view === 0 ? { block } : { block, viewChanges: request.viewChanges.map(withoutAttachments) },
   );
-  if (proposal !== null) castOwn(context, proposal);
+  if (proposal !== null) context.cast(proposal);
 }
 
 /**
@@ -177,5 +158,5 @@ export function tryProposeNewView(context: EngineContext): void {
       preparedCertificate: highest.from.preparedCertificate,
     },
   );
-  if (proposal !== null) castOwn(context, proposal);
+  if (proposal !== null) context.cast(proposal);
 }

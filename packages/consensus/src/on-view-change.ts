@@ -1,7 +1,8 @@
 import { bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
+import { assert } from './errors.ts';
 import type { ConsensusMessage } from './messages.ts';
-import { castOwn, considerPrepare, storeBlock, tryProposeNewView } from './on-proposal.ts';
+import { considerPrepare, storeBlock, tryProposeNewView } from './on-proposal.ts';
 import { reconsiderPrepares } from './on-vote.ts';
 import { raiseSyncTarget } from './sync.ts';
 
@@ -12,6 +13,19 @@ import { raiseSyncTarget } from './sync.ts';
  * enough to decide. View changes for higher views from more than a third of the power pull a
  * lagging validator forward: at least one of them is honest and timed out legitimately.
  */
+
+/**
+ * A leader's NEW-VIEW (sender, block hash and justification already checked). Its quorum of
+ * view changes proves the view was entered legitimately, so a validator still in an earlier
+ * view follows it there.
+ */
+export function onNewView(context: EngineContext, message: ConsensusMessage): void {
+  assert(message.block !== null, 'parsing guarantees a proposal carries its block');
+  storeBlock(context, message.blockHash, message.block);
+  context.log.round(message.view).proposal = message;
+  if (message.view > context.view && context.decision === null) moveToView(context, message.view, false);
+  else if (message.view === context.view) considerPrepare(context);
+}
 
 export function onViewChange(context: EngineContext, message: ConsensusMessage, index: number): void {
   context.log.addViewChange(index, context.powerOf(index), message);
@@ -80,7 +94,7 @@ export function moveToView(context: EngineContext, view: number, sendViewChange:
               preparedCertificate: prepared.prepares,
             },
       );
-      if (viewChange !== null) castOwn(context, viewChange);
+      if (viewChange !== null) context.cast(viewChange);
     }
   }
   tryProposeNewView(context);

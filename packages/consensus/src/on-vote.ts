@@ -1,8 +1,8 @@
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
+import { assert } from './errors.ts';
 import { orderedMessages, type Tally } from './height-log.ts';
 import { type ConsensusMessage, withoutAttachments } from './messages.ts';
-import { castOwn } from './on-proposal.ts';
 import { raiseSyncTarget } from './sync.ts';
 
 /**
@@ -31,7 +31,8 @@ export function reconsiderPrepares(context: EngineContext): void {
   if (round === undefined) return;
   for (const tally of round.prepares.values()) {
     if (tally.power >= context.quorumPower) {
-      const first = tally.messages.values().next().value as ConsensusMessage;
+      const first = tally.messages.values().next().value;
+      assert(first !== undefined, 'a tally with power holds a message');
       becomePrepared(context, context.view, first.blockHash, tally);
     }
   }
@@ -56,7 +57,7 @@ function becomePrepared(context: EngineContext, view: number, blockHash: Uint8Ar
     blockHash,
     preparedView: 0,
   });
-  if (commit !== null) castOwn(context, commit);
+  if (commit !== null) context.cast(commit);
 }
 
 export function onCommit(context: EngineContext, message: ConsensusMessage, index: number): void {
@@ -88,13 +89,14 @@ function sealOwn(context: EngineContext, blockHash: Uint8Array): void {
     { type: 'seal', chainId: context.chainId, height: context.height, view: 0, blockHash, preparedView: 0 },
     { commits: context.decision?.commits ?? [] },
   );
-  if (seal !== null) castOwn(context, seal);
+  if (seal !== null) context.cast(seal);
 }
 
 export function onSeal(context: EngineContext, message: ConsensusMessage, index: number): void {
   // The attached COMMITs were checked at the boundary.
   const proof = message.commits;
-  if (proof.length > 0) decide(context, (proof[0] as ConsensusMessage).view, message.blockHash, [...proof]);
+  const firstCommit = proof[0];
+  if (firstCommit !== undefined) decide(context, firstCommit.view, message.blockHash, [...proof]);
   const tally = context.log.addVote(context.log.seals, index, context.powerOf(index), message);
   if (tally.power >= context.weakQuorumPower) decide(context, null, message.blockHash, []);
   checkCertificate(context, message.blockHash);

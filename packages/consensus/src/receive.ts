@@ -9,8 +9,8 @@ import {
   slotKey,
   verifyConsensusMessageSignature,
 } from './messages.ts';
-import { onNewView, onPrePrepare } from './on-proposal.ts';
-import { onViewChange } from './on-view-change.ts';
+import { onPrePrepare } from './on-proposal.ts';
+import { onNewView, onViewChange } from './on-view-change.ts';
 import { onCommit, onPrepare, onSeal } from './on-vote.ts';
 import { helpLaggingValidator, noteHeightSeen } from './sync.ts';
 
@@ -233,10 +233,17 @@ function admitCurrent(
   return null;
 }
 
-/** Records a message this validator just signed as if received, then lets the handlers react. */
-export function acceptOwn(context: EngineContext, message: ConsensusMessage): void {
-  context.log.firstInSlot.set(`${context.selfIndex}:${slotKey(message)}`, message);
-  dispatch(context, message, context.selfIndex);
+/**
+ * Processes the messages this validator signed, as if received, in the order it signed them;
+ * what they trigger may sign more, which joins the queue. A message of a height the validator
+ * has left since it signed it was sent already and has nothing left to do here.
+ */
+export function drainLoopback(context: EngineContext): void {
+  for (let message = context.loopback.shift(); message !== undefined; message = context.loopback.shift()) {
+    if (message.height !== context.height) continue;
+    context.log.firstInSlot.set(`${context.selfIndex}:${slotKey(message)}`, message);
+    dispatch(context, message, context.selfIndex);
+  }
 }
 
 function dispatch(context: EngineContext, message: ConsensusMessage, index: number): void {
