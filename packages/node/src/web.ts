@@ -64,6 +64,10 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
   });
 }
 
+function acceptsGzip(request: IncomingMessage): boolean {
+  return /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
+}
+
 /** The view a page path shows, or undefined for a path that is not a page. */
 export function pageViewOf(pathname: string): PageView | undefined {
   if (pathname === '/') return { kind: 'home' };
@@ -105,7 +109,7 @@ export function createWebHandler(deps: WebDependencies): WebHandler {
     return assets;
   };
 
-  const serveReport = async (response: ServerResponse, vin: string): Promise<void> => {
+  const serveReport = async (request: IncomingMessage, response: ServerResponse, vin: string): Promise<void> => {
     if (!VIN_PATTERN.test(vin)) {
       sendJson(response, 400, {
         code: 'INVALID_VIN',
@@ -122,7 +126,17 @@ export function createWebHandler(deps: WebDependencies): WebHandler {
     try {
       const report = await deps.report(vin);
       if (report === undefined) sendJson(response, 404, { code: 'NOT_FOUND', message: 'vehicle not found' });
-      else sendJson(response, 200, report);
+      else {
+        // A report is mostly hex and base64 of proofs: gzip takes it to about a third.
+        const body = JSON.stringify(report);
+        const gzipped = acceptsGzip(request) ? await gzipAsync(body) : undefined;
+        send(response, 200, gzipped ?? body, {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+          vary: 'accept-encoding',
+          ...(gzipped === undefined ? {} : { 'content-encoding': 'gzip' }),
+        });
+      }
     } finally {
       reportsInFlight--;
     }
@@ -137,7 +151,7 @@ export function createWebHandler(deps: WebDependencies): WebHandler {
     request.resume();
     try {
       if (report !== null) {
-        await serveReport(response, report[1] as string);
+        await serveReport(request, response, report[1] as string);
       } else if (pathname === '/genesis.json') {
         send(response, 200, genesisBody, {
           'content-type': 'application/json; charset=utf-8',
@@ -158,13 +172,13 @@ export function createWebHandler(deps: WebDependencies): WebHandler {
             if (!response.headersSent) response.writeHead(304, { ...COMMON_HEADERS, etag: file.etag }).end();
           } else {
             const compressed = gzipped.get(pathname);
-            const acceptsGzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
-            send(response, 200, acceptsGzip && compressed !== undefined ? compressed : file.body, {
+            const useGzip = acceptsGzip(request) && compressed !== undefined;
+            send(response, 200, useGzip ? compressed : file.body, {
               'content-type': file.contentType,
               'cache-control': 'no-cache',
               etag: file.etag,
               vary: 'accept-encoding',
-              ...(acceptsGzip && compressed !== undefined ? { 'content-encoding': 'gzip' } : {}),
+              ...(useGzip ? { 'content-encoding': 'gzip' } : {}),
             });
           }
         }
