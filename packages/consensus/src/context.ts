@@ -133,17 +133,27 @@ export class EngineContext {
   readonly quorumPower: number;
   readonly justification: JustificationContext;
 
+  /** The height being decided: one above the last committed. Only moves up, by one or by sync. */
   height: number;
+  /** The current view of `height`; only moves up within a height, back to 0 at the next. */
   view = 0;
+  /** Ticks since the engine started: the engine's only notion of time. */
   ticks = 0;
+  /** When the current view began (its timer runs from here). */
   viewStartTick = 0;
   lastRetransmitTick = 0;
+  /** Everything received at the current height; replaced whole when the height changes. */
   log: HeightLog;
-  /** Messages this validator signed at the current height that still bind it, by slot. */
+  /**
+   * Messages this validator signed at the current height that still bind it, by slot. No
+   * message is ever signed for a slot present here (`signNew`); restored from disk on restart.
+   */
   readonly own = new Map<string, ConsensusMessage>();
+  /** The highest prepared certificate of this height; its view is below the current view's. */
   prepared: PreparedState | null = null;
   /** Blocks this validator voted for at the current height, by hash: they are persisted. */
   readonly votedBlocks = new Map<string, Uint8Array>();
+  /** The block decided at this height (by COMMITs in one view, or by seals): never changes once set but to add COMMITs. */
   decision: Decision | null = null;
   decidedAtTick = 0;
   /** The node's verdicts on blocks of the current height, by block hash. */
@@ -175,8 +185,11 @@ export class EngineContext {
   syncTargetSinceTick = 0;
   syncUrgent = false;
   lastSyncRequest: { target: number; tick: number } | null = null;
+  /** The last height this engine committed or synced, to help validators still deciding it. */
   lastCommitted: LastCommitted | null = null;
+  /** When each validator was last helped (at most once per retransmission interval). */
   readonly helpSentTick = new Map<number, number>();
+  /** Equivocation proofs, oldest first, at most EVIDENCE_KEPT, each without attachments. */
   readonly evidenceList: Equivocation[] = [];
   readonly #evidenceKeys = new Set<string>();
 
