@@ -115,7 +115,8 @@ export class Admission {
           const result = await mempool.add(bytes, (hash) => this.#deps.isCommitted(hash), share);
           job.results[position] = result;
           job.next++;
-          this.#queued--;
+          // stop() already zeroed the count for a job that was in flight when it ran.
+          if (!this.#stopped) this.#queued--;
           budget--;
           if (result.ok && !result.duplicate) this.#deps.onAdmitted(bytes, result, job.source);
           if (job.next === job.positions.length) {
