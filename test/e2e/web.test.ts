@@ -8,7 +8,7 @@
 //
 // AUTOLEDGER_SCREENSHOTS=1 also writes the screenshots in docs/.
 
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoledgerClient, genesisHashOf, verifyVehicleReport } from '@autoledger/client';
@@ -320,11 +320,40 @@ if (chromium === undefined) {
       await page.waitForSelector('[data-verification="failed"]', { timeout: 30_000 });
       const other = await verdictOf(page);
       assert.is(other.reason, 'WRONG_GENESIS', other.text);
-    const shownHash = await page.$eval('[data-genesis-hash]', (element) => element.getAttribute('data-genesis-hash'));
-    assert.is(shownHash, genesisHashOf(JSON.parse(foreignText)), 'the panel shows the hash of the genesis it used');
+      const shownHash = await page.$eval('[data-genesis-hash]', (element) => element.getAttribute('data-genesis-hash'));
+      assert.is(shownHash, genesisHashOf(JSON.parse(foreignText)), 'the panel shows the hash of the genesis it used');
       await page.close();
     },
   );
+
+  web('/verify saved to disk works from file://, with no server at all', async () => {
+    // What a browser's "save page" keeps: the HTML with its script and stylesheet beside it.
+    const dir = mkdtempSync(join(tmpdir(), 'autoledger-saved-'));
+    const html = await (await fetch(`${base}/verify`)).text();
+    writeFileSync(join(dir, 'verify.html'), html.replaceAll('"/assets/', '"./verify_files/'));
+    mkdirSync(join(dir, 'verify_files'));
+    for (const name of ['app.js', 'app.css', 'icon.svg']) {
+      writeFileSync(
+        join(dir, 'verify_files', name),
+        Buffer.from(await (await fetch(`${base}/assets/${name}`)).arrayBuffer()),
+      );
+    }
+    const reportPath = join(dir, 'report.json');
+    writeFileSync(reportPath, await (await fetch(`${base}/vehicles/${VIN}/report.json`)).text());
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    await page.goto(`file://${join(dir, 'verify.html')}`, { waitUntil: 'load' });
+    await (await page.$('#genesis-file'))?.uploadFile(devnet.genesis);
+    await (await page.$('#report-file'))?.uploadFile(reportPath);
+    const verdict = await verdictOf(page);
+    assert.is(verdict.verification, 'verified', verdict.text);
+    assert.ok(
+      requests.every((url) => url.startsWith('file://')),
+      `only local files were read: ${requests.join(', ')}`,
+    );
+    await page.close();
+  });
 
   web('a report with 300 history entries verifies in the browser', async () => {
     const page = await openPage(`/vehicles/${LONG_VIN}`);
