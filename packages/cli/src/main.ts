@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { registerChainCommands } from './commands/chain.ts';
+import { registerConfigCommands } from './commands/config.ts';
 import { registerKeyCommands } from './commands/keys.ts';
 import { registerQueryCommands } from './commands/query.ts';
 import { registerReportCommands } from './commands/report.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTxCommands(program);
   registerQueryCommands(program);
   registerReportCommands(program);
+  registerConfigCommands(program);
   return program;
 }
 

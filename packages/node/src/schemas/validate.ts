@@ -51,7 +51,7 @@ function describe(error: ErrorObject): SchemaProblem {
  * it is valid). Total: any JSON value in, never throws, at most MAX_PROBLEMS problems out.
  */
 export function compileSchema(schema: JsonSchema): (document: unknown) => SchemaProblem[] {
-  const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
   ajv.addKeyword(EXPECT_KEYWORD);
   const validate: ValidateFunction = ajv.compile(schema);
   return (document) => {
