@@ -18,6 +18,9 @@ import {
 import type { CommittedBlock, Executor } from './executor.ts';
 import type { ChainStore } from './store.ts';
 
+/** What sync needs of the network: the peers, one request/response exchange, penalties, announcements. */
+export type SyncNetwork = Pick<P2PHost, 'connectedPeers' | 'request' | 'penalise' | 'broadcast'>;
+
 export interface SyncOptions {
   /** Blocks per request, and the most a peer is asked to send at once. */
   batchBlocks: number;
@@ -60,7 +63,7 @@ export function headerBytesOfBlock(block: Uint8Array): Uint8Array | undefined {
 
 export class SyncManager {
   readonly #options: SyncOptions;
-  readonly #p2p: P2PHost;
+  readonly #p2p: SyncNetwork;
   readonly #executor: Executor;
   readonly #store: ChainStore;
   readonly #log: Logger;
@@ -72,12 +75,13 @@ export class SyncManager {
   readonly #peerHeights = new Map<string, number>();
   #targetHeight = 0;
   #running: Promise<void> | undefined;
+  #kickedWhileRunning = false;
   #stopped = false;
 
   constructor(
     options: SyncOptions,
     deps: {
-      p2p: P2PHost;
+      p2p: SyncNetwork;
       executor: Executor;
       store: ChainStore;
       logger: Logger;
@@ -132,6 +136,11 @@ export class SyncManager {
     this.#stopped = true;
   }
 
+  /** Resolves once no sync attempt is running (at once when none is). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
   /** A peer's height announcement (wire channel `announce`). */
   onAnnouncement(from: string, payload: Uint8Array): void {
     let height: number;
@@ -161,9 +170,17 @@ export class SyncManager {
   }
 
   #kick(): void {
-    if (this.#running || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#running) {
+      // The running attempt may already have decided there is nothing to fetch: look again
+      // once it ends, or an announcement that completes a weak quorum would go unheeded.
+      this.#kickedWhileRunning = true;
+      return;
+    }
+    this.#kickedWhileRunning = false;
     this.#running = this.#run().finally(() => {
       this.#running = undefined;
+      if (this.#kickedWhileRunning) this.#kick();
     });
   }
 
@@ -172,10 +189,13 @@ export class SyncManager {
     const failed = new Set<string>();
     while (!this.#stopped) {
       const head = this.#executor.head.height;
-      // A height counts as far as a weak quorum of validators vouches for it: a lone peer
-      // announcing a huge height is asked only after every peer whose claim is vouched for,
-      // and ranks no higher than the vouched height, so it cannot make itself the first source.
+      // Only vouched heights are fetched: heights announced by validators holding a weak
+      // quorum of power (so by at least one honest validator), or inferred by the consensus
+      // engine from signed messages. A lone claim, however high, makes the node ask for nothing.
       const vouched = this.bestKnownHeight();
+      if (vouched <= head) return;
+      // Peers whose claim the quorum backs come first; a peer claiming more than anyone vouches
+      // for may still serve the vouched heights, but only once those peers could not.
       const candidates = [...this.#peerHeights]
         .filter(([peer, height]) => height > head && connected.has(peer) && !failed.has(peer))
         .map(([peer, height]) => ({ peer, trusted: Math.min(height, vouched), vouched: height <= vouched }))
@@ -185,7 +205,7 @@ export class SyncManager {
         candidates[0]?.peer ?? (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p)) : undefined);
       if (peer === undefined) return;
       try {
-        const applied = await this.#fetchFrom(peer, head + 1);
+        const applied = await this.#fetchFrom(peer, head + 1, Math.min(this.#options.batchBlocks, vouched - head));
         if (applied === 0) this.#discredit(peer, failed);
       } catch (error) {
         this.#log.warn('sync_request_failed', { peer, error: (error as Error).message });
@@ -234,16 +254,17 @@ export class SyncManager {
     if (certificate.height < expectedHeight) return 'known';
     if (certificate.height !== expectedHeight) return `certificate for height ${certificate.height}`;
     const verdict = verifyCommitCertificate(certificate, sha256(header), this.#validators, this.#chainId);
-    return verdict.ok ? undefined : `invalid certificate: ${verdict.message}`;
+    return verdict.ok ? undefined : `invalid certificate: ${verdict.code}: ${verdict.message}`;
   }
 
-  async #fetchFrom(peer: string, fromHeight: number): Promise<number> {
-    const frames = await this.#p2p.request(peer, encodeSyncRequest(fromHeight, this.#options.batchBlocks), {
+  async #fetchFrom(peer: string, fromHeight: number, maxBlocks: number): Promise<number> {
+    const frames = await this.#p2p.request(peer, encodeSyncRequest(fromHeight, maxBlocks), {
       timeoutMs: this.#options.requestTimeoutMs,
       maxResponseBytes: this.#options.maxResponseBytes,
     });
     let applied = 0;
-    for (const frame of frames) {
+    // Frames beyond what was asked for are not looked at: they are heights nobody vouched for.
+    for (const frame of frames.slice(0, maxBlocks)) {
       let entry: { block: Uint8Array; certificate: Uint8Array };
       try {
         entry = decodeSyncBlock(frame);
@@ -272,9 +293,16 @@ export class SyncManager {
     return applied;
   }
 
-  /** Serves a peer's sync request from the block store. */
+  /** Serves a peer's sync request from the block store; a malformed request gets nothing. */
   async serve(request: Uint8Array): Promise<Uint8Array[]> {
-    const { fromHeight, maxBlocks } = decodeSyncRequest(request);
+    let fromHeight: number;
+    let maxBlocks: number;
+    try {
+      ({ fromHeight, maxBlocks } = decodeSyncRequest(request));
+    } catch {
+      return [];
+    }
+    if (fromHeight < 1) return [];
     const count = Math.min(maxBlocks, this.#options.batchBlocks);
     const frames: Uint8Array[] = [];
     let bytes = 0;
