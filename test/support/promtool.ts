@@ -25,3 +25,14 @@ export function promtool(args: string[], input = ''): ToolResult {
 export function skipMessage(tool: string): string {
   return `SKIPPED: ${tool} is not installed (apt-get install prometheus; .ci/run does it)`;
 }
+
+/** Metric names the alert rules' expressions query (`up` is Prometheus's own and left out). */
+export function metricsInRules(rulesText: string): string[] {
+  const names = new Set<string>();
+  for (const match of rulesText.matchAll(/^\s*expr:\s*(.*)$/gm)) {
+    for (const name of (match[1] as string).matchAll(/\b((?:autoledger|nodejs|process)_[a-z0-9_]+)/g)) {
+      names.add(name[1] as string);
+    }
+  }
+  return [...names].sort();
+}
