@@ -12,7 +12,12 @@ import { bytesToHex, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { initGenesisState, Ledger } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeSyncRequest, encodeAnnouncement, encodeSyncBlock } from '../../../packages/node/src/chain/block.ts';
+import {
+  decodeSyncRequest,
+  encodeAnnouncement,
+  encodeSyncBlock,
+  encodeSyncRequest,
+} from '../../../packages/node/src/chain/block.ts';
 import { type CommittedBlock, Executor } from '../../../packages/node/src/chain/executor.ts';
 import { ChainStore } from '../../../packages/node/src/chain/store.ts';
 import {
@@ -352,12 +357,39 @@ test('a peer that announces but does not serve is marked UNSERVED_ANNOUNCEMENT a
   }
 });
 
-test('a malformed sync request is answered with nothing, not an exception', async () => {
-  const server = new SyncManager(DEFAULT_SYNC_OPTIONS, syncDeps(source, new TestNetwork(), []));
+test('a malformed sync request is answered with nothing, not an exception; a request is served up to the batch bound', async () => {
+  const server = new SyncManager({ ...DEFAULT_SYNC_OPTIONS, batchBlocks: 3 }, syncDeps(source, new TestNetwork(), []));
   assert.equal(await server.serve(new Uint8Array([0xff, 0xff, 0xff])), []);
-  assert.equal(await server.serve(new Uint8Array([0x08, 0x00, 0x10, 0x05])), [], 'from height 0');
-  const served = await server.serve(new Uint8Array([0x08, 0x05, 0x10, 0x40]));
-  assert.is(served.length, 2, 'heights 5 and 6 of a chain of 6');
+  assert.equal(await server.serve(encodeSyncRequest(0, 5)), [], 'from height 0');
+  assert.is((await server.serve(encodeSyncRequest(5, 64))).length, 2, 'heights 5 and 6 of a chain of 6');
+  assert.is((await server.serve(encodeSyncRequest(1, 1_000_000))).length, 3, 'no more than batchBlocks');
+  assert.equal(await server.serve(encodeSyncRequest(9_000_000_000_000, 64)), [], 'beyond the chain');
+});
+
+test('malformed announcements and responses, and a certified header carrying other transactions, are penalised', async () => {
+  const network = new TestNetwork();
+  const first = blocks[0] as { bytes: Uint8Array; certificate: Uint8Array };
+  // Block 1's certified header with a transaction list it does not commit to: the certificate
+  // holds, validation against the header's txRoot does not.
+  const tampered = encodeSyncBlock(new Uint8Array([...first.bytes, 0x12, 0x02, 0x0a, 0x00]), first.certificate);
+  network.responders.set(P1, () => [new Uint8Array([0x0a, 0xff, 0xff])]);
+  network.responders.set(P2, () => [tampered]);
+  network.responders.set(P3, sourceServer());
+  network.responders.set(P0, sourceServer());
+  const { node, sync, announce } = await syncingNode(network);
+  sync.onAnnouncement(P0, new Uint8Array([0x08, 0xff]));
+  assert.equal(network.reasonsFor(P0), ['MALFORMED_ANNOUNCEMENT']);
+  announce(P1, CHAIN_LENGTH);
+  announce(P2, CHAIN_LENGTH);
+  announce(P3, CHAIN_LENGTH);
+  announce(P0, CHAIN_LENGTH);
+  await waitFor(() => node.executor.head.height === CHAIN_LENGTH, { what: 'synced from the honest peer' });
+  await sync.idle();
+  assert.equal(network.reasonsFor(P1), ['MALFORMED_SYNC_RESPONSE', 'UNSERVED_ANNOUNCEMENT']);
+  const refusal = network.penalties.find((penalty) => penalty.peer === P2);
+  assert.is(refusal?.reason, 'SYNC_BLOCK_REFUSED');
+  assert.ok(refusal?.detail?.includes('is invalid'), refusal?.detail);
+  assert.equal((await node.store.block(1))?.hash, (blocks[0] as { hash: Uint8Array }).hash);
 });
 
 test('over real libp2p: a response larger than the bound is refused without reading it all; other peers serve', async () => {
