@@ -1,9 +1,9 @@
 // Executing a block's contents on a write layer: first the automatic block-time transitions,
 // then each transaction with the rules of its kind.
 
+import { authorizeSigner } from './authorize.ts';
 import { type BlockEnv, Context, type Outcome, SYSTEM_ACTOR, type TxEvent } from './context.ts';
 import { assert } from './errors.ts';
-import { actingRole } from './kinds/common.ts';
 import { KIND_BY_NAME } from './kinds/index.ts';
 import { completeOrder, refundOrder } from './kinds/order-settlement.ts';
 import { type Account, keys, orderCodec } from './records.ts';
@@ -29,13 +29,10 @@ export async function executeTx(block: WriteLayer, env: BlockEnv, tx: DecodedTx,
   const kind = KIND_BY_NAME.get(tx.kind);
   assert(kind !== undefined, 'decoded transactions have known kinds');
   const failed = (code: string, message: string): Receipt => ({ txHash: tx.hashHex, code, error: message, events: [] });
-  if (signer.frozen) return failed('ACCOUNT_FROZEN', 'a frozen account can sign nothing');
-  const role = actingRole(signer.roles, kind.roles);
-  if (role === undefined) return failed('UNAUTHORIZED', `${kind.name} is signed by: ${kind.signers}`);
-  const refusal = kind.authorize?.(signer.roles, tx.fields);
-  if (refusal !== undefined) return failed('UNAUTHORIZED', refusal);
+  const authorization = authorizeSigner(signer, kind, tx.fields);
+  if (!authorization.ok) return failed(authorization.code, authorization.message);
   const layer = new WriteLayer(block);
-  const ctx = new Context(layer, env, { address: signer.address, role, txHash: tx.hashHex });
+  const ctx = new Context(layer, env, { address: signer.address, role: authorization.role, txHash: tx.hashHex });
   const outcome = await kind.execute(ctx, tx.fields);
   if (!outcome.ok) return failed(outcome.code, outcome.message);
   layer.mergeInto(block);

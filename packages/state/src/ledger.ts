@@ -15,6 +15,7 @@
 // 'i' order indexes, 'd' the deadline queue (see state-view.ts and indexes.ts).
 
 import { bytesToHex, concatBytes, hexToBytes, isAddress, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { authorizeSigner } from './authorize.ts';
 import { BytePool } from './byte-pool.ts';
 import type { BlockEnv, TxEvent } from './context.ts';
 import { assert } from './errors.ts';
@@ -79,7 +80,7 @@ import {
   WriteLayer,
 } from './state-view.ts';
 import type { DecodedTx } from './tx.ts';
-import { checkVin, isVinSyntax } from './vin.ts';
+import { isVinSyntax } from './vin.ts';
 
 export interface LedgerOptions {
   /** Decoded records kept in memory (accounts, vehicles, ...). Default 200,000. */
@@ -515,12 +516,8 @@ export class Ledger {
     );
     if (account === null)
       return { ok: false, code: 'UNKNOWN_SIGNER', message: `${tx.signerAddress} is not a registered account` };
-    if (account.frozen) return { ok: false, code: 'ACCOUNT_FROZEN', message: 'a frozen account can sign nothing' };
-    if (kind.roles !== 'any' && !account.roles.some((role) => (kind.roles as readonly string[]).includes(role))) {
-      return { ok: false, code: 'UNAUTHORIZED', message: `${kind.name} is signed by: ${kind.signers}` };
-    }
-    const refusal = kind.authorize?.(account.roles, tx.fields);
-    if (refusal !== undefined) return { ok: false, code: 'UNAUTHORIZED', message: refusal };
+    const authorization = authorizeSigner(account, kind, tx.fields);
+    if (!authorization.ok) return { ok: false, code: authorization.code, message: authorization.message };
     if (tx.nonce < account.nonce) {
       return {
         ok: false,
@@ -536,10 +533,8 @@ export class Ledger {
         message: `nonce ${tx.nonce} is more than ${maxNonceAhead} ahead of the account's next nonce ${account.nonce}`,
       };
     }
-    if (kind.name === 'vehicle.register') {
-      const verdict = checkVin(tx.fields.vin, this.params.vinCheckDigit);
-      if (!verdict.ok) return { ok: false, code: 'INVALID_VIN', message: verdict.message };
-    }
+    const refused = kind.admit?.(tx.fields, this.params);
+    if (refused !== undefined) return { ok: false, code: refused.code, message: refused.message };
     return { ok: true, accountNonce: account.nonce };
   }
 

@@ -2,7 +2,6 @@
 
 import type { FieldSpec } from '../fields.ts';
 import { MAX_ODOMETER_KM } from '../limits.ts';
-import type { Role } from '../roles.ts';
 
 export { MAX_ODOMETER_KM };
 
@@ -19,9 +18,3 @@ export const kmField: FieldSpec = {
   max: MAX_ODOMETER_KM,
   description: 'odometer reading in kilometres',
 };
-
-/** The first of the signer's roles that the kind allows: the role the signer acts in. */
-export function actingRole(signerRoles: readonly Role[], allowed: readonly Role[] | 'any'): Role | undefined {
-  if (allowed === 'any') return signerRoles[0];
-  return signerRoles.find((role) => allowed.includes(role));
-}

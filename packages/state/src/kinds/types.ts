@@ -4,6 +4,7 @@
 import type { Context, Outcome } from '../context.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { FieldSpec } from '../fields.ts';
+import type { ChainParams } from '../records.ts';
 import type { Role } from '../roles.ts';
 
 export interface TxKindSpec {
@@ -31,6 +32,11 @@ export interface KindDefinition<Fields = Record<string, unknown>> extends TxKind
   authorize?(signerRoles: readonly Role[], fields: Fields): string | undefined;
   /** Stateless checks across fields; throws a TxError. */
   validate?(fields: Fields): void;
+  /**
+   * A check against the chain's parameters (genesis) but not its state, run at admission
+   * (Ledger.checkTx) and again by `execute`: a refusal with its code, or undefined.
+   */
+  admit?(fields: Fields, params: ChainParams): { code: ErrorCode; message: string } | undefined;
   /**
    * Codes `execute` can fail with. Every kind can also fail with ACCOUNT_FROZEN (the signer
    * was frozen earlier in the block) and, unless `roles` is 'any', UNAUTHORIZED. Execution

@@ -30,9 +30,13 @@ export const vehicleRegister = defineKind<Fields>({
   ],
   roles: ['dealer'],
   rejections: ['INVALID_VIN', 'DUPLICATE_VIN', 'NOT_FOUND', 'ACCOUNT_FROZEN'],
+  admit(fields, params) {
+    const verdict = checkVin(fields.vin, params.vinCheckDigit);
+    return verdict.ok ? undefined : { code: 'INVALID_VIN', message: verdict.message };
+  },
   async execute(ctx, fields) {
-    const verdict = checkVin(fields.vin, ctx.env.params.vinCheckDigit);
-    if (!verdict.ok) return fail('INVALID_VIN', verdict.message);
+    const refused = this.admit?.(fields, ctx.env.params);
+    if (refused !== undefined) return fail(refused.code, refused.message);
     if ((await ctx.vehicle(fields.vin)) !== null)
       return fail('DUPLICATE_VIN', `VIN ${fields.vin} is already registered`);
     const owner = await ctx.account(fields.owner);
