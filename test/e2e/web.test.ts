@@ -61,6 +61,13 @@ async function openPage(path: string, options: { cold?: boolean } = {}): Promise
   return page;
 }
 
+/** Every form field has a <label> (runs in the page). */
+function everyFieldLabelled(page: Page): Promise<boolean> {
+  return page.$$eval('input, textarea', (fields) =>
+    fields.every((field) => ((field as unknown as { labels: ArrayLike<unknown> | null }).labels?.length ?? 0) > 0),
+  );
+}
+
 async function verdictOf(page: Page): Promise<{ verification: string; reason: string | null; text: string }> {
   await page.waitForSelector('[data-verification]', { timeout: 60_000 });
   return page.$eval('[data-verification]', (element) => ({
@@ -194,8 +201,11 @@ if (chromium === undefined) {
   web('a registered VIN: search, open its page, verified in the browser by the validators', async () => {
     const page = await openPage('/');
     await screenshot(page, 'buyer-page-search.png');
-    await page.type('#vin', VIN.toLowerCase());
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form.search button')]);
+    assert.ok(await everyFieldLabelled(page), 'every field has a label');
+    // Keyboard only: a lower-case VIN with a space is normalised; Enter submits.
+    await page.focus('#vin');
+    await page.keyboard.type(`${VIN.slice(0, 8).toLowerCase()} ${VIN.slice(8)}`);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('Enter')]);
     assert.is(new URL(page.url()).pathname, `/vehicles/${VIN}`);
     const verdict = await verdictOf(page);
     assert.is(verdict.verification, 'verified', verdict.text);
@@ -289,6 +299,7 @@ if (chromium === undefined) {
       const reportPath = join(dir, 'report.json');
       writeFileSync(reportPath, JSON.stringify(report));
       const page = await openPage('/verify');
+      assert.ok(await everyFieldLabelled(page), 'every field has a label');
       await page.setOfflineMode(true);
       await (await page.$('#genesis-file'))?.uploadFile(devnet.genesis);
       await (await page.$('#report-file'))?.uploadFile(reportPath);
