@@ -11,7 +11,7 @@
 // the header's state root, the history is complete and the facts agree with the record.
 
 import { type CommitCertificate, ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
-import { base64ToBytes, bytesToHex, hexToBytes, isHex, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { base64ToBytes, bytesToHex, hexToBytes, isHex, readVarint, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { parseGenesis, type VehicleFacts, verifyVehicleProofBundle } from '@autoledger/state';
 
 export const VEHICLE_REPORT_FORMAT = 'autoledger-vehicle-report/1';
@@ -79,23 +79,14 @@ function decodeHeader(bytes: Uint8Array): DecodedHeader {
   const varints = new Map<number, number>();
   const lengthDelimited = new Map<number, Uint8Array>();
   let offset = 0;
-  const readVarint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      if (offset >= bytes.length) throw malformed('truncated varint');
-      const byte = bytes[offset++] as number;
-      value += (byte & 0x7f) * scale;
-      scale *= 128;
-      if ((byte & 0x80) === 0) {
-        if (!Number.isSafeInteger(value)) throw malformed('an integer beyond 2^53');
-        return value;
-      }
-    }
-    throw malformed('varint too long');
+  const nextVarint = (): number => {
+    const varint = readVarint(bytes, offset);
+    if (varint === undefined) throw malformed('a truncated, overlong or unsafe varint');
+    offset = varint.next;
+    return varint.value;
   };
   while (offset < bytes.length) {
-    const tag = readVarint();
+    const tag = nextVarint();
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
     if (field < 1 || field > 9) throw malformed(`unknown field ${field}`);
@@ -104,9 +95,9 @@ function decodeHeader(bytes: Uint8Array): DecodedHeader {
     const expected = field >= 2 && field <= 4 ? 0 : 2;
     if (wireType !== expected) throw malformed(`field ${field} has wire type ${wireType}`);
     if (wireType === 0) {
-      varints.set(field, readVarint());
+      varints.set(field, nextVarint());
     } else {
-      const length = readVarint();
+      const length = nextVarint();
       if (length > bytes.length - offset) throw malformed(`field ${field} overruns the header`);
       lengthDelimited.set(field, bytes.subarray(offset, offset + length));
       offset += length;

@@ -13,6 +13,8 @@
  * block codec imports it too (node may import consensus, never the reverse).
  */
 
+import { readVarint, type Varint } from '@autoledger/crypto';
+
 /** What a message level may hold. Fields not listed are refused. */
 export interface WireShape {
   /** Fields that may occur at most once, with the shape of their content when it is an embedded message. */
@@ -31,18 +33,9 @@ const WIRE_FIXED64 = 1;
 const WIRE_LENGTH_DELIMITED = 2;
 const WIRE_FIXED32 = 5;
 
-/** A varint read at `offset`: its value (exact up to 2^53) and the offset after it, or `null`. */
-function readVarint(bytes: Uint8Array, offset: number, end: number): { value: number; next: number } | null {
-  let value = 0;
-  let scale = 1;
-  for (let index = 0; index < 10; index++) {
-    const byte = bytes[offset + index];
-    if (byte === undefined || offset + index >= end) return null;
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if ((byte & 0x80) === 0) return { value, next: offset + index + 1 };
-  }
-  return null;
+/** A varint of this scan: at most 10 bytes, exact up to 2^53, within `end`; `null` otherwise. */
+function readVarintBefore(bytes: Uint8Array, offset: number, end: number): Varint | null {
+  return readVarint(bytes, offset, { end }) ?? null;
 }
 
 /**
@@ -59,7 +52,7 @@ function scanLevel(bytes: Uint8Array, start: number, end: number, shape: WireSha
   const counts = new Map<number, number>();
   let offset = start;
   while (offset < end) {
-    const tag = readVarint(bytes, offset, end);
+    const tag = readVarintBefore(bytes, offset, end);
     if (tag === null || tag.value > 0xffffffff) return { ok: false, reason: `bad field tag at byte ${offset}` };
     offset = tag.next;
     const field = Math.floor(tag.value / 8);
@@ -77,7 +70,7 @@ function scanLevel(bytes: Uint8Array, start: number, end: number, shape: WireSha
     const embedded = repeated !== undefined ? repeated.shape : (singular ?? null);
     switch (wireType) {
       case WIRE_VARINT: {
-        const value = readVarint(bytes, offset, end);
+        const value = readVarintBefore(bytes, offset, end);
         if (value === null) return { ok: false, reason: `bad varint in field ${field}` };
         offset = value.next;
         break;
@@ -89,7 +82,7 @@ function scanLevel(bytes: Uint8Array, start: number, end: number, shape: WireSha
         offset += 4;
         break;
       case WIRE_LENGTH_DELIMITED: {
-        const length = readVarint(bytes, offset, end);
+        const length = readVarintBefore(bytes, offset, end);
         if (length === null || length.next + length.value > end) {
           return { ok: false, reason: `field ${field} runs past the end` };
         }

@@ -15,6 +15,7 @@ import {
   verifyPortable,
 } from './ed25519-portable.ts';
 
+export { readVarint, type Varint, type VarintOptions } from './varint.ts';
 export { PUBLIC_KEY_LENGTH, SECRET_KEY_LENGTH, SIGNATURE_LENGTH };
 
 export function sha256(data: Uint8Array): Uint8Array {

@@ -24,3 +24,4 @@ export {
   verify,
 } from './ed25519.ts';
 export { sha256 } from './hash.ts';
+export { readVarint, type Varint, type VarintOptions } from './varint.ts';

@@ -15,6 +15,7 @@ import {
   bytesToHex,
   hexToBytes,
   PUBLIC_KEY_LENGTH,
+  readVarint,
   SIGNATURE_LENGTH,
   sha256,
   verify,
@@ -204,19 +205,11 @@ const SIGNATURE_TAG = 0x12; // field 2, length-delimited
  */
 function splitCanonicalEnvelope(bytes: Uint8Array): { body: Uint8Array; signature: Uint8Array } | undefined {
   if (bytes[0] !== BODY_TAG) return undefined;
-  let offset = 1;
-  let length = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = bytes[offset++];
-    if (byte === undefined || shift > 21) return undefined;
-    length += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) {
-      // A varint's last byte is zero only in a non-minimal encoding (or for length 0).
-      if (byte === 0) return undefined;
-      break;
-    }
-  }
-  const bodyEnd = offset + length;
+  const length = readVarint(bytes, 1, { maxBytes: 4, minimal: true });
+  // A canonical envelope has a minimal length and a non-empty body.
+  if (length === undefined || length.value === 0) return undefined;
+  const offset = length.next;
+  const bodyEnd = offset + length.value;
   if (bytes.length !== bodyEnd + 2 + SIGNATURE_LENGTH) return undefined;
   if (bytes[bodyEnd] !== SIGNATURE_TAG || bytes[bodyEnd + 1] !== SIGNATURE_LENGTH) return undefined;
   return { body: bytes.subarray(offset, bodyEnd), signature: bytes.subarray(bodyEnd + 2) };

@@ -4,7 +4,7 @@
 // bytes of a block are fully determined by its hash.
 
 import { type BlockHashResult, wireShape } from '@autoledger/consensus';
-import { bytesToHex, concatBytes, sha256 } from '@autoledger/crypto';
+import { bytesToHex, concatBytes, readVarint, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
 import { CodecError, decodeMessage, toSafeInteger } from './codec.ts';
@@ -243,16 +243,11 @@ export function encodeTxBatch(txs: readonly Uint8Array[]): Uint8Array {
  * when the block was validated: the body is the first field.
  */
 export function txHashOfCommitted(envelope: Uint8Array): Uint8Array {
-  let offset = 1;
-  let length = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = envelope[offset++];
-    if (byte === undefined || shift > 21) throw new CodecError('not a transaction envelope');
-    length |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) break;
+  const length = readVarint(envelope, 1, { maxBytes: 4 });
+  if (envelope[0] !== 0x0a || length === undefined || length.next + length.value > envelope.length) {
+    throw new CodecError('not a transaction envelope');
   }
-  if (envelope[0] !== 0x0a || offset + length > envelope.length) throw new CodecError('not a transaction envelope');
-  return sha256(envelope.subarray(offset, offset + length));
+  return sha256(envelope.subarray(length.next, length.next + length.value));
 }
 
 /** The most transactions one relayed batch may carry (a node relays at most 512 at a time). */
@@ -272,14 +267,10 @@ export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
   let offset = 0;
   while (offset < bytes.length) {
     if (bytes[offset] !== 0x0a) throw new CodecError('not a transaction batch');
-    offset++;
-    let length = 0;
-    for (let shift = 0; ; shift += 7) {
-      const byte = bytes[offset++];
-      if (byte === undefined || shift > 21) throw new CodecError('bad length in transaction batch');
-      length |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) break;
-    }
+    const varint = readVarint(bytes, offset + 1, { maxBytes: 4 });
+    if (varint === undefined) throw new CodecError('bad length in transaction batch');
+    const length = varint.value;
+    offset = varint.next;
     if (length === 0 || length > MAX_TX_BYTES || offset + length > bytes.length) {
       throw new CodecError('bad transaction length in batch');
     }
