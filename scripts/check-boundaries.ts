@@ -22,7 +22,8 @@ type PackageName = 'crypto' | 'consensus' | 'state' | 'client' | 'web' | 'node' 
 /**
  * Workspace packages each package may import: only downward along the arrows. The client
  * (SDK and report verifier) stands on the pure packages; the buyer's page (web) on the
- * client; the node serves the page, so it may import web.
+ * client; the node serves the page, so it may import web; the CLI talks to nodes through the
+ * client, as integrators do.
  */
 const ALLOWED_WORKSPACE_IMPORTS: Record<PackageName, readonly PackageName[]> = {
   crypto: [],
@@ -31,7 +32,7 @@ const ALLOWED_WORKSPACE_IMPORTS: Record<PackageName, readonly PackageName[]> = {
   client: ['crypto', 'consensus', 'state'],
   web: ['client', 'crypto'],
   node: ['crypto', 'consensus', 'state', 'web'],
-  cli: ['crypto', 'consensus', 'state', 'node'],
+  cli: ['crypto', 'consensus', 'state', 'node', 'client'],
 };
 
 /** Deterministic packages: outside their own files, these are the only modules they may load. */

@@ -205,7 +205,7 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
   process.on('SIGHUP', () => void stopAll('SIGHUP', true));
 
   // Ready once every validator has committed a block in this run.
-  const clients = info.rpc.map((url) => new RpcClient(url));
+  const clients = info.rpc.map((url) => new RpcClient(url, undefined, 2_000));
   const startHeights = new Map<number, number>();
   const deadline = Date.now() + options.readyTimeoutMs;
   const ready = new Set<number>();
@@ -228,7 +228,7 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
       clients.map(async (client, index) => {
         if (ready.has(index)) return;
         try {
-          const status = await client.call<{ height: number }>('node_status', {}, 2_000);
+          const status = await client.call<{ height: number }>('node_status', {});
           if (!startHeights.has(index)) startHeights.set(index, status.height);
           if (status.height > (startHeights.get(index) as number)) ready.add(index);
         } catch {

@@ -1,81 +1,51 @@
+import { AutoledgerClient, RpcError } from '@autoledger/client';
 import { CliError } from './errors.ts';
 
-export interface RpcErrorBody {
-  code: number;
-  message: string;
-  data?: { code?: string; [key: string]: unknown };
-}
-
-/** A minimal JSON-RPC 2.0 client over HTTP with errors an operator can act on. */
+/**
+ * The CLI's view of a node: the SDK's client (@autoledger/client, the same code integrators
+ * and the buyer's page use), with its typed errors turned into errors an operator can act on.
+ */
 export class RpcClient {
   readonly url: string;
-  readonly #token: string | undefined;
-  #nextId = 1;
+  readonly sdk: AutoledgerClient;
 
-  constructor(url: string, token?: string) {
+  constructor(url: string, token?: string, timeoutMs = 30_000) {
     this.url = url;
-    this.#token = token;
+    this.sdk = new AutoledgerClient({ url, ...(token ? { token } : {}), timeoutMs });
   }
 
-  async call<T = unknown>(method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<T> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
-    let response: Response;
+  async call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
     try {
-      response = await fetch(this.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ jsonrpc: '2.0', id: this.#nextId++, method, params }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      return await this.sdk.call<T>(method, params);
     } catch (error) {
-      const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new CliError(
-        'NODE_UNREACHABLE',
-        `cannot reach the node at ${this.url} (${reason}); is it running? (--rpc URL)`,
-      );
+      throw cliErrorOf(error, this.url);
     }
-    if (response.status === 401) {
-      throw new CliError('UNAUTHORIZED', `the node at ${this.url} needs a valid token (--token or AUTOLEDGER_TOKEN)`);
-    }
-    let body: { result?: T; error?: RpcErrorBody };
-    try {
-      body = (await response.json()) as typeof body;
-    } catch {
-      throw new CliError('BAD_RESPONSE', `the node at ${this.url} answered HTTP ${response.status} without JSON`);
-    }
-    if (body.error) {
-      const error = body.error;
-      const code = error.data?.code ?? rpcCodeName(error.code);
-      // -32000 is the chain refusing a transaction, whatever its code: exit 1, not a usage error.
-      throw new CliError(
-        code,
-        error.message,
-        { rpcCode: error.code, ...(error.data ?? {}) },
-        error.code === -32000 ? 1 : undefined,
-      );
-    }
-    return body.result as T;
   }
 }
 
-function rpcCodeName(code: number): string {
-  switch (code) {
-    case -32700:
-      return 'PARSE_ERROR';
-    case -32600:
-      return 'INVALID_REQUEST';
-    case -32601:
-      return 'METHOD_NOT_FOUND';
-    case -32602:
-      return 'INVALID_PARAMS';
-    case -32003:
-      return 'FORBIDDEN';
-    case -32004:
-      return 'NOT_FOUND';
-    case -32005:
-      return 'BUSY';
-    default:
-      return 'RPC_ERROR';
+/** An SDK error as the CLI reports it: transport failures with a hint, node refusals as sent. */
+export function cliErrorOf(error: unknown, url: string): CliError {
+  if (!(error instanceof RpcError)) return new CliError('RPC_ERROR', (error as Error)?.message ?? String(error));
+  switch (error.code) {
+    case 'NODE_UNREACHABLE':
+    case 'TIMEOUT':
+      return new CliError(
+        'NODE_UNREACHABLE',
+        `cannot reach the node at ${url} (${error.message}); is it running? (--rpc URL)`,
+      );
+    case 'UNAUTHORIZED':
+      return new CliError('UNAUTHORIZED', `the node at ${url} needs a valid token (--token or AUTOLEDGER_TOKEN)`);
+    case 'BAD_RESPONSE':
+    case 'RESPONSE_TOO_LARGE':
+    case 'HTTP_ERROR':
+      return new CliError('BAD_RESPONSE', `the node at ${url} answered badly: ${error.message}`);
   }
+  const data = typeof error.data === 'object' && error.data !== null ? (error.data as Record<string, unknown>) : {};
+  // -32000 is the chain refusing a transaction, whatever its code: exit 1, not a usage error.
+  return new CliError(
+    error.code,
+    error.message,
+    { rpcCode: error.rpcCode, ...data },
+    error.rpcCode === -32000 ? 1 : undefined,
+  );
 }
