@@ -198,6 +198,20 @@ async function syncingNode(network: TestNetwork, options: Partial<SyncOptions> =
   return { node, sync, applied, announce };
 }
 
+test('the header is read from the front of a block without decoding it, and junk gives undefined', () => {
+  const first = blocks[0] as { bytes: Uint8Array; hash: Uint8Array };
+  assert.equal(sha256(headerBytesOfBlock(first.bytes) as Uint8Array), first.hash);
+  for (const junk of [
+    new Uint8Array(0),
+    new Uint8Array([0x12, 0x00]), // another field first
+    new Uint8Array([0x0a]), // no length
+    new Uint8Array([0x0a, 0x05, 0x01]), // shorter than its length
+    new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), // a length past four varint bytes
+  ]) {
+    assert.is(headerBytesOfBlock(junk), undefined, bytesToHex(junk));
+  }
+});
+
 test('a valid chain syncs from the peers that announced it and applies in order, batch by batch', async () => {
   const network = new TestNetwork();
   network.responders.set(P1, sourceServer());

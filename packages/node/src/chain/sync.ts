@@ -4,7 +4,7 @@
 // height after every commit, so a node learns it is behind within one block.
 
 import { decodeCommitCertificate, type ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
-import { sha256 } from '@autoledger/crypto';
+import { readVarint, sha256 } from '@autoledger/crypto';
 import type { Logger } from '../log.ts';
 import type { P2PHost } from '../p2p.ts';
 import {
@@ -49,16 +49,9 @@ const UNSERVED_ANNOUNCEMENT_PENALTY = 20;
  */
 export function headerBytesOfBlock(block: Uint8Array): Uint8Array | undefined {
   if (block[0] !== 0x0a) return undefined;
-  let offset = 1;
-  let length = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = block[offset++];
-    if (byte === undefined || shift > 21) return undefined;
-    length += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) break;
-  }
-  if (offset + length > block.length) return undefined;
-  return block.subarray(offset, offset + length);
+  const length = readVarint(block, 1, { maxBytes: 4 });
+  if (length === undefined || length.next + length.value > block.length) return undefined;
+  return block.subarray(length.next, length.next + length.value);
 }
 
 export class SyncManager {
