@@ -339,6 +339,7 @@ export class Executor {
         encodeCommitCertificate(certificate),
         receipts,
         txs.map((tx) => tx.hash),
+        txs.map((tx) => tx.signerAddress),
       ),
     ];
     await this.#kv.batchDurable(ops);

@@ -19,6 +19,8 @@ const TAG = {
   consensus: 7,
   votedBlock: 8,
   evidence: 9,
+  /** (signer address, height, index) → transaction hash: an account's transactions, oldest first. */
+  signerTx: 10,
 } as const;
 
 function key(tag: number, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -33,6 +35,15 @@ function heightBytes(height: number): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(height));
   return out;
+}
+
+function signerTxKey(address: string, height: number, index: number): Uint8Array {
+  const name = utf8ToBytes(`${address}/`);
+  const suffix = new Uint8Array(name.length + 12);
+  suffix.set(name);
+  suffix.set(heightBytes(height), name.length);
+  new DataView(suffix.buffer).setUint32(name.length + 8, index);
+  return key(TAG.signerTx, suffix);
 }
 
 function readHeight(bytes: Uint8Array): number {
@@ -74,7 +85,13 @@ export class ChainStore {
   }
 
   /** The records of one committed block, for the commit batch. */
-  commitOps(block: Block, certificate: Uint8Array, receipts: StoredReceipts, txHashes: readonly Uint8Array[]): KVOp[] {
+  commitOps(
+    block: Block,
+    certificate: Uint8Array,
+    receipts: StoredReceipts,
+    txHashes: readonly Uint8Array[],
+    signers: readonly string[] = [],
+  ): KVOp[] {
     const height = block.header.height;
     const ops: KVOp[] = [
       { type: 'put', key: key(TAG.block, heightBytes(height)), value: block.bytes },
@@ -92,6 +109,8 @@ export class ChainStore {
       location.set(heightBytes(height));
       new DataView(location.buffer).setUint32(8, index);
       ops.push({ type: 'put', key: key(TAG.tx, hash), value: location });
+      const signer = signers[index];
+      if (signer !== undefined) ops.push({ type: 'put', key: signerTxKey(signer, height, index), value: hash });
     });
     return ops;
   }
@@ -169,6 +188,31 @@ export class ChainStore {
     const lt =
       options.toHeight === undefined ? key(TAG.evidence + 1) : key(TAG.evidence, heightBytes(options.toHeight + 1));
     yield* this.#kv.iterate({ gte, lt, reverse: !options.oldestFirst, limit: options.limit ?? -1 });
+  }
+
+  /**
+   * Transactions signed by `address`, oldest first, starting after (height, index) when
+   * `after` is given: at most `limit` of them (blocks committed before this index existed
+   * are not in it).
+   */
+  async txsOfSigner(
+    address: string,
+    options: { limit: number; after?: TxLocation },
+  ): Promise<{ hash: Uint8Array; height: number; index: number }[]> {
+    const start = options.after ? signerTxKey(address, options.after.height, options.after.index + 1) : undefined;
+    const prefix = key(TAG.signerTx, utf8ToBytes(`${address}/`));
+    const end = prefix.slice();
+    end[end.length - 1] = (end[end.length - 1] as number) + 1;
+    const found: { hash: Uint8Array; height: number; index: number }[] = [];
+    for await (const [stored, hash] of this.#kv.iterate({ gte: start ?? prefix, lt: end, limit: options.limit })) {
+      const tail = stored.subarray(stored.length - 12);
+      found.push({
+        hash: hash.slice(),
+        height: readHeight(tail),
+        index: new DataView(tail.buffer, tail.byteOffset, 12).getUint32(8),
+      });
+    }
+    return found;
   }
 
   async votedBlockHashes(): Promise<Uint8Array[]> {
