@@ -35,6 +35,8 @@ export interface NodeConfig {
     maxBatchLength: number;
     maxConnections: number;
     maxInFlightRequests: number;
+    /** Origins (scheme://host[:port]) whose web apps may call the RPC from a browser; empty: no CORS headers. */
+    corsOrigins: string[];
   };
   consensus: {
     tickMs: number;
@@ -72,6 +74,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
     maxBatchLength: DEFAULT_RPC_LIMITS.maxBatchLength,
     maxConnections: DEFAULT_RPC_LIMITS.maxConnections,
     maxInFlightRequests: DEFAULT_RPC_LIMITS.maxInFlightRequests,
+    corsOrigins: [],
   },
   consensus: { tickMs: 100, timeoutBaseTicks: 40, emptyBlockIntervalMs: 1_000, minBlockIntervalMs: 50 },
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },

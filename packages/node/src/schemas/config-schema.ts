@@ -64,6 +64,15 @@ const FIELDS: Record<string, JsonSchema> = {
   'rpc.maxBatchLength': { description: 'Most requests in one JSON-RPC batch', minimum: 1 },
   'rpc.maxConnections': { description: 'Most concurrent HTTP and WebSocket connections', minimum: 1 },
   'rpc.maxInFlightRequests': { description: 'Most requests one WebSocket client may have in flight', minimum: 1 },
+  'rpc.corsOrigins': {
+    description:
+      'Origins whose browser apps may call the RPC (CORS allow-list, exact match; "*" allows any); empty sends no CORS headers',
+    items: {
+      type: 'string',
+      pattern: '^(\\*|https?://[^/\\s]+)$',
+      [EXPECT_KEYWORD]: 'an origin such as https://app.example.com:8443, or *',
+    },
+  },
   consensus: { description: 'Consensus timing' },
   'consensus.tickMs': { description: 'Length of a consensus tick', minimum: 10 },
   'consensus.timeoutBaseTicks': {
