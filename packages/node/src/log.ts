@@ -10,6 +10,8 @@ export interface Logger {
   warn(event: string, fields?: Record<string, unknown>): void;
   error(event: string, fields?: Record<string, unknown>): void;
   child(fields: Record<string, unknown>): Logger;
+  /** Changes the level of this logger, its parent and every child (admin_setLogLevel); absent on fixed loggers. */
+  setLevel?(level: LogLevel): void;
 }
 
 export function isLogLevel(value: unknown): value is LogLevel {
@@ -27,10 +29,10 @@ export function createLogger(
   options: { level: LogLevel; write?: (line: string) => void },
   base: Record<string, unknown> = {},
 ): Logger {
-  const threshold = LEVEL_ORDER[options.level];
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: LogLevel, event: string, fields?: Record<string, unknown>) => {
-    if (LEVEL_ORDER[level] < threshold) return;
+    // Read at every call: children share `options`, so one setLevel reaches them all.
+    if (LEVEL_ORDER[level] < LEVEL_ORDER[options.level]) return;
     const record: Record<string, unknown> = { time: new Date().toISOString(), level, event, ...base };
     if (fields) for (const [key, value] of Object.entries(fields)) record[key] = serialise(value);
     write(`${JSON.stringify(record)}\n`);
@@ -41,6 +43,9 @@ export function createLogger(
     warn: (event, fields) => emit('warn', event, fields),
     error: (event, fields) => emit('error', event, fields),
     child: (fields) => createLogger(options, { ...base, ...fields }),
+    setLevel: (level) => {
+      options.level = level;
+    },
   };
 }
 
