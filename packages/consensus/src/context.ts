@@ -139,8 +139,18 @@ export class EngineContext {
   view = 0;
   /** Ticks since the engine started: the engine's only notion of time. */
   ticks = 0;
-  /** When the current view began (its timer runs from here). */
+  /** When the current view's timer started (see `viewTimerRunning`). */
   viewStartTick = 0;
+  /**
+   * Whether the current view's timer runs. It runs from the start of a height, from a NEW-VIEW
+   * (which proves a quorum entered the view) and from the moment validators with a quorum of
+   * power are known to be in this view or beyond it; a validator that entered a view on its
+   * own timeout waits there for that quorum before its timer starts (PBFT's rule). So no
+   * validator runs more than one view ahead of a quorum, and validators whose timers ran out
+   * of phase enter each view together: without this, capped timeouts of equal length could
+   * keep one validator a view ahead of the others for ever.
+   */
+  viewTimerRunning = true;
   lastRetransmitTick = 0;
   /** Everything received at the current height; replaced whole when the height changes. */
   log: HeightLog;

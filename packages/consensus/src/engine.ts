@@ -145,6 +145,7 @@ export class ConsensusEngine {
     if (
       context.isValidator &&
       context.decision === null &&
+      context.viewTimerRunning &&
       context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)
     ) {
       onViewTimeout(context);
@@ -234,6 +235,7 @@ export class ConsensusEngine {
     context.height = height;
     context.view = 0;
     context.viewStartTick = context.ticks;
+    context.viewTimerRunning = true;
     context.lastRetransmitTick = context.ticks;
     context.log = new HeightLog(height);
     context.own.clear();

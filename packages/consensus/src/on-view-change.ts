@@ -29,9 +29,26 @@ export function onNewView(context: EngineContext, message: ConsensusMessage): vo
 
 export function onViewChange(context: EngineContext, message: ConsensusMessage, index: number): void {
   context.log.addViewChange(index, context.powerOf(index), message);
+  maybeStartViewTimer(context);
   if (message.block !== null) storeBlock(context, message.blockHash, message.block);
   if (context.decision === null) followViewChanges(context);
   if (message.view === context.view) tryProposeNewView(context);
+}
+
+/**
+ * Starts the current view's timer once validators with a quorum of power have asked for this
+ * view or a later one (a later VIEW-CHANGE counts: its sender timed out of this view too, and
+ * only the current view's messages are retransmitted).
+ */
+function maybeStartViewTimer(context: EngineContext): void {
+  if (context.viewTimerRunning) return;
+  let power = 0;
+  for (const index of context.log.viewChangeViews.keys()) {
+    if (context.log.highestViewChange(index) >= context.view) power += context.powerOf(index);
+  }
+  if (power < context.quorumPower) return;
+  context.viewTimerRunning = true;
+  context.viewStartTick = context.ticks;
 }
 
 /** Moves to the highest view that validators with more than a third of the power asked for. */
@@ -67,6 +84,8 @@ export function moveToView(context: EngineContext, view: number, sendViewChange:
   if (view <= context.view) throw new Error(`views only move forward (${context.view} → ${view})`);
   context.view = view;
   context.viewStartTick = context.ticks;
+  // A NEW-VIEW proves a quorum entered the view; a validator's own timeout proves nothing.
+  context.viewTimerRunning = !sendViewChange;
   // Statements of earlier views no longer bind: this validator never signs in them again.
   for (const slot of [...context.own.keys()]) {
     if (slot !== 'seal') context.own.delete(slot);
