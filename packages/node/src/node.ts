@@ -290,11 +290,8 @@ export class AutoledgerNode {
       weakQuorumPower: chain.validators.weakQuorumPower,
       validators: chain.validators,
       chainId: chain.genesis.chainId,
-      onApplied: async (committed) => {
-        await this.#afterCommit(committed);
-        this.#driver?.synced(committed.block.header.height, committed.block.hash, committed.certificate);
-      },
     });
+    this.#executor.onBlockCommitted((committed) => this.#afterCommit(committed));
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
@@ -342,7 +339,6 @@ export class AutoledgerNode {
           mempool: this.#mempool,
           peerIdOfValidator,
           logger: this.log,
-          onCommitted: (committed) => this.#afterCommit(committed),
           onSyncNeeded: (height) => this.#sync.request(height),
           onViewChange: () => this.metrics.viewChanges.inc(),
           onDropped: (code) => this.metrics.droppedMessages.inc(code),

@@ -174,14 +174,14 @@ const sourceServer = (): Responder => {
 };
 
 function syncDeps(node: ChainNode, network: SyncNetwork, applied: number[]) {
+  node.executor.onBlockCommitted((committed: CommittedBlock, origin) => {
+    if (origin === 'sync') applied.push(committed.block.header.height);
+  });
   return {
     p2p: network,
     executor: node.executor,
     store: node.store,
     logger: silentLogger,
-    onApplied: async (committed: CommittedBlock) => {
-      applied.push(committed.block.header.height);
-    },
     validatorPower: new Map(genesis.validatorInfo.map((info) => [info.peerId, info.power])),
     weakQuorumPower: genesis.validators.weakQuorumPower,
     validators: genesis.validators,

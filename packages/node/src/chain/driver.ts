@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { Mempool } from '../mempool.ts';
 import type { P2PHost } from '../p2p.ts';
 import type { ConsensusPersistence } from './consensus-persistence.ts';
-import { type CommittedBlock, type Executor, ExecutorClosedError } from './executor.ts';
+import { type Executor, ExecutorClosedError } from './executor.ts';
 
 export interface DriverOptions {
   tickMs: number;
@@ -41,7 +41,6 @@ export interface DriverDependencies {
   /** hex(validator public key) → libp2p peer id, for every validator but this node. */
   peerIdOfValidator: ReadonlyMap<string, string>;
   logger: Logger;
-  onCommitted(committed: CommittedBlock): Promise<void>;
   onSyncNeeded(targetHeight: number): void;
   onViewChange(height: number, view: number): void;
   /** A consensus message refused by the engine, or by the driver's own queue bound. */
@@ -113,6 +112,12 @@ export class ConsensusDriver {
     this.#options = { maxQueuedInputs: 10_000, ...options };
     this.#deps = deps;
     this.#log = deps.logger.child({ component: 'consensus' });
+    // A block that came by sync moves the engine past its height; one the engine decided is
+    // already behind it.
+    deps.executor.onBlockCommitted((committed, origin) => {
+      if (origin !== 'sync') return;
+      this.synced(committed.block.header.height, committed.block.hash, committed.certificate);
+    });
   }
 
   start(): void {
@@ -215,14 +220,14 @@ export class ConsensusDriver {
           break;
         case 'commit': {
           const started = performance.now();
-          const committed = await this.#deps.executor.commit(action.block, action.certificate);
+          // The executor announces the block to its followers (onBlockCommitted) before this resolves.
+          await this.#deps.executor.commit(action.block, action.certificate);
           this.#log.debug('block_applied', {
             height: action.height,
             view: action.view,
             ms: Math.round(performance.now() - started),
           });
           this.#lastCommitAt = performance.now();
-          if (committed) await this.#deps.onCommitted(committed);
           break;
         }
         case 'requestSync':

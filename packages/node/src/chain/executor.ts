@@ -40,6 +40,15 @@ export interface CommittedBlock {
 
 export type Validity = { valid: true } | { valid: false; code: string; reason: string };
 
+/** How a committed block reached this node: decided by its consensus engine, or fetched by block sync. */
+export type CommitOrigin = 'consensus' | 'sync';
+
+/**
+ * Follows every block the executor commits. Listeners run inside the executor's lane, in
+ * commit order and one at a time, before the next job: so they must not wait on the executor.
+ */
+export type BlockCommittedListener = (committed: CommittedBlock, origin: CommitOrigin) => void | Promise<void>;
+
 const EXECUTION_CACHE_LIMIT = 16;
 
 export class ExecutorClosedError extends Error {
@@ -63,6 +72,7 @@ export class Executor {
   readonly #log: Logger;
   readonly #onExecuted: ((seconds: number) => void) | undefined;
   readonly #executions = new Map<string, { block: Block; txs: DecodedTx[]; execution: ExecutionOk }>();
+  readonly #committedListeners: BlockCommittedListener[] = [];
   #lane: Promise<unknown> = Promise.resolve();
   #closed = false;
   #pending = 0;
@@ -101,6 +111,15 @@ export class Executor {
 
   get head(): Head {
     return this.#head;
+  }
+
+  /**
+   * The one commit event: the mempool, RPC subscriptions, metrics, block announcements and the
+   * consensus engine (for blocks that came by sync) all follow it. The executor is the only
+   * writer of blocks; whichever path decided a block, it is announced here exactly once.
+   */
+  onBlockCommitted(listener: BlockCommittedListener): void {
+    this.#committedListeners.push(listener);
   }
 
   /** Stops taking jobs and waits for the running one, so the store can close under no one. */
@@ -318,7 +337,7 @@ export class Executor {
         cached = this.#executions.get(hash);
       }
       if (cached === undefined) return undefined;
-      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate);
+      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate, 'consensus');
     });
   }
 
@@ -327,6 +346,7 @@ export class Executor {
     txs: DecodedTx[],
     execution: ExecutionOk,
     certificate: CommitCertificate,
+    origin: CommitOrigin,
   ): Promise<CommittedBlock> {
     const receipts: StoredReceipts = {
       receipts: execution.receipts.map((receipt) => ({ ...receipt })),
@@ -346,7 +366,9 @@ export class Executor {
     this.#ledger.committed(execution);
     this.#head = { height: block.header.height, hash: block.hash, time: block.header.time };
     this.#executions.clear();
-    return { block, txs, receipts, certificate };
+    const committed: CommittedBlock = { block, txs, receipts, certificate };
+    for (const listener of this.#committedListeners) await listener(committed, origin);
+    return committed;
   }
 
   /**
@@ -380,7 +402,7 @@ export class Executor {
         return { error: `sync block ${block.header.height} is invalid: ${validity.code} ${validity.reason}` };
       const cached = this.#executions.get(bytesToHex(block.hash));
       if (cached === undefined) return { error: 'sync block execution missing' };
-      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate);
+      return this.#commitExecuted(cached.block, cached.txs, cached.execution, certificate, 'sync');
     });
   }
 

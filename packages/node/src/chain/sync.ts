@@ -15,7 +15,7 @@ import {
   encodeSyncBlock,
   encodeSyncRequest,
 } from './block.ts';
-import type { CommittedBlock, Executor } from './executor.ts';
+import type { Executor } from './executor.ts';
 import type { ChainStore } from './store.ts';
 
 /** What sync needs of the network: the peers, one request/response exchange, penalties, announcements. */
@@ -60,7 +60,6 @@ export class SyncManager {
   readonly #executor: Executor;
   readonly #store: ChainStore;
   readonly #log: Logger;
-  readonly #onApplied: (committed: CommittedBlock) => Promise<void>;
   readonly #validatorPower: ReadonlyMap<string, number>;
   readonly #weakQuorumPower: number;
   readonly #validators: ValidatorSet;
@@ -78,7 +77,6 @@ export class SyncManager {
       executor: Executor;
       store: ChainStore;
       logger: Logger;
-      onApplied(committed: CommittedBlock): Promise<void>;
       /** Voting power by validator peer id, and the power that always includes an honest validator. */
       validatorPower: ReadonlyMap<string, number>;
       weakQuorumPower: number;
@@ -92,7 +90,6 @@ export class SyncManager {
     this.#executor = deps.executor;
     this.#store = deps.store;
     this.#log = deps.logger.child({ component: 'sync' });
-    this.#onApplied = deps.onApplied;
     this.#validatorPower = deps.validatorPower;
     this.#weakQuorumPower = deps.weakQuorumPower;
     this.#validators = deps.validators;
@@ -281,7 +278,6 @@ export class SyncManager {
       }
       applied++;
       this.#log.info('block_synced', { height: result.block.header.height, peer });
-      await this.#onApplied(result);
     }
     return applied;
   }
