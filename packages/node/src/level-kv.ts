@@ -18,6 +18,32 @@ function checkOps(ops: readonly KVOp[]): void {
   }
 }
 
+/**
+ * LevelDB tuning (config `leveldb`). LevelDB's own defaults (8 MiB block cache, 4 MiB write
+ * buffer, 2 MiB files) are sized for a small embedded store: with millions of keys the index
+ * and filter blocks of the tree's and records' tables no longer fit the block cache and reads
+ * go to the page cache or the disk, and small files mean many of them to open and compact.
+ */
+export interface LevelOptions {
+  /** Block cache: decompressed data blocks kept in memory, outside the JS heap. */
+  blockCacheMb: number;
+  /** Memtable size before it is written out as a table; two can exist at once. */
+  writeBufferMb: number;
+  /** Target size of a table file. */
+  maxFileMb: number;
+  /** Most table files kept open (each holds its index in memory). */
+  maxOpenFiles: number;
+}
+
+export const DEFAULT_LEVEL_OPTIONS: LevelOptions = {
+  blockCacheMb: 64,
+  writeBufferMb: 16,
+  maxFileMb: 8,
+  maxOpenFiles: 1000,
+};
+
+const MB = 1024 * 1024;
+
 export class LevelKV implements KVStore {
   readonly db: Level<Uint8Array, Uint8Array>;
 
@@ -25,8 +51,16 @@ export class LevelKV implements KVStore {
     this.db = db;
   }
 
-  static async open(path: string): Promise<LevelKV> {
-    const db = new Level<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  static async open(path: string, options: Partial<LevelOptions> = {}): Promise<LevelKV> {
+    const tuning = { ...DEFAULT_LEVEL_OPTIONS, ...options };
+    const db = new Level<Uint8Array, Uint8Array>(path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      cacheSize: tuning.blockCacheMb * MB,
+      writeBufferSize: tuning.writeBufferMb * MB,
+      maxFileSize: tuning.maxFileMb * MB,
+      maxOpenFiles: tuning.maxOpenFiles,
+    });
     await db.open();
     return new LevelKV(db);
   }
@@ -38,6 +72,13 @@ export class LevelKV implements KVStore {
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const value = await this.db.get(key);
     return value === undefined ? undefined : view(value);
+  }
+
+  /** One call into LevelDB for all the keys (level's getMany), answers in the order asked. */
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.db.getMany(keys as Uint8Array[]);
+    return values.map((value) => (value === undefined ? undefined : view(value)));
   }
 
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {

@@ -13,6 +13,11 @@ export interface KVRange {
 
 export interface KVStore {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * Several keys in one read (LevelDB: one call into the native side, keys looked up
+   * together), answers in the order asked. Optional: callers fall back to parallel gets.
+   */
+  getMany?(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   put(key: Uint8Array, value: Uint8Array): Promise<void>;
   del(key: Uint8Array): Promise<void>;
   /** Applies every operation or none; a later operation on the same key wins. */
@@ -225,6 +230,13 @@ export class MemoryKV implements KVStore {
     return this.#data.values.get(keyToString(key));
   }
 
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return keys.map((key) => {
+      checkBytes(key, 'key');
+      return this.#data.values.get(keyToString(key));
+    });
+  }
+
   async put(key: Uint8Array, value: Uint8Array): Promise<void> {
     this.#apply([{ type: 'put', key, value }]);
   }
@@ -278,4 +290,10 @@ export class MemoryKV implements KVStore {
   async *iterate(range: KVRange): AsyncIterable<[Uint8Array, Uint8Array]> {
     yield* readRange(this.#data, range);
   }
+}
+
+/** Reads several keys: in one call when the store can, otherwise all at once in parallel. */
+export function getMany(kv: KVStore, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  if (keys.length === 0) return Promise.resolve([]);
+  return kv.getMany !== undefined ? kv.getMany(keys) : Promise.all(keys.map((key) => kv.get(key)));
 }

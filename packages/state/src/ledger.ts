@@ -46,6 +46,7 @@ import {
   accountToJson,
   type ChainParams,
   type Claim,
+  type Codec,
   chainCodec,
   claimCodec,
   claimToJson,
@@ -66,9 +67,18 @@ import {
   vehicleToJson,
 } from './records.ts';
 import { proveVehicleRecords, type RecordProof, type VehicleProofBundle } from './report.ts';
-import { type Child, decodeRootRef, encodeRootRef, hashOf, SparseMerkleTree, StaleTreeError } from './smt.ts';
+import {
+  type Child,
+  decodeRootRef,
+  encodeRootRef,
+  hashOf,
+  SparseMerkleTree,
+  StaleTreeError,
+  TreeNodeCache,
+} from './smt.ts';
 import { proofToJson } from './smt-proof.ts';
 import {
+  ByteBudgetLru,
   CommittedRecords,
   META_SPACE,
   type RecordReader,
@@ -83,19 +93,37 @@ import type { DecodedTx } from './tx.ts';
 import { isVinSyntax } from './vin.ts';
 
 export interface LedgerOptions {
-  /** Decoded records kept in memory (accounts, vehicles, ...). Default 200,000. */
+  /**
+   * The memory budget of every state cache together, in bytes (config `cache.stateMb`):
+   * default 512 MiB, sized for a validator with 2 GB of memory. It is shared out by
+   * STATE_CACHE_SHARES; the memory the state keeps does not grow with the state's size.
+   * What the caches hold changes speed only: the same blocks give the same state root
+   * whatever the budget.
+   */
+  cacheBytes?: number;
+  /** Most decoded records kept in memory, on top of their byte budget (tests use 0 or 1). */
   recordCacheSize?: number;
   /**
-   * Tree nodes at level ≤ this stay in memory once read; deeper ones are read from the store
-   * when a block or a proof needs them. Default 5: up to 16^5 ≈ 10^6 nodes at the deepest
-   * level, so a state of up to about a million keys stays in memory (a few hundred bytes per
-   * key) and a transfer reads no tree node from the store; lower it for larger states.
+   * Tree nodes at level ≤ this stay in memory as objects once read (16^level nodes at most);
+   * deeper ones go through the byte-budgeted node cache. Default: from the budget (3 from
+   * 64 MiB: at most 4,369 nodes, about 20 MB).
    */
   treeCacheLevel?: number;
 }
 
-const DEFAULT_RECORD_CACHE = 200_000;
-const DEFAULT_TREE_CACHE_LEVEL = 5;
+export const DEFAULT_STATE_CACHE_BYTES = 512 * 1024 * 1024;
+/**
+ * How the state's budget is shared: tree nodes (encodings in one byte arena), decoded
+ * records, key hashes; the rest covers the pinned top of the tree (treeCacheLevel).
+ */
+export const STATE_CACHE_SHARES = { treeNodes: 0.5, records: 0.4, keyHashes: 0.04 } as const;
+
+/** The deepest pinned tree level a budget affords (level 3 holds about 20 MB of objects). */
+function treeCacheLevelFor(cacheBytes: number): number {
+  if (cacheBytes >= 64 * 1024 * 1024) return 3;
+  if (cacheBytes >= 4 * 1024 * 1024) return 2;
+  return 1;
+}
 const HEAD_KEY = concatBytes(new Uint8Array([STATE_PREFIX, META_SPACE]), utf8ToBytes('head'));
 const TREE_PREFIX = new Uint8Array([STATE_PREFIX, TREE_SPACE]);
 
@@ -262,20 +290,54 @@ function decodeHead(bytes: Uint8Array): Head {
 
 /** Key hashes are needed for every write; hot keys (accounts, vehicles) repeat block after block. */
 class KeyHashes {
-  readonly #cache = new Map<string, Uint8Array>();
-  readonly #limit: number;
-  constructor(limit: number) {
-    this.#limit = limit;
+  readonly #cache: ByteBudgetLru<Uint8Array>;
+  constructor(budgetBytes: number) {
+    this.#cache = new ByteBudgetLru(budgetBytes);
   }
   get(key: string): Uint8Array {
     let hash = this.#cache.get(key);
     if (hash === undefined) {
       hash = sha256(utf8ToBytes(key));
-      if (this.#cache.size >= this.#limit) this.#cache.clear();
-      this.#cache.set(key, hash);
+      // The key string, the hash and its typed array, the entry.
+      this.#cache.set(key, hash, 2 * key.length + 160);
     }
     return hash;
   }
+}
+
+/** Record keys named by a transaction's fields, and the codec each is read with. */
+const PREFETCH_FIELDS: readonly [field: string, keyOf: (id: string) => string, codec: Codec<unknown>][] = [
+  ['vin', keys.vehicle, vehicleCodec as Codec<unknown>],
+  ['to', keys.account, accountCodec as Codec<unknown>],
+  ['address', keys.account, accountCodec as Codec<unknown>],
+  ['seller', keys.account, accountCodec as Codec<unknown>],
+  ['owner', keys.account, accountCodec as Codec<unknown>],
+  ['holder', keys.account, accountCodec as Codec<unknown>],
+  ['lienholder', keys.account, accountCodec as Codec<unknown>],
+  ['orderId', keys.order, orderCodec as Codec<unknown>],
+  ['policyId', keys.policy, policyCodec as Codec<unknown>],
+  ['claimId', keys.claim, claimCodec as Codec<unknown>],
+];
+
+/**
+ * The records a block's transactions will probably read: signers, and the accounts,
+ * vehicles, orders, policies and claims their fields name. A guess that only warms the
+ * cache: a record missed is read during execution, one not needed costs a cache slot.
+ */
+function prefetchRequests(txs: readonly DecodedTx[]): { key: string; codec: Codec<unknown> }[] {
+  const requests: { key: string; codec: Codec<unknown> }[] = [
+    { key: keys.supply, codec: supplyCodec as Codec<unknown> },
+    { key: keys.counters, codec: countersCodec as Codec<unknown> },
+  ];
+  for (const tx of txs) {
+    requests.push({ key: keys.account(tx.signerAddress), codec: accountCodec as Codec<unknown> });
+    for (const [field, keyOf, codec] of PREFETCH_FIELDS) {
+      const value = tx.fields[field];
+      if (typeof value === 'string' && value.length > 0 && value.length <= 128)
+        requests.push({ key: keyOf(value), codec });
+    }
+  }
+  return requests;
 }
 
 /**
@@ -293,11 +355,18 @@ async function writeOps(
   // The record bytes are needed now (their hashes go into the tree); the store operations
   // only when the block commits.
   const encoded: { key: string; bytes: Uint8Array | null }[] = [];
+  // The orders' previous versions (their index keys change): read together first.
+  await committed.prefetch(
+    [...writes]
+      .filter(([, write]) => write.codec === (orderCodec as unknown))
+      .map(([key]) => ({ key, codec: orderCodec as Codec<unknown> })),
+  );
   const updates: { keyHash: Uint8Array; valueHash: Uint8Array | null }[] = [];
   const indexOps = new Map<string, KVOp>();
   const pool = new BytePool();
   for (const [key, write] of writes) {
     const bytes = write.value === null ? null : pool.utf8(write.codec.text(write.value));
+    write.encodedBytes = bytes?.length ?? 0;
     encoded.push({ key, bytes });
     updates.push({ keyHash: keyHashes.get(key), valueHash: bytes === null ? null : sha256(bytes) });
     if (write.codec === (orderCodec as unknown)) {
@@ -398,7 +467,7 @@ export async function initGenesisState(
     genesisTime: genesis.genesisTime,
     params: genesis.params,
   });
-  const tree = new SparseMerkleTree(kv, TREE_PREFIX, options.treeCacheLevel ?? DEFAULT_TREE_CACHE_LEVEL);
+  const tree = new SparseMerkleTree(kv, TREE_PREFIX, options.treeCacheLevel ?? 0);
   const committed = new CommittedRecords(kv, 0);
   const { root, ops } = await writeOps(layer.writes, committed, tree, new KeyHashes(0), null, genesis.params);
   await kv.batch([
@@ -420,7 +489,9 @@ export class Ledger {
   readonly #kv: KVStore;
   readonly #records: CommittedRecords;
   readonly #tree: SparseMerkleTree;
-  readonly #keyHashes = new KeyHashes(100_000);
+  /** Deep tree nodes by hash, shared by execution and every query's snapshot tree. */
+  readonly #nodeCache: TreeNodeCache;
+  readonly #keyHashes: KeyHashes;
   #head: Head;
   /** Changes whenever a commit starts or ends, so a read can tell it raced one. */
   #epoch = 0;
@@ -439,8 +510,16 @@ export class Ledger {
     this.chainId = chain.chainId;
     this.genesisTime = chain.genesisTime;
     this.params = chain.params;
-    this.#records = new CommittedRecords(kv, options.recordCacheSize ?? DEFAULT_RECORD_CACHE);
-    this.#tree = new SparseMerkleTree(kv, TREE_PREFIX, options.treeCacheLevel ?? DEFAULT_TREE_CACHE_LEVEL);
+    const cacheBytes = options.cacheBytes ?? DEFAULT_STATE_CACHE_BYTES;
+    this.#records = new CommittedRecords(kv, cacheBytes * STATE_CACHE_SHARES.records, options.recordCacheSize);
+    this.#nodeCache = new TreeNodeCache(cacheBytes * STATE_CACHE_SHARES.treeNodes);
+    this.#keyHashes = new KeyHashes(cacheBytes * STATE_CACHE_SHARES.keyHashes);
+    this.#tree = new SparseMerkleTree(
+      kv,
+      TREE_PREFIX,
+      options.treeCacheLevel ?? treeCacheLevelFor(cacheBytes),
+      this.#nodeCache,
+    );
   }
 
   static async isInitialised(kv: KVStore): Promise<boolean> {
@@ -557,6 +636,9 @@ export class Ledger {
       return { ok: false, code: 'BAD_TIME', message: `block time ${block.time} is after ${MAX_BLOCK_TIME_MS}` };
     }
     const env: BlockEnv = { chainId: this.chainId, height: block.height, time: block.time, params: this.params };
+    // One batched read of what the transactions will touch, so that execution runs on the
+    // cache instead of awaiting one store read at a time.
+    await this.#records.prefetch(prefetchRequests(block.txs));
     const layer = new WriteLayer(this.#records);
     let systemEvents: TxEvent[];
     try {
@@ -651,7 +733,7 @@ export class Ledger {
     assert(this.#pending === execution, 'committed follows commit of the same execution');
     const { overlay } = execution;
     this.#head = { height: execution.height, time: execution.time, root: overlay.root };
-    for (const [key, write] of overlay.writes) this.#records.remember(key, write.value);
+    for (const [key, write] of overlay.writes) this.#records.remember(key, write.value, write.encodedBytes);
     this.#pending = undefined;
     this.#epoch++;
     this.#release();
@@ -688,7 +770,7 @@ export class Ledger {
     try {
       // Nodes the head keeps in memory are that version's (the tree is persistent); the
       // rest come from the snapshot, and none is kept.
-      const tree = new SparseMerkleTree(readOnlyStore(kv), TREE_PREFIX, -1);
+      const tree = new SparseMerkleTree(readOnlyStore(kv), TREE_PREFIX, -1, this.#nodeCache);
       const records = new SnapshotRecords(kv, this.#records, () => this.#epoch === epoch);
       return await read({ head, records, kv, tree });
     } finally {

@@ -8,13 +8,16 @@
 //
 // A block's writes are applied in one batch: the changed keys are sorted and the tree is
 // rebuilt top-down once, so a node shared by many changed paths is hashed once per block. The
-// levels near the root are kept in memory (they are on every path); nodes deeper than
-// `cacheLevel` are dropped after use and read back from the store when next needed.
+// levels near the root are kept in memory as objects (they are on every path; `cacheLevel`
+// bounds them: 16^cacheLevel nodes at most); deeper nodes are dropped after use, kept in a
+// byte-budgeted cache of their encodings (tree-cache.ts) and read back from it, or from the
+// store, when next needed. Before an update runs, the nodes on its paths are read level by
+// level, each level in one batched store read.
 
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import { BytePool } from './byte-pool.ts';
 import { assert } from './errors.ts';
-import type { KVOp, KVStore } from './kv.ts';
+import { getMany, type KVOp, type KVStore } from './kv.ts';
 import {
   EMPTY_HASH,
   HASH_LENGTH,
@@ -28,6 +31,9 @@ import {
   type SmtProof,
   slotBit,
 } from './smt-proof.ts';
+import { TreeNodeCache } from './tree-cache.ts';
+
+export { TreeNodeCache };
 
 export class Leaf {
   readonly keyHash: Uint8Array;
@@ -150,6 +156,31 @@ function encodeNode(node: TreeNode, slab: BytePool): Uint8Array {
   return bytes;
 }
 
+/**
+ * A node from the cache: its content was checked against its hash when it was cached, and a
+ * hash names one content, so it is not hashed again (the cost a cache hit saves).
+ */
+function decodeTrusted(bytes: Uint8Array, expected: Stub): TreeNode {
+  if (expected.isLeaf) {
+    assert(bytes.length === 1 + 2 * HASH_LENGTH && bytes[0] === 0, 'a cached leaf');
+    return new Leaf(
+      copyBytes(bytes, 1, 1 + HASH_LENGTH),
+      copyBytes(bytes, 1 + HASH_LENGTH, bytes.length),
+      expected.hash,
+    );
+  }
+  assert(bytes.length >= 3 && bytes[0] === 1, 'a cached internal node');
+  const bitmap = ((bytes[1] as number) << 8) | (bytes[2] as number);
+  const children: Child[] = new Array(RADIX).fill(null);
+  let offset = 3;
+  for (let slot = 0; slot < RADIX; slot++) {
+    if ((bitmap & slotBit(slot)) === 0) continue;
+    children[slot] = new Stub(copyBytes(bytes, offset + 1, offset + 1 + HASH_LENGTH), bytes[offset] === KIND_LEAF);
+    offset += 1 + HASH_LENGTH;
+  }
+  return new Internal(expected.hash, bitmap, children);
+}
+
 function decodeNode(bytes: Uint8Array, expected: Stub): TreeNode {
   if (expected.isLeaf) {
     if (bytes.length !== 1 + 2 * HASH_LENGTH || bytes[0] !== 0) throw new StaleTreeError('expected a leaf');
@@ -241,15 +272,18 @@ export class SparseMerkleTree {
   readonly #kv: KVStore;
   readonly #prefix: Uint8Array;
   readonly #cacheLevel: number;
+  readonly #nodeCache: TreeNodeCache;
 
   /**
    * @param prefix     key prefix of every node in the store
    * @param cacheLevel nodes at level ≤ cacheLevel stay in memory once read (the root is level 0)
+   * @param nodeCache  deeper nodes' encodings, by hash (shared by every tree of one store)
    */
-  constructor(kv: KVStore, prefix: Uint8Array, cacheLevel: number) {
+  constructor(kv: KVStore, prefix: Uint8Array, cacheLevel: number, nodeCache = new TreeNodeCache(0)) {
     this.#kv = kv;
     this.#prefix = prefix;
     this.#cacheLevel = cacheLevel;
+    this.#nodeCache = nodeCache;
   }
 
   /** The store key of the node at `level` on `path`: prefix ‖ level ‖ the first `level` nibbles. */
@@ -266,10 +300,24 @@ export class SparseMerkleTree {
     return key;
   }
 
-  async #load(stub: Stub, level: number, path: Uint8Array): Promise<TreeNode> {
-    const bytes = await this.#kv.get(this.positionKey(level, path));
+  /** The node a stub stands for, if the node cache holds it. */
+  #cached(stub: Stub): TreeNode | undefined {
+    const bytes = this.#nodeCache.get(stub.hash);
+    return bytes === undefined ? undefined : decodeTrusted(bytes, stub);
+  }
+
+  /** Decodes and checks a node read from the store, and caches it. */
+  #fromStore(bytes: Uint8Array | undefined, stub: Stub, level: number): TreeNode {
     if (bytes === undefined) throw new StaleTreeError(`no tree node at level ${level}`);
-    return decodeNode(bytes, stub);
+    const node = decodeNode(bytes, stub);
+    this.#nodeCache.put(node.hash, bytes);
+    return node;
+  }
+
+  async #load(stub: Stub, level: number, path: Uint8Array): Promise<TreeNode> {
+    const cached = this.#cached(stub);
+    if (cached !== undefined) return cached;
+    return this.#fromStore(await this.#kv.get(this.positionKey(level, path)), stub, level);
   }
 
   /** Loads a stub root (after open) so the top of the tree is in memory. */
@@ -301,7 +349,7 @@ export class SparseMerkleTree {
       );
     }
     const loaded = new Map<number | string, TreeNode>();
-    for (const update of sorted) await this.#prefetch(root, update.keyHash, loaded);
+    await this.#prefetch(root, sorted, loaded);
     for (;;) {
       const session = new UpdateSession(this, sorted, loaded);
       let newRoot: Child;
@@ -322,7 +370,15 @@ export class SparseMerkleTree {
         const slab = new BytePool(size);
         for (const { level, path, node } of session.writes) {
           const key = this.positionKey(level, path, slab);
-          out.push(node === null ? { type: 'del', key } : { type: 'put', key, value: encodeNode(node, slab) });
+          if (node === null) {
+            out.push({ type: 'del', key });
+            continue;
+          }
+          const value = encodeNode(node, slab);
+          out.push({ type: 'put', key, value });
+          // The next blocks touching these paths read the new nodes: keep them at hand. The
+          // cache is by hash, so a candidate block that loses leaves nothing wrong behind.
+          if (level > this.#cacheLevel) this.#nodeCache.put(node.hash, value);
         }
         return out;
       };
@@ -330,24 +386,62 @@ export class SparseMerkleTree {
     }
   }
 
-  /** Loads the stored nodes on one key's path, keeping shallow ones in their parents. */
-  async #prefetch(root: Child, path: Uint8Array, loaded: Map<number | string, TreeNode>): Promise<void> {
-    let parent: Internal | null = null;
-    let child = root;
-    for (let level = 0; child !== null; level++) {
-      let node: TreeNode;
-      if (child instanceof Stub) {
-        const id = positionId(level, path);
-        const cached = loaded.get(id);
-        node = cached ?? (await this.#load(child, level, path));
-        if (cached === undefined) loaded.set(id, node);
-        this.#remember(parent, nibbleAt(path, level - 1), child, node, level);
-      } else {
-        node = child;
+  /**
+   * Loads the stored nodes on the sorted keys' paths, keeping shallow ones in their parents.
+   * All paths descend together, one level per round: what memory and the node cache cannot
+   * answer at a level is read from the store in one batch (each position once), so a block's
+   * tree reads cost about one store round trip per level, not one per node.
+   */
+  async #prefetch(root: Child, sorted: readonly TreeUpdate[], loaded: Map<number | string, TreeNode>): Promise<void> {
+    interface Walk {
+      path: Uint8Array;
+      parent: Internal | null;
+      child: Child;
+      level: number;
+    }
+    let walks: Walk[] = sorted.map((update) => ({ path: update.keyHash, parent: null, child: root, level: 0 }));
+    while (walks.length > 0) {
+      const waiting = new Map<number | string, { stub: Stub; level: number; path: Uint8Array; walks: Walk[] }>();
+      for (const walk of walks) {
+        while (walk.child !== null) {
+          const { child, level, path } = walk;
+          let node: TreeNode;
+          if (child instanceof Stub) {
+            const id = positionId(level, path);
+            const found = loaded.get(id) ?? this.#cached(child);
+            if (found === undefined) {
+              const read = waiting.get(id);
+              if (read === undefined) waiting.set(id, { stub: child, level, path, walks: [walk] });
+              else read.walks.push(walk);
+              break;
+            }
+            loaded.set(id, found);
+            this.#remember(walk.parent, nibbleAt(path, level - 1), child, found, level);
+            node = found;
+          } else {
+            node = child;
+          }
+          if (node instanceof Leaf) {
+            walk.child = null;
+            break;
+          }
+          walk.parent = node;
+          walk.child = node.children[nibbleAt(path, level)] as Child;
+          walk.level = level + 1;
+        }
       }
-      if (node instanceof Leaf) return;
-      parent = node;
-      child = node.children[nibbleAt(path, level)] as Child;
+      const reads = [...waiting.values()];
+      const values = await getMany(
+        this.#kv,
+        reads.map(({ level, path }) => this.positionKey(level, path)),
+      );
+      walks = [];
+      for (const [i, read] of reads.entries()) {
+        const node = this.#fromStore(values[i], read.stub, read.level);
+        loaded.set(positionId(read.level, read.path), node);
+        // Each waiting walk finds the node in `loaded` on the next round and continues.
+        for (const walk of read.walks) walks.push(walk);
+      }
     }
   }
 

@@ -4,7 +4,7 @@
 // committed drops its layer, so executing a block changes nothing until the node commits it.
 
 import { utf8ToBytes } from '@autoledger/crypto';
-import type { KVSnapshot, KVStore } from './kv.ts';
+import { getMany, type KVSnapshot, type KVStore } from './kv.ts';
 import type { Codec } from './records.ts';
 
 export interface RecordReader {
@@ -20,6 +20,79 @@ export interface RecordWrite {
   /** null deletes the record. */
   value: unknown;
   codec: Codec<unknown>;
+  /** Length of the stored encoding, once the block's writes are encoded (sizes the cache entry). */
+  encodedBytes?: number;
+}
+
+/**
+ * A least-recently-used map bounded by an estimate of the bytes its entries hold (and, if
+ * given, by a count). Map keeps insertion order, so the front is the least recently used.
+ */
+export class ByteBudgetLru<V> {
+  readonly maxBytes: number;
+  readonly maxEntries: number;
+  readonly #entries = new Map<string, { value: V; bytes: number }>();
+  #bytes = 0;
+
+  constructor(maxBytes: number, maxEntries = Number.POSITIVE_INFINITY) {
+    this.maxBytes = maxBytes;
+    this.maxEntries = maxEntries;
+  }
+
+  /** The estimated bytes held now (at most maxBytes). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  /** The value, marked as just used. */
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  /** The value, leaving its place in the order alone. */
+  peek(key: string): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  set(key: string, value: V, bytes: number): void {
+    this.delete(key);
+    if (bytes > this.maxBytes || this.maxEntries < 1) return;
+    this.#entries.set(key, { value, bytes });
+    this.#bytes += bytes;
+    while (this.#bytes > this.maxBytes || this.#entries.size > this.maxEntries) {
+      const [oldest, entry] = this.#entries.entries().next().value as [string, { value: V; bytes: number }];
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
+    }
+  }
+
+  delete(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= entry.bytes;
+  }
+}
+
+/**
+ * What a cached record costs, estimated: the key (two bytes per character), the decoded
+ * object (about three times its JSON text: property slots, strings, bigints) and the cache's
+ * own entry. An estimate is enough: the budget bounds memory, it is not consensus.
+ */
+export function recordCacheBytes(key: string, encodedBytes: number): number {
+  return 120 + 2 * key.length + 3 * encodedBytes;
 }
 
 /** Key prefixes inside the state's own prefix byte. */
@@ -68,30 +141,65 @@ export class WriteLayer implements RecordReader {
  */
 export class CommittedRecords implements RecordReader {
   readonly #kv: KVStore;
-  readonly #cache = new Map<string, unknown>();
-  readonly #limit: number;
+  readonly #cache: ByteBudgetLru<unknown>;
   /** Counts what commits remember, so that a read racing one does not cache what it replaced. */
   #generation = 0;
 
-  constructor(kv: KVStore, cacheLimit: number) {
+  /**
+   * @param cacheBytes   the records cache's byte budget (estimated: recordCacheBytes)
+   * @param cacheEntries and, if given, its most entries
+   */
+  constructor(kv: KVStore, cacheBytes: number, cacheEntries?: number) {
     this.#kv = kv;
-    this.#limit = cacheLimit;
+    this.#cache = new ByteBudgetLru(cacheBytes, cacheEntries);
+  }
+
+  /** The cache's estimated size, for measurements. */
+  get cacheBytes(): number {
+    return this.#cache.bytes;
   }
 
   read<T>(key: string, codec: Codec<T>): T | null | Promise<T | null> {
     const cached = this.#cache.get(key);
-    if (cached !== undefined) {
-      // Move to the back: the cache evicts from the front (least recently used).
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
-      return cached as T | null;
-    }
+    if (cached !== undefined) return cached as T | null;
     return this.#load(key, codec);
   }
 
   /** The cached record (null: cached absence), or undefined when it is not in the cache. */
   peek(key: string): unknown {
-    return this.#cache.get(key);
+    return this.#cache.peek(key);
+  }
+
+  /**
+   * Reads into the cache, in one batched store read, the records of `requests` it does not
+   * hold: a block's transactions then execute on memory instead of awaiting one read at a
+   * time. Only a warm-up: a record that fails to decode is left for execution to meet (and
+   * refuse the block as it always did), and everything is dropped if a commit raced the read.
+   */
+  async prefetch(requests: readonly { key: string; codec: Codec<unknown> }[]): Promise<void> {
+    const missing = new Map<string, Codec<unknown>>();
+    for (const { key, codec } of requests) if (!this.#cache.has(key)) missing.set(key, codec);
+    if (missing.size === 0) return;
+    const generation = this.#generation;
+    const wanted = [...missing];
+    const values = await getMany(
+      this.#kv,
+      wanted.map(([key]) => recordStoreKey(key)),
+    );
+    if (generation !== this.#generation) return;
+    for (const [i, [key, codec]] of wanted.entries()) {
+      if (this.#cache.has(key)) continue;
+      const bytes = values[i];
+      let value: unknown = null;
+      if (bytes !== undefined) {
+        try {
+          value = codec.decode(bytes);
+        } catch {
+          continue;
+        }
+      }
+      this.#cache.set(key, value, recordCacheBytes(key, bytes?.length ?? 0));
+    }
   }
 
   async #load<T>(key: string, codec: Codec<T>): Promise<T | null> {
@@ -101,23 +209,17 @@ export class CommittedRecords implements RecordReader {
     // A commit that landed while the store was read may have cached a newer value of this
     // key, and the store's answer may predate it: caching it would put the old value back,
     // and the next block would execute on it.
-    if (generation === this.#generation) this.#store(key, value);
+    if (generation === this.#generation) this.#cache.set(key, value, recordCacheBytes(key, bytes?.length ?? 0));
     return value;
   }
 
-  /** Caches a committed value (the node calls it for each record a commit wrote). */
-  remember(key: string, value: unknown): void {
+  /**
+   * Caches a committed value (the node calls it for each record a commit wrote).
+   * `encodedBytes` sizes it; unknown, a typical record's size is assumed.
+   */
+  remember(key: string, value: unknown, encodedBytes = 256): void {
     this.#generation++;
-    this.#store(key, value);
-  }
-
-  #store(key: string, value: unknown): void {
-    this.#cache.delete(key);
-    this.#cache.set(key, value);
-    if (this.#cache.size > this.#limit) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
+    this.#cache.set(key, value, recordCacheBytes(key, value === null ? 0 : encodedBytes));
   }
 }
 
