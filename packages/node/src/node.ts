@@ -8,7 +8,7 @@ import { bytesToHex, Signer } from '@autoledger/crypto';
 import { KeyFileError, readKeyFile } from '@autoledger/crypto/keyfile';
 import { initGenesisState, Ledger } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
-import { decodeTxBatch, encodeTxBatch, hashBlockBytes } from './chain/block.ts';
+import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { type CommittedBlock, Executor } from './chain/executor.ts';
@@ -21,6 +21,7 @@ import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
 import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 import { P2PHost } from './p2p.ts';
+import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
 import { createRpcMethods } from './rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
@@ -56,11 +57,6 @@ function readNodeKey(path: string, passphrase: string | undefined) {
   }
 }
 
-/** Relayed transactions still pending after this long are offered to the validators again. */
-const RELAY_RETRY_MS = 10_000;
-/** At most this many per retry round, so a node back from a partition does not flood its peers. */
-const MAX_RELAY_RETRIES = 4_096;
-
 export interface NodeMetrics {
   registry: MetricsRegistry;
   committedTxs: Counter;
@@ -94,16 +90,7 @@ export class AutoledgerNode {
   #metricsServer: Server | undefined;
   #secretKey: Uint8Array;
   #publicKey: Uint8Array;
-  #relayQueue: Uint8Array[] = [];
-  /**
-   * Transactions this node relays (its clients', or all it admits as an observer) and when
-   * they were last offered. A relay is sent over the connections there are at that moment,
-   * and a validator whose pool is full refuses it: what is still pending after
-   * RELAY_RETRY_MS is offered again, so no transaction strands on the node it was sent to.
-   */
-  readonly #relayedAt = new Map<string, number>();
-  #relayRetryTimer: NodeJS.Timeout | undefined;
-  #relayTimer: NodeJS.Timeout | undefined;
+  #relay!: TransactionRelay;
   /** Submission time per pending transaction hash, for the commit latency histogram. */
   readonly #submittedAt = new Map<string, number>();
   #started = false;
@@ -295,7 +282,16 @@ export class AutoledgerNode {
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
-    this.#p2p.onMessage('txs', (from, payload) => void this.#receiveTxBatch(from, payload));
+    this.#relay = new TransactionRelay({
+      p2p: this.#p2p,
+      mempool: this.#mempool,
+      admission: this.#admission,
+      validatorPeerIds: chain.validatorInfo.map((info) => info.peerId),
+      isSyncing: () => this.#sync.syncing,
+      maxTracked: config.mempool.maxTxs * 2,
+      logger: this.log,
+    });
+    this.#p2p.onMessage('txs', (from, payload) => void this.#relay.receive(from, payload));
     await this.#p2p.start();
 
     if (this.isValidator) {
@@ -393,7 +389,7 @@ export class AutoledgerNode {
     });
     // Tell the network where we are; peers that are ahead answer with their own height.
     this.#sync.announce(this.#executor.head.height, this.#executor.head.hash);
-    this.#relayRetryTimer = setInterval(() => this.#relayAgain(), RELAY_RETRY_MS);
+    this.#relay.start();
   }
 
   async stop(): Promise<void> {
@@ -405,8 +401,7 @@ export class AutoledgerNode {
 
   /** Stops whatever has started, in reverse order; safe on a partly started node. */
   async #teardown(): Promise<void> {
-    if (this.#relayTimer) clearTimeout(this.#relayTimer);
-    clearInterval(this.#relayRetryTimer);
+    (this.#relay as TransactionRelay | undefined)?.stop();
     // Any of these may not exist yet when a start failed part of the way.
     (this.#admission as Admission | undefined)?.stop();
     await this.#rpc?.stop();
@@ -518,74 +513,9 @@ export class AutoledgerNode {
       if (this.#submittedAt.size > this.config.mempool.maxTxs * 2) this.#submittedAt.clear();
       // Every validator is connected to every other one, so a validator relays only what its
       // own clients submit; an observer relays everything it admits.
-      this.#queueRelay(bytes);
-      this.#relayedAt.set(result.hash, performance.now());
-      if (this.#relayedAt.size > this.config.mempool.maxTxs * 2) this.#relayedAt.clear();
+      this.#relay.relay(bytes, result.hash);
     }
     this.#driver?.transactionsArrived();
-  }
-
-  #queueRelay(bytes: Uint8Array): void {
-    this.#relayQueue.push(bytes);
-    // Relay in batches: one frame per few milliseconds instead of one per transaction.
-    if (this.#relayQueue.length >= 512) this.#flushRelay();
-    else if (!this.#relayTimer) this.#relayTimer = setTimeout(() => this.#flushRelay(), 5);
-  }
-
-  /**
-   * Offers again what this node relayed about RELAY_RETRY_MS ago (the timer's own jitter
-   * tolerated) and is still pending. An offered transaction moves to the back, so with more
-   * than a round's worth pending, every one gets its turn.
-   */
-  #relayAgain(): void {
-    const now = performance.now();
-    let offered = 0;
-    for (const [hash, relayedAt] of [...this.#relayedAt]) {
-      const tx = this.#mempool.get(hash);
-      if (tx === undefined) this.#relayedAt.delete(hash);
-      else if (now - relayedAt >= RELAY_RETRY_MS * 0.9 && offered < MAX_RELAY_RETRIES) {
-        this.#relayedAt.delete(hash);
-        this.#relayedAt.set(hash, now);
-        this.#queueRelay(tx.bytes);
-        offered++;
-      }
-    }
-    if (offered > 0) this.log.debug('transactions_relayed_again', { count: offered });
-  }
-
-  #flushRelay(): void {
-    if (this.#relayTimer) clearTimeout(this.#relayTimer);
-    this.#relayTimer = undefined;
-    if (this.#relayQueue.length === 0) return;
-    const batch = encodeTxBatch(this.#relayQueue);
-    this.#relayQueue = [];
-    const validators = this.chain.validatorInfo.map((info) => info.peerId).filter((peer) => peer !== this.#p2p.peerId);
-    this.#p2p.broadcast('txs', batch, validators);
-  }
-
-  /**
-   * Admits a batch another node relayed, and penalises the sender for what it should not have
-   * relayed (see relayPenalty): a peer that keeps relaying refused transactions runs up
-   * decaying penalty points until it is cut off and banned for a while, so its flood costs
-   * this node decoding and cheap checks for a bounded time and never starves the others.
-   */
-  async #receiveTxBatch(from: string, payload: Uint8Array): Promise<void> {
-    let txs: Uint8Array[];
-    try {
-      txs = decodeTxBatch(payload);
-    } catch {
-      this.#p2p.penalise(from, 20, 'RELAYED_MALFORMED_BATCH');
-      return;
-    }
-    const results = await this.#admission.submit(txs, 'peer');
-    // One penalty per refusal code per batch: the metrics count reasons, not transactions.
-    const pointsByCode = new Map<string, number>();
-    for (const result of results) {
-      if (result.ok) continue;
-      const points = relayPenalty(result.code, this.#sync.syncing);
-      if (points > 0) pointsByCode.set(result.code, (pointsByCode.get(result.code) ?? 0) + points);
-    }
-    for (const [code, points] of pointsByCode) this.#p2p.penalise(from, points, `RELAYED_${code}`);
   }
 
   async #afterCommit(committed: CommittedBlock): Promise<void> {
@@ -602,7 +532,7 @@ export class AutoledgerNode {
         this.metrics.commitLatency.observe((now - submitted) / 1000);
         this.#submittedAt.delete(tx.hashHex);
       }
-      this.#relayedAt.delete(tx.hashHex);
+      this.#relay.forget(tx.hashHex);
     }
     this.#sync.announce(block.header.height, block.hash);
     this.log.debug('block_committed', { height: block.header.height, txs: txs.length, hash: block.hash });
@@ -635,44 +565,10 @@ export class AutoledgerNode {
   }
 }
 
-/**
- * Refusals a node's own state explains, not the sender's doing: a full pool, a node shutting
- * down, a transaction that committed (or was pooled) while it travelled. Never penalised.
- */
-const BENIGN_RELAY_REFUSALS = new Set(['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY_COMMITTED', 'NONCE_TAKEN']);
-/**
- * Refusals that depend on the committed state, which validators at different heights (or
- * with different mempool windows) see differently: an honest validator can relay a few of
- * these around a block that froze, registered or used up an account. Each costs the sender
- * little, and nothing while this node is catching up, so that a round of honest relays never
- * adds up to a ban while a sustained flood does (thousands within the decay).
- */
-const STATE_DEPENDENT_RELAY_REFUSALS = new Set([
-  'UNKNOWN_SIGNER',
-  'ACCOUNT_FROZEN',
-  'UNAUTHORIZED',
-  'BAD_NONCE',
-  'NONCE_TOO_FAR',
-]);
-const STATE_DEPENDENT_RELAY_PENALTY = 0.05;
-/**
- * Every other refusal — oversize, malformed, a bad signature, a wrong chain id, a field out
- * of range — follows from the bytes (and genesis) alone: the sender ran the same checks
- * before relaying, so an honest one never sends such a transaction.
- */
-const DETERMINISTIC_RELAY_PENALTY = 5;
-
-/** Penalty points for relaying a transaction this node refused with `code`. */
-export function relayPenalty(code: string, syncing: boolean): number {
-  if (BENIGN_RELAY_REFUSALS.has(code)) return 0;
-  if (STATE_DEPENDENT_RELAY_REFUSALS.has(code)) return syncing ? 0 : STATE_DEPENDENT_RELAY_PENALTY;
-  return DETERMINISTIC_RELAY_PENALTY;
-}
-
 const TOPIC_PATTERN = /^(blocks|tx:[0-9a-f]{64}|vehicle:[A-HJ-NPR-Z0-9]{17}|account:al[0-9a-f]{40})$/;
 
 function checkTopic(topic: string): string | undefined {
   return TOPIC_PATTERN.test(topic) ? undefined : 'topic must be blocks, tx:<hash>, vehicle:<vin> or account:<address>';
 }
 
-export { VERSION };
+export { relayPenalty, VERSION };

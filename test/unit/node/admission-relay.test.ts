@@ -11,7 +11,7 @@ import { encodeTxBody, signTx } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeTxBatch } from '../../../packages/node/src/chain/block.ts';
-import { relayPenalty } from '../../../packages/node/src/node.ts';
+import { relayPenalty } from '../../../packages/node/src/relay.ts';
 import { ByzantineValidator } from '../../support/byzantine.ts';
 import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
 import { waitFor } from '../../support/wait.ts';
