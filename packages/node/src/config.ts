@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './chain/executor.ts';
+import { DEFAULT_LEVEL_OPTIONS, type LevelOptions } from './level-kv.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
 import { DEFAULT_RPC_LIMITS } from './rpc/server.ts';
@@ -59,6 +60,14 @@ export interface NodeConfig {
   };
   mempool: MempoolOptions;
   log: { level: LogLevel };
+  /**
+   * The memory the state machine may keep, all its caches together (tree nodes, records, key
+   * hashes). Bounds the node's memory whatever the state's size; only speed depends on it,
+   * never a state root. 512 suits a validator with 2 GB.
+   */
+  cache: { stateMb: number };
+  /** LevelDB tuning of the data directory's store. */
+  leveldb: LevelOptions;
 }
 
 export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
@@ -80,6 +89,8 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
   mempool: DEFAULT_MEMPOOL_OPTIONS,
   log: { level: 'info' },
+  cache: { stateMb: 512 },
+  leveldb: { ...DEFAULT_LEVEL_OPTIONS },
 };
 
 export class ConfigError extends Error {

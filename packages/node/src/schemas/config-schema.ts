@@ -102,6 +102,17 @@ const FIELDS: Record<string, JsonSchema> = {
     description: "How far past its account's committed nonce a pending transaction's nonce may run",
   },
   'mempool.ttlMs': { description: 'How long a transaction may wait before it is dropped' },
+  cache: { description: 'Memory of the state machine' },
+  'cache.stateMb': {
+    description:
+      'MiB all state caches together may hold (tree nodes, records, key hashes); changes speed only, never a state root',
+    minimum: 1,
+  },
+  leveldb: { description: 'LevelDB tuning of the store in dataDir' },
+  'leveldb.blockCacheMb': { description: 'MiB of decompressed table blocks LevelDB keeps in memory' },
+  'leveldb.writeBufferMb': { description: 'MiB of writes LevelDB buffers before writing a table', minimum: 1 },
+  'leveldb.maxFileMb': { description: 'Target MiB of a LevelDB table file', minimum: 1 },
+  'leveldb.maxOpenFiles': { description: 'Most table files LevelDB keeps open', minimum: 16 },
   log: { description: 'Logging' },
   'log.level': { description: 'Least severe level written', enum: ['debug', 'info', 'warn', 'error'] },
 };
