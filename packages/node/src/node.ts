@@ -213,7 +213,7 @@ export class AutoledgerNode {
     const { config, chain } = this;
     const dataDir = resolveHomePath(this.home, config.dataDir);
     mkdirSync(dataDir, { recursive: true });
-    this.#kv = await LevelKV.open(dataDir);
+    this.#kv = await LevelKV.open(dataDir, config.leveldb);
     this.#store = new ChainStore(this.#kv);
     this.#evidence = new EvidenceLog(this.#kv, this.#store);
     await this.#evidence.open();
@@ -222,7 +222,7 @@ export class AutoledgerNode {
       await initGenesisState(this.#kv, chain.genesis);
       this.log.info('genesis_initialised', { chainId: chain.genesis.chainId, genesisHash: chain.hash });
     }
-    this.#ledger = await Ledger.open(this.#kv);
+    this.#ledger = await Ledger.open(this.#kv, { cacheBytes: config.cache.stateMb * 1024 * 1024 });
     if (this.#ledger.chainId !== chain.genesis.chainId) {
       throw new Error(`the data directory holds chain ${this.#ledger.chainId}, not ${chain.genesis.chainId}`);
     }
