@@ -7,6 +7,7 @@ import {
   type DecodedTx,
   type DecodeResult,
   decodeTx,
+  type ErrorCode,
   type Ledger,
   MAX_NONCE_AHEAD,
   MAX_TX_BYTES,
@@ -71,9 +72,21 @@ export const DEFAULT_MEMPOOL_OPTIONS: MempoolOptions = {
   ttlMs: 10 * 60_000,
 };
 
+/**
+ * Why admission refused a transaction: a code of the state machine's checks (decoding,
+ * checkTx), or one of the pool's own.
+ */
+export type AdmitRefusalCode =
+  | ErrorCode
+  | 'BAD_SIGNATURE'
+  | 'MEMPOOL_FULL'
+  | 'NONCE_TAKEN'
+  | 'ALREADY_COMMITTED'
+  | 'SHUTTING_DOWN';
+
 export type AdmitResult =
   | { ok: true; hash: string; duplicate: boolean }
-  | { ok: false; hash?: string; code: string; message: string };
+  | { ok: false; hash?: string; code: AdmitRefusalCode; message: string };
 
 interface Entry {
   tx: DecodedTx;
@@ -132,7 +145,9 @@ export class Mempool {
    * A block's transaction, decoded and its signature verified: the pooled copy when there is
    * one (no work at all), otherwise decoded and verified here, once.
    */
-  decodeVerified(bytes: Uint8Array): { ok: true; tx: DecodedTx } | { ok: false; code: string; message: string } {
+  decodeVerified(
+    bytes: Uint8Array,
+  ): { ok: true; tx: DecodedTx } | { ok: false; code: AdmitRefusalCode; message: string } {
     const envelope = envelopeOfBytes(bytes);
     const pooled = this.#byEnvelope.get(envelope.key);
     if (pooled !== undefined) return { ok: true, tx: pooled.tx };

@@ -10,7 +10,7 @@
 import type { Admission } from './admission.ts';
 import { decodeTxBatch, encodeTxBatch } from './chain/block.ts';
 import type { Logger } from './log.ts';
-import type { Mempool } from './mempool.ts';
+import type { AdmitRefusalCode, Mempool } from './mempool.ts';
 import type { P2PHost } from './p2p.ts';
 
 /** Relayed transactions still pending after this long are offered to the validators again. */
@@ -87,7 +87,7 @@ export class TransactionRelay {
     }
     const results = await this.#deps.admission.submit(txs, 'peer');
     // One penalty per refusal code per batch: the metrics count reasons, not transactions.
-    const pointsByCode = new Map<string, number>();
+    const pointsByCode = new Map<AdmitRefusalCode, number>();
     const syncing = this.#deps.isSyncing();
     for (const result of results) {
       if (result.ok) continue;
@@ -143,7 +143,12 @@ export class TransactionRelay {
  * Refusals a node's own state explains, not the sender's doing: a full pool, a node shutting
  * down, a transaction that committed (or was pooled) while it travelled. Never penalised.
  */
-const BENIGN_RELAY_REFUSALS = new Set(['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY_COMMITTED', 'NONCE_TAKEN']);
+const BENIGN_RELAY_REFUSALS: ReadonlySet<AdmitRefusalCode> = new Set<AdmitRefusalCode>([
+  'MEMPOOL_FULL',
+  'SHUTTING_DOWN',
+  'ALREADY_COMMITTED',
+  'NONCE_TAKEN',
+]);
 /**
  * Refusals that depend on the committed state, which validators at different heights (or
  * with different mempool windows) see differently: an honest validator can relay a few of
@@ -151,7 +156,7 @@ const BENIGN_RELAY_REFUSALS = new Set(['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY
  * little, and nothing while this node is catching up, so that a round of honest relays never
  * adds up to a ban while a sustained flood does (thousands within the decay).
  */
-const STATE_DEPENDENT_RELAY_REFUSALS = new Set([
+const STATE_DEPENDENT_RELAY_REFUSALS: ReadonlySet<AdmitRefusalCode> = new Set<AdmitRefusalCode>([
   'UNKNOWN_SIGNER',
   'ACCOUNT_FROZEN',
   'UNAUTHORIZED',
@@ -167,7 +172,7 @@ const STATE_DEPENDENT_RELAY_PENALTY = 0.05;
 const DETERMINISTIC_RELAY_PENALTY = 5;
 
 /** Penalty points for relaying a transaction this node refused with `code`. */
-export function relayPenalty(code: string, syncing: boolean): number {
+export function relayPenalty(code: AdmitRefusalCode, syncing: boolean): number {
   if (BENIGN_RELAY_REFUSALS.has(code)) return 0;
   if (STATE_DEPENDENT_RELAY_REFUSALS.has(code)) return syncing ? 0 : STATE_DEPENDENT_RELAY_PENALTY;
   return DETERMINISTIC_RELAY_PENALTY;

@@ -10,6 +10,7 @@ export { type KVOp, type KVRange, type KVSnapshot, type KVStore, MemoryKV } from
 export {
   type BlockExecution,
   type BlockExecutionOk,
+  type BlockRefusalCode,
   type ChangedRecords,
   type CheckResult,
   ExecutionOverlay,

@@ -18,7 +18,7 @@ import { bytesToHex, concatBytes, hexToBytes, isAddress, sha256, utf8ToBytes } f
 import { authorizeSigner } from './authorize.ts';
 import { BytePool } from './byte-pool.ts';
 import type { BlockEnv, TxEvent } from './context.ts';
-import { assert } from './errors.ts';
+import { assert, type ErrorCode } from './errors.ts';
 import { executeTx, type Receipt, runDeadlines } from './execute.ts';
 import type { Genesis } from './genesis.ts';
 import {
@@ -222,7 +222,7 @@ function checkLimit(limit: number | undefined, bounds: { default: number; max: n
   return limit;
 }
 
-export type CheckResult = { ok: true; accountNonce: number } | { ok: false; code: string; message: string };
+export type CheckResult = { ok: true; accountNonce: number } | { ok: false; code: ErrorCode; message: string };
 
 /** Which records a block changed, for notifications (WebSocket topics). */
 export interface ChangedRecords {
@@ -269,7 +269,19 @@ export interface BlockExecutionOk {
   overlay: ExecutionOverlay;
 }
 
-export type BlockExecution = BlockExecutionOk | { ok: false; code: string; message: string; txIndex?: number };
+/** Why a block cannot execute at all (a transaction's own failure is a receipt code instead). */
+export type BlockRefusalCode =
+  | 'BAD_HEIGHT'
+  | 'BAD_TIME'
+  | 'WRONG_CHAIN'
+  | 'UNKNOWN_KIND'
+  | 'UNKNOWN_SIGNER'
+  | 'BAD_NONCE'
+  | 'EXECUTION_FAILED';
+
+export type BlockExecution =
+  | BlockExecutionOk
+  | { ok: false; code: BlockRefusalCode; message: string; txIndex?: number };
 
 interface Head {
   height: number;
@@ -648,7 +660,12 @@ export class Ledger {
     }
     const receipts: Receipt[] = [];
     for (const [index, tx] of block.txs.entries()) {
-      const invalid = (code: string, message: string): BlockExecution => ({ ok: false, code, message, txIndex: index });
+      const invalid = (code: BlockRefusalCode, message: string): BlockExecution => ({
+        ok: false,
+        code,
+        message,
+        txIndex: index,
+      });
       if (tx.chainId !== this.chainId) return invalid('WRONG_CHAIN', `transaction for chain ${tx.chainId}`);
       if (!KIND_BY_NAME.has(tx.kind)) return invalid('UNKNOWN_KIND', `unknown kind ${tx.kind}`);
       const signer = await layer.read(keys.account(tx.signerAddress), accountCodec);

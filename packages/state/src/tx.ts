@@ -21,7 +21,7 @@ import {
   verify,
 } from '@autoledger/crypto';
 import protobuf from 'protobufjs';
-import { TxError } from './errors.ts';
+import { type ErrorCode, TxError } from './errors.ts';
 import { type FieldSpec, isWireDefault, normalizeField, toSafeInteger, wireType } from './fields.ts';
 import { KIND_BY_NAME, KINDS } from './kinds/index.ts';
 import type { KindDefinition } from './kinds/types.ts';
@@ -93,7 +93,9 @@ export interface DecodedTx {
   memo: string;
 }
 
-export type DecodeResult = { ok: true; tx: DecodedTx } | { ok: false; code: string; message: string; field?: string };
+export type DecodeResult =
+  | { ok: true; tx: DecodedTx }
+  | { ok: false; code: ErrorCode; message: string; field?: string };
 
 export interface DecodeLimits {
   maxTxBytes?: number;
@@ -189,7 +191,7 @@ export function signTx(bodyBytes: Uint8Array, signer: { sign(message: Uint8Array
   return new Uint8Array(schema.Tx.encode({ body: bodyBytes, signature }).finish());
 }
 
-function refuse(code: string, message: string, field?: string): DecodeResult {
+function refuse(code: ErrorCode, message: string, field?: string): DecodeResult {
   return field === undefined ? { ok: false, code, message } : { ok: false, code, message, field };
 }
 

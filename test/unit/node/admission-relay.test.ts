@@ -41,15 +41,15 @@ test('relay penalties: bytes-only refusals cost much, state-dependent ones littl
     'WRONG_CHAIN',
     'INVALID_FIELD',
     'UNKNOWN_KIND',
-  ]) {
+  ] as const) {
     assert.is(relayPenalty(code, false), 5, code);
     assert.is(relayPenalty(code, true), 5, `${code} while syncing`);
   }
-  for (const code of ['UNKNOWN_SIGNER', 'ACCOUNT_FROZEN', 'UNAUTHORIZED', 'BAD_NONCE', 'NONCE_TOO_FAR']) {
+  for (const code of ['UNKNOWN_SIGNER', 'ACCOUNT_FROZEN', 'UNAUTHORIZED', 'BAD_NONCE', 'NONCE_TOO_FAR'] as const) {
     assert.is(relayPenalty(code, false), 0.05, code);
     assert.is(relayPenalty(code, true), 0, `${code} is forgiven while this node catches up`);
   }
-  for (const code of ['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY_COMMITTED', 'NONCE_TAKEN']) {
+  for (const code of ['MEMPOOL_FULL', 'SHUTTING_DOWN', 'ALREADY_COMMITTED', 'NONCE_TAKEN'] as const) {
     assert.is(relayPenalty(code, false), 0, code);
   }
 });

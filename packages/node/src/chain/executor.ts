@@ -11,7 +11,7 @@ import {
   verifyCommitCertificate,
 } from '@autoledger/consensus';
 import { bytesEqual, bytesToHex, sha256 } from '@autoledger/crypto';
-import type { BlockExecution, DecodedTx, Ledger } from '@autoledger/state';
+import type { BlockExecution, BlockRefusalCode, DecodedTx, Ledger } from '@autoledger/state';
 import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import { envelopeHash, type Mempool } from '../mempool.ts';
@@ -38,7 +38,26 @@ export interface CommittedBlock {
   certificate: CommitCertificate;
 }
 
-export type Validity = { valid: true } | { valid: false; code: string; reason: string };
+/** Why a proposed block is refused (TIME_TOO_FAR_AHEAD alone depends on this node's clock). */
+export type ValidityCode =
+  | BlockRefusalCode
+  | 'MALFORMED'
+  | 'WRONG_CHAIN'
+  | 'WRONG_HEIGHT'
+  | 'WRONG_PARENT'
+  | 'WRONG_VIEW'
+  | 'WRONG_PROPOSER'
+  | 'TIME_NOT_MONOTONIC'
+  | 'TIME_TOO_FAR_AHEAD'
+  | 'TOO_MANY_TXS'
+  | 'BLOCK_TOO_LARGE'
+  | 'BAD_LAST_CERTIFICATE'
+  | 'BAD_TX'
+  | 'DUPLICATE_TX'
+  | 'WRONG_TX_ROOT'
+  | 'WRONG_STATE_ROOT';
+
+export type Validity = { valid: true } | { valid: false; code: ValidityCode; reason: string };
 
 /** How a committed block reached this node: decided by its consensus engine, or fetched by block sync. */
 export type CommitOrigin = 'consensus' | 'sync';
@@ -239,7 +258,7 @@ export class Executor {
     }
     if (this.#executions.has(bytesToHex(block.hash))) return { valid: true };
     const { header } = block;
-    const invalid = (code: string, reason: string): Validity => ({ valid: false, code, reason });
+    const invalid = (code: ValidityCode, reason: string): Validity => ({ valid: false, code, reason });
     if (header.chainId !== this.#chainId) return invalid('WRONG_CHAIN', `chain ${header.chainId}`);
     if (header.height !== this.#head.height + 1) return invalid('WRONG_HEIGHT', `height ${header.height}`);
     if (!bytesEqual(header.parentHash, this.#head.hash))
