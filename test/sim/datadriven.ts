@@ -962,6 +962,9 @@ export class ScenarioRunner {
     const conditions = args.comparisons();
     args.done();
     for (const { key, operator, value } of conditions) {
+      if (key === 'up' && ((operator !== '=' && operator !== '!=') || (value !== 'true' && value !== 'false'))) {
+        throw new ScriptError('up wants =true, =false, !=true or !=false');
+      }
       const actuals = nodes.map((node): number | boolean => {
         switch (key) {
           case 'height':
