@@ -5,6 +5,9 @@
 //   pnpm bench --rate-fraction 0.25          offer 25% of the machine's measured ceiling
 //   pnpm bench --json                        one JSON line last
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
+//   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
+//                                            executeBlock and state root over N vehicles on LevelDB,
+//                                            state bulk-loaded once (bench/state-builder.ts)
 //
 // The machine's speed swings about 2x from hour to hour, so the run measures its own ceiling:
 // verifyPerCore (single-core ed25519 verifications/s), ceilingTps = verifyPerCore × cores ÷
@@ -12,7 +15,7 @@
 
 import { parseArgs } from 'node:util';
 import { cores, measureVerifyPerCore } from './ceiling.ts';
-import { runMicro } from './micro.ts';
+import { runMicro, runScaleMicro } from './micro.ts';
 import { runNetworkBench } from './network.ts';
 import type { Mix } from './workload.ts';
 
@@ -28,6 +31,11 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     micro: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'state-vehicles': { type: 'string' },
+    'history-per-vehicle': { type: 'string', default: '10' },
+    'state-mb': { type: 'string', default: '512' },
+    blocks: { type: 'string', default: '10' },
+    'block-txs': { type: 'string', default: '1000' },
   },
 });
 
@@ -47,7 +55,25 @@ const log = (line: string) => {
   else process.stderr.write(`${line}\n`);
 };
 
-if (values.micro) {
+const integer = (value: string | undefined, name: string, minimum: number): number => {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < minimum) fail(`--${name} must be an integer of at least ${minimum}`);
+  return number;
+};
+
+if (values.micro && values['state-vehicles'] !== undefined) {
+  const result = await runScaleMicro({
+    vehicles: integer(values['state-vehicles'], 'state-vehicles', 1),
+    historyPerVehicle: integer(values['history-per-vehicle'], 'history-per-vehicle', 1),
+    stateMb: integer(values['state-mb'], 'state-mb', 1),
+    blocks: integer(values.blocks, 'blocks', 1),
+    txsPerBlock: integer(values['block-txs'], 'block-txs', 2),
+    log,
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify({ scaleMicro: result })}\n`);
+} else if (values['state-vehicles'] !== undefined) {
+  fail('--state-vehicles runs with --micro only for now (the network run over a built state is not implemented yet)');
+} else if (values.micro) {
   const result = await runMicro(log);
   if (values.json) process.stdout.write(`${JSON.stringify({ micro: result })}\n`);
 } else {

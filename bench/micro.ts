@@ -2,7 +2,7 @@
 // signature verifications/s, transaction decode + checkTx/s, executeBlock transactions/s for
 // 1,000-transfer blocks, and the state-root update cost per write.
 
-import { generateKeyPair, sha256, utf8ToBytes } from '@autoledger/crypto';
+import { bytesToHex, generateKeyPair, hexToBytes, sha256, utf8ToBytes } from '@autoledger/crypto';
 import {
   type DecodedTx,
   decodeTx,
@@ -14,8 +14,10 @@ import {
   signTx,
   verifyTxSignature,
 } from '@autoledger/state';
-import { type Child, SparseMerkleTree } from '../packages/state/src/smt.ts';
+import { STATE_CACHE_SHARES } from '../packages/state/src/ledger.ts';
+import { type Child, decodeRootRef, SparseMerkleTree, TreeNodeCache } from '../packages/state/src/smt.ts';
 import { measureVerifyPerCore } from './ceiling.ts';
+import { OverlayKV, openScaleState, SCALE_CHAIN_ID } from './state-builder.ts';
 import { type BenchAccount, newAccount } from './workload.ts';
 
 const CHAIN_ID = 'bench-micro';
@@ -173,4 +175,158 @@ export async function runMicro(log: (line: string) => void): Promise<MicroResult
     `state root, 1,000-write blocks over ${stateRootPerWrite.keys.toLocaleString('en')} keys: ${stateRootPerWrite.microseconds} µs and ${stateRootPerWrite.nodesHashed} nodes hashed per write`,
   );
   return { verifyPerCore, decodeAndVerifyPerSecond, checkTxPerSecond, executeBlockTxPerSecond, stateRootPerWrite };
+}
+
+export interface ScaleMicroResult {
+  stateVehicles: number;
+  historyPerVehicle: number;
+  stateKeys: number;
+  stateRoot: string;
+  loadSeconds: number;
+  stateReused: boolean;
+  diskBytes: number;
+  cacheStateMb: number;
+  blocks: number;
+  txsPerBlock: number;
+  executeBlockTxPerSecond: number;
+  blockExecMs: { p50: number; p99: number };
+  /** The state root alone: tree updates of 2,000 population keys (a block's worth of writes). */
+  stateRootMs: { p50: number; p99: number; microsecondsPerWrite: number };
+  rssMbMax: number;
+}
+
+function percentile(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
+}
+
+/**
+ * `pnpm bench --micro --state-vehicles N [--history-per-vehicle H]`: executeBlock over a
+ * state of N vehicles (and N accounts) on LevelDB, built once by bulk load (state-builder.ts).
+ * Blocks of transfers to and odometer readings of vehicles drawn from the whole population,
+ * so almost every key a block touches is cold. Commits go to an in-memory layer, so the
+ * built state stays as it is for the next run.
+ */
+export async function runScaleMicro(options: {
+  vehicles: number;
+  historyPerVehicle: number;
+  stateMb: number;
+  blocks: number;
+  txsPerBlock: number;
+  log: (line: string) => void;
+}): Promise<ScaleMicroResult> {
+  const { vehicles, historyPerVehicle, stateMb, blocks, txsPerBlock, log } = options;
+  const { state, kv: level } = await openScaleState({ vehicles, historyPerVehicle, log });
+  try {
+    const kv = new OverlayKV(level);
+    const ledger = await Ledger.open(kv, { cacheBytes: stateMb * 1024 * 1024 });
+    if (bytesToHex(ledger.stateRoot) !== state.stateRoot) throw new Error('the opened state has another root');
+    // A deterministic spread over the population (a multiplicative hash of the position).
+    let draw = 0;
+    const pick = () => {
+      draw++;
+      return Number((BigInt(draw) * 2_654_435_761n) % BigInt(vehicles));
+    };
+    const execMs: number[] = [];
+    const rootMs: number[] = [];
+    let rssMax = 0;
+    let time = ledger.time;
+    let executedTxs = 0;
+    let executedMs = 0;
+    const warmup = 2;
+    for (let block = 0; block < blocks + warmup; block++) {
+      const txs: DecodedTx[] = [];
+      for (let i = 0; i < txsPerBlock; i++) {
+        let draft: Parameters<typeof encodeTxBody>[0];
+        let account: BenchAccount;
+        if (i % 2 === 0) {
+          account = state.senders[(block * txsPerBlock + i) % state.senders.length] as BenchAccount;
+          draft = {
+            chainId: SCALE_CHAIN_ID,
+            nonce: account.nonce++,
+            kind: 'pay.transfer',
+            fields: { to: state.address(pick()), amount: '1' },
+          };
+        } else {
+          account = state.service;
+          draft = {
+            chainId: SCALE_CHAIN_ID,
+            nonce: account.nonce++,
+            kind: 'vehicle.odometer',
+            fields: { vin: state.vin(pick()), km: 100_000 + block * txsPerBlock + i },
+          };
+        }
+        // executeBlock does not verify signatures (the node has, once): any 64 bytes will do.
+        const decoded = decodeTx(signTx(encodeTxBody(draft, account.publicKey), { sign: () => new Uint8Array(64) }));
+        if (!decoded.ok) throw new Error(decoded.message);
+        txs.push(decoded.tx);
+      }
+      time += 1_000;
+      const started = performance.now();
+      const execution = await ledger.executeBlock({ height: ledger.height + 1, time, txs });
+      const ms = performance.now() - started;
+      if (!execution.ok) throw new Error(`${execution.code} ${execution.message}`);
+      const failed = execution.receipts.find((receipt) => receipt.code !== 'ok');
+      if (failed !== undefined) throw new Error(`a benchmark transaction failed: ${failed.code} ${failed.error}`);
+      await kv.batch(ledger.commit(execution));
+      ledger.committed(execution);
+      rssMax = Math.max(rssMax, process.memoryUsage().rss);
+      if (block < warmup) continue; // JIT
+      execMs.push(ms);
+      executedTxs += txs.length;
+      executedMs += ms;
+    }
+    execMs.sort((a, b) => a - b);
+    // The state root alone, on the same store: a tree of its own over the committed head.
+    const headBytes = await kv.get(new Uint8Array([0x53, 0x6d, ...utf8ToBytes('head')]));
+    if (headBytes === undefined) throw new Error('no head');
+    let root: Child = decodeRootRef(hexToBytes(JSON.parse(new TextDecoder().decode(headBytes)).root));
+    const tree = new SparseMerkleTree(
+      kv,
+      new Uint8Array([0x53, 0x74]),
+      3,
+      new TreeNodeCache(stateMb * 1024 * 1024 * STATE_CACHE_SHARES.treeNodes),
+    );
+    root = await tree.loadRoot(root);
+    const WRITES = 2_000;
+    for (let round = 0; round < blocks + warmup; round++) {
+      const updates = Array.from({ length: WRITES }, () => ({
+        keyHash: sha256(utf8ToBytes(`vehicle/${state.vin(pick())}`)),
+        valueHash: sha256(utf8ToBytes(`bench-${round}-${draw}`)),
+      }));
+      const started = performance.now();
+      const result = await tree.update(root, updates);
+      const ms = performance.now() - started;
+      await kv.batch(result.ops());
+      root = result.root;
+      if (round >= warmup) rootMs.push(ms);
+    }
+    rootMs.sort((a, b) => a - b);
+    const round = (value: number) => Math.round(value * 10) / 10;
+    const result: ScaleMicroResult = {
+      stateVehicles: vehicles,
+      historyPerVehicle,
+      stateKeys: state.stateKeys,
+      stateRoot: state.stateRoot,
+      loadSeconds: state.loadSeconds,
+      stateReused: state.reused,
+      diskBytes: state.diskBytes,
+      cacheStateMb: stateMb,
+      blocks,
+      txsPerBlock,
+      executeBlockTxPerSecond: Math.round(executedTxs / (executedMs / 1000)),
+      blockExecMs: { p50: round(percentile(execMs, 0.5)), p99: round(percentile(execMs, 0.99)) },
+      stateRootMs: {
+        p50: round(percentile(rootMs, 0.5)),
+        p99: round(percentile(rootMs, 0.99)),
+        microsecondsPerWrite: round((rootMs.reduce((sum, ms) => sum + ms, 0) * 1000) / (rootMs.length * WRITES)),
+      },
+      rssMbMax: Math.round(rssMax / 1024 / 1024),
+    };
+    log(
+      `executeBlock over ${vehicles.toLocaleString('en')} vehicles (${state.stateKeys.toLocaleString('en')} keys, LevelDB, cache.stateMb ${stateMb}): ${result.executeBlockTxPerSecond} tx/s, block of ${txsPerBlock} p50 ${result.blockExecMs.p50} ms p99 ${result.blockExecMs.p99} ms ; state root of 2,000 writes p50 ${result.stateRootMs.p50} ms (${result.stateRootMs.microsecondsPerWrite} µs per write), RSS max ${result.rssMbMax} MB`,
+    );
+    return result;
+  } finally {
+    await level.close();
+  }
 }
