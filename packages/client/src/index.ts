@@ -1,3 +1,5 @@
+/** The VIN syntax check the node applies (17 characters, no I, O or Q), for forms and links. */
+export { isVinSyntax } from '@autoledger/state';
 export {
   AutoledgerClient,
   type BatchCall,

@@ -10,13 +10,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { isVinSyntax } from '@autoledger/state';
 import { buildWebAssets, CONTENT_SECURITY_POLICY, type PageView, type WebAssets } from '@autoledger/web';
 import type { Logger } from './log.ts';
 import type { VehicleReport } from './report.ts';
 
 const gzipAsync = promisify(gzip);
 
-const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
 /** What a vehicle page path may carry; the page itself explains a VIN that is not valid. */
 const VEHICLE_PATH = /^\/vehicles\/([A-Za-z0-9]{1,32})\/?$/;
 const REPORT_PATH = /^\/vehicles\/([A-Za-z0-9]{1,32})\/report\.json$/;
@@ -110,7 +110,7 @@ export function createWebHandler(deps: WebDependencies): WebHandler {
   };
 
   const serveReport = async (request: IncomingMessage, response: ServerResponse, vin: string): Promise<void> => {
-    if (!VIN_PATTERN.test(vin)) {
+    if (!isVinSyntax(vin)) {
       sendJson(response, 400, {
         code: 'INVALID_VIN',
         message: 'a VIN is 17 characters: digits and A-Z without I, O, Q',

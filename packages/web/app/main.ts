@@ -2,12 +2,17 @@
 // a VIN), `vehicle` (a VIN's history, verified here against the genesis) or `verify` (check
 // a report file against a genesis file, offline). Requests go to the serving node only.
 
-import { genesisHashOf, type ReportVerdict, VEHICLE_REPORT_FORMAT, verifyVehicleReport } from '@autoledger/client';
+import {
+  genesisHashOf,
+  isVinSyntax,
+  type ReportVerdict,
+  VEHICLE_REPORT_FORMAT,
+  verifyVehicleReport,
+} from '@autoledger/client';
 import { h, show } from './dom.ts';
 import { qrCodeSvg } from './qr.ts';
 import { factsView, nameBookOf, verificationPanel } from './report-view.ts';
 
-const VIN_SYNTAX = /^[A-HJ-NPR-Z0-9]{17}$/;
 /** Larger files are refused before parsing: a 300-entry report is well under 2 MB. */
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
@@ -65,7 +70,7 @@ function searchForm(initial = ''): HTMLElement {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const vin = normaliseVin(input.value);
-    if (!VIN_SYNTAX.test(vin)) {
+    if (!isVinSyntax(vin)) {
       error.textContent = 'A VIN has 17 characters: digits and the letters A–Z except I, O and Q.';
       input.setAttribute('aria-invalid', 'true');
       input.focus();
@@ -100,7 +105,7 @@ async function fetchJson(path: string): Promise<unknown> {
 async function vehicleView(main: HTMLElement, requestedVin: string): Promise<void> {
   const vin = normaliseVin(requestedVin);
   document.title = `${vin} · Autoledger`;
-  if (!VIN_SYNTAX.test(vin)) {
+  if (!isVinSyntax(vin)) {
     show(
       main,
       h('h1', {}, 'Not a valid VIN'),

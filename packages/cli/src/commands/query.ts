@@ -1,3 +1,4 @@
+import { isVinSyntax } from '@autoledger/state';
 import type { Command } from 'commander';
 import { CliError } from '../errors.ts';
 import { type GlobalOptions, resolveAddress, resolveHome, resolveRpc, resolveToken } from '../home.ts';
@@ -11,7 +12,7 @@ export function clientFor(program: Command): RpcClient {
 
 function normaliseVin(vin: string): string {
   const upper = vin.trim().toUpperCase();
-  if (!/^[A-HJ-NPR-Z0-9]{17}$/.test(upper)) {
+  if (!isVinSyntax(upper)) {
     throw new CliError('INVALID_VIN', `"${vin}" is not a VIN: 17 letters and digits, without I, O or Q`);
   }
   return upper;
