@@ -10,6 +10,7 @@ import {
   accountCodec,
   type ChainParams,
   type Claim,
+  type Codec,
   type Counters,
   claimCodec,
   countersCodec,
@@ -131,6 +132,16 @@ export class Context {
 
   putClaim(claim: Claim): void {
     this.#layer.write(keys.claim(claim.claimId), claimCodec, claim);
+  }
+
+  /** Any record by key and codec, for state without an accessor of its own (governance). */
+  record<T>(key: string, codec: Codec<T>): T | null | Promise<T | null> {
+    return this.#layer.read(key, codec);
+  }
+
+  /** Writes (or, with null, deletes) any record by key and codec. */
+  putRecord<T>(key: string, codec: Codec<T>, value: T | null): void {
+    this.#layer.write(key, codec, value);
   }
 
   /** Sets or clears a provable vehicle fact (stolen, lien, a brand). */
