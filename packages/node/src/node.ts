@@ -23,8 +23,9 @@ import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } f
 import { P2PHost } from './p2p.ts';
 import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
+import { rpcContextOf } from './rpc/context.ts';
 import { createRpcMethods } from './rpc/methods.ts';
-import { DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
+import { applyHealthRequirements, DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
 import { createWebHandler } from './web.ts';
 
@@ -360,10 +361,27 @@ export class AutoledgerNode {
           maxConnections: config.rpc.maxConnections,
           maxInFlightRequests: config.rpc.maxInFlightRequests,
           serveMetrics: config.rpc.metricsListen === '',
+          corsOrigins: config.rpc.corsOrigins,
         },
         {
-          methods: createRpcMethods(this),
-          health: () => this.health(),
+          methods: createRpcMethods(rpcContextOf(this)),
+          health: (requirements) =>
+            applyHealthRequirements(
+              this.health(),
+              {
+                peers: this.#p2p.connectedPeers().length,
+                height: this.#executor.head.height,
+                bestKnownHeight: this.#sync.bestKnownHeight(),
+              },
+              requirements,
+            ),
+          version: () => ({
+            version: VERSION,
+            chainId: chain.genesis.chainId,
+            genesisHash: bytesToHex(chain.hash),
+            moniker: config.moniker,
+            runtime: `node ${process.version}`,
+          }),
           metrics: () => this.metrics.registry.render(),
           checkTopic,
           logger: this.log,
@@ -535,7 +553,14 @@ export class AutoledgerNode {
       this.#relay.forget(tx.hashHex);
     }
     this.#sync.announce(block.header.height, block.hash);
-    this.log.debug('block_committed', { height: block.header.height, txs: txs.length, hash: block.hash });
+    // One info line per committed block: an operator tailing the log sees the chain move.
+    this.log.info('block_committed', {
+      height: block.header.height,
+      view: block.header.view,
+      txs: txs.length,
+      hash: block.hash,
+      time: block.header.time,
+    });
     this.#publishCommit(committed, receipts);
   }
 
@@ -547,7 +572,9 @@ export class AutoledgerNode {
       height: block.header.height,
       hash: bytesToHex(block.hash),
       time: block.header.time,
+      // The count, as before, and the hashes, as chain_getBlock's txs carries them.
       txs: txs.length,
+      txHashes: txs.map((tx) => tx.hashHex),
     });
     txs.forEach((tx, index) => {
       const receipt = receipts.receipts[index];

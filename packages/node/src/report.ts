@@ -6,12 +6,21 @@
 
 import { type CommitCertificate, decodeCommitCertificate, verifyCommitCertificate } from '@autoledger/consensus';
 import { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes, isHex, sha256 } from '@autoledger/crypto';
+import type { Ledger } from '@autoledger/state';
 import { type VehicleFacts, type VehicleProofBundle, verifyVehicleProofBundle } from '@autoledger/state';
 import { decodeHeader, headerToJson } from './chain/block.ts';
+import type { ChainStore } from './chain/store.ts';
+import type { ChainGenesis } from './genesis.ts';
 import { loadGenesisJson } from './genesis.ts';
-import type { AutoledgerNode } from './node.ts';
 
 export const VEHICLE_REPORT_FORMAT = 'autoledger-vehicle-report/1';
+
+/** What a report is built from: the proven state, the block store and the genesis. */
+export interface ReportSource {
+  readonly ledger: Pick<Ledger, 'proveVehicle'>;
+  readonly store: Pick<ChainStore, 'block' | 'certificate'>;
+  readonly chain: Pick<ChainGenesis, 'genesis' | 'hash'>;
+}
 
 export interface CertificateJson {
   height: number;
@@ -76,21 +85,21 @@ function certificateFromJson(json: unknown): CommitCertificate {
  * "not registered" only when such a non-inclusion proof verifies.
  */
 export async function buildVehicleReport(
-  node: AutoledgerNode,
+  source: ReportSource,
   vin: string,
   options: { proveAbsence?: boolean } = {},
 ): Promise<VehicleReport | undefined> {
-  const proofs = await node.ledger.proveVehicle(vin);
+  const proofs = await source.ledger.proveVehicle(vin);
   if (proofs.vehicle.value === null && options.proveAbsence !== true) return undefined;
-  const block = await node.store.block(proofs.height);
-  const certificateBytes = await node.store.certificate(proofs.height);
+  const block = await source.store.block(proofs.height);
+  const certificateBytes = await source.store.certificate(proofs.height);
   if (block === undefined || certificateBytes === undefined) {
     throw new Error(`block ${proofs.height} of the proven state is missing from the store`);
   }
   return {
     format: VEHICLE_REPORT_FORMAT,
-    chainId: node.chain.genesis.chainId,
-    genesisHash: bytesToHex(node.chain.hash),
+    chainId: source.chain.genesis.chainId,
+    genesisHash: bytesToHex(source.chain.hash),
     vin,
     block: {
       height: block.header.height,

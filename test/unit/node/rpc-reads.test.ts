@@ -8,7 +8,7 @@ import { QUERY_LIMITS } from '@autoledger/state';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../../packages/node/src/log.ts';
-import type { AutoledgerNode } from '../../../packages/node/src/node.ts';
+import type { RpcNodeContext } from '../../../packages/node/src/rpc/context.ts';
 import { RPC_ERRORS, RpcError as ServerRpcError } from '../../../packages/node/src/rpc/jsonrpc.ts';
 import { createRpcMethods } from '../../../packages/node/src/rpc/methods.ts';
 import { DEFAULT_RPC_LIMITS, RpcServer } from '../../../packages/node/src/rpc/server.ts';
@@ -30,7 +30,7 @@ test.before(async (context) => {
   await chain.block([chain.registerTx(VIN0), chain.registerTx(VIN1)]);
   await chain.block(Array.from({ length: 30 }, () => chain.odometerTx(VIN0)));
   await chain.createOrders(Array.from({ length: 25 }, (_, i) => ({ buyer: i % 2 ? 'carol' : 'bob', vin: VIN0 })));
-  const methods = createRpcMethods({ ledger: chain.ledger } as unknown as AutoledgerNode);
+  const methods = createRpcMethods({ ledger: chain.ledger } as unknown as RpcNodeContext);
   const server = new RpcServer(
     { host: '127.0.0.1', port: 0, tokens: [], ...DEFAULT_RPC_LIMITS, serveMetrics: false },
     {

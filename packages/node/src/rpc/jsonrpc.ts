@@ -1,7 +1,10 @@
 // JSON-RPC 2.0 dispatch, shared by HTTP and WebSocket. Everything here treats the request as
 // hostile: sizes, batch lengths and nesting are bounded before any method runs, the method
 // table is a Map (so `__proto__` or `constructor` are just unknown methods), and a handler's
-// unexpected exception becomes -32603 without leaking internals.
+// unexpected exception becomes -32603 without leaking internals. Params are checked against
+// each method's declared JSON Schemas (ajv, compiled once) before its handler runs.
+
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
 export const RPC_ERRORS = {
   PARSE_ERROR: -32700,
@@ -60,11 +63,27 @@ export interface ParamSpec {
   schema: Record<string, unknown>;
 }
 
+/** An error a method may answer, for the OpenRPC document. */
+export interface RpcErrorSpec {
+  code: number;
+  message: string;
+}
+
+/** An OpenRPC example pairing: named params and the result they give. */
+export interface RpcExample {
+  name: string;
+  params: readonly { name: string; value: unknown }[];
+  result: { name: string; value: unknown };
+}
+
 export interface RpcMethod {
   description: string;
   scope: Scope;
+  /** Each param's schema is enforced by the dispatcher before the handler runs. */
   params: readonly ParamSpec[];
   result: { name: string; schema: Record<string, unknown> };
+  errors?: readonly RpcErrorSpec[];
+  examples?: readonly RpcExample[];
   /** Receives params already shaped into an object keyed by ParamSpec names. */
   handler(params: Record<string, unknown>, context: RpcContext): Promise<unknown> | unknown;
 }
@@ -114,10 +133,55 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** One ajv instance for every method's params: compiled once, at dispatcher construction. */
+function compileParamValidators(methods: ReadonlyMap<string, RpcMethod>): Map<string, ValidateFunction> {
+  const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
+  const validators = new Map<string, ValidateFunction>();
+  for (const [name, method] of methods) {
+    validators.set(
+      name,
+      ajv.compile({
+        type: 'object',
+        properties: Object.fromEntries(method.params.map((spec) => [spec.name, spec.schema])),
+        required: method.params.filter((spec) => spec.required).map((spec) => spec.name),
+        additionalProperties: false,
+      }),
+    );
+  }
+  return validators;
+}
+
+/** The -32602 answer for the first schema violation, naming the param. */
+function paramError(error: ErrorObject | undefined): RpcError {
+  if (error === undefined) return new RpcError(RPC_ERRORS.INVALID_PARAMS, 'invalid params');
+  const params = error.params as Record<string, unknown>;
+  if (error.keyword === 'required') {
+    return new RpcError(RPC_ERRORS.INVALID_PARAMS, `missing param: ${String(params.missingProperty)}`);
+  }
+  if (error.keyword === 'additionalProperties') {
+    return new RpcError(RPC_ERRORS.INVALID_PARAMS, `unknown param: ${String(params.additionalProperty).slice(0, 100)}`);
+  }
+  const [, name = '', ...rest] = error.instancePath.split('/');
+  const where = rest.length > 0 ? `${name}[${rest.join('][')}]` : name;
+  let message = error.message ?? 'is invalid';
+  const schema = (error.parentSchema ?? {}) as Record<string, unknown>;
+  if (
+    schema.type === 'integer' &&
+    (error.keyword === 'type' || error.keyword === 'minimum' || error.keyword === 'maximum')
+  ) {
+    // Name both bounds: a client that asked for too much learns what it may ask for.
+    message = `expected an integer from ${String(schema.minimum ?? 0)} to ${String(schema.maximum ?? Number.MAX_SAFE_INTEGER)}`;
+  }
+  if (error.keyword === 'pattern') message = `must match ${String(params.pattern)}`;
+  if (error.keyword === 'enum') message = `must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+  return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid param ${where}: ${message}`);
+}
+
 export class JsonRpcDispatcher {
   readonly methods: ReadonlyMap<string, RpcMethod>;
   readonly #limits: JsonRpcLimits;
   readonly #onError: (method: string, error: unknown) => void;
+  readonly #validators: Map<string, ValidateFunction>;
 
   constructor(
     methods: ReadonlyMap<string, RpcMethod>,
@@ -127,6 +191,7 @@ export class JsonRpcDispatcher {
     this.methods = methods;
     this.#limits = limits;
     this.#onError = onError;
+    this.#validators = compileParamValidators(methods);
   }
 
   /**
@@ -219,6 +284,8 @@ export class JsonRpcDispatcher {
     } else {
       try {
         const named = this.#nameParams(method, params);
+        const validate = this.#validators.get(request.method);
+        if (validate !== undefined && !validate(named)) throw paramError(validate.errors?.[0]);
         const result = await method.handler(named, context);
         response = { jsonrpc: '2.0', id: responseId, result: result ?? null };
       } catch (error) {

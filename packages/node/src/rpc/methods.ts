@@ -1,44 +1,29 @@
-// The JSON-RPC methods of CONTRACT.md. Each validates its params at the boundary and answers
-// from committed state; tx_submit is the one method that changes anything (the mempool).
+// The JSON-RPC methods of CONTRACT.md and their extensions. Each method's params, result,
+// errors and example are declared once in schemas.ts: the dispatcher validates params against
+// them before a handler runs, and rpc.discover prints them as the OpenRPC document. Handlers
+// keep only the checks a schema cannot express (cursors, one-of-two params, base64 that
+// decodes) and answer from committed state; tx_submit and tx_submitBatch change the mempool,
+// admin_setLogLevel the node's logging.
 
 import { decodeCommitCertificate } from '@autoledger/consensus';
-import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes, isAddress } from '@autoledger/crypto';
+import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes } from '@autoledger/crypto';
 import { decodeTx, QUERY_LIMITS, type QueryRefusal, txToJson } from '@autoledger/state';
 import { headerToJson, txHashOfCommitted } from '../chain/block.ts';
-import type { AutoledgerNode } from '../node.ts';
+import type { StoredReceipts } from '../chain/store.ts';
+import type { LogLevel } from '../log.ts';
 import { buildVehicleReport, certificateToJson } from '../report.ts';
-import { VERSION } from '../version.ts';
+import type { RpcNodeContext } from './context.ts';
+import { RPC_ERRORS, type RpcContext, RpcError, type RpcMethod } from './jsonrpc.ts';
+import { openRpcDocument } from './openrpc.ts';
 import {
-  invalidParam,
-  type ParamSpec,
-  RPC_ERRORS,
-  RpcError,
-  type RpcMethod,
-  readOptionalSafeInteger,
-  readOptionalString,
-  readString,
-} from './jsonrpc.ts';
-
-const VIN_PATTERN = /^[A-HJ-NPR-Z0-9]{17}$/;
-const HASH_PATTERN = /^[0-9a-f]{64}$/;
-const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-/** Base64 of the largest transaction the node accepts, with headroom. */
-const MAX_TX_BASE64 = 128 * 1024;
-const MAX_BATCH_SUBMIT = 1_000;
-
-function param(name: string, description: string, schema: Record<string, unknown>, required = true): ParamSpec {
-  return { name, description, required, schema };
-}
-
-function readAddress(params: Record<string, unknown>, name: string): string {
-  const value = params[name];
-  if (!isAddress(value)) throw invalidParam(name, 'an address (al + 40 hex characters)');
-  return value;
-}
-
-function readVin(params: Record<string, unknown>, name = 'vin'): string {
-  return readString(params, name, { maxLength: 17, pattern: VIN_PATTERN });
-}
+  MAX_TX_BASE64,
+  MEMPOOL_LIST_LIMITS,
+  METHOD_SCHEMAS,
+  type MethodName,
+  type MethodSchema,
+  SUBSCRIPTION_SCHEMAS,
+  TX_SEARCH_LIMITS,
+} from './schemas.ts';
 
 /**
  * Refusals that are the node's state, not the client's doing (a full pool, a node shutting
@@ -52,27 +37,8 @@ function notFound(what: string): RpcError {
   return new RpcError(RPC_ERRORS.NOT_FOUND, `${what} not found`);
 }
 
-/** Cursors are short: an order id or a history index with a letter. */
-const MAX_CURSOR_LENGTH = 64;
-
-/** `limit`: a page size from 1 to the method's cap; above the cap is refused, never clipped. */
-function readLimit(params: Record<string, unknown>, bounds: { default: number; max: number }): number {
-  const value = params.limit;
-  if (value === undefined) return bounds.default;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > bounds.max) {
-    throw new RpcError(
-      RPC_ERRORS.INVALID_PARAMS,
-      `invalid param limit: expected an integer from 1 to ${bounds.max} (the most one page holds; ask for the next page with after)`,
-    );
-  }
-  return value;
-}
-
-function readCursor(params: Record<string, unknown>): string | undefined {
-  const value = params.after;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CURSOR_LENGTH) throw badCursor();
-  return value;
+function invalidParams(message: string): RpcError {
+  return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid params: ${message}`);
 }
 
 function badCursor(): RpcError {
@@ -89,77 +55,92 @@ function queryError(refusal: QueryRefusal): RpcError {
   return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid param limit: ${refusal.message}`);
 }
 
-const limitParam = (bounds: { default: number; max: number }) =>
-  param(
-    'limit',
-    `at most this many per page (default ${bounds.default}, at most ${bounds.max}; more is refused with -32602)`,
-    { type: 'integer', minimum: 1, maximum: bounds.max },
-    false,
-  );
-const afterParam = param(
-  'after',
-  'continue after this cursor: the next of the previous page (opaque; a malformed one is refused with -32602)',
-  { type: 'string', maxLength: MAX_CURSOR_LENGTH },
-  false,
-);
+/**
+ * The cursor of tx_search by address: `<height>.<index>` of the last transaction served, both
+ * decimal without leading zeros. Undefined for anything else.
+ */
+export function parseTxCursor(cursor: string): { height: number; index: number } | undefined {
+  const match = /^(0|[1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,9})$/.exec(cursor);
+  if (match === null) return undefined;
+  const height = Number(match[1]);
+  const index = Number(match[2]);
+  if (!Number.isSafeInteger(height) || height < 1 || index > 0xffff_ffff) return undefined;
+  return { height, index };
+}
 
-export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
-  const methods = new Map<string, RpcMethod>();
-  const read = (name: string, method: Omit<RpcMethod, 'scope'>) => methods.set(name, { ...method, scope: 'read' });
+/** Params as the schema guarantees them (the dispatcher has validated them). */
+type Params = Record<string, unknown>;
+type Handler = (params: Params, context: RpcContext) => unknown;
 
-  read('node_status', {
-    description: 'Identity, height and health of this node.',
-    params: [],
-    result: { name: 'status', schema: { type: 'object' } },
-    handler: () => {
-      const head = node.executor.head;
+function decodeBase64(text: string): Uint8Array | undefined {
+  try {
+    return base64ToBytes(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
+  const receiptsOf = async (height: number, cache: Map<number, StoredReceipts | undefined>) => {
+    if (!cache.has(height)) cache.set(height, await node.store.receipts(height));
+    return cache.get(height);
+  };
+
+  const handlers: Record<MethodName, Handler> = {
+    node_status: () => {
+      const head = node.head();
+      const identity = node.identity();
+      const consensus = node.consensus();
       return {
         chainId: node.chain.genesis.chainId,
-        nodeId: node.p2p.peerId,
-        listenAddrs: node.p2p.listenAddrs,
-        moniker: node.config.moniker,
+        nodeId: identity.nodeId,
+        listenAddrs: identity.listenAddrs,
+        moniker: identity.moniker,
         height: head.height,
         blockHash: bytesToHex(head.hash),
         blockTime: head.time,
-        view: node.engine?.view ?? 0,
-        validator: node.isValidator,
-        peers: node.p2p.connectedPeers().length,
-        syncing: node.sync.syncing,
-        version: VERSION,
+        view: consensus.view,
+        validator: identity.validator,
+        peers: node.peers().connected.length,
+        syncing: consensus.syncing,
+        version: node.version,
         genesisHash: bytesToHex(node.chain.hash),
         // The validator expected to propose the height being decided, in the current view.
-        proposer: node.currentProposer(),
+        proposer: consensus.proposer,
         mempool: node.mempool.size,
       };
     },
-  });
 
-  read('chain_getBlock', {
-    description: 'A committed block: header, transaction hashes and commit certificate.',
-    params: [param('height', 'block height (default: the latest)', { type: 'integer', minimum: 1 }, false)],
-    result: { name: 'block', schema: { type: 'object' } },
-    handler: async (params) => {
-      const height = readOptionalSafeInteger(params, 'height', { min: 1 }) ?? node.executor.head.height;
+    chain_getBlock: async (params) => {
+      const height = (params.height as number | undefined) ?? node.head().height;
       const block = height === 0 ? undefined : await node.store.block(height);
       const certificate = await node.store.certificate(height);
       if (block === undefined || certificate === undefined) throw notFound(`block ${height}`);
       // Committed transactions were fully checked when their block was; the hash needs only
       // the body, so skip the decoding.
-      const txHashes = block.txs.map((tx) => bytesToHex(txHashOfCommitted(tx)));
       return {
         hash: bytesToHex(block.hash),
         header: headerToJson(block.header),
-        txs: txHashes,
+        txs: block.txs.map((tx) => bytesToHex(txHashOfCommitted(tx))),
         certificate: certificateToJson(decodeCommitCertificate(certificate)),
       };
     },
-  });
 
-  read('chain_getValidators', {
-    description: 'The validator set from genesis.',
-    params: [],
-    result: { name: 'validators', schema: { type: 'array' } },
-    handler: () =>
+    chain_getBlockResults: async (params) => {
+      const height = (params.height as number | undefined) ?? node.head().height;
+      const block = height === 0 ? undefined : await node.store.block(height);
+      const results = height === 0 ? undefined : await node.store.receipts(height);
+      if (block === undefined || results === undefined) throw notFound(`block ${height}`);
+      return { height, hash: bytesToHex(block.hash), receipts: results.receipts, systemEvents: results.systemEvents };
+    },
+
+    chain_getGenesis: () => ({
+      genesisHash: bytesToHex(node.chain.hash),
+      chainId: node.chain.genesis.chainId,
+      genesis: node.chain.json,
+    }),
+
+    chain_getValidators: () =>
       node.chain.validatorInfo.map((info) => ({
         name: info.name,
         role: info.role,
@@ -168,73 +149,58 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
         peerId: info.peerId,
         power: info.power,
       })),
-  });
 
-  read('consensus_getEvidence', {
-    description:
-      'Equivocation evidence this validator proved (two conflicting signed statements of one validator), newest first.',
-    params: [
-      param('height', 'only evidence of this height', { type: 'integer', minimum: 1 }, false),
-      param(
-        'limit',
-        'at most this many records (default 20, at most 100)',
-        { type: 'integer', minimum: 1, maximum: 100 },
-        false,
-      ),
-    ],
-    result: { name: 'evidence', schema: { type: 'array' } },
-    handler: async (params) => {
-      const height = readOptionalSafeInteger(params, 'height', { min: 1 });
-      const limit = readOptionalSafeInteger(params, 'limit', { min: 1, max: 100 }) ?? 20;
-      return node.evidence.list({ height, limit });
+    consensus_getEvidence: (params) =>
+      node.evidence.list({
+        height: params.height as number | undefined,
+        limit: (params.limit as number | undefined) ?? 20,
+      }),
+
+    consensus_getState: () => node.consensus(),
+
+    net_info: () => {
+      const identity = node.identity();
+      const { connected, banned } = node.peers();
+      const nameOfPeer = new Map(node.chain.validatorInfo.map((info) => [info.peerId, info.name]));
+      const connectedSet = new Set(connected);
+      return {
+        nodeId: identity.nodeId,
+        listenAddrs: identity.listenAddrs,
+        peerCount: connected.length,
+        peers: connected.map((peerId) => ({ peerId, validator: nameOfPeer.get(peerId) ?? null })),
+        missingValidators: node.chain.validatorInfo
+          .filter((info) => info.peerId !== identity.nodeId && !connectedSet.has(info.peerId))
+          .map((info) => info.name),
+        bannedPeers: banned,
+      };
     },
-  });
 
-  methods.set('tx_submit', {
-    description: 'Submits one signed transaction (base64 of the encoded Tx). Refusals are error -32000 with data.code.',
-    scope: 'submit',
-    params: [param('tx', 'base64 of the encoded Tx envelope', { type: 'string', contentEncoding: 'base64' })],
-    result: { name: 'submitted', schema: { type: 'object', properties: { hash: { type: 'string' } } } },
-    handler: async (params, context) => {
-      let result: Awaited<ReturnType<typeof submit>>;
-      try {
-        result = await submit(node, readString(params, 'tx', { maxLength: MAX_TX_BASE64 }), 'tx');
-      } catch (error) {
+    tx_submit: async (params, context) => {
+      const bytes = decodeBase64(params.tx as string);
+      if (bytes === undefined) {
         // Malformed params cost admission nothing, but a client that sends only those is
         // still refused, and counted like any other refusal.
         context.submissions?.charge(1);
-        throw error;
+        throw new RpcError(RPC_ERRORS.INVALID_PARAMS, 'invalid param tx: expected base64 of an encoded transaction');
       }
+      const [result] = await node.submit([bytes]);
+      if (result === undefined) throw new Error('admission answered no result for one transaction');
       if (!result.ok) {
         if (isClientFault(result.code)) context.submissions?.charge(1);
         throw new RpcError(RPC_ERRORS.REFUSED, result.message, { code: result.code, hash: result.hash });
       }
       return { hash: result.hash };
     },
-  });
 
-  methods.set('tx_submitBatch', {
-    description: 'Submits many signed transactions at once; answers per transaction, in order.',
-    scope: 'submit',
-    params: [
-      param('txs', `array of base64 Tx envelopes (at most ${MAX_BATCH_SUBMIT})`, {
-        type: 'array',
-        items: { type: 'string' },
-      }),
-    ],
-    result: { name: 'results', schema: { type: 'array' } },
-    handler: async (params, context) => {
-      const txs = params.txs;
-      if (!Array.isArray(txs) || txs.length === 0 || txs.length > MAX_BATCH_SUBMIT) {
-        context.submissions?.charge(1);
-        throw invalidParam('txs', `an array of 1 to ${MAX_BATCH_SUBMIT} base64 strings`);
-      }
+    tx_submitBatch: async (params, context) => {
+      const txs = params.txs as unknown[];
       // Malformed entries are answered in place; the rest go to admission in one job.
       const results: Record<string, unknown>[] = new Array(txs.length);
       const decoded: Uint8Array[] = [];
       const positions: number[] = [];
       for (const [index, tx] of txs.entries()) {
-        const bytes = typeof tx === 'string' && tx.length <= MAX_TX_BASE64 ? decodeBase64(tx) : undefined;
+        const bytes =
+          typeof tx === 'string' && tx.length > 0 && tx.length <= MAX_TX_BASE64 ? decodeBase64(tx) : undefined;
         if (bytes === undefined) {
           results[index] = {
             ok: false,
@@ -246,7 +212,7 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
         decoded.push(bytes);
         positions.push(index);
       }
-      const admitted = decoded.length > 0 ? await node.submitTxs(decoded) : [];
+      const admitted = decoded.length > 0 ? await node.submit(decoded) : [];
       admitted.forEach((result, i) => {
         results[positions[i] as number] = result.ok
           ? { ok: true, hash: result.hash }
@@ -257,14 +223,9 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
       );
       return results;
     },
-  });
 
-  read('tx_get', {
-    description: 'Status and receipt of a transaction: pending, committed or unknown.',
-    params: [param('hash', 'transaction hash (hex)', { type: 'string', pattern: HASH_PATTERN.source })],
-    result: { name: 'transaction', schema: { type: 'object' } },
-    handler: async (params) => {
-      const hash = readString(params, 'hash', { maxLength: 64, pattern: HASH_PATTERN });
+    tx_get: async (params) => {
+      const hash = params.hash as string;
       const location = await node.store.txLocation(hexToBytes(hash));
       if (location !== undefined) {
         const receipts = await node.store.receipts(location.height);
@@ -300,78 +261,114 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
         };
       return { hash, status: 'unknown', height: null, index: null, code: null, error: '', events: [] };
     },
-  });
 
-  const proveParam = param('prove', 'include Merkle proofs against the latest state root', { type: 'boolean' }, false);
-  const readProve = (params: Record<string, unknown>): boolean => {
-    if (params.prove === undefined) return false;
-    if (typeof params.prove !== 'boolean') throw invalidParam('prove', 'a boolean');
-    return params.prove;
-  };
+    tx_search: async (params, context) => {
+      const address = params.address as string | undefined;
+      const vin = params.vin as string | undefined;
+      if ((address === undefined) === (vin === undefined)) throw invalidParams('give exactly one of address and vin');
+      const limit = (params.limit as number | undefined) ?? TX_SEARCH_LIMITS.default;
+      const after = params.after as string | undefined;
+      const receipts = new Map<number, StoredReceipts | undefined>();
+      const codeAt = async (height: number, index: number) =>
+        (await receiptsOf(height, receipts))?.receipts[index]?.code ?? 'ok';
+      if (address !== undefined) {
+        const from = after === undefined ? undefined : parseTxCursor(after);
+        if (after !== undefined && from === undefined) throw badCursor();
+        // One more than the page tells whether a next page exists.
+        const found = await node.store.txsOfSigner(address, { limit: limit + 1, after: from });
+        const page = found.slice(0, limit);
+        const txs = [];
+        for (const entry of page) {
+          if (context.signal?.aborted) throw new RpcError(RPC_ERRORS.BUSY, 'the request timed out');
+          txs.push({
+            hash: bytesToHex(entry.hash),
+            height: entry.height,
+            index: entry.index,
+            code: await codeAt(entry.height, entry.index),
+          });
+        }
+        const last = page.at(-1);
+        return { txs, ...(found.length > limit && last ? { next: `${last.height}.${last.index}` } : {}) };
+      }
+      // A vehicle's transactions are those that wrote its history: the history's own pages,
+      // with the same cursors as vehicle_history.
+      const page = await node.ledger.getHistoryPage(vin as string, { limit, after, signal: context.signal });
+      if (!page.ok) throw queryError(page);
+      if (!page.vehicle) throw notFound('vehicle');
+      const txs: { hash: string; height: number; index: number; code: string; kind: string }[] = [];
+      for (const event of page.events) {
+        if (event.txHash === null || txs.at(-1)?.hash === event.txHash) continue;
+        const location = await node.store.txLocation(hexToBytes(event.txHash));
+        if (location === undefined) continue;
+        txs.push({
+          hash: event.txHash,
+          height: location.height,
+          index: location.index,
+          code: await codeAt(location.height, location.index),
+          kind: event.kind,
+        });
+      }
+      return { txs, ...(page.next !== undefined ? { next: page.next } : {}) };
+    },
 
-  read('account_get', {
-    description: 'An account: role, name, balance (minor units, decimal string), nonce, frozen, reputation.',
-    params: [param('address', 'account address', { type: 'string' }), proveParam],
-    result: { name: 'account', schema: { type: 'object' } },
-    handler: async (params) => {
-      const address = readAddress(params, 'address');
-      const account = await node.ledger.getAccount(address, { prove: readProve(params) });
+    mempool_list: (params) => {
+      const limit = (params.limit as number | undefined) ?? MEMPOOL_LIST_LIMITS.default;
+      const after = params.after as string | undefined;
+      // The pool is bounded (mempool.maxTxs), so listing its hashes is bounded too.
+      const hashes = node.mempool.pendingHashes(Number.MAX_SAFE_INTEGER);
+      let start = 0;
+      if (after !== undefined) {
+        const position = hashes.indexOf(after);
+        if (position < 0) {
+          throw new RpcError(
+            RPC_ERRORS.INVALID_PARAMS,
+            'invalid param after: that transaction has left the pool (committed or dropped); list again from the start',
+          );
+        }
+        start = position + 1;
+      }
+      const txs = [];
+      for (const hash of hashes.slice(start, start + limit)) {
+        const tx = node.mempool.get(hash);
+        if (tx !== undefined) txs.push({ hash, signer: tx.signerAddress, nonce: tx.nonce, kind: tx.kind });
+      }
+      const end = start + limit;
+      const last = hashes[Math.min(end, hashes.length) - 1];
+      return { total: hashes.length, txs, ...(end < hashes.length && last !== undefined ? { next: last } : {}) };
+    },
+
+    account_get: async (params) => {
+      const address = params.address as string;
+      const account = await node.ledger.getAccount(address, { prove: params.prove === true });
       if (!account) throw notFound('account');
       // Clients sign their next transaction with pendingNonce: it counts what waits in the mempool.
       return { ...account, pendingNonce: node.mempool.nextNonce(address, account.nonce) };
     },
-  });
 
-  read('vehicle_get', {
-    description: 'A vehicle record.',
-    params: [
-      param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source }),
-      proveParam,
-    ],
-    result: { name: 'vehicle', schema: { type: 'object' } },
-    handler: async (params) => {
-      const vehicle = await node.ledger.getVehicle(readVin(params), { prove: readProve(params) });
+    vehicle_get: async (params) => {
+      const vehicle = await node.ledger.getVehicle(params.vin as string, { prove: params.prove === true });
       if (!vehicle) throw notFound('vehicle');
       return vehicle;
     },
-  });
 
-  read('vehicle_history', {
-    description:
-      "A vehicle's record and its history entries, oldest first, a page at a time: next, when present, is the after of the next page. With prove, the whole history in one proof bundle (not paged).",
-    params: [
-      param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source }),
-      proveParam,
-      limitParam(QUERY_LIMITS.history),
-      afterParam,
-    ],
-    result: {
-      name: 'history',
-      schema: {
-        type: 'object',
-        properties: { vehicle: { type: 'object' }, events: { type: 'array' }, next: { type: 'string' } },
-        required: ['vehicle', 'events'],
-      },
-    },
-    handler: async (params, context) => {
-      const vin = readVin(params);
-      const prove = readProve(params);
-      if (prove) {
+    vehicle_history: async (params, context) => {
+      const vin = params.vin as string;
+      if (params.prove === true) {
         // A proof bundle proves the history complete (the entry after the last is absent):
         // a page of it would prove nothing of the kind.
         if (params.limit !== undefined || params.after !== undefined) {
-          throw new RpcError(
-            RPC_ERRORS.INVALID_PARAMS,
-            'invalid params: prove returns the whole history in one bundle; it takes no limit or after',
-          );
+          throw invalidParams('prove returns the whole history in one bundle; it takes no limit or after');
         }
         const proven = await node.ledger.getHistoryProven(vin, { signal: context.signal });
         if (!proven.ok) throw queryError(proven);
         if (!proven.history) throw notFound('vehicle');
         return proven.history;
       }
-      const limit = readLimit(params, QUERY_LIMITS.history);
-      const page = await node.ledger.getHistoryPage(vin, { limit, after: readCursor(params), signal: context.signal });
+      const page = await node.ledger.getHistoryPage(vin, {
+        limit: (params.limit as number | undefined) ?? QUERY_LIMITS.history.default,
+        after: params.after as string | undefined,
+        signal: context.signal,
+      });
       if (!page.ok) throw queryError(page);
       if (!page.vehicle) throw notFound('vehicle');
       return {
@@ -380,165 +377,65 @@ export function createRpcMethods(node: AutoledgerNode): Map<string, RpcMethod> {
         ...(page.next !== undefined ? { next: page.next } : {}),
       };
     },
-  });
 
-  read('vehicle_report', {
-    description:
-      'A self-contained vehicle history report with Merkle proofs, block header and commit certificate, verifiable offline.',
-    params: [param('vin', 'vehicle identification number', { type: 'string', pattern: VIN_PATTERN.source })],
-    result: { name: 'report', schema: { type: 'object' } },
-    handler: async (params) => {
-      const report = await buildVehicleReport(node, readVin(params));
+    vehicle_report: async (params) => {
+      const report = await buildVehicleReport(node, params.vin as string);
       if (!report) throw notFound('vehicle');
       return report;
     },
-  });
 
-  read('order_get', {
-    description: 'An escrow order with its state and timestamps.',
-    params: [param('orderId', 'order id', { type: 'string' }), proveParam],
-    result: { name: 'order', schema: { type: 'object' } },
-    handler: async (params) => {
-      const order = await node.ledger.getOrder(readString(params, 'orderId', { maxLength: 64, pattern: ID_PATTERN }), {
-        prove: readProve(params),
-      });
+    order_get: async (params) => {
+      const order = await node.ledger.getOrder(params.orderId as string, { prove: params.prove === true });
       if (!order) throw notFound('order');
       return order;
     },
-  });
 
-  read('order_list', {
-    description:
-      'Orders matching every filter given (party address, vehicle, status), oldest first, a page at a time. Each combination of filters is served from an index of its own. With page: true the answer is { orders, next? }, next being the after of the next page; without it, the array of orders as before.',
-    params: [
-      param('address', 'buyer or seller address', { type: 'string' }, false),
-      param('vin', 'vehicle identification number', { type: 'string' }, false),
-      param('status', 'order status', { type: 'string' }, false),
-      limitParam(QUERY_LIMITS.orders),
-      afterParam,
-      param('page', 'answer { orders, next? } instead of the array of orders', { type: 'boolean' }, false),
-    ],
-    result: {
-      name: 'orders',
-      schema: {
-        oneOf: [
-          { type: 'array' },
-          { type: 'object', properties: { orders: { type: 'array' }, next: { type: 'string' } }, required: ['orders'] },
-        ],
-      },
-    },
-    handler: async (params, context) => {
-      const address = params.address === undefined ? undefined : readAddress(params, 'address');
-      const vin = params.vin === undefined ? undefined : readVin(params);
-      const status = readOptionalString(params, 'status', { maxLength: 32, pattern: /^[a-z_]+$/ });
-      if (params.page !== undefined && typeof params.page !== 'boolean') throw invalidParam('page', 'a boolean');
-      const limit = readLimit(params, QUERY_LIMITS.orders);
+    order_list: async (params, context) => {
       const result = await node.ledger.listOrdersPage({
-        address,
-        vin,
-        status,
-        limit,
-        after: readCursor(params),
+        address: params.address as string | undefined,
+        vin: params.vin as string | undefined,
+        status: params.status as string | undefined,
+        limit: (params.limit as number | undefined) ?? QUERY_LIMITS.orders.default,
+        after: params.after as string | undefined,
         signal: context.signal,
       });
       if (!result.ok) throw queryError(result);
       if (params.page !== true) return result.orders;
       return { orders: result.orders, ...(result.next !== undefined ? { next: result.next } : {}) };
     },
-  });
 
-  read('policy_get', {
-    description: 'An insurance policy.',
-    params: [param('policyId', 'policy id', { type: 'string' }), proveParam],
-    result: { name: 'policy', schema: { type: 'object' } },
-    handler: async (params) => {
-      const policy = await node.ledger.getPolicy(
-        readString(params, 'policyId', { maxLength: 64, pattern: ID_PATTERN }),
-        {
-          prove: readProve(params),
-        },
-      );
+    policy_get: async (params) => {
+      const policy = await node.ledger.getPolicy(params.policyId as string, { prove: params.prove === true });
       if (!policy) throw notFound('policy');
       return policy;
     },
-  });
 
-  read('claim_get', {
-    description: 'An insurance claim.',
-    params: [param('claimId', 'claim id', { type: 'string' }), proveParam],
-    result: { name: 'claim', schema: { type: 'object' } },
-    handler: async (params) => {
-      const claim = await node.ledger.getClaim(readString(params, 'claimId', { maxLength: 64, pattern: ID_PATTERN }), {
-        prove: readProve(params),
-      });
+    claim_get: async (params) => {
+      const claim = await node.ledger.getClaim(params.claimId as string, { prove: params.prove === true });
       if (!claim) throw notFound('claim');
       return claim;
     },
-  });
 
-  read('rpc.discover', {
-    description: 'The OpenRPC document of this node.',
-    params: [],
-    result: { name: 'openrpc', schema: { type: 'object' } },
-    handler: () => openRpcDocument(methods),
-  });
+    admin_setLogLevel: (params) => {
+      const level = params.level as LogLevel;
+      const previous = node.setLogLevel(level);
+      return { previous, level };
+    },
 
-  return methods;
-}
-
-function decodeBase64(text: string): Uint8Array | undefined {
-  try {
-    return base64ToBytes(text);
-  } catch {
-    return undefined;
-  }
-}
-
-async function submit(node: AutoledgerNode, base64: string, name: string) {
-  const bytes = decodeBase64(base64);
-  if (bytes === undefined) throw invalidParam(name, 'base64 of an encoded transaction');
-  const [result] = await node.submitTxs([bytes]);
-  return result as NonNullable<typeof result>;
-}
-
-function openRpcDocument(methods: ReadonlyMap<string, RpcMethod>) {
-  const all = [...methods].concat([
-    [
-      'subscribe',
-      {
-        description: 'WebSocket only (/ws): topics blocks, tx:<hash>, vehicle:<vin>, account:<address>.',
-        scope: 'read',
-        params: [param('topic', 'the topic', { type: 'string' })],
-        result: { name: 'subscription', schema: { type: 'object' } },
-        handler: () => null,
-      },
-    ],
-    [
-      'unsubscribe',
-      {
-        description: 'WebSocket only: stop a subscription.',
-        scope: 'read',
-        params: [param('topic', 'the topic', { type: 'string' })],
-        result: { name: 'removed', schema: { type: 'boolean' } },
-        handler: () => null,
-      },
-    ],
-  ] as Array<[string, RpcMethod]>);
-  return {
-    openrpc: '1.2.6',
-    info: { title: 'Autoledger node JSON-RPC', version: VERSION },
-    methods: all.map(([name, method]) => ({
-      name,
-      summary: method.description,
-      paramStructure: 'either',
-      params: method.params.map((spec) => ({
-        name: spec.name,
-        description: spec.description,
-        required: spec.required,
-        schema: spec.schema,
-      })),
-      result: method.result,
-      ...(method.scope === 'submit' ? { 'x-scope': 'submit' } : { 'x-scope': 'read' }),
-    })),
+    'rpc.discover': () => openRpcDocument(methods, SUBSCRIPTION_SCHEMAS, node.version),
   };
+
+  const methods = new Map<string, RpcMethod>();
+  for (const [name, schema] of Object.entries(METHOD_SCHEMAS) as [MethodName, MethodSchema][]) {
+    methods.set(name, {
+      description: schema.summary,
+      scope: schema.scope,
+      params: schema.params,
+      result: schema.result,
+      errors: schema.errors,
+      examples: schema.examples,
+      handler: handlers[name],
+    });
+  }
+  return methods;
 }

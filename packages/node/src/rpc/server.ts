@@ -1,5 +1,6 @@
 // The node's HTTP server: JSON-RPC on POST /, WebSocket JSON-RPC with subscriptions on /ws,
-// GET /health and GET /metrics. Hardened for hostile clients: bounded bodies, headers,
+// GET /health (with readiness requirements), GET /version and GET /metrics, and CORS for an
+// allow-list of browser origins. Hardened for hostile clients: bounded bodies, headers,
 // request time, connections, in-flight requests and WebSocket buffers. RPC work is kept small
 // and bounded so that consensus, on the same event loop, is never starved.
 
@@ -13,6 +14,7 @@ import type { WebHandler } from '../web.ts';
 import {
   JsonRpcDispatcher,
   type JsonRpcLimits,
+  jsonNestingDepth,
   RATE_LIMITED,
   RPC_ERRORS,
   RpcError,
@@ -21,6 +23,7 @@ import {
   type SubmissionBudget,
 } from './jsonrpc.ts';
 import { DEFAULT_REFUSAL_BUDGET, RefusalBudget, type RefusalBudgetOptions } from './refusal-budget.ts';
+import { SUBSCRIPTION_SCHEMAS } from './schemas.ts';
 
 export interface RpcServerOptions {
   host: string;
@@ -44,6 +47,13 @@ export interface RpcServerOptions {
   keepAliveTimeoutMs?: number;
   /** Refused submissions a client address may run up before it is slowed down. */
   refusalBudget?: RefusalBudgetOptions;
+  /** Browser origins allowed to call the RPC (CORS); empty or absent: no CORS headers at all. */
+  corsOrigins?: readonly string[];
+  /**
+   * Every this many ms each WebSocket is pinged; one that has not answered the previous ping
+   * by then is closed (a peer that vanished without a FIN would otherwise hold its slot).
+   */
+  webSocketHeartbeatMs?: number;
 }
 
 export const DEFAULT_RPC_LIMITS = {
@@ -61,6 +71,7 @@ export const DEFAULT_RPC_LIMITS = {
   maxWebSocketConnections: 256,
   maxSubscriptionsPerConnection: 64,
   maxWebSocketBufferedBytes: 8 * 1024 * 1024,
+  webSocketHeartbeatMs: 30_000,
 } as const;
 
 export interface HealthReport {
@@ -68,9 +79,58 @@ export interface HealthReport {
   details: Record<string, unknown>;
 }
 
+/** Readiness requirements a probe may add to /health: `?minPeers=&maxBlocksBehind=`. */
+export interface HealthRequirements {
+  minPeers?: number;
+  maxBlocksBehind?: number;
+}
+
+/**
+ * A health report judged also against a probe's requirements: at least `minPeers` connected
+ * peers, and at most `maxBlocksBehind` blocks below the highest height the node has reason to
+ * believe in. The details say what each requirement saw.
+ */
+export function applyHealthRequirements(
+  report: HealthReport,
+  facts: { peers: number; height: number; bestKnownHeight: number },
+  requirements: HealthRequirements,
+): HealthReport {
+  const blocksBehind = Math.max(0, facts.bestKnownHeight - facts.height);
+  const details: Record<string, unknown> = { ...report.details, peers: facts.peers, blocksBehind };
+  let healthy = report.healthy;
+  if (requirements.minPeers !== undefined) {
+    details.minPeers = requirements.minPeers;
+    if (facts.peers < requirements.minPeers) healthy = false;
+  }
+  if (requirements.maxBlocksBehind !== undefined) {
+    details.maxBlocksBehind = requirements.maxBlocksBehind;
+    if (blocksBehind > requirements.maxBlocksBehind) healthy = false;
+  }
+  return { healthy, details };
+}
+
+/**
+ * The requirements of a /health query, or a message saying which is malformed. Each is a
+ * decimal integer from 0 to 1,000,000; anything else, or an unknown parameter, is refused.
+ */
+export function parseHealthQuery(query: URLSearchParams): HealthRequirements | string {
+  const requirements: HealthRequirements = {};
+  for (const [name, value] of query) {
+    if (name !== 'minPeers' && name !== 'maxBlocksBehind') return `unknown parameter ${name.slice(0, 64)}`;
+    if (!/^[0-9]{1,7}$/.test(value) || Number(value) > 1_000_000) {
+      return `${name} must be an integer from 0 to 1000000`;
+    }
+    requirements[name] = Number(value);
+  }
+  return requirements;
+}
+
 export interface RpcServerDependencies {
   methods: ReadonlyMap<string, RpcMethod>;
-  health(): HealthReport;
+  /** The node's health, judged also against a probe's requirements (which may be empty). */
+  health(requirements: HealthRequirements): HealthReport;
+  /** GET /version; without it, /version is 404. */
+  version?(): Record<string, unknown>;
   /** The Prometheus exposition text (prom-client renders it asynchronously). */
   metrics(): string | Promise<string>;
   /** Validates a subscription topic; returns an error message for a bad one. */
@@ -80,13 +140,36 @@ export interface RpcServerDependencies {
   web?: WebHandler;
 }
 
-/** Requests one WebSocket client may have waiting for an answer. */
-const MAX_PENDING_PER_WEBSOCKET = 32;
+/**
+ * Requests one WebSocket client may have waiting for an answer; more are answered -32005 at
+ * once (with their id). A client that does not read its answers is cut off by the buffer bound.
+ */
+export const MAX_PENDING_PER_WEBSOCKET = 32;
 
 interface WebSocketClient {
   socket: WebSocket;
-  topics: Set<string>;
+  /** Subscription id by topic: one id per topic per connection. */
+  topics: Map<string, string>;
   scope: Scope;
+  nextSubscription: number;
+  /** Cleared at each heartbeat ping, set again by the pong. */
+  alive: boolean;
+}
+
+/** The ids of the requests in a WebSocket message, for answering it without running it. */
+function requestIds(text: string, maxNestingDepth: number): unknown[] {
+  if (jsonNestingDepth(text) > maxNestingDepth) return [null];
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    return [null];
+  }
+  const idOf = (request: unknown): unknown => {
+    const id = (request as { id?: unknown } | null)?.id;
+    return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
+  };
+  return Array.isArray(payload) ? payload.map(idOf) : [idOf(payload)];
 }
 
 function digest(token: string): Buffer {
@@ -182,6 +265,8 @@ export class RpcServer {
   #server: Server | undefined;
   #webSockets: WebSocketServer | undefined;
   #inFlight = 0;
+  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #corsOrigins: ReadonlySet<string>;
   readonly #refusals: RefusalBudget;
   readonly stats = {
     requests: 0,
@@ -190,6 +275,8 @@ export class RpcServer {
     notificationsDropped: 0,
     badRequests: 0,
     rateLimited: 0,
+    webSocketBusy: 0,
+    heartbeatTimeouts: 0,
   };
 
   constructor(options: RpcServerOptions, deps: RpcServerDependencies) {
@@ -198,6 +285,7 @@ export class RpcServer {
     this.#log = deps.logger.child({ component: 'rpc' });
     this.#tokenDigests = options.tokens.map(({ token, scope }) => ({ digest: digest(token), scope }));
     this.#refusals = new RefusalBudget(options.refusalBudget ?? DEFAULT_REFUSAL_BUDGET);
+    this.#corsOrigins = new Set(options.corsOrigins ?? []);
     const limits: JsonRpcLimits = { maxBatchLength: options.maxBatchLength, maxNestingDepth: options.maxNestingDepth };
     const methods = new Map(deps.methods);
     for (const [name, method] of this.#subscriptionMethods()) methods.set(name, method);
@@ -285,10 +373,31 @@ export class RpcServer {
       });
     });
     this.#server = server;
+    const heartbeatMs = this.#options.webSocketHeartbeatMs ?? DEFAULT_RPC_LIMITS.webSocketHeartbeatMs;
+    this.#heartbeat = setInterval(() => this.#pingWebSockets(), heartbeatMs);
+    this.#heartbeat.unref();
     this.#log.info('rpc_started', { url: this.url, auth: this.#tokenDigests.length > 0 });
   }
 
+  /** Closes every WebSocket that did not answer the last ping, and pings the others. */
+  #pingWebSockets(): void {
+    for (const client of this.#clients) {
+      if (!client.alive) {
+        this.stats.heartbeatTimeouts++;
+        client.socket.terminate();
+        continue;
+      }
+      client.alive = false;
+      try {
+        client.socket.ping();
+      } catch {
+        client.socket.terminate();
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.#heartbeat);
     for (const client of this.#clients) client.socket.terminate();
     this.#webSockets?.close();
     const server = this.#server;
@@ -361,9 +470,20 @@ export class RpcServer {
       return;
     }
     const url = target;
+    if (this.#corsOrigins.size > 0 && this.#applyCors(request, response)) return;
     if (url.pathname === '/health') {
-      const report = this.#deps.health();
+      const requirements = parseHealthQuery(url.query);
+      if (typeof requirements === 'string') {
+        this.stats.badRequests++;
+        this.#send(response, 400, JSON.stringify({ error: requirements }));
+        return;
+      }
+      const report = this.#deps.health(requirements);
       this.#send(response, report.healthy ? 200 : 503, JSON.stringify({ healthy: report.healthy, ...report.details }));
+      return;
+    }
+    if (url.pathname === '/version' && this.#deps.version !== undefined && request.method === 'GET') {
+      this.#send(response, 200, JSON.stringify(this.#deps.version()));
       return;
     }
     if (url.pathname === '/metrics' && this.#options.serveMetrics) {
@@ -456,6 +576,36 @@ export class RpcServer {
     }
   }
 
+  /**
+   * CORS for the allow-list: a listed Origin gets its allow-origin header on every answer,
+   * and a preflight (OPTIONS) is answered here — 204 with what it may send when its origin
+   * is listed, 403 when not. Returns true when the request has been answered.
+   */
+  #applyCors(request: IncomingMessage, response: ServerResponse): boolean {
+    const origin = request.headers.origin;
+    const allowed =
+      typeof origin === 'string' && (this.#corsOrigins.has(origin) || this.#corsOrigins.has('*')) ? origin : undefined;
+    response.setHeader('vary', 'Origin');
+    if (allowed !== undefined) {
+      response.setHeader('access-control-allow-origin', allowed);
+      response.setHeader('access-control-expose-headers', 'retry-after');
+    }
+    if (request.method !== 'OPTIONS') return false;
+    request.resume();
+    if (allowed === undefined) {
+      response.writeHead(403, { 'content-length': 0 }).end();
+      return true;
+    }
+    response.writeHead(204, {
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+      'access-control-allow-headers': 'authorization, content-type',
+      'access-control-max-age': '600',
+      'content-length': 0,
+    });
+    response.end();
+    return true;
+  }
+
   /** Reads the body up to the limit; undefined when it is larger (chunked bodies included). */
   #readBody(request: IncomingMessage): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
@@ -484,7 +634,10 @@ export class RpcServer {
   }
 
   #onWebSocket(socket: WebSocket, scope: Scope, address: string | undefined): void {
-    const client: WebSocketClient = { socket, topics: new Set(), scope };
+    const client: WebSocketClient = { socket, topics: new Map(), scope, nextSubscription: 1, alive: true };
+    socket.on('pong', () => {
+      client.alive = true;
+    });
     const submissions = this.#submissionBudget(address);
     this.#clients.add(client);
     let busy = Promise.resolve();
@@ -494,11 +647,23 @@ export class RpcServer {
         socket.close(1003, 'text frames only');
         return;
       }
-      // A client that sends faster than it reads its answers would make the node hold them
-      // all: past a few pending requests, or with too much unread output, it is cut off.
-      if (pending >= MAX_PENDING_PER_WEBSOCKET || socket.bufferedAmount > this.#options.maxWebSocketBufferedBytes) {
+      // A client that reads nothing would make the node hold its answers: it is cut off.
+      if (socket.bufferedAmount > this.#options.maxWebSocketBufferedBytes) {
         this.stats.rejected++;
         socket.close(1008, 'too many requests in flight; read the answers');
+        return;
+      }
+      // Past the in-flight limit, each request is answered "busy" with its id at once, without
+      // running it, so the client knows which to send again.
+      if (pending >= MAX_PENDING_PER_WEBSOCKET) {
+        this.stats.webSocketBusy++;
+        const error = { code: RPC_ERRORS.BUSY, message: 'too many requests in flight on this connection; retry later' };
+        const answers = requestIds(data.toString(), this.#options.maxNestingDepth).map((id) => ({
+          jsonrpc: '2.0',
+          id,
+          error,
+        }));
+        socket.send(JSON.stringify(answers.length === 1 ? answers[0] : answers));
         return;
       }
       pending++;
@@ -541,7 +706,7 @@ export class RpcServer {
     });
     socket.on('close', () => {
       this.#clients.delete(client);
-      for (const topic of client.topics) this.#removeSubscriber(topic, client);
+      for (const topic of client.topics.keys()) this.#removeSubscriber(topic, client);
     });
     socket.on('error', () => socket.terminate());
   }
@@ -558,18 +723,23 @@ export class RpcServer {
     return this.#topicClients.size;
   }
 
-  /** Sends a notification to every subscriber of `topic`; slow subscribers are disconnected. */
+  /**
+   * Sends a notification `{ topic, subscription, data }` to every subscriber of `topic`, each
+   * with its own subscription id; slow subscribers are disconnected.
+   */
   publish(topic: string, data: unknown): void {
     const subscribers = this.#topicClients.get(topic);
     if (!subscribers || subscribers.size === 0) return;
-    const message = JSON.stringify({ jsonrpc: '2.0', method: 'subscription', params: { topic, data } });
+    // The data is serialised once; only the id differs between subscribers.
+    const head = `{"jsonrpc":"2.0","method":"subscription","params":{"topic":${JSON.stringify(topic)},"subscription":`;
+    const tail = `,"data":${JSON.stringify(data) ?? 'null'}}}`;
     for (const client of subscribers) {
       if (client.socket.bufferedAmount > this.#options.maxWebSocketBufferedBytes) {
         this.stats.notificationsDropped++;
         client.socket.close(1013, 'too slow: notifications are piling up');
         continue;
       }
-      client.socket.send(message);
+      client.socket.send(`${head}${JSON.stringify(client.topics.get(topic) ?? null)}${tail}`);
     }
   }
 
@@ -578,58 +748,68 @@ export class RpcServer {
   }
 
   #subscriptionMethods(): Array<[string, RpcMethod]> {
-    const topicParam = {
-      name: 'topic',
-      description: 'blocks, tx:<hash>, vehicle:<vin> or account:<address>',
-      required: true,
-      schema: { type: 'string' },
-    };
     const clientOf = (connection: unknown): WebSocketClient => {
       if (!connection)
         throw new RpcError(RPC_ERRORS.INVALID_REQUEST, 'subscriptions need a WebSocket connection (/ws)');
       return connection as WebSocketClient;
     };
+    const { subscribe, unsubscribe } = SUBSCRIPTION_SCHEMAS;
     return [
       [
         'subscribe',
         {
-          description: 'WebSocket only: receive `subscription` notifications for a topic.',
-          scope: 'read',
-          params: [topicParam],
-          result: { name: 'subscription', schema: { type: 'object' } },
+          description: subscribe.summary,
+          scope: subscribe.scope,
+          params: subscribe.params,
+          result: subscribe.result,
+          errors: subscribe.errors,
+          examples: subscribe.examples,
           handler: (params, context) => {
             const client = clientOf(context.connection);
-            const topic = params.topic;
-            const problem = typeof topic === 'string' ? this.#deps.checkTopic(topic) : 'topic must be a string';
+            // The schema has checked the topic's shape; the node may narrow it further.
+            const topic = params.topic as string;
+            const problem = this.#deps.checkTopic(topic);
             if (problem !== undefined) throw new RpcError(RPC_ERRORS.INVALID_PARAMS, problem);
-            const name = topic as string;
-            if (!client.topics.has(name) && client.topics.size >= this.#options.maxSubscriptionsPerConnection) {
+            const existing = client.topics.get(topic);
+            if (existing !== undefined) return { topic, subscription: existing };
+            if (client.topics.size >= this.#options.maxSubscriptionsPerConnection) {
               throw new RpcError(
                 RPC_ERRORS.INVALID_PARAMS,
                 `at most ${this.#options.maxSubscriptionsPerConnection} subscriptions per connection`,
               );
             }
-            client.topics.add(name);
-            const subscribers = this.#topicClients.get(name) ?? new Set<WebSocketClient>();
+            const subscription = `0x${(client.nextSubscription++).toString(16)}`;
+            client.topics.set(topic, subscription);
+            const subscribers = this.#topicClients.get(topic) ?? new Set<WebSocketClient>();
             subscribers.add(client);
-            this.#topicClients.set(name, subscribers);
-            return { topic: name };
+            this.#topicClients.set(topic, subscribers);
+            return { topic, subscription };
           },
         },
       ],
       [
         'unsubscribe',
         {
-          description: 'WebSocket only: stop notifications for a topic.',
-          scope: 'read',
-          params: [topicParam],
-          result: { name: 'removed', schema: { type: 'boolean' } },
+          description: unsubscribe.summary,
+          scope: unsubscribe.scope,
+          params: unsubscribe.params,
+          result: unsubscribe.result,
+          errors: unsubscribe.errors,
+          examples: unsubscribe.examples,
           handler: (params, context) => {
             const client = clientOf(context.connection);
-            const topic = String(params.topic);
-            const removed = client.topics.delete(topic);
+            const byTopic = params.topic as string | undefined;
+            const byId = params.subscription as string | undefined;
+            if ((byTopic === undefined) === (byId === undefined)) {
+              throw new RpcError(
+                RPC_ERRORS.INVALID_PARAMS,
+                'invalid params: give exactly one of topic and subscription',
+              );
+            }
+            const topic = byTopic ?? [...client.topics].find(([, id]) => id === byId)?.[0];
+            if (topic === undefined || !client.topics.delete(topic)) return false;
             this.#removeSubscriber(topic, client);
-            return removed;
+            return true;
           },
         },
       ],
