@@ -9,7 +9,13 @@ import { type Subscription, type SubscriptionOptions, Subscriptions, type Topic 
 import type {
   AccountResult,
   BlockResult,
+  BlockResultsJson,
   ClaimResult,
+  ConsensusState,
+  GenesisResult,
+  LogLevel,
+  MempoolPage,
+  NetInfo,
   NodeStatus,
   OpenRpcDocument,
   OrderListFilter,
@@ -17,6 +23,8 @@ import type {
   OrderResult,
   PolicyResult,
   SubmitBatchEntry,
+  TxSearchPage,
+  TxSearchQuery,
   TxStatus,
   ValidatorInfo,
   VehicleHistoryOptions,
@@ -52,8 +60,15 @@ export interface BatchCall {
 export const CLIENT_METHOD_OF_RPC = {
   node_status: 'nodeStatus',
   chain_getBlock: 'getBlock',
+  chain_getBlockResults: 'getBlockResults',
+  chain_getGenesis: 'getGenesis',
   chain_getValidators: 'getValidators',
   consensus_getEvidence: 'getEvidence',
+  consensus_getState: 'getConsensusState',
+  net_info: 'netInfo',
+  tx_search: 'searchTxs',
+  mempool_list: 'listMempool',
+  admin_setLogLevel: 'setLogLevel',
   tx_submit: 'submitTx',
   tx_submitBatch: 'submitTxBatch',
   tx_get: 'getTx',
@@ -266,6 +281,44 @@ export class AutoledgerClient {
   /** The block at `height`, default the latest. */
   getBlock(params: { height?: number } = {}): Promise<BlockResult> {
     return this.call('chain_getBlock', params);
+  }
+
+  /** The receipts of the block at `height` (default the latest), in block order. */
+  getBlockResults(params: { height?: number } = {}): Promise<BlockResultsJson> {
+    return this.call('chain_getBlockResults', params);
+  }
+
+  /** The genesis document the node runs, and its hash (compare it with the consortium's). */
+  getGenesis(): Promise<GenesisResult> {
+    return this.call('chain_getGenesis');
+  }
+
+  /** The round being decided: height, view, proposer, what the engine buffers. */
+  getConsensusState(): Promise<ConsensusState> {
+    return this.call('consensus_getState');
+  }
+
+  /** Connected peers and the validators out of reach. */
+  netInfo(): Promise<NetInfo> {
+    return this.call('net_info');
+  }
+
+  /**
+   * A page of the committed transactions an account signed, or that wrote a vehicle's
+   * history, oldest first; pass the result's `next` as `after` for the next page.
+   */
+  searchTxs(query: TxSearchQuery): Promise<TxSearchPage> {
+    return this.call('tx_search', query);
+  }
+
+  /** A page of the transactions waiting in the node's mempool, oldest first. */
+  listMempool(params: { limit?: number; after?: string } = {}): Promise<MempoolPage> {
+    return this.call('mempool_list', params);
+  }
+
+  /** Sets the node's log level until it restarts (needs a submit-scope token); answers the level before. */
+  setLogLevel(level: LogLevel): Promise<{ previous: LogLevel; level: LogLevel }> {
+    return this.call('admin_setLogLevel', { level });
   }
 
   getValidators(params: { height?: number } = {}): Promise<ValidatorInfo[]> {

@@ -174,7 +174,14 @@ export interface ClaimResult extends ProofFields {
 export interface OpenRpcDocument {
   openrpc: string;
   info: { title: string; version: string };
-  methods: { name: string; summary?: string; params: { name: string; required?: boolean; schema?: unknown }[] }[];
+  methods: {
+    name: string;
+    summary?: string;
+    params: { name: string; required?: boolean; schema?: unknown }[];
+    result?: { name: string; schema: unknown };
+    errors?: { code: number; message: string }[];
+    examples?: unknown[];
+  }[];
 }
 
 /** The vehicle history report (`vehicle_report`), verifiable offline with `verifyVehicleReport`. */
@@ -186,4 +193,93 @@ export interface VehicleReportJson {
   block: { height: number; hash: string; time: number; header: string; headerJson: BlockHeaderJson };
   certificate: CertificateJson;
   proofs: unknown;
+}
+
+/** `chain_getBlockResults`: the receipts of a block, in block order, and its block-time events. */
+export interface BlockResultsJson {
+  height: number;
+  hash: string;
+  receipts: {
+    txHash: string;
+    code: string;
+    error: string;
+    events: { type: string; attributes: Record<string, string> }[];
+    orderId?: string;
+    policyId?: string;
+    claimId?: string;
+  }[];
+  systemEvents: { type: string; attributes: Record<string, string> }[];
+}
+
+/** `chain_getGenesis`: the genesis document the node runs and its hash. */
+export interface GenesisResult {
+  genesisHash: string;
+  chainId: string;
+  genesis: Record<string, unknown>;
+}
+
+/** `net_info`: connected peers (with the validator each is, if any) and validators out of reach. */
+export interface NetInfo {
+  nodeId: string;
+  listenAddrs: string[];
+  peerCount: number;
+  peers: { peerId: string; validator: string | null }[];
+  missingValidators: string[];
+  bannedPeers: string[];
+}
+
+/** A committed transaction found by `tx_search`. */
+export interface TxRef {
+  hash: string;
+  height: number;
+  index: number;
+  code: string;
+  /** The history entry it wrote (search by vin only). */
+  kind?: string;
+}
+
+/** `tx_search` params: exactly one of address and vin. A type, so it passes as params as it is. */
+export type TxSearchQuery = ({ address: string; vin?: never } | { vin: string; address?: never }) & {
+  /** 1 to 100 (default 20). */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string;
+};
+
+export interface TxSearchPage {
+  txs: TxRef[];
+  next?: string;
+}
+
+/** `mempool_list`: a page of the transactions waiting in the node's pool, oldest first. */
+export interface MempoolPage {
+  total: number;
+  txs: { hash: string; signer: string; nonce: number; kind: string }[];
+  next?: string;
+}
+
+/** `consensus_getState`: the round being decided, for diagnosing a stall. */
+export interface ConsensusState {
+  validator: boolean;
+  height: number;
+  heightCommitted: number;
+  view: number;
+  proposer: string | null;
+  syncing: boolean;
+  bestKnownHeight: number;
+  lastCommitTime: number;
+  engine: { rounds: number; blocks: number; futureMessages: number; futureBytes: number; evidence: number } | null;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The data of a `blocks` notification. */
+export interface BlockNotification {
+  height: number;
+  hash: string;
+  time: number;
+  /** How many transactions the block holds. */
+  txs: number;
+  /** Their hashes, in block order (as chain_getBlock's txs). */
+  txHashes: string[];
 }
