@@ -112,8 +112,10 @@ function normalizeFields(
   const fields: Record<string, unknown> = {};
   for (const field of kind.fields) {
     let value = values[field.name];
+    // proto3 never writes a 0: an optional integer that reads 0 on the wire was not sent.
     const absent = fromWire
-      ? isWireDefault(field.type, value)
+      ? isWireDefault(field.type, value) ||
+        (field.optional === true && wireType(field.type) === 'uint64' && toSafeInteger(value) === 0)
       : value === undefined || value === null || (field.optional === true && value === '');
     if (absent) {
       if (field.optional) continue;
