@@ -38,6 +38,19 @@ export const ERROR_CODES = [
   'ALREADY_REVIEWED',
   /** An id sequence or a reputation count would leave its declared range. */
   'COUNTER_OVERFLOW',
+  // Validator-set governance.
+  /** The signer's validator has already voted on the proposal. */
+  'ALREADY_VOTED',
+  /** An open proposal already names that validator. */
+  'PROPOSAL_OPEN',
+  /** The proposing validator already has MAX_OPEN_PROPOSALS_PER_VALIDATOR open proposals. */
+  'TOO_MANY_PROPOSALS',
+  /** The name, public key or operator is already in the validator set. */
+  'DUPLICATE_VALIDATOR',
+  /** The change would leave fewer than 4 validators (a removal) or no regulator. */
+  'VALIDATOR_FLOOR',
+  /** The change would take the set past MAX_VALIDATORS. */
+  'VALIDATOR_SET_LIMIT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

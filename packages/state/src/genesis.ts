@@ -5,8 +5,15 @@
 import { addressFromPublicKey, hexToBytes, isAddress, isHex, isValidPublicKey } from '@autoledger/crypto';
 import { AMOUNT_LIMIT, isCanonicalAmount } from './amount.ts';
 import { type FieldSpec, normalizeField } from './fields.ts';
+import {
+  genesisValidatorEntries,
+  MAX_PROPOSAL_TTL_MS,
+  MAX_VALIDATOR_CHANGE_DELAY,
+  MAX_VALIDATOR_POWER,
+  MAX_VALIDATORS,
+} from './governance.ts';
 import { MAX_BLOCK_TIME_MS, MAX_DELIVERY_GRACE_MS } from './limits.ts';
-import type { ChainParams } from './records.ts';
+import { type ChainParams, DEFAULT_PROPOSAL_TTL_MS, DEFAULT_VALIDATOR_CHANGE_DELAY } from './records.ts';
 import { isRole, type Role } from './roles.ts';
 import { CHAIN_ID_PATTERN } from './tx.ts';
 
@@ -38,9 +45,22 @@ export interface Genesis {
   members: GenesisMember[];
 }
 
-export { MAX_DELIVERY_GRACE_MS };
+export { MAX_DELIVERY_GRACE_MS, MAX_PROPOSAL_TTL_MS, MAX_VALIDATOR_CHANGE_DELAY, MAX_VALIDATOR_POWER, MAX_VALIDATORS };
 
-export const DEFAULT_PARAMS: ChainParams = { vinCheckDigit: 'required', deliveryGraceMs: 24 * 60 * 60 * 1000 };
+export const DEFAULT_PARAMS: ChainParams = {
+  vinCheckDigit: 'required',
+  deliveryGraceMs: 24 * 60 * 60 * 1000,
+  validatorChangeDelay: DEFAULT_VALIDATOR_CHANGE_DELAY,
+  proposalTtlMs: DEFAULT_PROPOSAL_TTL_MS,
+};
+
+/** An integer param from `min` to `max`, or the GenesisError naming it. */
+function integerParam(value: unknown, name: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw new GenesisError(`params.${name}: an integer from ${min} to ${max}`);
+  }
+  return value as number;
+}
 
 export type GenesisResult = { ok: true; genesis: Genesis } | { ok: false; code: 'INVALID_GENESIS'; message: string };
 
@@ -79,7 +99,7 @@ function publicKey(value: unknown, path: string): string {
 
 function parseParams(value: unknown): ChainParams {
   if (value === undefined) return { ...DEFAULT_PARAMS };
-  const json = object(value, 'params', ['vinCheckDigit', 'deliveryGraceMs']);
+  const json = object(value, 'params', ['vinCheckDigit', 'deliveryGraceMs', 'validatorChangeDelay', 'proposalTtlMs']);
   const params = { ...DEFAULT_PARAMS };
   if (json.vinCheckDigit !== undefined) {
     if (json.vinCheckDigit !== 'required' && json.vinCheckDigit !== 'off') {
@@ -94,6 +114,19 @@ function parseParams(value: unknown): ChainParams {
     }
     params.deliveryGraceMs = grace as number;
   }
+  // A change takes effect at least one block after the block that approves it, so the set
+  // that signs the next block is always known when a block commits.
+  if (json.validatorChangeDelay !== undefined) {
+    params.validatorChangeDelay = integerParam(
+      json.validatorChangeDelay,
+      'validatorChangeDelay',
+      1,
+      MAX_VALIDATOR_CHANGE_DELAY,
+    );
+  }
+  if (json.proposalTtlMs !== undefined) {
+    params.proposalTtlMs = integerParam(json.proposalTtlMs, 'proposalTtlMs', 1, MAX_PROPOSAL_TTL_MS);
+  }
   return params;
 }
 
@@ -102,8 +135,8 @@ function parseValidator(value: unknown, path: string): GenesisValidator {
   if (!isRole(json.role) || json.role === 'person') throw new GenesisError(`${path}.role: an organisation role`);
   const key = publicKey(json.publicKey, `${path}.publicKey`);
   const power = json.power ?? 1;
-  if (!Number.isSafeInteger(power) || (power as number) < 1)
-    throw new GenesisError(`${path}.power: a positive integer`);
+  if (!Number.isSafeInteger(power) || (power as number) < 1 || (power as number) > MAX_VALIDATOR_POWER)
+    throw new GenesisError(`${path}.power: an integer from 1 to ${MAX_VALIDATOR_POWER}`);
   return {
     name: name(json.name, `${path}.name`),
     role: json.role,
@@ -173,6 +206,7 @@ export function parseGenesis(json: unknown): GenesisResult {
     if (!Array.isArray(top.validators) || top.validators.length === 0) {
       throw new GenesisError('validators: a non-empty list');
     }
+    if (top.validators.length > MAX_VALIDATORS) throw new GenesisError(`validators: at most ${MAX_VALIDATORS}`);
     const validators = top.validators.map((value, index) => parseValidator(value, `validators[${index}]`));
     if (top.members !== undefined && !Array.isArray(top.members)) throw new GenesisError('members: a list');
     const members = ((top.members as unknown[] | undefined) ?? []).map((value, index) =>
@@ -190,6 +224,9 @@ export function parseGenesis(json: unknown): GenesisResult {
         );
       }
     }
+    // Each validator's operator (the member with its name, else its own account) votes for
+    // it alone on governance proposals.
+    unique(genesisValidatorEntries({ validators, members }), (entry) => entry.operator, 'validator operator');
     const supply = members.reduce((sum, member) => sum + BigInt(member.balance), 0n);
     if (supply >= AMOUNT_LIMIT) throw new GenesisError('the sum of balances must stay below 10^30');
     return {

@@ -10,6 +10,10 @@ import { utf8ToBytes } from '@autoledger/crypto';
 import { formatAmount } from './amount.ts';
 import type { Role } from './roles.ts';
 
+/** Defaults of the governance parameters (genesis params), here because old chain records lack them. */
+export const DEFAULT_VALIDATOR_CHANGE_DELAY = 2;
+export const DEFAULT_PROPOSAL_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
 export interface Account {
   address: string;
   roles: readonly Role[];
@@ -144,6 +148,94 @@ export interface ChainParams {
   vinCheckDigit: 'required' | 'off';
   /** How long after deliverBy an undelivered accepted order is refunded automatically. */
   deliveryGraceMs: number;
+  /** A validator-set change approved at height H takes effect at H + this (≥ 1). */
+  validatorChangeDelay: number;
+  /** How long a governance proposal stays open before it expires. */
+  proposalTtlMs: number;
+}
+
+// ---- governance --------------------------------------------------------------------------
+
+/** One member of the validator set, under validator/<name>. */
+export interface ValidatorEntry {
+  name: string;
+  role: Role;
+  /** Hex of the 32-byte ed25519 public key that signs consensus messages. */
+  publicKey: string;
+  power: number;
+  /** The account that votes for this validator on governance proposals. */
+  operator: string;
+}
+
+export const GOV_ACTIONS = ['add', 'remove', 'update'] as const;
+export type GovAction = (typeof GOV_ACTIONS)[number];
+
+export const PROPOSAL_STATUSES = ['open', 'approved', 'rejected', 'expired'] as const;
+export type ProposalStatus = (typeof PROPOSAL_STATUSES)[number];
+
+/** An open proposal as the governance record lists it: enough to expire it and to apply the one-per-name and per-proposer rules without reading it. */
+export interface OpenProposal {
+  proposalId: string;
+  /** The validator name the proposal changes. */
+  name: string;
+  /** The validator whose operator proposed it. */
+  proposer: string;
+  expiresAt: number;
+}
+
+/**
+ * The governance bookkeeping, under system/governance: the names of the validators in force
+ * (in set order: genesis order, additions appended), the id and change sequences, how many
+ * changes are in force, and the open proposals in proposal order.
+ */
+export interface GovernanceRecord {
+  validators: readonly string[];
+  /** The sequence number of the last proposal (gov-N). */
+  proposals: number;
+  /** Change records written: gov/change/0 .. changes - 1. */
+  changes: number;
+  /** Changes already in force; changes[applied..] wait for their effective height. */
+  applied: number;
+  open: readonly OpenProposal[];
+}
+
+export interface Proposal {
+  proposalId: string;
+  action: GovAction;
+  name: string;
+  /** As proposed; null where the action leaves it unchanged (remove, or update without it). */
+  role: Role | null;
+  publicKey: string | null;
+  power: number | null;
+  operator: string | null;
+  /** The proposing operator's address and its validator's name. */
+  proposedBy: string;
+  proposer: string;
+  status: ProposalStatus;
+  createdHeight: number;
+  createdAt: number;
+  expiresAt: number;
+  /** Validator names, in the order their votes were counted. */
+  approvals: readonly string[];
+  rejections: readonly string[];
+  decidedHeight: number | null;
+  decidedAt: number | null;
+  /** For an approved proposal: the height from which the changed set signs, and its change. */
+  effectiveHeight: number | null;
+  changeIndex: number | null;
+}
+
+/** An approved change of the validator set, under gov/change/<index>. */
+export interface ValidatorChange {
+  index: number;
+  proposalId: string;
+  action: GovAction;
+  name: string;
+  /** The validator before and after the change (null: absent). */
+  before: ValidatorEntry | null;
+  after: ValidatorEntry | null;
+  approvedHeight: number;
+  effectiveHeight: number;
 }
 
 export interface ChainRecord {
@@ -167,9 +259,15 @@ export const keys = {
   supply: 'system/supply',
   counters: 'system/counters',
   chain: 'system/chain',
+  validator: (name: string) => `validator/${name}`,
+  governance: 'system/governance',
+  genesisValidators: 'system/genesis-validators',
+  proposal: (proposalId: string) => `gov/proposal/${proposalId}`,
+  validatorChange: (index: number) => `gov/change/${index}`,
 } as const;
 
 export const ID_PREFIXES = { orders: 'ord-', policies: 'pol-', claims: 'clm-' } as const;
+export const PROPOSAL_ID_PREFIX = 'gov-';
 
 // ---- codecs ------------------------------------------------------------------------------
 
@@ -461,7 +559,12 @@ export const chainCodec = jsonCodec<ChainRecord>(
   (c) => ({
     chainId: c.chainId,
     genesisTime: c.genesisTime,
-    params: { vinCheckDigit: c.params.vinCheckDigit, deliveryGraceMs: c.params.deliveryGraceMs },
+    params: {
+      vinCheckDigit: c.params.vinCheckDigit,
+      deliveryGraceMs: c.params.deliveryGraceMs,
+      validatorChangeDelay: c.params.validatorChangeDelay,
+      proposalTtlMs: c.params.proposalTtlMs,
+    },
   }),
   (j) => {
     const params = j.params as Json;
@@ -472,7 +575,153 @@ export const chainCodec = jsonCodec<ChainRecord>(
       params: {
         vinCheckDigit: str(params, 'vinCheckDigit') as ChainParams['vinCheckDigit'],
         deliveryGraceMs: int(params, 'deliveryGraceMs'),
+        // A state written before governance lacks these; it runs with the defaults.
+        validatorChangeDelay:
+          params.validatorChangeDelay === undefined
+            ? DEFAULT_VALIDATOR_CHANGE_DELAY
+            : int(params, 'validatorChangeDelay'),
+        proposalTtlMs: params.proposalTtlMs === undefined ? DEFAULT_PROPOSAL_TTL_MS : int(params, 'proposalTtlMs'),
       },
+    };
+  },
+);
+
+const validatorFromJson = (j: Json): ValidatorEntry => ({
+  name: str(j, 'name'),
+  role: str(j, 'role') as Role,
+  publicKey: str(j, 'publicKey'),
+  power: int(j, 'power'),
+  operator: str(j, 'operator'),
+});
+
+const validatorJson = (v: ValidatorEntry) => ({
+  name: v.name,
+  role: v.role,
+  publicKey: v.publicKey,
+  power: v.power,
+  operator: v.operator,
+});
+
+function nullableObject(json: Json, key: string): Json | null {
+  const value = json[key];
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new RecordFormatError(`record field ${key} must be an object or null`);
+  return value as Json;
+}
+
+function objects(json: Json, key: string): Json[] {
+  const value = json[key];
+  if (
+    !Array.isArray(value) ||
+    !value.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))
+  )
+    throw new RecordFormatError(`record field ${key} must be an array of objects`);
+  return value as Json[];
+}
+
+export const validatorCodec = jsonCodec<ValidatorEntry>('validator', validatorJson, validatorFromJson);
+
+/** The genesis validator set, in genesis order: where validatorSetAt replays changes from. */
+export const validatorListCodec = jsonCodec<readonly ValidatorEntry[]>(
+  'validator list',
+  (list) => ({ validators: list.map(validatorJson) }),
+  (j) => objects(j, 'validators').map(validatorFromJson),
+);
+
+export const governanceCodec = jsonCodec<GovernanceRecord>(
+  'governance',
+  (g) => ({
+    validators: g.validators,
+    proposals: g.proposals,
+    changes: g.changes,
+    applied: g.applied,
+    open: g.open.map((o) => ({ proposalId: o.proposalId, name: o.name, proposer: o.proposer, expiresAt: o.expiresAt })),
+  }),
+  (j) => ({
+    validators: strs(j, 'validators'),
+    proposals: int(j, 'proposals'),
+    changes: int(j, 'changes'),
+    applied: int(j, 'applied'),
+    open: objects(j, 'open').map((o) => ({
+      proposalId: str(o, 'proposalId'),
+      name: str(o, 'name'),
+      proposer: str(o, 'proposer'),
+      expiresAt: int(o, 'expiresAt'),
+    })),
+  }),
+);
+
+export const proposalCodec = jsonCodec<Proposal>(
+  'proposal',
+  (p) => ({
+    proposalId: p.proposalId,
+    action: p.action,
+    name: p.name,
+    role: p.role,
+    publicKey: p.publicKey,
+    power: p.power,
+    operator: p.operator,
+    proposedBy: p.proposedBy,
+    proposer: p.proposer,
+    status: p.status,
+    createdHeight: p.createdHeight,
+    createdAt: p.createdAt,
+    expiresAt: p.expiresAt,
+    approvals: p.approvals,
+    rejections: p.rejections,
+    decidedHeight: p.decidedHeight,
+    decidedAt: p.decidedAt,
+    effectiveHeight: p.effectiveHeight,
+    changeIndex: p.changeIndex,
+  }),
+  (j) => ({
+    proposalId: str(j, 'proposalId'),
+    action: str(j, 'action') as GovAction,
+    name: str(j, 'name'),
+    role: nstr(j, 'role') as Role | null,
+    publicKey: nstr(j, 'publicKey'),
+    power: nint(j, 'power'),
+    operator: nstr(j, 'operator'),
+    proposedBy: str(j, 'proposedBy'),
+    proposer: str(j, 'proposer'),
+    status: str(j, 'status') as ProposalStatus,
+    createdHeight: int(j, 'createdHeight'),
+    createdAt: int(j, 'createdAt'),
+    expiresAt: int(j, 'expiresAt'),
+    approvals: strs(j, 'approvals'),
+    rejections: strs(j, 'rejections'),
+    decidedHeight: nint(j, 'decidedHeight'),
+    decidedAt: nint(j, 'decidedAt'),
+    effectiveHeight: nint(j, 'effectiveHeight'),
+    changeIndex: nint(j, 'changeIndex'),
+  }),
+);
+
+export const validatorChangeCodec = jsonCodec<ValidatorChange>(
+  'validator change',
+  (c) => ({
+    index: c.index,
+    proposalId: c.proposalId,
+    action: c.action,
+    name: c.name,
+    before: c.before === null ? null : validatorJson(c.before),
+    after: c.after === null ? null : validatorJson(c.after),
+    approvedHeight: c.approvedHeight,
+    effectiveHeight: c.effectiveHeight,
+  }),
+  (j) => {
+    const before = nullableObject(j, 'before');
+    const after = nullableObject(j, 'after');
+    return {
+      index: int(j, 'index'),
+      proposalId: str(j, 'proposalId'),
+      action: str(j, 'action') as GovAction,
+      name: str(j, 'name'),
+      before: before === null ? null : validatorFromJson(before),
+      after: after === null ? null : validatorFromJson(after),
+      approvedHeight: int(j, 'approvedHeight'),
+      effectiveHeight: int(j, 'effectiveHeight'),
     };
   },
 );

@@ -3,6 +3,9 @@
 
 import { claimDecide } from './claim-decide.ts';
 import { claimFile } from './claim-file.ts';
+import { govApprove } from './gov-approve.ts';
+import { govPropose } from './gov-propose.ts';
+import { govReject } from './gov-reject.ts';
 import { memberFreeze } from './member-freeze.ts';
 import { memberRegister } from './member-register.ts';
 import { memberUnfreeze } from './member-unfreeze.ts';
@@ -60,6 +63,10 @@ export const KINDS: readonly KindDefinition[] = [
   policyAccept,
   claimFile,
   claimDecide,
+  // Appended: tags are wire format.
+  govPropose,
+  govApprove,
+  govReject,
 ];
 
 /** Every transaction kind with its fields, signers and description, for the CLI and docs. */
