@@ -4,6 +4,7 @@
 import { authorizeSigner } from './authorize.ts';
 import { type BlockEnv, Context, type Outcome, SYSTEM_ACTOR, type TxEvent } from './context.ts';
 import { assert } from './errors.ts';
+import { runGovernanceTransitions } from './governance.ts';
 import { KIND_BY_NAME } from './kinds/index.ts';
 import { completeOrder, refundOrder } from './kinds/order-settlement.ts';
 import { type Account, keys, orderCodec } from './records.ts';
@@ -87,5 +88,7 @@ export async function runDeadlines(
     layer.mergeInto(block);
     events.push(...ctx.events);
   }
+  // Validator-set changes reaching their effective height, then proposals expiring.
+  events.push(...(await runGovernanceTransitions(block, env)));
   return events;
 }
