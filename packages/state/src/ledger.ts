@@ -22,6 +22,18 @@ import { assert, type ErrorCode } from './errors.ts';
 import { executeTx, type Receipt, runDeadlines } from './execute.ts';
 import type { Genesis } from './genesis.ts';
 import {
+  type GovernanceQueryRefusal,
+  getProposal,
+  listProposals,
+  type ProposalJson,
+  type ProposalPage,
+  type ValidatorChangeJson,
+  type ValidatorSetJson,
+  validatorChanges,
+  validatorSetAt,
+  writeGenesisGovernance,
+} from './governance.ts';
+import {
   ALL_ORDERS_PREFIX,
   DEADLINE_PREFIX,
   historyCursor,
@@ -479,6 +491,7 @@ export async function initGenesisState(
     genesisTime: genesis.genesisTime,
     params: genesis.params,
   });
+  writeGenesisGovernance(layer, genesis);
   const tree = new SparseMerkleTree(kv, TREE_PREFIX, options.treeCacheLevel ?? 0);
   const committed = new CommittedRecords(kv, 0);
   const { root, ops } = await writeOps(layer.writes, committed, tree, new KeyHashes(0), null, genesis.params);
@@ -1049,5 +1062,37 @@ export class Ledger {
       if (error instanceof QueryAborted) return ABORTED;
       throw error;
     }
+  }
+
+  // ---- validator-set governance ----------------------------------------------------------
+
+  /**
+   * The validator set in force at `height` (default: the head), the set that signs block
+   * `height`, in set order; heights up to the head + validatorChangeDelay are known and final.
+   */
+  validatorSetAt(height?: number): Promise<ValidatorSetJson | GovernanceQueryRefusal> {
+    return this.#atSnapshot(({ head, records }) =>
+      validatorSetAt(
+        records,
+        { height: head.height, validatorChangeDelay: this.params.validatorChangeDelay },
+        height ?? head.height,
+      ),
+    );
+  }
+
+  /** Every approved validator-set change, in order, with its approving and effective heights. */
+  validatorChanges(): Promise<ValidatorChangeJson[]> {
+    return this.#atSnapshot(({ records }) => validatorChanges(records));
+  }
+
+  getProposal(proposalId: string): Promise<ProposalJson | null> {
+    return this.#atSnapshot(({ records }) => getProposal(records, proposalId));
+  }
+
+  /** Proposals oldest first, by status if given; pages as listOrdersPage does. */
+  listProposals(
+    query: { status?: string; limit?: number; after?: string } = {},
+  ): Promise<ProposalPage | GovernanceQueryRefusal> {
+    return this.#atSnapshot(({ records }) => listProposals(records, query));
   }
 }
