@@ -4,6 +4,20 @@ export { ERROR_CODES, type ErrorCode, TxError } from './errors.ts';
 export type { Receipt } from './execute.ts';
 export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
 export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
+export {
+  type GovernanceQueryRefusal,
+  MAX_OPEN_PROPOSALS_PER_VALIDATOR,
+  MAX_PROPOSAL_TTL_MS,
+  MAX_VALIDATOR_CHANGE_DELAY,
+  MAX_VALIDATOR_POWER,
+  MAX_VALIDATORS,
+  MIN_VALIDATORS,
+  type ProposalJson,
+  type ProposalPage,
+  type ValidatorChangeJson,
+  type ValidatorJson,
+  type ValidatorSetJson,
+} from './governance.ts';
 export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
 export type { KindDefinition, TxKindSpec } from './kinds/types.ts';
 export { type KVOp, type KVRange, type KVSnapshot, type KVStore, MemoryKV } from './kv.ts';
