@@ -27,7 +27,12 @@ test('a valid genesis parses; parameters default (check digit required, 24 h del
   assert.ok(parsed.ok);
   if (!parsed.ok) return;
   assert.is(parsed.genesis.chainId, CHAIN_ID);
-  assert.equal(parsed.genesis.params, { vinCheckDigit: 'required', deliveryGraceMs: 86_400_000 });
+  assert.equal(parsed.genesis.params, {
+    vinCheckDigit: 'required',
+    deliveryGraceMs: 86_400_000,
+    validatorChangeDelay: 2,
+    proposalTtlMs: 7 * 86_400_000,
+  });
   assert.is(parsed.genesis.validators.length, 3);
   assert.is(parsed.genesis.validators[0]?.address, testKey('regulator').address);
   const custom = parseGenesis(testGenesisJson({ params: { vinCheckDigit: 'off', deliveryGraceMs: 0 } }));

@@ -96,6 +96,9 @@ test('the registry: every contract kind, unique names and wire tags, fields desc
     'policy.accept',
     'claim.file',
     'claim.decide',
+    'gov.propose',
+    'gov.approve',
+    'gov.reject',
   ];
   assert.equal(TX_KINDS.map((kind) => kind.name).sort(), [...contractKinds].sort());
   const tags = TX_KINDS.map((kind) => (KIND_BY_NAME.get(kind.name) as { tag: number }).tag);

@@ -398,6 +398,12 @@ async function realisticDraft(random: Random, chain: TestChain, known: Known): P
           end: time + YEAR,
         },
       };
+    case 'gov.propose':
+      return {
+        signer: random.pick(['regulator', 'dealer', 'insurer']),
+        kind,
+        fields: { action: 'update', name: random.pick(['regulator', 'dealer', 'insurer']), power: random.int(1, 5) },
+      };
     default: {
       // An order, policy or claim step with an id that may not exist.
       const orderId = known.orders.length > 0 ? random.pick(known.orders) : 'ord-1';

@@ -1,5 +1,6 @@
 // One syntactically valid field set per transaction kind, for tests that need every kind.
 
+import { bytesToHex } from '@autoledger/crypto';
 import { GENESIS_TIME, hashOf, testKey, VINS } from './chain.ts';
 
 const someone = testKey('sample-someone').address;
@@ -48,4 +49,14 @@ export const SAMPLE_FIELDS: Record<string, Record<string, unknown>> = {
   'policy.accept': { policyId: 'pol-1' },
   'claim.file': { policyId: 'pol-1', amount: '100000', severity: 'major', incidentHash: hash },
   'claim.decide': { claimId: 'clm-1', approve: true, payout: '90000' },
+  'gov.propose': {
+    action: 'add',
+    name: 'sample-validator',
+    role: 'dealer',
+    publicKey: bytesToHex(testKey('sample-validator').publicKey),
+    power: 1,
+    operator: someone,
+  },
+  'gov.approve': { proposalId: 'gov-1' },
+  'gov.reject': { proposalId: 'gov-1' },
 };
