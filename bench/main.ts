@@ -4,6 +4,8 @@
 //   pnpm bench --mix transfer --rate 1000    transfers only, offered open-loop at 1,000 tx/s
 //   pnpm bench --rate-fraction 0.25          offer 25% of the machine's measured ceiling
 //   pnpm bench --json                        one JSON line last
+//   pnpm bench --wan 50,1                    a WAN between the validators: 50 ms round trips, 1% of
+//                                            chunks stalled 200 ms (a delaying TCP relay per link)
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     'state-mb': { type: 'string', default: '512' },
     blocks: { type: 'string', default: '10' },
     'block-txs': { type: 'string', default: '1000' },
+    wan: { type: 'string' },
   },
 });
 
@@ -80,6 +83,21 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   const mix = values.mix as Mix;
   if (mix !== 'transfer' && mix !== 'mixed') fail('--mix must be transfer or mixed');
   const validators = positive(values.validators, 'validators');
+  let wan: { rttMs: number; stallPercent: number } | undefined;
+  if (values.wan !== undefined) {
+    const [rtt, stall = '0'] = values.wan.split(',');
+    const rttMs = Number(rtt);
+    const stallPercent = Number(stall);
+    if (
+      !Number.isFinite(rttMs) ||
+      rttMs < 0 ||
+      !Number.isFinite(stallPercent) ||
+      stallPercent < 0 ||
+      stallPercent > 100
+    )
+      fail('--wan must be RTT_MS[,STALL_PERCENT], e.g. 50,1');
+    wan = { rttMs, stallPercent };
+  }
   // The ceiling is measured before the run (it sets --rate-fraction's rate) and again after
   // it; the higher one counts, so a slow moment at the start cannot flatter the efficiency.
   const verifyPerCoreBefore = measureVerifyPerCore();
@@ -99,6 +117,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     accounts: positive(values.accounts, 'accounts'),
     ceilingTps: offeredCeilingTps,
     keepDir: values.keep,
+    ...(wan ? { wan } : {}),
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -125,9 +144,11 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     refused: result.refused,
     refusals: result.refusals,
     machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
+    ...(wan ? { wan } : {}),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
+    if (wan) log(`WAN: ${wan.rttMs} ms round trips, ${wan.stallPercent}% of chunks stalled 200 ms`);
     log(
       `committed ${result.committed} tx in ${values.duration} s: ${result.tps} tx/s, efficiency ${summary.efficiency} of the ceiling`,
     );

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createDevnet } from '../packages/cli/src/devnet.ts';
 import type { GenesisMemberInput } from '../packages/cli/src/genesis.ts';
 import { findFreeBasePort } from '../test/support/devnet.ts';
+import { FaultProxy } from '../test/support/fault-proxy.ts';
 import { EscrowFlows } from './escrow.ts';
 import { type BenchAccount, buildWorkload, type Mix, newAccount, type SignedTx } from './workload.ts';
 
@@ -24,6 +25,8 @@ export interface NetworkBenchOptions {
   /** Used to size the 'max' workload. */
   ceilingTps: number;
   keepDir: boolean;
+  /** A WAN between the validators: every link through a delaying relay (test/support/fault-proxy.ts). */
+  wan?: { rttMs: number; stallPercent: number };
   log: (line: string) => void;
 }
 
@@ -134,6 +137,7 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
+  const proxies = options.wan ? await routeThroughWan(homes, basePort, options.wan) : [];
   const children: ChildProcess[] = homes.map((home) => {
     const logFile = openSync(join(home, 'node.log'), 'a');
     // AUTOLEDGER_BENCH_PROFILE=DIR writes each validator's V8 CPU profile to DIR when it stops.
@@ -192,9 +196,49 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     await Promise.all(
       children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done)))),
     );
+    for (const proxy of proxies) await proxy.stop().catch(() => {});
     if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
     else log(`network directory kept: ${dir}`);
   }
+}
+
+/**
+ * Puts a delaying TCP relay on every directed link between validators: each validator dials
+ * the others through its own relays, each direction delayed half the round trip (pipelined,
+ * in order) and a fraction of chunks held a further 200 ms, as a retransmission after loss.
+ * The relays run in the benchmark's process, beside the client.
+ */
+async function routeThroughWan(
+  homes: string[],
+  basePort: number,
+  wan: { rttMs: number; stallPercent: number },
+): Promise<FaultProxy[]> {
+  const configs = homes.map((home) => JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')));
+  const count = homes.length;
+  // Each validator's peer id, from another validator's configured address for it.
+  const peerIdOf = (index: number): string => {
+    const other = configs[(index + 1) % count];
+    const address = other.p2p.peers.find((peer: string) => peer.includes(`tcp/${basePort + 100 + index}/`));
+    return String(address).split('/p2p/')[1] as string;
+  };
+  const peerIds = homes.map((_, index) => peerIdOf(index));
+  const proxies: FaultProxy[] = [];
+  for (let i = 0; i < count; i++) {
+    const peers: string[] = [];
+    for (let j = 0; j < count; j++) {
+      if (i === j) continue;
+      const proxy = new FaultProxy(basePort + 100 + j, 1 + i * count + j);
+      proxy.faults.latencyMs = wan.rttMs / 2;
+      proxy.faults.stallRate = wan.stallPercent / 100;
+      proxy.faults.stallMs = 200;
+      await proxy.start();
+      proxies.push(proxy);
+      peers.push(`/ip4/127.0.0.1/tcp/${proxy.port}/p2p/${peerIds[j]}`);
+    }
+    configs[i].p2p.peers = peers;
+    writeFileSync(join(homes[i] as string, 'config.json'), JSON.stringify(configs[i], null, 2));
+  }
+  return proxies;
 }
 
 interface MeasureInput {
