@@ -2,13 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../../packages/node/src/log.ts';
-import {
-  RPC_ERRORS,
-  RpcError,
-  type RpcMethod,
-  readSafeInteger,
-  readString,
-} from '../../../packages/node/src/rpc/jsonrpc.ts';
+import { RPC_ERRORS, RpcError, type RpcMethod } from '../../../packages/node/src/rpc/jsonrpc.ts';
 import {
   DEFAULT_RPC_LIMITS,
   MAX_PENDING_PER_WEBSOCKET,
@@ -25,9 +19,17 @@ const methods = new Map<string, RpcMethod>([
     {
       description: 'returns its height param',
       scope: 'read',
-      params: [{ name: 'height', description: 'a height', required: true, schema: { type: 'integer' } }],
+      params: [
+        {
+          name: 'height',
+          description: 'a height',
+          required: true,
+          schema: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        },
+      ],
       result: { name: 'height', schema: { type: 'integer' } },
-      handler: (params) => readSafeInteger(params, 'height'),
+      // The dispatcher has checked the param against its schema.
+      handler: (params) => params.height,
     },
   ],
   [
@@ -38,7 +40,7 @@ const methods = new Map<string, RpcMethod>([
       params: [{ name: 'tx', description: 'anything', required: true, schema: { type: 'string' } }],
       result: { name: 'hash', schema: { type: 'string' } },
       handler: (params) => {
-        calls.push(readString(params, 'tx'));
+        calls.push(params.tx as string);
         return { hash: 'ok' };
       },
     },
