@@ -4,6 +4,8 @@
 // every method's real answer — called on a devnet holding a vehicle, an order, a policy, a
 // claim and a pending transaction — conforms to the method's result schema (ajv).
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AutoledgerClient, type OpenRpcDocument } from '@autoledger/client';
 import { encodeTxBody, signTx } from '@autoledger/state';
 import { validateOpenRPCDocument } from '@open-rpc/schema-utils-js';
@@ -293,6 +295,40 @@ test("every method's real answers conform to its result schema", async () => {
 
   const missing = document.methods.map((method) => method.name).filter((name) => !exercised.has(name));
   assert.equal(missing, [], 'every documented method was called and checked');
+});
+
+test('each committed block is an info line in the log; admin_setLogLevel silences and restores it', async () => {
+  const logFile = join(devnet.nodeHome(devnet.names[0] as string), 'node.log');
+  const loggedHeights = () =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"event":"block_committed"'))
+      .map((line) => JSON.parse(line) as { level: string; height: number; txs: number; hash: string });
+  const height = async () => (await sdk.nodeStatus()).height;
+  const seen = await waitFor(() => {
+    const lines = loggedHeights();
+    return lines.length > 0 ? lines : undefined;
+  });
+  assert.ok(
+    seen.every((line) => line.level === 'info' && /^[0-9a-f]{64}$/.test(line.hash)),
+    'info lines with the hash',
+  );
+
+  await sdk.setLogLevel('warn');
+  const silencedAt = await height();
+  await waitFor(async () => (await height()) >= silencedAt + 3, { what: 'three more blocks', timeoutMs: 60_000 });
+  // A block may have been in its commit while the level changed; the ones after it are not logged.
+  assert.not.ok(
+    loggedHeights().some((line) => line.height > silencedAt + 1),
+    'no block_committed line while the level is warn',
+  );
+
+  await sdk.setLogLevel('info');
+  const restoredAt = await height();
+  await waitFor(() => loggedHeights().some((line) => line.height > restoredAt), {
+    what: 'block lines again at info',
+    timeoutMs: 60_000,
+  });
 });
 
 test('/health with readiness requirements and /version answer on the real node', async () => {
