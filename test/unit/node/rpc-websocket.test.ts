@@ -230,6 +230,42 @@ cors('an unlisted origin is refused at preflight and gets no CORS headers', asyn
   assert.is(call.headers['access-control-allow-origin'], undefined);
 });
 
+cors(
+  'with an allow-list, a browser WebSocket from an unlisted origin is refused; a listed one and a non-browser are not',
+  async () => {
+    const upgrade = (url: string, origin: string | undefined) =>
+      new Promise<number>((resolve, reject) => {
+        const target = new URL(url);
+        const request = httpRequest({
+          host: target.hostname,
+          port: target.port,
+          path: '/ws',
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            'sec-websocket-version': '13',
+            ...(origin ? { origin } : {}),
+          },
+        });
+        request.on('upgrade', (response, socket) => {
+          socket.destroy();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    assert.is(await upgrade(allowing.url, 'https://evil.example'), 403);
+    assert.is(await upgrade(allowing.url, 'https://app.example'), 101);
+    assert.is(await upgrade(allowing.url, undefined), 101);
+    assert.is(await upgrade(plain.url, 'https://evil.example'), 101, 'no allow-list: no origin check');
+  },
+);
+
 cors('without an allow-list there are no CORS headers at all', async () => {
   const call = await rawRequest(
     plain.url,

@@ -435,6 +435,18 @@ export class RpcServer {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }
+    // Browsers do not apply CORS to WebSockets, so with an allow-list the Origin a browser
+    // sends is checked here; clients that send no Origin (not browsers) are not affected.
+    const origin = request.headers.origin;
+    if (
+      this.#corsOrigins.size > 0 &&
+      typeof origin === 'string' &&
+      !this.#corsOrigins.has(origin) &&
+      !this.#corsOrigins.has('*')
+    ) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
+      return;
+    }
     const scope = this.#authenticate(request, target.query.get('token'));
     if (scope === undefined) {
       this.stats.unauthorized++;
