@@ -9,7 +9,8 @@
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
-//                                            state bulk-loaded once (bench/state-builder.ts)
+//                                            state bulk-loaded once (bench/state-builder.ts);
+//                                            --leveldb-block-cache-mb B (default 64), --blocks, --block-txs
 //
 // The machine's speed swings about 2x from hour to hour, so the run measures its own ceiling:
 // verifyPerCore (single-core ed25519 verifications/s), ceilingTps = verifyPerCore × cores ÷
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'state-mb': { type: 'string', default: '512' },
     blocks: { type: 'string', default: '10' },
     'block-txs': { type: 'string', default: '1000' },
+    'leveldb-block-cache-mb': { type: 'string', default: '64' },
     wan: { type: 'string' },
   },
 });
@@ -71,6 +73,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     stateMb: integer(values['state-mb'], 'state-mb', 1),
     blocks: integer(values.blocks, 'blocks', 1),
     txsPerBlock: integer(values['block-txs'], 'block-txs', 2),
+    levelBlockCacheMb: integer(values['leveldb-block-cache-mb'], 'leveldb-block-cache-mb', 0),
     log,
   });
   if (values.json) process.stdout.write(`${JSON.stringify({ scaleMicro: result })}\n`);

@@ -14,6 +14,7 @@ import {
   signTx,
   verifyTxSignature,
 } from '@autoledger/state';
+import { DEFAULT_LEVEL_OPTIONS } from '../packages/node/src/level-kv.ts';
 import { STATE_CACHE_SHARES } from '../packages/state/src/ledger.ts';
 import { type Child, decodeRootRef, SparseMerkleTree, TreeNodeCache } from '../packages/state/src/smt.ts';
 import { measureVerifyPerCore } from './ceiling.ts';
@@ -186,6 +187,7 @@ export interface ScaleMicroResult {
   stateReused: boolean;
   diskBytes: number;
   cacheStateMb: number;
+  levelBlockCacheMb: number;
   blocks: number;
   txsPerBlock: number;
   executeBlockTxPerSecond: number;
@@ -212,12 +214,14 @@ export async function runScaleMicro(options: {
   stateMb: number;
   blocks: number;
   txsPerBlock: number;
+  levelBlockCacheMb?: number;
   log: (line: string) => void;
 }): Promise<ScaleMicroResult> {
   const { vehicles, historyPerVehicle, stateMb, blocks, txsPerBlock, log } = options;
-  const { state, kv: level } = await openScaleState({ vehicles, historyPerVehicle, log });
+  const level = options.levelBlockCacheMb === undefined ? {} : { blockCacheMb: options.levelBlockCacheMb };
+  const { state, kv: store } = await openScaleState({ vehicles, historyPerVehicle, level, log });
   try {
-    const kv = new OverlayKV(level);
+    const kv = new OverlayKV(store);
     const ledger = await Ledger.open(kv, { cacheBytes: stateMb * 1024 * 1024 });
     if (bytesToHex(ledger.stateRoot) !== state.stateRoot) throw new Error('the opened state has another root');
     // A deterministic spread over the population (a multiplicative hash of the position).
@@ -311,6 +315,7 @@ export async function runScaleMicro(options: {
       stateReused: state.reused,
       diskBytes: state.diskBytes,
       cacheStateMb: stateMb,
+      levelBlockCacheMb: options.levelBlockCacheMb ?? DEFAULT_LEVEL_OPTIONS.blockCacheMb,
       blocks,
       txsPerBlock,
       executeBlockTxPerSecond: Math.round(executedTxs / (executedMs / 1000)),
@@ -323,10 +328,10 @@ export async function runScaleMicro(options: {
       rssMbMax: Math.round(rssMax / 1024 / 1024),
     };
     log(
-      `executeBlock over ${vehicles.toLocaleString('en')} vehicles (${state.stateKeys.toLocaleString('en')} keys, LevelDB, cache.stateMb ${stateMb}): ${result.executeBlockTxPerSecond} tx/s, block of ${txsPerBlock} p50 ${result.blockExecMs.p50} ms p99 ${result.blockExecMs.p99} ms ; state root of 2,000 writes p50 ${result.stateRootMs.p50} ms (${result.stateRootMs.microsecondsPerWrite} µs per write), RSS max ${result.rssMbMax} MB`,
+      `executeBlock over ${vehicles.toLocaleString('en')} vehicles (${state.stateKeys.toLocaleString('en')} keys, LevelDB block cache ${options.levelBlockCacheMb ?? DEFAULT_LEVEL_OPTIONS.blockCacheMb} MB, cache.stateMb ${stateMb}): ${result.executeBlockTxPerSecond} tx/s, block of ${txsPerBlock} p50 ${result.blockExecMs.p50} ms p99 ${result.blockExecMs.p99} ms ; state root of 2,000 writes p50 ${result.stateRootMs.p50} ms (${result.stateRootMs.microsecondsPerWrite} µs per write), RSS max ${result.rssMbMax} MB`,
     );
     return result;
   } finally {
-    await level.close();
+    await store.close();
   }
 }
