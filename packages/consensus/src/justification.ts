@@ -116,7 +116,16 @@ export function checkNewViewJustification(
     return { ok: false, reason: 'a view change with a bad signature' };
   }
   const highest = highestPreparedClaim(viewChanges);
-  if (highest === null || context.ignorePrepared) return { ok: true };
+  if (highest === null) {
+    // Nothing to prove, so an attached certificate would go unchecked — and a certificate is
+    // what marks a re-proposal, validated without the clock check: a Byzantine leader could
+    // pass a block stamped years ahead with a junk PREPARE attached.
+    if (newView.preparedCertificate.length > 0) {
+      return { ok: false, reason: 'a prepared certificate that no view change claims' };
+    }
+    return { ok: true };
+  }
+  if (context.ignorePrepared) return { ok: true };
   for (const viewChange of viewChanges) {
     if (viewChange.preparedView === highest.view && viewChange.blockHash.length > 0) {
       if (!bytesEqual(viewChange.blockHash, highest.blockHash)) {

@@ -1,4 +1,4 @@
-import { bytesToHex } from '@autoledger/crypto';
+import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
 import { assert } from './errors.ts';
 import { highestPreparedClaim } from './justification.ts';
@@ -47,7 +47,7 @@ export function considerPrepare(context: EngineContext): void {
         view: context.view,
         blockHash: proposal.blockHash,
         block: proposal.block,
-        checkTimeliness: !(proposal.type === 'newView' && proposal.preparedCertificate.length > 0),
+        checkTimeliness: !isJustifiedReproposal(proposal),
       });
     }
     return;
@@ -64,6 +64,16 @@ export function considerPrepare(context: EngineContext): void {
   if (prepare === null) return;
   context.votedBlocks.set(key, proposal.block);
   context.cast(prepare);
+}
+
+/**
+ * True for a NEW-VIEW whose block is the highest prepared block its view changes claim (the
+ * justification proved that claim): a quorum prepared it, so it is judged without the clock.
+ */
+function isJustifiedReproposal(proposal: ConsensusMessage): boolean {
+  if (proposal.type !== 'newView') return false;
+  const highest = highestPreparedClaim(proposal.viewChanges);
+  return highest !== null && bytesEqual(highest.blockHash, proposal.blockHash);
 }
 
 /**

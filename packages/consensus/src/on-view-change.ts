@@ -24,7 +24,14 @@ export function onNewView(context: EngineContext, message: ConsensusMessage): vo
   storeBlock(context, message.blockHash, message.block);
   context.log.round(message.view).proposal = message;
   if (message.view > context.view && context.decision === null) moveToView(context, message.view, false);
-  else if (message.view === context.view) considerPrepare(context);
+  else if (message.view === context.view) {
+    // Its justification proves a quorum is in this view: the timer runs from here at the latest.
+    if (!context.viewTimerRunning) {
+      context.viewTimerRunning = true;
+      context.viewStartTick = context.ticks;
+    }
+    considerPrepare(context);
+  }
 }
 
 export function onViewChange(context: EngineContext, message: ConsensusMessage, index: number): void {

@@ -95,8 +95,10 @@ function admitFuture(context: EngineContext, message: ConsensusMessage, index: n
       raises &&
       (lastVerified === undefined || context.ticks - lastVerified >= context.options.retransmitIntervalTicks)
     ) {
-      context.farFutureVerifiedTick.set(index, context.ticks);
       if (!verifyConsensusMessageSignature(message)) return refuse('BAD_SIGNATURE', 'signature does not verify');
+      // Counted only for a genuine message, so forgeries in a validator's name (each penalised
+      // as BAD_SIGNATURE) cannot use up its one verification per interval.
+      context.farFutureVerifiedTick.set(index, context.ticks);
       noteHeightSeen(context, index, message.height);
     }
     return refuse('HEIGHT_TOO_FAR_AHEAD', `height ${message.height}; buffering up to ${context.height + window}`);
@@ -229,6 +231,8 @@ function admitCurrent(
   const refusedContent = contentRefusal(context, message);
   if (refusedContent !== null) return refusedContent;
   context.log.firstInSlot.set(slot, message);
+  // A validator heard at this height is not lagging: replays of its older messages earn no help.
+  noteHeightSeen(context, index, message.height);
   dispatch(context, message, index);
   return null;
 }

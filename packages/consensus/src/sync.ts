@@ -76,6 +76,9 @@ export function helpLaggingValidator(
   const last = context.lastCommitted;
   if (!context.isValidator || index === context.selfIndex || last === null) return 'not needed';
   if (last.certificate.height !== message.height) return 'not needed';
+  // Seen at a later height, the signer is not behind: this is a replay (by anyone connected)
+  // of one of its old messages, and answering it would send a whole block on demand.
+  if ((context.highestHeightSeen.get(index) ?? 0) > message.height) return 'not needed';
   if (context.ticks - last.tick < Math.ceil(context.options.retransmitIntervalTicks / 2)) return 'not needed';
   const sentTick = context.helpSentTick.get(index);
   if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) {

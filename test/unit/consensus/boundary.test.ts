@@ -263,4 +263,49 @@ test('the view timeout stops doubling at eight times the base, so recovery after
   assert.is(ticks, 10 * 8);
 });
 
+test('a NEW-VIEW is validated without the clock only when it re-proposes the block a quorum prepared', () => {
+  // Height 3 view 2 is led by validator 1. Its view changes claim nothing: the NEW-VIEW must
+  // carry a fresh block, judged against the clock, and no certificate at all.
+  const noClaims = [v1, v2, v3].map((by) =>
+    signed(by, { type: 'viewChange', height: 3, view: 2, blockHash: new Uint8Array(0) }),
+  );
+  const farFuture = blockOf('h3 stamped in 2100');
+  const junkCertificate = [{ ...prepare(v2, { blockHash: sha256(farFuture) }), signature: new Uint8Array(64).fill(9) }];
+  const smuggled = signed(
+    v1,
+    { type: 'newView', height: 3, view: 2, blockHash: sha256(farFuture) },
+    { block: farFuture, viewChanges: noClaims, preparedCertificate: junkCertificate },
+  );
+  assert.equal(dropCodes(feed(engine(), smuggled)), ['INVALID_JUSTIFICATION'], 'a certificate nobody claimed');
+
+  const fresh = signed(
+    v1,
+    { type: 'newView', height: 3, view: 2, blockHash: sha256(farFuture) },
+    { block: farFuture, viewChanges: noClaims },
+  );
+  const freshActions = feed(engine(), fresh);
+  const validateOf = (actions: EngineAction[]) =>
+    actions.find((action) => action.type === 'validate') as Extract<EngineAction, { type: 'validate' }> | undefined;
+  assert.is(validateOf(freshActions)?.checkTimeliness, true, 'a fresh block is judged against the clock');
+
+  const preparedCertificate = [v1, v2, v3].map((by) => prepare(by));
+  // Embedded view changes travel bare; the NEW-VIEW carries the certificate that proves the claim.
+  const claims = [
+    signed(v1, { type: 'viewChange', height: 3, view: 2, blockHash, preparedView: 0 }),
+    ...noClaims.slice(1),
+  ];
+  const reproposal = signed(
+    v1,
+    { type: 'newView', height: 3, view: 2, blockHash },
+    { block, viewChanges: claims, preparedCertificate },
+  );
+  const reproposalActions = feed(engine(), reproposal);
+  assert.equal(dropCodes(reproposalActions), []);
+  assert.is(
+    validateOf(reproposalActions)?.checkTimeliness,
+    false,
+    'the prepared block is not judged again by the clock',
+  );
+});
+
 test.run();

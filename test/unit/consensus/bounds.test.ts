@@ -142,4 +142,18 @@ test('a lagging validator is helped only for a genuinely signed message, at most
   assert.is(sends(again), 0, 'help is rate-limited per validator');
 });
 
+test('a replay of an old message of a validator that is not behind earns no help', () => {
+  const target = engine();
+  const blockHash = sha256(utf8ToBytes('block h3'));
+  const seals = [v1, v2, v3].map((by) => ({ validator: by.publicKey, signature: new Uint8Array(64).fill(1) }));
+  target.step({ type: 'synced', height: 3, blockHash, certificate: { height: 3, view: 0, blockHash, seals } });
+  for (let tick = 0; tick < 10; tick++) target.step({ type: 'tick' });
+  // Validator 1 already votes at height 4, so it committed height 3.
+  feed(target, signed(v1, { type: 'viewChange', height: 4, view: 1, blockHash: new Uint8Array(0) }));
+  // Anyone connected replays validator 1's genuine PREPARE of height 3.
+  const replayed = feed(target, signed(v1, { type: 'prepare', height: 3, view: 0, blockHash }));
+  assert.equal(dropCodes(replayed), ['HEIGHT_TOO_OLD']);
+  assert.is(replayed.filter((action) => action.type === 'send').length, 0, 'no block or seals sent on demand');
+});
+
 test.run();
