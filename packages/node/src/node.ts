@@ -25,6 +25,7 @@ import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
 import { rpcContextOf } from './rpc/context.ts';
 import { createRpcMethods } from './rpc/methods.ts';
+import { TOPIC_PATTERN } from './rpc/schemas.ts';
 import { applyHealthRequirements, DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
 import { createWebHandler } from './web.ts';
@@ -592,10 +593,10 @@ export class AutoledgerNode {
   }
 }
 
-const TOPIC_PATTERN = /^(blocks|tx:[0-9a-f]{64}|vehicle:[A-HJ-NPR-Z0-9]{17}|account:al[0-9a-f]{40})$/;
+const TOPIC_SYNTAX = new RegExp(TOPIC_PATTERN);
 
 function checkTopic(topic: string): string | undefined {
-  return TOPIC_PATTERN.test(topic) ? undefined : 'topic must be blocks, tx:<hash>, vehicle:<vin> or account:<address>';
+  return TOPIC_SYNTAX.test(topic) ? undefined : 'topic must be blocks, tx:<hash>, vehicle:<vin> or account:<address>';
 }
 
 export { relayPenalty, VERSION };

@@ -75,4 +75,4 @@ export {
   txToJson,
   verifyTxSignature,
 } from './tx.ts';
-export { checkVin, isVinSyntax, type VinCheckDigitMode, vinCheckDigit } from './vin.ts';
+export { checkVin, isVinSyntax, VIN_SYNTAX, type VinCheckDigitMode, vinCheckDigit } from './vin.ts';

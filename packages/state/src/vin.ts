@@ -4,7 +4,8 @@
 // markets that do not mandate it (the EU) turn the check off in genesis.
 
 export const VIN_LENGTH = 17;
-const VIN_SYNTAX = /^[A-HJ-NPR-Z0-9]{17}$/;
+/** 17 characters from the digits and capital letters without I, O and Q. */
+export const VIN_SYNTAX = /^[A-HJ-NPR-Z0-9]{17}$/;
 
 /** 49 CFR 565.15 Table II: the value each letter stands for (digits stand for themselves). */
 const TRANSLITERATION: Readonly<Record<string, number>> = {

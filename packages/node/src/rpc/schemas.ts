@@ -4,7 +4,7 @@
 // promises and what the server accepts cannot drift apart. Handlers keep only the checks a
 // schema cannot express (a VIN's letters are here; cursors are opaque and parsed by the query).
 
-import { QUERY_LIMITS } from '@autoledger/state';
+import { ID_PATTERN as ID_SYNTAX, QUERY_LIMITS, VIN_SYNTAX } from '@autoledger/state';
 import type { JsonSchema } from '../schemas/validate.ts';
 import type { ParamSpec, RpcErrorSpec, RpcExample, Scope } from './jsonrpc.ts';
 
@@ -20,10 +20,13 @@ export interface MethodSchema {
   examples: readonly RpcExample[];
 }
 
-export const VIN_PATTERN = '^[A-HJ-NPR-Z0-9]{17}$';
+// The syntaxes the state machine defines, as JSON Schema patterns: one rule, one place.
+export const VIN_PATTERN = VIN_SYNTAX.source;
 export const HASH_PATTERN = '^[0-9a-f]{64}$';
 export const ADDRESS_PATTERN = '^al[0-9a-f]{40}$';
-export const ID_PATTERN = '^[A-Za-z0-9_-]{1,64}$';
+export const ID_PATTERN = ID_SYNTAX.source;
+/** A WebSocket topic: blocks, or the transaction, vehicle or account it follows. */
+export const TOPIC_PATTERN = `^(blocks|tx:${HASH_PATTERN.slice(1, -1)}|vehicle:${VIN_PATTERN.slice(1, -1)}|account:${ADDRESS_PATTERN.slice(1, -1)})$`;
 /** Cursors are short: an order id, a history index or a (height, index) pair. */
 export const MAX_CURSOR_LENGTH = 64;
 /** Base64 of the largest transaction the node accepts, with headroom. */
@@ -974,7 +977,7 @@ export type MethodName = keyof typeof METHOD_SCHEMAS;
 const topicSchema: JsonSchema = {
   type: 'string',
   maxLength: 128,
-  pattern: '^(blocks|tx:[0-9a-f]{64}|vehicle:[A-HJ-NPR-Z0-9]{17}|account:al[0-9a-f]{40})$',
+  pattern: TOPIC_PATTERN,
 };
 const subscriptionIdSchema: JsonSchema = { type: 'string', pattern: '^0x[0-9a-f]{1,16}$' };
 
