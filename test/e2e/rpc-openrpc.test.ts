@@ -182,8 +182,15 @@ test("every method's real answers conform to its result schema", async () => {
   assert.is(genesis.genesisHash, ((await sdk.nodeStatus()) as { genesisHash: string }).genesisHash);
   await call('chain_getValidators');
   await call('consensus_getEvidence');
-  const consensus = (await call('consensus_getState')) as { validator: boolean; height: number };
+  const consensus = (await call('consensus_getState')) as {
+    validator: boolean;
+    height: number;
+    round: { height: number; step: string; quorumPower: number } | null;
+  };
   assert.ok(consensus.validator);
+  assert.ok(consensus.round !== null, 'a validator reports its round');
+  assert.is(consensus.round.height, consensus.height);
+  assert.ok(consensus.round.quorumPower >= 1);
   await call('net_info');
   await call('account_get', { address: alice.address });
   await call('account_get', { address: alice.address, prove: true });

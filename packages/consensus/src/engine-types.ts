@@ -122,3 +122,23 @@ export interface EngineResources {
   evidence: number;
   evidenceBytes: number;
 }
+
+/** Where the current (height, view) stands, for diagnosing a stall (consensus_getState). */
+export interface EngineRoundState {
+  height: number;
+  view: number;
+  /**
+   * `view-change`: timed out into this view, waiting for a quorum to join it; `proposing`:
+   * waiting for the leader's block; `validating`: the node is judging it; `preparing`: this
+   * validator prepared and waits for a quorum of PREPAREs; `committing`: it committed and waits
+   * for a quorum of COMMITs; `sealing`: decided, collecting the commit certificate;
+   * `following`: an observer.
+   */
+  step: 'view-change' | 'proposing' | 'validating' | 'preparing' | 'committing' | 'sealing' | 'following';
+  /** Hex hash of the block proposed in this view, if one arrived. */
+  proposal: string | null;
+  /** The most voting power behind one block, per phase, in this view (seals: at this height). */
+  votes: { prepare: number; commit: number; viewChange: number; seal: number };
+  quorumPower: number;
+  viewTimerRunning: boolean;
+}

@@ -1,7 +1,7 @@
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { CommitCertificate } from './certificate.ts';
 import { EngineContext, resolveOptions } from './context.ts';
-import type { EngineAction, EngineInput, EngineOptions, EngineResources } from './engine-types.ts';
+import type { EngineAction, EngineInput, EngineOptions, EngineResources, EngineRoundState } from './engine-types.ts';
 import { assert, ConsensusError } from './errors.ts';
 import type { Equivocation } from './evidence.ts';
 import { HeightLog, orderedMessages } from './height-log.ts';
@@ -70,6 +70,37 @@ export class ConsensusEngine {
   /** Equivocation seen so far (the most recent 256). */
   evidence(): readonly Equivocation[] {
     return this.#context.evidenceList;
+  }
+
+  /** Where the current round stands: step, proposal and votes seen (read only). */
+  roundState(): EngineRoundState {
+    const context = this.#context;
+    const round = context.log.rounds.get(context.view);
+    const strongest = (tallies: Iterable<{ power: number }> | undefined) =>
+      Math.max(0, ...[...(tallies ?? [])].map((tally) => tally.power));
+    const view = context.view;
+    let step: EngineRoundState['step'];
+    if (!context.isValidator) step = 'following';
+    else if (context.decision !== null) step = 'sealing';
+    else if (context.own.has(`commit/${view}`)) step = 'committing';
+    else if (context.own.has(`prepare/${view}`)) step = 'preparing';
+    else if (!context.viewTimerRunning) step = 'view-change';
+    else if (round?.proposal == null) step = 'proposing';
+    else step = 'validating';
+    return {
+      height: context.height,
+      view,
+      step,
+      proposal: round?.proposal == null ? null : bytesToHex(round.proposal.blockHash),
+      votes: {
+        prepare: strongest(round?.prepares.values()),
+        commit: strongest(round?.commits.values()),
+        viewChange: round?.viewChangePower ?? 0,
+        seal: strongest(context.log.seals.values()),
+      },
+      quorumPower: context.quorumPower,
+      viewTimerRunning: context.viewTimerRunning,
+    };
   }
 
   /** Sizes of everything the engine buffers, in counts and bytes. */

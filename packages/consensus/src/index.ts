@@ -15,6 +15,7 @@ export type {
   EngineInput,
   EngineOptions,
   EngineResources,
+  EngineRoundState,
 } from './engine-types.ts';
 export { ConsensusError, type ConsensusErrorCode, type DropCode } from './errors.ts';
 export { type Equivocation, verifyEquivocation } from './evidence.ts';

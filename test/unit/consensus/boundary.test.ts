@@ -308,4 +308,24 @@ test('a NEW-VIEW is validated without the clock only when it re-proposes the blo
   );
 });
 
+test('roundState shows where the round stands: proposing, validating, preparing, committing', () => {
+  const target = engine();
+  assert.equal(
+    { step: target.roundState().step, proposal: target.roundState().proposal, quorum: target.roundState().quorumPower },
+    { step: 'proposing', proposal: null, quorum: 3 },
+  );
+  feed(target, signed(v3, { type: 'prePrepare', height: 3, blockHash }, { block }));
+  assert.is(target.roundState().step, 'validating');
+  assert.is(target.roundState().proposal, bytesToHex(blockHash));
+  target.step({ type: 'validated', height: 3, view: 0, blockHash, valid: true });
+  assert.is(target.roundState().step, 'preparing');
+  assert.is(target.roundState().votes.prepare, 1, 'its own PREPARE');
+  feed(target, prepare(v1));
+  feed(target, prepare(v2));
+  const committing = target.roundState();
+  assert.is(committing.step, 'committing');
+  assert.is(committing.votes.prepare, 3);
+  assert.is(committing.votes.commit, 1);
+});
+
 test.run();

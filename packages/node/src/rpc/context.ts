@@ -3,6 +3,7 @@
 // whole node, so they can be tested with a level store and a ledger and nothing else; only
 // `rpcContextOf` here knows the node.
 
+import type { EngineRoundState } from '@autoledger/consensus';
 import type { Ledger } from '@autoledger/state';
 import type { EvidenceLog } from '../chain/consensus-persistence.ts';
 import type { ChainStore, Head } from '../chain/store.ts';
@@ -33,6 +34,8 @@ export interface ConsensusView {
   /** Block time of the last committed block (ms since the epoch; 0 before the first). */
   lastCommitTime: number;
   engine: { rounds: number; blocks: number; futureMessages: number; futureBytes: number; evidence: number } | null;
+  /** The round being decided: step, proposal and the strongest vote power per phase (null without an engine). */
+  round: EngineRoundState | null;
 }
 
 export interface RpcNodeContext extends ReportSource {
@@ -83,6 +86,7 @@ export function rpcContextOf(node: AutoledgerNode): RpcNodeContext {
       const engine = node.engine;
       const head = node.executor.head;
       const resources = engine?.resources();
+      const round = engine?.roundState() ?? null;
       return {
         validator: node.isValidator,
         height: engine?.height ?? head.height + 1,
@@ -102,6 +106,7 @@ export function rpcContextOf(node: AutoledgerNode): RpcNodeContext {
                 futureBytes: resources.futureBytes,
                 evidence: resources.evidence,
               },
+        round,
       };
     },
     submit: (txs) => node.submitTxs(txs),
