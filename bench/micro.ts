@@ -156,9 +156,9 @@ export async function runMicro(log: (line: string) => void): Promise<MicroResult
       );
       if (!execution.ok) throw new Error(execution.message);
       if (block > 0) executeMs += ms; // the first block warms the JIT and caches
-      const ops = ledger.commit(execution);
+      const ops = ledger.beginCommit(execution);
       await kv.batch(ops);
-      ledger.committed(execution);
+      ledger.finishCommit(execution);
     }
     const perSecond = Math.round(((blocks - 1) * 1_000) / (executeMs / 1000));
     executeBlockTxPerSecond.push({
@@ -271,8 +271,8 @@ export async function runScaleMicro(options: {
       if (!execution.ok) throw new Error(`${execution.code} ${execution.message}`);
       const failed = execution.receipts.find((receipt) => receipt.code !== 'ok');
       if (failed !== undefined) throw new Error(`a benchmark transaction failed: ${failed.code} ${failed.error}`);
-      await kv.batch(ledger.commit(execution));
-      ledger.committed(execution);
+      await kv.batch(ledger.beginCommit(execution));
+      ledger.finishCommit(execution);
       rssMax = Math.max(rssMax, process.memoryUsage().rss);
       if (block < warmup) continue; // JIT
       execMs.push(ms);

@@ -120,8 +120,8 @@ async function measureExecution(accountCount: number): Promise<void> {
     const failed = execution.receipts.filter((receipt) => receipt.code !== 'ok');
     if (failed.length > 0)
       throw new Error(`${failed.length} failed receipts, first ${failed[0]?.code} ${failed[0]?.error}`);
-    await kv.batch(ledger.commit(execution));
-    ledger.committed(execution);
+    await kv.batch(ledger.beginCommit(execution));
+    ledger.finishCommit(execution);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     return { executeMs: executed - started, cpuMs, commitMs: performance.now() - executed, execution };
   };

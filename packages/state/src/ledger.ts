@@ -742,10 +742,11 @@ export class Ledger {
   }
 
   /**
-   * The store operations of an executed block, for the node's atomic batch (with its own
-   * block, receipts...). Call `committed` once the batch is durable.
+   * Begins committing an executed block: returns its store writes, for the node's atomic batch
+   * (with its own block, receipts...), and holds queries back until `finishCommit`, called once
+   * that batch is durable. It writes nothing itself.
    */
-  commit(execution: BlockExecutionOk): KVOp[] {
+  beginCommit(execution: BlockExecutionOk): KVOp[] {
     const { overlay } = execution;
     assert(overlay.ledger === this, 'the execution belongs to this ledger');
     assert(this.#pending === undefined, 'one commit at a time');
@@ -758,9 +759,9 @@ export class Ledger {
     return overlay.ops();
   }
 
-  /** Advances the committed state once the batch from `commit` is durable. */
-  committed(execution: BlockExecutionOk): void {
-    assert(this.#pending === execution, 'committed follows commit of the same execution');
+  /** Advances the committed state once the batch from `beginCommit` is durable. */
+  finishCommit(execution: BlockExecutionOk): void {
+    assert(this.#pending === execution, 'finishCommit follows beginCommit of the same execution');
     const { overlay } = execution;
     this.#head = { height: execution.height, time: execution.time, root: overlay.root };
     for (const [key, write] of overlay.writes) this.#records.remember(key, write.value, write.encodedBytes);
@@ -790,7 +791,7 @@ export class Ledger {
   /**
    * Runs `read` on one snapshot of the committed state, whatever commits meanwhile. The
    * snapshot is taken when no commit is in progress, so the store holds exactly the head:
-   * between `commit` and `committed` it may hold the next block's writes already.
+   * between `beginCommit` and `finishCommit` it may hold the next block's writes already.
    */
   async #atSnapshot<T>(read: (state: StateSnapshot) => Promise<T>): Promise<T> {
     while (this.#pending !== undefined) await this.#barrier;

@@ -264,8 +264,8 @@ async function runSequence(seed: string, stats: Stats): Promise<void> {
     assert.ok(execution.ok, `${seed}: replay of block ${block.height}`);
     if (!execution.ok) return;
     assert.is(bytesToHex(execution.stateRoot), roots[block.height], `${seed}: same root at ${block.height}`);
-    await kv.batch(replay.commit(execution));
-    replay.committed(execution);
+    await kv.batch(replay.beginCommit(execution));
+    replay.finishCommit(execution);
   }
   assert.is(bytesToHex(replay.stateRoot), bytesToHex(chain.ledger.stateRoot), `${seed}: same blocks, same root`);
   assert.equal(await replay.validatorChanges(), changes, `${seed}: same changes`);

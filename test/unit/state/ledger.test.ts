@@ -73,8 +73,8 @@ test('block validity: height, time, chain, signer and exact nonces (counting ear
     ['ok', 'ok', 'ok'],
   );
   // A transaction already committed cannot be replayed: its nonce is used.
-  await chain.kv.batch(ledger.commit(good as BlockExecutionOk));
-  ledger.committed(good as BlockExecutionOk);
+  await chain.kv.batch(ledger.beginCommit(good as BlockExecutionOk));
+  ledger.finishCommit(good as BlockExecutionOk);
   assert.equal(refusal(await at([transfer('alice', 0)], 2, GENESIS_TIME + 2)), ['BAD_NONCE', 0]);
   // A signer registered earlier in the same block may sign later in it.
   const newcomer = chain.address('newcomer');
@@ -109,12 +109,12 @@ test('executeBlock changes nothing; two candidates for one height both execute; 
   assert.equal([ledger.height, ledger.stateRoot], [0, rootBefore]);
   assert.is(await chain.balance('alice'), START_BALANCE, 'queries see only committed state');
   assert.equal(a.changed.accounts, [chain.address('alice'), chain.address('bob')].sort());
-  await chain.kv.batch(ledger.commit(b));
-  ledger.committed(b);
+  await chain.kv.batch(ledger.beginCommit(b));
+  ledger.finishCommit(b);
   assert.equal([ledger.height, ledger.stateRoot, ledger.time], [1, b.stateRoot, GENESIS_TIME + 10]);
   assert.is(await chain.balance('carol'), START_BALANCE + 200n);
   assert.is(await chain.balance('bob'), START_BALANCE);
-  assert.throws(() => ledger.commit(a), /committed state/, 'a candidate for a decided height cannot commit');
+  assert.throws(() => ledger.beginCommit(a), /committed state/, 'a candidate for a decided height cannot commit');
 });
 
 test('the commit handshake: reads wait while a commit is written, then see it; execution refuses to overlap', async () => {
@@ -125,7 +125,7 @@ test('the commit handshake: reads wait while a commit is written, then see it; e
     time: GENESIS_TIME + 1,
     txs: [chain.tx('alice', 'pay.transfer', { to: chain.address('bob'), amount: '5' })],
   })) as BlockExecutionOk;
-  const ops = ledger.commit(execution);
+  const ops = ledger.beginCommit(execution);
   assert.ok(ops.length > 0);
   const pending = ledger.getAccount(chain.address('bob'));
   let executed: unknown;
@@ -135,11 +135,11 @@ test('the commit handshake: reads wait while a commit is written, then see it; e
     executed = error;
   }
   assert.instance(executed, Error, 'no execution while a commit is being written');
-  assert.throws(() => ledger.commit(execution), /one commit at a time/);
+  assert.throws(() => ledger.beginCommit(execution), /one commit at a time/);
   await chain.kv.batch(ops);
-  ledger.committed(execution);
+  ledger.finishCommit(execution);
   assert.is((await pending)?.balance, String(START_BALANCE + 5n), 'the read waited for the commit');
-  assert.throws(() => ledger.committed(execution), /committed follows commit/);
+  assert.throws(() => ledger.finishCommit(execution), /finishCommit follows beginCommit/);
 });
 
 test('checkTx: the mempool refusals, and the account nonce for ordering', async () => {
@@ -208,8 +208,8 @@ test('restart: a ledger reopened on the same store continues exactly, with cold 
   assert.equal(cold.stateRoot, warm.stateRoot);
   assert.equal(cold.systemEvents, warm.systemEvents);
   assert.is(cold.systemEvents[0]?.type, 'order.refunded');
-  await chain.kv.batch(reopened.commit(cold));
-  reopened.committed(cold);
+  await chain.kv.batch(reopened.beginCommit(cold));
+  reopened.finishCommit(cold);
   assert.is((await reopened.getOrder(orderId as string))?.status, 'refunded');
 });
 
@@ -303,13 +303,13 @@ test('the state keeps to its own key prefix (0x53) and ignores everything else i
   const chain = await TestChain.create();
   const tx = chain.tx('alice', 'pay.transfer', { to: testKey('bob').address, amount: '1' });
   const execution = (await ledger.executeBlock({ height: 1, time: GENESIS_TIME + 1, txs: [tx] })) as BlockExecutionOk;
-  const ops = ledger.commit(execution);
+  const ops = ledger.beginCommit(execution);
   assert.ok(
     ops.every((op) => op.key[0] === 0x53),
     'every write is under 0x53',
   );
   await kv.batch(ops);
-  ledger.committed(execution);
+  ledger.finishCommit(execution);
   for (const key of foreign) assert.equal(await kv.get(key), new Uint8Array([1, 2, 3]));
   let stateKeys = 0;
   for await (const [key] of kv.iterate({})) if (key[0] === 0x53) stateKeys++;

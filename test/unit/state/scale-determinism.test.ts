@@ -43,8 +43,8 @@ test('cache budgets: 512 MiB, 64 KiB and 0 bytes give the same root after every 
       if (!own.ok) return execution;
       assert.equal(own.stateRoot, execution.stateRoot, `${seed}: ${name}, root at height ${execution.height}`);
       assert.equal(own.receipts, execution.receipts, `${seed}: ${name}, receipts at height ${execution.height}`);
-      await kv.batch(ledger.commit(own));
-      ledger.committed(own);
+      await kv.batch(ledger.beginCommit(own));
+      ledger.finishCommit(own);
     }
     return execution;
   };

@@ -82,8 +82,8 @@ test('prefetch: a block of 300 readings on cold caches reads its records in one 
       const execution = await target.executeBlock({ height: target.height + 1, time, txs });
       if (!execution.ok) throw new Error(execution.message);
       for (const receipt of execution.receipts) assert.is(receipt.code, 'ok', receipt.error);
-      await level.batch(target.commit(execution));
-      target.committed(execution);
+      await level.batch(target.beginCommit(execution));
+      target.finishCommit(execution);
     };
     const vins = Array.from({ length: 3_000 }, () => randomVin(random));
     const owner = testKey('alice').address;

@@ -372,7 +372,7 @@ export class Executor {
       systemEvents: execution.systemEvents ?? [],
     };
     const ops = [
-      ...this.#ledger.commit(execution),
+      ...this.#ledger.beginCommit(execution),
       ...this.#store.commitOps(
         block,
         encodeCommitCertificate(certificate),
@@ -382,7 +382,7 @@ export class Executor {
       ),
     ];
     await this.#kv.batchDurable(ops);
-    this.#ledger.committed(execution);
+    this.#ledger.finishCommit(execution);
     this.#head = { height: block.header.height, hash: block.hash, time: block.header.time };
     this.#executions.clear();
     const committed: CommittedBlock = { block, txs, receipts, certificate };

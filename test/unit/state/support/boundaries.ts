@@ -556,8 +556,8 @@ export async function runBoundarySequence(seed: string, stats: SequenceStats): P
     assert.ok(execution.ok, `replay of block ${block.height}`);
     if (!execution.ok) return;
     assert.equal(execution.stateRoot, roots[index], `replayed root at height ${block.height}`);
-    await kv.batch(replay.commit(execution));
-    replay.committed(execution);
+    await kv.batch(replay.beginCommit(execution));
+    replay.finishCommit(execution);
   }
 }
 

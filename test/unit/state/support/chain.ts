@@ -171,8 +171,8 @@ export class TestChain {
     const execution = await this.ledger.executeBlock({ height: this.ledger.height + 1, time, txs });
     if (!execution.ok)
       throw new Error(`block refused: ${execution.code} ${execution.message} (tx ${execution.txIndex})`);
-    await this.kv.batch(this.ledger.commit(execution));
-    this.ledger.committed(execution);
+    await this.kv.batch(this.ledger.beginCommit(execution));
+    this.ledger.finishCommit(execution);
     this.time = time;
     this.blocks.push({ height: execution.height, time, txs });
     return execution;

@@ -132,8 +132,8 @@ export class LevelChain {
     if (!execution.ok) throw new Error(`block refused: ${execution.code} ${execution.message}`);
     for (const receipt of execution.receipts)
       if (receipt.code !== 'ok') throw new Error(`transaction failed: ${receipt.code} ${receipt.error}`);
-    await this.kv.batch(this.ledger.commit(execution));
-    this.ledger.committed(execution);
+    await this.kv.batch(this.ledger.beginCommit(execution));
+    this.ledger.finishCommit(execution);
     this.time = time;
     return execution.receipts;
   }

@@ -212,8 +212,8 @@ async function runSequence(seed: string): Promise<number> {
     assert.ok(execution.ok, `${seed}: replay of block ${block.height}`);
     if (!execution.ok) break;
     assert.equal(execution.stateRoot, roots[index], `${seed}: replayed root at height ${block.height}`);
-    await kv.batch(replay.commit(execution));
-    replay.committed(execution);
+    await kv.batch(replay.beginCommit(execution));
+    replay.finishCommit(execution);
   }
   return transactions;
 }
