@@ -11,18 +11,20 @@ import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './ad
 import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
-import { type CommittedBlock, Executor } from './chain/executor.ts';
+import { Executor } from './chain/executor.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
 import { type NodeConfig, parseHostPort, resolveHomePath } from './config.ts';
 import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
+import { type NodeHealth, nodeHealth } from './health.ts';
 import { LevelKV } from './level-kv.ts';
 import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
-import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
+import { CommitLatency, createNodeMetrics, type NodeMetrics, registerNodeGauges } from './node-metrics.ts';
 import { P2PHost } from './p2p.ts';
 import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
+import { publishCommitted } from './rpc/commit-feed.ts';
 import { rpcContextOf } from './rpc/context.ts';
 import { createRpcMethods } from './rpc/methods.ts';
 import { TOPIC_PATTERN } from './rpc/schemas.ts';
@@ -59,17 +61,6 @@ function readNodeKey(path: string, passphrase: string | undefined) {
   }
 }
 
-export interface NodeMetrics {
-  registry: MetricsRegistry;
-  committedTxs: Counter;
-  viewChanges: Counter;
-  /** Consensus messages the engine refused, by drop code (`reason`). */
-  droppedMessages: LabelledCounter;
-  commitLatency: Histogram;
-  /** Seconds to execute a block's transactions (state transition only). */
-  blockExecution: Histogram;
-}
-
 export class AutoledgerNode {
   readonly config: NodeConfig;
   readonly home: string;
@@ -93,8 +84,7 @@ export class AutoledgerNode {
   #secretKey: Uint8Array;
   #publicKey: Uint8Array;
   #relay!: TransactionRelay;
-  /** Submission time per pending transaction hash, for the commit latency histogram. */
-  readonly #submittedAt = new Map<string, number>();
+  readonly #commitLatency: CommitLatency;
   #started = false;
 
   /**
@@ -115,30 +105,12 @@ export class AutoledgerNode {
     this.#publicKey = key.publicKey;
     this.isValidator = this.chain.validators.has(key.publicKey);
     this.log = logger.child({ node: config.moniker });
-    const registry = new MetricsRegistry({
-      defaultMetrics: true,
-      buildInfo: { version: VERSION, chain_id: this.chain.genesis.chainId, moniker: config.moniker },
+    this.metrics = createNodeMetrics({
+      version: VERSION,
+      chainId: this.chain.genesis.chainId,
+      moniker: config.moniker,
     });
-    this.metrics = {
-      registry,
-      committedTxs: registry.counter('autoledger_committed_transactions_total', 'Transactions committed in blocks'),
-      viewChanges: registry.counter('autoledger_view_changes_total', 'Consensus view changes'),
-      droppedMessages: registry.labelledCounter(
-        'autoledger_consensus_messages_dropped_total',
-        'Consensus messages refused, by drop code',
-        'reason',
-      ),
-      commitLatency: registry.histogram(
-        'autoledger_commit_latency_seconds',
-        'Time from submission to this node until the transaction committed',
-        [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      ),
-      blockExecution: registry.histogram(
-        'autoledger_block_execution_seconds',
-        'Time to execute the transactions of a block',
-        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      ),
-    };
+    this.#commitLatency = new CommitLatency(this.metrics, config.mempool.maxTxs * 2);
   }
 
   get publicKey(): Uint8Array {
@@ -280,7 +252,30 @@ export class AutoledgerNode {
       validators: chain.validators,
       chainId: chain.genesis.chainId,
     });
-    this.#executor.onBlockCommitted((committed) => this.#afterCommit(committed));
+    // The one commit event (the executor's), followed part by part, in this order.
+    this.#executor.onBlockCommitted(({ txs }) => {
+      const recheck = this.#mempool.afterBlock(txs);
+      if (recheck.length === 0) return;
+      void this.#mempool.recheck(recheck).catch((error) => this.log.warn('mempool_recheck_failed', { error }));
+    });
+    this.#executor.onBlockCommitted((committed) => this.#commitLatency.committed(committed));
+    this.#executor.onBlockCommitted(({ txs }) => {
+      for (const tx of txs) this.#relay.forget(tx.hashHex);
+    });
+    this.#executor.onBlockCommitted(({ block, txs }) => {
+      this.#sync.announce(block.header.height, block.hash);
+      // One info line per committed block: an operator tailing the log sees the chain move.
+      this.log.info('block_committed', {
+        height: block.header.height,
+        view: block.header.view,
+        txs: txs.length,
+        hash: block.hash,
+        time: block.header.time,
+      });
+    });
+    this.#executor.onBlockCommitted((committed) => {
+      if (this.#rpc) publishCommitted(this.#rpc, committed);
+    });
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
@@ -347,7 +342,18 @@ export class AutoledgerNode {
       this.#p2p.onMessage('consensus', (from, payload) => this.#driver?.deliver(from, payload));
       this.#driver.start();
     }
-    this.#registerGauges();
+    registerNodeGauges(this.metrics.registry, {
+      chain,
+      isValidator: this.isValidator,
+      height: () => this.#executor.head.height,
+      view: () => this.#engine?.view ?? 0,
+      mempool: this.#mempool,
+      admission: this.#admission,
+      p2p: this.#p2p,
+      evidenceStored: () => this.#evidence.size,
+      syncing: () => this.#sync.syncing,
+      reachablePower: () => this.health().details.reachablePower,
+    });
 
     if (config.rpc.listen !== '') {
       const { host, port } = parseHostPort(config.rpc.listen, 'rpc.listen');
@@ -433,92 +439,14 @@ export class AutoledgerNode {
     await (this.#kv as LevelKV | undefined)?.close();
   }
 
-  #registerGauges(): void {
-    const registry = this.metrics.registry;
-    registry.gauge('autoledger_height', 'Height of the last committed block', () => this.#executor.head.height);
-    registry.gauge('autoledger_view', 'Current consensus view', () => this.#engine?.view ?? 0);
-    registry.gauge('autoledger_mempool_transactions', 'Transactions waiting in the mempool', () => this.#mempool.size);
-    registry.gauge(
-      'autoledger_mempool_bytes',
-      'Bytes of transactions waiting in the mempool',
-      () => this.#mempool.bytes,
-    );
-    registry.gauge('autoledger_peers', 'Connected libp2p peers', () => this.#p2p.connectedPeers().length);
-    registry.counterFrom('autoledger_p2p_bytes_sent_total', 'Bytes sent to peers', () => this.#p2p.stats.bytesOut);
-    registry.counterFrom(
-      'autoledger_p2p_bytes_received_total',
-      'Bytes received from peers',
-      () => this.#p2p.stats.bytesIn,
-    );
-    registry.counterFrom(
-      'autoledger_signature_verifications_total',
-      'Transaction signatures verified (each at most once)',
-      () => this.#mempool.signaturesVerified,
-    );
-    registry.gauge('autoledger_admission_queue', 'Transactions waiting for admission', () => this.#admission.queued);
-    registry.counterFrom(
-      'autoledger_p2p_frames_dropped_total',
-      'Frames not sent: a full peer queue or a closed link',
-      () => this.#p2p.stats.framesDropped,
-    );
-    registry.counterFrom(
-      'autoledger_p2p_slow_peer_disconnects_total',
-      'Links cut because the peer accepted nothing for the drain timeout',
-      () => this.#p2p.stats.slowPeerDisconnects,
-    );
-    registry.counterFrom(
-      'autoledger_p2p_penalties_total',
-      'Penalties given to peers, by reason',
-      () => [...this.#p2p.penaltiesByReason].map(([reason, value]) => ({ labels: { reason }, value })),
-      ['reason'],
-    );
-    registry.counterFrom(
-      'autoledger_p2p_bans_total',
-      'Peers banned, by the reason of the last penalty',
-      () => [...this.#p2p.bansByReason].map(([reason, value]) => ({ labels: { reason }, value })),
-      ['reason'],
-    );
-    registry.gauge('autoledger_p2p_banned_peers', 'Peers banned right now', () => this.#p2p.bannedPeers().length);
-    registry.gauge(
-      'autoledger_consensus_evidence_stored',
-      'Equivocation evidence records on disk',
-      () => this.#evidence.size,
-    );
-    registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (this.#sync.syncing ? 1 : 0));
-    registry.gauge('autoledger_validator', '1 on a validator, 0 on an observer', () => (this.isValidator ? 1 : 0));
-    registry.gauge(
-      'autoledger_reachable_voting_power',
-      'Voting power of this node and the validators it is connected to',
-      () => Number(this.health().details.reachablePower),
-    );
-    registry.gauge(
-      'autoledger_quorum_voting_power',
-      'Voting power needed for a quorum (2f+1)',
-      () => this.chain.validators.quorumPower,
-    );
-  }
-
   /** Healthy when in sync and connected to enough validators to reach a quorum. */
-  health(): { healthy: boolean; details: Record<string, unknown> } {
-    const connected = new Set(this.#p2p.connectedPeers());
-    const self = this.#p2p.peerId;
-    // Voting power within reach: connected validators, and this node if it is one.
-    const reachablePower = this.chain.validatorInfo
-      .filter((info) => info.peerId === self || connected.has(info.peerId))
-      .reduce((sum, info) => sum + info.power, 0);
-    const quorumPower = this.chain.validators.quorumPower;
-    const syncing = this.#sync.syncing;
-    const healthy = !syncing && reachablePower >= quorumPower;
-    return {
-      healthy,
-      details: {
-        height: this.#executor.head.height,
-        syncing,
-        connectedValidators: this.chain.validatorInfo.filter((info) => connected.has(info.peerId)).length,
-        reachablePower,
-        quorumPower,
-      },
-    };
+  health(): NodeHealth {
+    return nodeHealth({
+      chain: this.chain,
+      p2p: this.#p2p,
+      syncing: this.#sync.syncing,
+      height: this.#executor.head.height,
+    });
   }
 
   /** Admits transactions from a client; what is admitted is relayed to the validators in batches. */
@@ -528,68 +456,12 @@ export class AutoledgerNode {
 
   #onAdmitted(bytes: Uint8Array, result: Extract<AdmitResult, { ok: true }>, source: AdmissionSource): void {
     if (source === 'client' || !this.isValidator) {
-      this.#submittedAt.set(result.hash, performance.now());
-      if (this.#submittedAt.size > this.config.mempool.maxTxs * 2) this.#submittedAt.clear();
+      this.#commitLatency.submitted(result.hash);
       // Every validator is connected to every other one, so a validator relays only what its
       // own clients submit; an observer relays everything it admits.
       this.#relay.relay(bytes, result.hash);
     }
     this.#driver?.transactionsArrived();
-  }
-
-  async #afterCommit(committed: CommittedBlock): Promise<void> {
-    const { block, txs, receipts } = committed;
-    const recheck = this.#mempool.afterBlock(txs);
-    if (recheck.length > 0) {
-      void this.#mempool.recheck(recheck).catch((error) => this.log.warn('mempool_recheck_failed', { error }));
-    }
-    this.metrics.committedTxs.inc(txs.length);
-    const now = performance.now();
-    for (const tx of txs) {
-      const submitted = this.#submittedAt.get(tx.hashHex);
-      if (submitted !== undefined) {
-        this.metrics.commitLatency.observe((now - submitted) / 1000);
-        this.#submittedAt.delete(tx.hashHex);
-      }
-      this.#relay.forget(tx.hashHex);
-    }
-    this.#sync.announce(block.header.height, block.hash);
-    // One info line per committed block: an operator tailing the log sees the chain move.
-    this.log.info('block_committed', {
-      height: block.header.height,
-      view: block.header.view,
-      txs: txs.length,
-      hash: block.hash,
-      time: block.header.time,
-    });
-    this.#publishCommit(committed, receipts);
-  }
-
-  #publishCommit(committed: CommittedBlock, receipts: CommittedBlock['receipts']): void {
-    const rpc = this.#rpc;
-    if (!rpc) return;
-    const { block, txs } = committed;
-    rpc.publish('blocks', {
-      height: block.header.height,
-      hash: bytesToHex(block.hash),
-      time: block.header.time,
-      // The count, as before, and the hashes, as chain_getBlock's txs carries them.
-      txs: txs.length,
-      txHashes: txs.map((tx) => tx.hashHex),
-    });
-    txs.forEach((tx, index) => {
-      const receipt = receipts.receipts[index];
-      const data = { hash: tx.hashHex, status: 'committed', height: block.header.height, index, ...receipt };
-      rpc.publish(`tx:${tx.hashHex}`, data);
-      rpc.publish(`account:${tx.signerAddress}`, data);
-      const vin = typeof tx.fields.vin === 'string' ? tx.fields.vin : undefined;
-      const touched = new Set<string>(vin ? [vin] : []);
-      for (const event of receipt?.events ?? []) if (event.attributes.vin) touched.add(event.attributes.vin);
-      for (const touchedVin of touched) rpc.publish(`vehicle:${touchedVin}`, data);
-    });
-    for (const event of receipts.systemEvents) {
-      if (event.attributes.vin) rpc.publish(`vehicle:${event.attributes.vin}`, { height: block.header.height, event });
-    }
   }
 }
 
@@ -599,4 +471,4 @@ function checkTopic(topic: string): string | undefined {
   return TOPIC_SYNTAX.test(topic) ? undefined : 'topic must be blocks, tx:<hash>, vehicle:<vin> or account:<address>';
 }
 
-export { relayPenalty, VERSION };
+export { type NodeMetrics, relayPenalty, VERSION };
