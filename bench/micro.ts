@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 // `pnpm bench --micro`: the parts, one process, one core — so the bottleneck is visible.
 // signature verifications/s, transaction decode + checkTx/s, executeBlock transactions/s for
 // 1,000-transfer blocks, and the state-root update cost per write.
@@ -195,6 +196,21 @@ export interface ScaleMicroResult {
   /** The state root alone: tree updates of 2,000 population keys (a block's worth of writes). */
   stateRootMs: { p50: number; p99: number; microsecondsPerWrite: number };
   rssMbMax: number;
+  /**
+   * Of rssMbMax: anonymous memory (heap, caches), without the store's table files that
+   * LevelDB maps into memory (file pages the kernel reclaims under pressure). Linux only.
+   */
+  rssAnonMbMax?: number;
+}
+
+/** Anonymous resident memory in bytes (/proc/self/status RssAnon), or undefined off Linux. */
+function rssAnonBytes(): number | undefined {
+  try {
+    const match = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return match === null ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 function percentile(sorted: readonly number[], fraction: number): number {
@@ -233,6 +249,7 @@ export async function runScaleMicro(options: {
     const execMs: number[] = [];
     const rootMs: number[] = [];
     let rssMax = 0;
+    let rssAnonMax = 0;
     let time = ledger.time;
     let executedTxs = 0;
     let executedMs = 0;
@@ -274,6 +291,7 @@ export async function runScaleMicro(options: {
       await kv.batch(ledger.beginCommit(execution));
       ledger.finishCommit(execution);
       rssMax = Math.max(rssMax, process.memoryUsage().rss);
+      rssAnonMax = Math.max(rssAnonMax, rssAnonBytes() ?? 0);
       if (block < warmup) continue; // JIT
       execMs.push(ms);
       executedTxs += txs.length;
@@ -327,6 +345,7 @@ export async function runScaleMicro(options: {
       },
       rssMbMax: Math.round(rssMax / 1024 / 1024),
     };
+    if (rssAnonMax > 0) result.rssAnonMbMax = Math.round(rssAnonMax / 1024 / 1024);
     log(
       `executeBlock over ${vehicles.toLocaleString('en')} vehicles (${state.stateKeys.toLocaleString('en')} keys, LevelDB block cache ${options.levelBlockCacheMb ?? DEFAULT_LEVEL_OPTIONS.blockCacheMb} MB, cache.stateMb ${stateMb}): ${result.executeBlockTxPerSecond} tx/s, block of ${txsPerBlock} p50 ${result.blockExecMs.p50} ms p99 ${result.blockExecMs.p99} ms ; state root of 2,000 writes p50 ${result.stateRootMs.p50} ms (${result.stateRootMs.microsecondsPerWrite} µs per write), RSS max ${result.rssMbMax} MB`,
     );
