@@ -136,8 +136,8 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     config.rpc.maxInFlightRequests = 1024;
     // The open-loop generator pre-signs each account's whole run and submits it in nonce order
     // without waiting for commits, as no interactive client does: let its nonces run as far
-    // ahead as the pool holds, or most of the load would be refused as NONCE_TOO_FAR.
-    config.mempool.maxNonceAhead = config.mempool.maxTxs;
+    // ahead as the pool holds (10,000 by default), or most of the load would be refused as NONCE_TOO_FAR.
+    config.mempool = { ...config.mempool, maxNonceAhead: config.mempool?.maxTxs ?? 10_000 };
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
