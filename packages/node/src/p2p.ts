@@ -54,7 +54,7 @@ export interface P2POptions {
   /**
    * Bytes queued for one peer (frames waiting in this host plus the frame the stream is
    * writing) before further frames to it are dropped; default 32 MiB, and never less than
-   * two of the largest frames.
+   * one largest frame (`maxFrameBytes` + 5 bytes of length and channel), so any frame fits.
    */
   maxQueuedBytesPerPeer?: number;
   /** A peer whose stream accepts nothing for this long is cut off (default 30 s). */
