@@ -7,6 +7,7 @@
 // lost packet, which under TCP delays everything behind it too, since delivery stays in order.
 
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { Prng } from '../sim/prng.ts';
 
 export interface LinkFaults {
   /** Added one-way latency per chunk, preserving order. */
@@ -22,19 +23,6 @@ export interface LinkFaults {
   stallMs: number;
 }
 
-/** A small deterministic generator (xorshift32), so a test's stalls repeat run to run. */
-function xorshift(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
-}
-
 export class FaultProxy {
   readonly targetPort: number;
   readonly faults: LinkFaults = {
@@ -45,7 +33,7 @@ export class FaultProxy {
     stallRate: 0,
     stallMs: 200,
   };
-  readonly #random: () => number;
+  readonly #random: Prng;
   readonly #server: Server;
   readonly #pairs = new Set<[Socket, Socket]>();
   port = 0;
@@ -56,7 +44,7 @@ export class FaultProxy {
 
   constructor(targetPort: number, seed = targetPort) {
     this.targetPort = targetPort;
-    this.#random = xorshift(seed);
+    this.#random = new Prng(seed);
     this.#server = createServer((client) => this.#accept(client));
   }
 
@@ -125,7 +113,7 @@ export class FaultProxy {
       if (next !== undefined) timer = setTimeout(release, Math.max(0, next.due - now));
     };
     return (chunk) => {
-      const stalled = this.faults.stallRate > 0 && this.#random() < this.faults.stallRate;
+      const stalled = this.faults.stallRate > 0 && this.#random.chance(this.faults.stallRate);
       if (stalled) this.stalls++;
       const due = Math.max(lastDue, performance.now() + this.faults.latencyMs + (stalled ? this.faults.stallMs : 0));
       lastDue = due;
