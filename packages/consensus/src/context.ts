@@ -36,6 +36,7 @@ const EVIDENCE_KEPT = 256;
 export interface ResolvedOptions {
   chainId: string;
   validators: ValidatorSet;
+  validatorsAt(height: number): ValidatorSet | undefined;
   self: MessageSigner | null;
   hashBlock(block: Uint8Array): BlockHashResult | Uint8Array;
   timeoutBaseTicks: number;
@@ -61,13 +62,17 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   if (options.chainId.length > MAX_CHAIN_ID_LENGTH) {
     throw new ConsensusError('INVALID_OPTIONS', `chainId must be at most ${MAX_CHAIN_ID_LENGTH} characters`);
   }
-  if (options.self !== null && !options.validators.has(options.self.publicKey)) {
+  // With a changing set, a key outside today's set may join it later (an added validator, a
+  // rotated key): it follows as an observer until then.
+  if (options.validatorsAt === undefined && options.self !== null && !options.validators.has(options.self.publicKey)) {
     throw new ConsensusError('INVALID_OPTIONS', 'self is not in the validator set; run as an observer (self: null)');
   }
+  const fixed = options.validators;
   const timeoutBaseTicks = positiveInteger(options.timeoutBaseTicks, 'timeoutBaseTicks');
   return {
     chainId: options.chainId,
     validators: options.validators,
+    validatorsAt: options.validatorsAt ?? (() => fixed),
     self: options.self,
     hashBlock: options.hashBlock,
     timeoutBaseTicks,
@@ -103,15 +108,20 @@ export interface Decision {
   commits: ConsensusMessage[];
 }
 
-/** A verified message for a future height, with its sender's index and its size on the wire. */
+/**
+ * A verified message for a future height, with its sender's key (hex) and its size on the
+ * wire. Keyed by key, not by index: the set of that height may differ from today's.
+ */
 export interface BufferedMessage {
   message: ConsensusMessage;
-  index: number;
+  sender: string;
   bytes: number;
 }
 
 export interface LastCommitted {
   certificate: CommitCertificate;
+  /** The set that decided it: whom help for that height may go to. */
+  validators: ValidatorSet;
   /** When this node committed it. */
   tick: number;
   /** The accepted proposal of the committed block, relayed to validators one height behind. */
@@ -125,13 +135,22 @@ export interface LastCommitted {
  */
 export class EngineContext {
   readonly options: ResolvedOptions;
-  readonly validators: ValidatorSet;
+  /**
+   * The validator set in force at `height`: every index, power and quorum of the height being
+   * decided refers to it. Replaced when the height changes (`useValidators`).
+   */
+  validators: ValidatorSet;
   readonly chainId: string;
-  /** This validator's index, or -1 for an observer. */
-  readonly selfIndex: number;
+  /** This validator's index in `validators`, or -1 when not a validator at this height. */
+  selfIndex: number;
   /** The quorum the engine counts with (one less under the planted quorumOffByOne fault). */
-  readonly quorumPower: number;
-  readonly justification: JustificationContext;
+  quorumPower: number;
+  justification: JustificationContext;
+  /**
+   * True while the set of `height` is not known yet (the node has not applied the block that
+   * settles it): the height is entered but nothing of it is processed until the set comes.
+   */
+  awaitingValidators = false;
 
   /** The height being decided: one above the last committed. Only moves up, by one or by sync. */
   height: number;
@@ -184,12 +203,17 @@ export class EngineContext {
    * per height and `futureBytesPerValidator` bytes over all heights (receive.ts).
    */
   readonly future = new Map<number, Map<string, BufferedMessage>>();
-  /** Bytes each sender has in `future`, kept in step with it by `admitFuture` and `forgetFuture`. */
-  readonly futureBytesBySender = new Map<number, number>();
+  /**
+   * Bytes each sender (by key, hex) has in `future`, kept in step with it by `admitFuture` and
+   * `forgetFuture`. The maps below are keyed by key too: they outlive heights, and indices
+   * change meaning when the validator set does. Each holds at most the members of the sets
+   * in force from the current height to the last known one.
+   */
+  readonly futureBytesBySender = new Map<string, number>();
   /** When a far-future message of each sender was last verified (at most once per retransmit interval). */
-  readonly farFutureVerifiedTick = new Map<number, number>();
+  readonly farFutureVerifiedTick = new Map<string, number>();
   /** The highest height each validator was seen at (from verified messages). */
-  readonly highestHeightSeen = new Map<number, number>();
+  readonly highestHeightSeen = new Map<string, number>();
   /** The highest height known to be committed elsewhere, and since when. */
   syncTarget = 0;
   syncTargetSinceTick = 0;
@@ -197,8 +221,8 @@ export class EngineContext {
   lastSyncRequest: { target: number; tick: number } | null = null;
   /** The last height this engine committed or synced, to help validators still deciding it. */
   lastCommitted: LastCommitted | null = null;
-  /** When each validator was last helped (at most once per retransmission interval). */
-  readonly helpSentTick = new Map<number, number>();
+  /** When each validator (by key, hex) was last helped (at most once per retransmission interval). */
+  readonly helpSentTick = new Map<string, number>();
   /** Equivocation proofs, oldest first, at most EVIDENCE_KEPT, each without attachments. */
   readonly evidenceList: Equivocation[] = [];
   readonly #evidenceKeys = new Set<string>();
@@ -221,18 +245,42 @@ export class EngineContext {
 
   constructor(options: ResolvedOptions, heightCommitted: number) {
     this.options = options;
-    this.validators = options.validators;
     this.chainId = options.chainId;
-    this.selfIndex = options.self === null ? -1 : options.validators.indexOf(options.self.publicKey);
-    this.quorumPower = options.validators.quorumPower - (options.quorumOffByOne ? 1 : 0);
+    this.height = heightCommitted + 1;
+    this.log = new HeightLog(this.height);
+    const known = options.validatorsAt(this.height);
+    this.awaitingValidators = known === undefined;
+    // Until the set of the height is known, the one passed in stands in (nothing of the height
+    // is processed meanwhile; future messages are only screened against it).
+    const validators = known ?? options.validators;
+    this.validators = validators;
+    this.selfIndex = -1;
+    this.quorumPower = 0;
+    this.justification = { chainId: options.chainId, validators, quorumPower: 0, ignorePrepared: false };
+    this.useValidators(validators);
+  }
+
+  /** Makes `validators` the set of the height being decided. */
+  useValidators(validators: ValidatorSet): void {
+    const options = this.options;
+    this.validators = validators;
+    this.selfIndex = options.self === null ? -1 : validators.indexOf(options.self.publicKey);
+    this.quorumPower = validators.quorumPower - (options.quorumOffByOne ? 1 : 0);
     this.justification = {
       chainId: options.chainId,
-      validators: options.validators,
+      validators,
       quorumPower: this.quorumPower,
       ignorePrepared: options.newViewIgnoresPrepared,
     };
-    this.height = heightCommitted + 1;
-    this.log = new HeightLog(this.height);
+  }
+
+  /**
+   * The validator set in force at `height`, if the node knows it yet; for the current height
+   * the one in use.
+   */
+  validatorsAt(height: number): ValidatorSet | undefined {
+    if (height === this.height && !this.awaitingValidators) return this.validators;
+    return this.options.validatorsAt(height);
   }
 
   get isValidator(): boolean {
@@ -279,11 +327,11 @@ export class EngineContext {
     const bucket = this.future.get(height);
     if (bucket === undefined) return [];
     this.future.delete(height);
-    for (const { index, bytes } of bucket.values()) {
-      const left = (this.futureBytesBySender.get(index) ?? 0) - bytes;
+    for (const { sender, bytes } of bucket.values()) {
+      const left = (this.futureBytesBySender.get(sender) ?? 0) - bytes;
       assert(left >= 0, 'future buffer bytes went negative');
-      if (left === 0) this.futureBytesBySender.delete(index);
-      else this.futureBytesBySender.set(index, left);
+      if (left === 0) this.futureBytesBySender.delete(sender);
+      else this.futureBytesBySender.set(sender, left);
     }
     return [...bucket.values()];
   }
@@ -325,12 +373,8 @@ export class EngineContext {
     this.#pendingSends.push({ type: 'broadcast', bytes: encodeConsensusMessage(message) });
   }
 
-  sendTo(index: number, message: ConsensusMessage): void {
-    this.#pendingSends.push({
-      type: 'send',
-      to: this.validators.at(index).publicKey,
-      bytes: encodeConsensusMessage(message),
-    });
+  sendTo(publicKey: Uint8Array, message: ConsensusMessage): void {
+    this.#pendingSends.push({ type: 'send', to: publicKey, bytes: encodeConsensusMessage(message) });
   }
 
   /**

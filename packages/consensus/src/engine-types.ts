@@ -23,7 +23,15 @@ export type BlockHashResult = { ok: true; hash: Uint8Array } | { ok: false; code
 
 export interface EngineOptions {
   chainId: string;
+  /** The validator set: fixed for the chain, or (with `validatorsAt`) the set at the start. */
   validators: ValidatorSet;
+  /**
+   * The validator set in force at a height, for a chain whose set changes: `undefined` while
+   * the node cannot know it yet (beyond its applied head plus the change delay). Each height
+   * is decided by its own set: quorums, leaders, who may vote. A key not in today's set may
+   * be `self`: it follows as an observer and starts to vote at the height its key joins.
+   */
+  validatorsAt?(height: number): ValidatorSet | undefined;
   /** This validator's key, or `null` for an observer that follows commits and never signs. */
   self: MessageSigner | null;
   /**
@@ -60,7 +68,9 @@ export type EngineInput =
    */
   | { type: 'validated'; height: number; view: number; blockHash: Uint8Array; valid: boolean; retryable?: boolean }
   /** The node applied this height from block sync. */
-  | { type: 'synced'; height: number; blockHash: Uint8Array; certificate: CommitCertificate };
+  | { type: 'synced'; height: number; blockHash: Uint8Array; certificate: CommitCertificate }
+  /** The node now knows the validator set of the height the engine waits at (`awaitingValidators`). */
+  | { type: 'validatorsKnown' };
 
 export type EngineAction =
   /** Make `state` durable before performing any later action of the same list. */

@@ -11,7 +11,7 @@ import { onViewTimeout } from './on-view-change.ts';
 import { decide } from './on-vote.ts';
 import type { PersistedConsensusState } from './persisted.ts';
 import { drainLoopback, receiveBytes, receiveCurrent, replayBuffered } from './receive.ts';
-import { maybeRequestSync, raiseSyncTarget } from './sync.ts';
+import { maybeRequestSync, pruneDepartedValidators, raiseSyncTarget } from './sync.ts';
 
 /**
  * The BFT consensus engine: a deterministic state machine with no I/O and no clock, driven by
@@ -139,7 +139,8 @@ export class ConsensusEngine {
     if (this.#started) return [];
     this.#started = true;
     if (this.#restored !== null) this.#restore(this.#restored);
-    if (context.view === 0 && context.isProposer(context.height, 0) && !context.own.has('proposal/0')) {
+    if (context.awaitingValidators) this.#resumeHeight();
+    else if (context.view === 0 && context.isProposer(context.height, 0) && !context.own.has('proposal/0')) {
       requestProposal(context, []);
     }
     tryProposeNewView(context);
@@ -147,8 +148,15 @@ export class ConsensusEngine {
     return context.takeActions();
   }
 
+  /** The height whose validator set the engine waits for, or null (see `validatorsKnown`). */
+  get awaitingValidators(): number | null {
+    return this.#context.awaitingValidators ? this.#context.height : null;
+  }
+
   step(input: EngineInput): EngineAction[] {
     const context = this.#context;
+    // Any input may come after the node learned the set of the height the engine waits at.
+    this.#resumeHeight();
     switch (input.type) {
       case 'tick':
         this.#tick();
@@ -164,6 +172,8 @@ export class ConsensusEngine {
         break;
       case 'synced':
         this.#synced(input.height, input.blockHash, input.certificate);
+        break;
+      case 'validatorsKnown':
         break;
     }
     this.#settle();
@@ -221,6 +231,8 @@ export class ConsensusEngine {
     // The node checked the certificate before applying the block.
     context.lastCommitted = {
       certificate,
+      // Help goes to members of that height's set; the node knows every applied height's set.
+      validators: context.validatorsAt(height) ?? context.validators,
       tick: context.ticks,
       proposal: height === context.height ? this.#proposalOf(blockHash) : null,
     };
@@ -249,7 +261,12 @@ export class ConsensusEngine {
       // Statements of this height leave before the node applies the block.
       context.flush();
       context.emit({ type: 'commit', height: context.height, view: certificate.view, blockHash, block, certificate });
-      context.lastCommitted = { certificate, tick: context.ticks, proposal: this.#proposalOf(blockHash) };
+      context.lastCommitted = {
+        certificate,
+        validators: context.validators,
+        tick: context.ticks,
+        proposal: this.#proposalOf(blockHash),
+      };
       this.#enterHeight(context.height + 1);
     }
   }
@@ -279,7 +296,27 @@ export class ConsensusEngine {
     context.proposalRequest = null;
     context.committable = null;
     context.syncUrgent = false;
-    if (context.isProposer(height, 0)) requestProposal(context, []);
+    context.awaitingValidators = true;
+    this.#resumeHeight();
+  }
+
+  /**
+   * Starts deciding the height entered once its validator set is known. The node knows the set
+   * of every height up to its head plus the change delay (≥ 1), so this waits only when the
+   * engine decided a height faster than the node applied the one before it; the node then
+   * sends `validatorsKnown`, and every other input checks again too.
+   */
+  #resumeHeight(): void {
+    const context = this.#context;
+    if (!context.awaitingValidators) return;
+    const validators = context.options.validatorsAt(context.height);
+    if (validators === undefined) return;
+    context.awaitingValidators = false;
+    if (validators !== context.validators) {
+      context.useValidators(validators);
+      pruneDepartedValidators(context);
+    }
+    if (context.isProposer(context.height, 0)) requestProposal(context, []);
     replayBuffered(context);
     maybeRequestSync(context);
   }

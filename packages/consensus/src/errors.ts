@@ -25,6 +25,10 @@ export type DropCode =
   | 'MALFORMED'
   | 'WRONG_CHAIN'
   | 'NOT_VALIDATOR'
+  /** For a height whose validator set this node does not know yet: maybe a validator to be. */
+  | 'SET_UNKNOWN'
+  /** Buffered for a future height under one set, replayed under another that lacks its sender. */
+  | 'SET_CHANGED'
   | 'BAD_SIGNATURE'
   | 'HEIGHT_TOO_OLD'
   | 'HEIGHT_TOO_FAR_AHEAD'

@@ -1,4 +1,4 @@
-import { bytesEqual } from '@autoledger/crypto';
+import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
 import { assert, type DropCode } from './errors.ts';
 import { checkNewViewJustification, isValidDecisionProof, isValidViewChangeCertificate } from './justification.ts';
@@ -13,6 +13,7 @@ import { onPrePrepare } from './on-proposal.ts';
 import { onNewView, onViewChange } from './on-view-change.ts';
 import { onCommit, onPrepare, onSeal } from './on-vote.ts';
 import { helpLaggingValidator, noteHeightSeen } from './sync.ts';
+import type { ValidatorSet } from './validators.ts';
 
 /**
  * PRE-PREPAREs, PREPAREs and COMMITs are kept up to this many views ahead of the current one;
@@ -62,35 +63,56 @@ function admitBytes(context: EngineContext, bytes: Uint8Array): Refusal | null {
   }
   // Cheap checks first, the signature last: a message refused by its header costs no
   // verification, whoever sent it.
-  const index = context.validators.indexOf(message.signer);
-  if (index === -1) return refuse('NOT_VALIDATOR', 'signed by a key outside the validator set');
-  const refusedProposer = proposerRefusal(context, message, index);
-  if (refusedProposer !== null) return refusedProposer;
   if (message.height < context.height) {
-    if (helpLaggingValidator(context, message, index) === 'bad signature') {
+    if (helpLaggingValidator(context, message) === 'bad signature') {
       return refuse('BAD_SIGNATURE', 'signature does not verify');
     }
     return refuse('HEIGHT_TOO_OLD', `height ${message.height}; deciding ${context.height}`);
   }
-  if (message.height > context.height) return admitFuture(context, message, index, bytes.length);
+  if (message.height > context.height || context.awaitingValidators) return admitFuture(context, message, bytes.length);
+  const index = context.validators.indexOf(message.signer);
+  if (index === -1) return refuse('NOT_VALIDATOR', 'signed by a key outside the validator set');
+  const refusedProposer = proposerRefusal(context.validators, message, index);
+  if (refusedProposer !== null) return refusedProposer;
   return admitCurrent(context, message, index, false);
 }
 
 /** Only the leader of a (height, view) proposes in it; anyone else's proposal is refused unverified. */
-function proposerRefusal(context: EngineContext, message: ConsensusMessage, index: number): Refusal | null {
+function proposerRefusal(validators: ValidatorSet, message: ConsensusMessage, index: number): Refusal | null {
   if (message.type !== 'prePrepare' && message.type !== 'newView') return null;
-  if (context.validators.proposerIndex(message.height, message.view) === index) return null;
+  if (validators.proposerIndex(message.height, message.view) === index) return null;
   return refuse('WRONG_PROPOSER', `not the leader of height ${message.height} view ${message.view}`);
 }
 
-function admitFuture(context: EngineContext, message: ConsensusMessage, index: number, size: number): Refusal | null {
+/**
+ * Screens a message for a height above the one being decided against the set of its height.
+ * That set is known up to the node's head plus the validator-change delay; beyond, the set in
+ * use stands in, and a signer outside it is turned away without blame (it may be a validator
+ * the next change adds; it retransmits).
+ */
+function futureSignerRefusal(context: EngineContext, message: ConsensusMessage): Refusal | null {
+  const known = context.validatorsAt(message.height);
+  const validators = known ?? context.validators;
+  const index = validators.indexOf(message.signer);
+  if (index === -1) {
+    return known === undefined
+      ? refuse('SET_UNKNOWN', `the validator set of height ${message.height} is not known yet`)
+      : refuse('NOT_VALIDATOR', 'signed by a key outside the validator set of its height');
+  }
+  return known === undefined ? null : proposerRefusal(known, message, index);
+}
+
+function admitFuture(context: EngineContext, message: ConsensusMessage, size: number): Refusal | null {
+  const refusedSigner = futureSignerRefusal(context, message);
+  if (refusedSigner !== null) return refusedSigner;
+  const sender = bytesToHex(message.signer);
   const window = context.options.futureHeightWindow;
   if (message.height > context.height + window) {
     // Still evidence that this node is behind once the signature holds; verified only when it
     // would raise what this sender was seen at, and at most once a retransmission interval per
     // sender, so a flood of far heights costs the receiver next to nothing.
-    const lastVerified = context.farFutureVerifiedTick.get(index);
-    const raises = (context.highestHeightSeen.get(index) ?? 0) < message.height;
+    const lastVerified = context.farFutureVerifiedTick.get(sender);
+    const raises = (context.highestHeightSeen.get(sender) ?? 0) < message.height;
     if (
       raises &&
       (lastVerified === undefined || context.ticks - lastVerified >= context.options.retransmitIntervalTicks)
@@ -98,34 +120,34 @@ function admitFuture(context: EngineContext, message: ConsensusMessage, index: n
       if (!verifyConsensusMessageSignature(message)) return refuse('BAD_SIGNATURE', 'signature does not verify');
       // Counted only for a genuine message, so forgeries in a validator's name (each penalised
       // as BAD_SIGNATURE) cannot use up its one verification per interval.
-      context.farFutureVerifiedTick.set(index, context.ticks);
-      noteHeightSeen(context, index, message.height);
+      context.farFutureVerifiedTick.set(sender, context.ticks);
+      noteHeightSeen(context, sender, message.height);
     }
     return refuse('HEIGHT_TOO_FAR_AHEAD', `height ${message.height}; buffering up to ${context.height + window}`);
   }
   let bucket = context.future.get(message.height);
-  const key = `${index}:${slotKey(message)}:${contentKey(message)}`;
+  const key = `${sender}:${slotKey(message)}:${contentKey(message)}`;
   if (bucket?.has(key)) return refuse('DUPLICATE', 'already buffered');
-  const senderCount = [...(bucket?.values() ?? [])].filter((buffered) => buffered.index === index).length;
+  const senderCount = [...(bucket?.values() ?? [])].filter((buffered) => buffered.sender === sender).length;
   if (senderCount >= FUTURE_MESSAGES_PER_VALIDATOR) {
     return refuse(
       'BUFFER_FULL',
-      `validator ${index} has ${senderCount} messages buffered for height ${message.height}`,
+      `validator ${sender} has ${senderCount} messages buffered for height ${message.height}`,
     );
   }
-  const senderBytes = context.futureBytesBySender.get(index) ?? 0;
+  const senderBytes = context.futureBytesBySender.get(sender) ?? 0;
   const budget = futureBytesPerValidator(context.options.maxMessageBytes);
   if (senderBytes + size > budget) {
-    return refuse('BUFFER_FULL', `validator ${index} has ${senderBytes} bytes buffered; the limit is ${budget}`);
+    return refuse('BUFFER_FULL', `validator ${sender} has ${senderBytes} bytes buffered; the limit is ${budget}`);
   }
   if (!verifyConsensusMessageSignature(message)) return refuse('BAD_SIGNATURE', 'signature does not verify');
   if (bucket === undefined) {
     bucket = new Map();
     context.future.set(message.height, bucket);
   }
-  bucket.set(key, { message, index, bytes: size });
-  context.futureBytesBySender.set(index, senderBytes + size);
-  noteHeightSeen(context, index, message.height);
+  bucket.set(key, { message, sender, bytes: size });
+  context.futureBytesBySender.set(sender, senderBytes + size);
+  noteHeightSeen(context, sender, message.height);
   return null;
 }
 
@@ -232,7 +254,7 @@ function admitCurrent(
   if (refusedContent !== null) return refusedContent;
   context.log.firstInSlot.set(slot, message);
   // A validator heard at this height is not lagging: replays of its older messages earn no help.
-  noteHeightSeen(context, index, message.height);
+  noteHeightSeen(context, bytesToHex(message.signer), message.height);
   dispatch(context, message, index);
   return null;
 }
@@ -273,11 +295,24 @@ function dispatch(context: EngineContext, message: ConsensusMessage, index: numb
   }
 }
 
-/** Replays the buffered messages of the height just entered. */
+/**
+ * Replays the buffered messages of the height just entered. They were screened against the
+ * set known when they arrived, which may not have been this height's: each is checked again
+ * against the set in force now.
+ */
 export function replayBuffered(context: EngineContext): void {
   for (const height of [...context.future.keys()]) {
     if (height < context.height) context.forgetFuture(height);
   }
   const bucket = context.forgetFuture(context.height);
-  for (const { message, index } of bucket) receiveCurrent(context, message, index, true);
+  for (const { message } of bucket) {
+    // Refused as SET_CHANGED, which costs no one anything: the peer that delivered this
+    // message is long gone from the step that replays it.
+    const index = context.validators.indexOf(message.signer);
+    if (index === -1 || proposerRefusal(context.validators, message, index) !== null) {
+      context.drop('SET_CHANGED', `buffered under another validator set than height ${context.height}'s`);
+    } else {
+      receiveCurrent(context, message, index, true);
+    }
+  }
 }

@@ -1,3 +1,4 @@
+import { bytesEqual, bytesToHex } from '@autoledger/crypto';
 import type { EngineContext } from './context.ts';
 import { type ConsensusMessage, verifyConsensusMessageSignature } from './messages.ts';
 
@@ -12,15 +13,25 @@ import { type ConsensusMessage, verifyConsensusMessageSignature } from './messag
  * node never received.
  */
 
-export function noteHeightSeen(context: EngineContext, index: number, height: number): void {
-  if ((context.highestHeightSeen.get(index) ?? 0) >= height) return;
-  context.highestHeightSeen.set(index, height);
+/**
+ * Records the height a validator (by key, hex) was seen at. Power is counted in the set of the
+ * height being decided; a signer outside it counts nothing (sync is only a hint: what it
+ * fetches is checked against certificates). The map holds members of known sets only
+ * (`admitFuture` and `admitCurrent` screen signers first) and is pruned when the set changes.
+ */
+const EMPTY = new Uint8Array(0);
+
+export function noteHeightSeen(context: EngineContext, sender: string, height: number): void {
+  if ((context.highestHeightSeen.get(sender) ?? 0) >= height) return;
+  context.highestHeightSeen.set(sender, height);
   const ahead = [...context.highestHeightSeen.entries()]
     .filter(([, seen]) => seen > context.height)
     .sort(([, a], [, b]) => b - a);
   let power = 0;
   for (const [validator, seen] of ahead) {
-    power += context.powerOf(validator);
+    const index = context.validators.indexOfHex(validator);
+    if (index === -1) continue;
+    power += context.powerOf(index);
     if (power >= context.weakQuorumPower) {
       raiseSyncTarget(context, seen - 1, false);
       return;
@@ -71,24 +82,29 @@ export function maybeRequestSync(context: EngineContext): void {
 export function helpLaggingValidator(
   context: EngineContext,
   message: ConsensusMessage,
-  index: number,
 ): 'helped' | 'not needed' | 'bad signature' {
   const last = context.lastCommitted;
-  if (!context.isValidator || index === context.selfIndex || last === null) return 'not needed';
+  if (!context.isValidator || last === null) return 'not needed';
   if (last.certificate.height !== message.height) return 'not needed';
+  // Only a member of the set that decided that height is helped (a stranger's message costs
+  // no verification here), and never this validator itself.
+  if (!last.validators.has(message.signer) || bytesEqual(message.signer, context.options.self?.publicKey ?? EMPTY)) {
+    return 'not needed';
+  }
+  const sender = bytesToHex(message.signer);
   // Seen at a later height, the signer is not behind: this is a replay (by anyone connected)
   // of one of its old messages, and answering it would send a whole block on demand.
-  if ((context.highestHeightSeen.get(index) ?? 0) > message.height) return 'not needed';
+  if ((context.highestHeightSeen.get(sender) ?? 0) > message.height) return 'not needed';
   if (context.ticks - last.tick < Math.ceil(context.options.retransmitIntervalTicks / 2)) return 'not needed';
-  const sentTick = context.helpSentTick.get(index);
+  const sentTick = context.helpSentTick.get(sender);
   if (sentTick !== undefined && context.ticks - sentTick < context.options.retransmitIntervalTicks) {
     return 'not needed';
   }
   // The answer can be a whole block: only a genuine validator's own message earns it, or any
   // connected peer could make this validator send blocks on demand.
   if (!verifyConsensusMessageSignature(message)) return 'bad signature';
-  context.helpSentTick.set(index, context.ticks);
-  if (last.proposal !== null) context.sendTo(index, last.proposal);
+  context.helpSentTick.set(sender, context.ticks);
+  if (last.proposal !== null) context.sendTo(message.signer, last.proposal);
   for (const seal of last.certificate.seals) {
     const sealMessage: ConsensusMessage = {
       type: 'seal',
@@ -104,7 +120,20 @@ export function helpLaggingValidator(
       viewChanges: [],
       commits: [],
     };
-    context.sendTo(index, sealMessage);
+    context.sendTo(message.signer, sealMessage);
   }
   return 'helped';
+}
+
+/**
+ * Forgets what is kept per validator key (heights seen, help and verification rate limits) for
+ * keys outside the set just taken up, so that the maps stay bounded by the set's size however
+ * many validators came and went. (The future buffer's byte counts go with the buffer.)
+ */
+export function pruneDepartedValidators(context: EngineContext): void {
+  for (const map of [context.highestHeightSeen, context.helpSentTick, context.farFutureVerifiedTick]) {
+    for (const key of [...map.keys()]) {
+      if (context.validators.indexOfHex(key) === -1) map.delete(key);
+    }
+  }
 }

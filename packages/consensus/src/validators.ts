@@ -61,6 +61,11 @@ export class ValidatorSet {
     return this.#indexByKey.get(bytesToHex(publicKey)) ?? -1;
   }
 
+  /** `indexOf` for a key given in hex (lowercase, as bytesToHex writes it). */
+  indexOfHex(publicKeyHex: string): number {
+    return this.#indexByKey.get(publicKeyHex) ?? -1;
+  }
+
   has(publicKey: Uint8Array): boolean {
     return this.indexOf(publicKey) !== -1;
   }
