@@ -22,6 +22,9 @@ import type {
   OrderPage,
   OrderResult,
   PolicyResult,
+  ProposalListQuery,
+  ProposalPage,
+  ProposalResult,
   SubmitBatchEntry,
   TxSearchPage,
   TxSearchQuery,
@@ -80,6 +83,8 @@ export const CLIENT_METHOD_OF_RPC = {
   order_list: 'listOrders',
   policy_get: 'getPolicy',
   claim_get: 'getClaim',
+  gov_getProposal: 'getProposal',
+  gov_listProposals: 'listProposals',
   'rpc.discover': 'discover',
   subscribe: 'subscribe',
   unsubscribe: 'unsubscribe',
@@ -321,6 +326,11 @@ export class AutoledgerClient {
     return this.call('admin_setLogLevel', { level });
   }
 
+  /**
+   * The validator set in force at `height` (default: the latest), in set order, each with its
+   * operator. Heights up to the latest + the chain's validatorChangeDelay are known; a higher
+   * one is refused with NOT_FOUND (-32004, `data.maxHeight`).
+   */
   getValidators(params: { height?: number } = {}): Promise<ValidatorInfo[]> {
     return this.call('chain_getValidators', params);
   }
@@ -385,6 +395,19 @@ export class AutoledgerClient {
 
   getClaim(claimId: string, options: { prove?: boolean } = {}): Promise<ClaimResult> {
     return this.call('claim_get', { claimId, ...options });
+  }
+
+  /** A validator-set governance proposal (`gov-N`); an unknown one is refused with NOT_FOUND. */
+  getProposal(proposalId: string): Promise<ProposalResult> {
+    return this.call('gov_getProposal', { proposalId });
+  }
+
+  /**
+   * A page of governance proposals, oldest first, with the given status if any; pass the
+   * result's `next` as `after` for the next page.
+   */
+  listProposals(query: ProposalListQuery = {}): Promise<ProposalPage> {
+    return this.call('gov_listProposals', query);
   }
 
   /** The node's OpenRPC document. */

@@ -48,10 +48,59 @@ export interface ValidatorInfo {
   name: string;
   role: string;
   publicKey: string;
+  /** The account of the validator's consensus key. */
   address: string;
+  /** The libp2p peer id of the validator's key. */
   peerId: string;
   power: number;
+  /** The account that votes for this validator on governance proposals. */
+  operator: string;
   [extra: string]: unknown;
+}
+
+export type ProposalStatus = 'open' | 'approved' | 'rejected' | 'expired';
+
+/** `gov_getProposal`: a proposed change of the validator set and how its vote stands. */
+export interface ProposalResult {
+  proposalId: string;
+  action: 'add' | 'remove' | 'update';
+  /** The validator it adds, removes or updates. */
+  name: string;
+  /** What an addition or update sets; null where it leaves the value as it is. */
+  role: string | null;
+  publicKey: string | null;
+  power: number | null;
+  operator: string | null;
+  /** The account that proposed it, and the validator that account operates. */
+  proposedBy: string;
+  proposer: string;
+  status: ProposalStatus;
+  createdHeight: number;
+  createdAt: number;
+  expiresAt: number;
+  /** Names of the validators that approved it, and that rejected it. */
+  approvals: string[];
+  rejections: string[];
+  decidedHeight: number | null;
+  decidedAt: number | null;
+  /** Once approved: the first height whose validator set includes the change. */
+  effectiveHeight: number | null;
+  changeIndex: number | null;
+}
+
+/** `gov_listProposals` params. A type, so it passes as params as it is. */
+export type ProposalListQuery = {
+  status?: ProposalStatus;
+  /** Proposals per page: 1 to 1,000 (default 100). */
+  limit?: number;
+  /** The `next` of the previous page (a proposal id). */
+  after?: string;
+};
+
+export interface ProposalPage {
+  proposals: ProposalResult[];
+  /** The cursor of the next page (pass it as `after`); absent on the last page. */
+  next?: string;
 }
 
 export type SubmitBatchEntry = { ok: true; hash: string } | { ok: false; code: string; message: string; hash?: string };

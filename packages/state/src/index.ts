@@ -6,12 +6,14 @@ export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
 export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
 export {
   type GovernanceQueryRefusal,
+  genesisValidatorEntries,
   MAX_OPEN_PROPOSALS_PER_VALIDATOR,
   MAX_PROPOSAL_TTL_MS,
   MAX_VALIDATOR_CHANGE_DELAY,
   MAX_VALIDATOR_POWER,
   MAX_VALIDATORS,
   MIN_VALIDATORS,
+  PROPOSAL_QUERY_LIMITS,
   type ProposalJson,
   type ProposalPage,
   type ValidatorChangeJson,
@@ -49,7 +51,7 @@ export {
   MAX_ODOMETER_KM,
   MAX_TIME_MS,
 } from './limits.ts';
-export type { ChainParams } from './records.ts';
+export { type ChainParams, GOV_ACTIONS, PROPOSAL_STATUSES, type ProposalStatus } from './records.ts';
 export {
   type BundleVerdict,
   type RecordProof,

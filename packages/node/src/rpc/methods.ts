@@ -7,10 +7,20 @@
 
 import { decodeCommitCertificate } from '@autoledger/consensus';
 import { addressFromPublicKey, base64ToBytes, bytesToHex, hexToBytes } from '@autoledger/crypto';
-import { decodeTx, QUERY_LIMITS, type QueryRefusal, txToJson } from '@autoledger/state';
+import {
+  decodeTx,
+  type GovernanceQueryRefusal,
+  genesisValidatorEntries,
+  PROPOSAL_QUERY_LIMITS,
+  QUERY_LIMITS,
+  type QueryRefusal,
+  txToJson,
+  type ValidatorJson,
+} from '@autoledger/state';
 import { headerToJson, txHashOfCommitted } from '../chain/block.ts';
 import type { StoredReceipts } from '../chain/store.ts';
 import type { LogLevel } from '../log.ts';
+import { peerIdFromEd25519PublicKey } from '../p2p.ts';
 import { buildVehicleReport, certificateToJson } from '../report.ts';
 import type { RpcNodeContext } from './context.ts';
 import { RPC_ERRORS, type RpcContext, RpcError, type RpcMethod } from './jsonrpc.ts';
@@ -55,6 +65,19 @@ function queryError(refusal: QueryRefusal): RpcError {
   return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid param limit: ${refusal.message}`);
 }
 
+/** A governance query's refusal (the height's range is checked by the caller). */
+function governanceError(refusal: GovernanceQueryRefusal): RpcError {
+  if (refusal.code === 'BAD_CURSOR') return badCursor();
+  if (refusal.code === 'LIMIT_OUT_OF_RANGE') return invalidParams(`limit: ${refusal.message}`);
+  return new RpcError(RPC_ERRORS.INTERNAL_ERROR, refusal.message);
+}
+
+/**
+ * Peer ids of validator keys: deriving one hashes the key, and the same few keys are asked
+ * for on every chain_getValidators. Bounded: a key set that churns only costs recomputing.
+ */
+const MAX_CACHED_PEER_IDS = 1_024;
+
 /**
  * The cursor of tx_search by address: `<height>.<index>` of the last transaction served, both
  * decimal without leading zeros. Undefined for anything else.
@@ -85,6 +108,27 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
     if (!cache.has(height)) cache.set(height, await node.store.receipts(height));
     return cache.get(height);
   };
+
+  const peerIds = new Map<string, string>();
+  const peerIdOf = (publicKey: string): string => {
+    let peerId = peerIds.get(publicKey);
+    if (peerId === undefined) {
+      if (peerIds.size >= MAX_CACHED_PEER_IDS) peerIds.clear();
+      peerId = peerIdFromEd25519PublicKey(hexToBytes(publicKey));
+      peerIds.set(publicKey, peerId);
+    }
+    return peerId;
+  };
+  // The shape chain_getValidators has always answered, with the operator added.
+  const validatorEntry = (validator: ValidatorJson) => ({
+    name: validator.name,
+    role: validator.role,
+    publicKey: validator.publicKey,
+    address: validator.address,
+    peerId: peerIdOf(validator.publicKey),
+    power: validator.power,
+    operator: validator.operator,
+  });
 
   const handlers: Record<MethodName, Handler> = {
     node_status: () => {
@@ -140,15 +184,26 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       genesis: node.chain.json,
     }),
 
-    chain_getValidators: () =>
-      node.chain.validatorInfo.map((info) => ({
-        name: info.name,
-        role: info.role,
-        publicKey: bytesToHex(info.publicKey),
-        address: addressFromPublicKey(info.publicKey),
-        peerId: info.peerId,
-        power: info.power,
-      })),
+    chain_getValidators: async (params) => {
+      const height = params.height as number | undefined;
+      const set = await node.ledger.validatorSetAt(height);
+      if (set.ok) return set.validators.map(validatorEntry);
+      if (set.code === 'HEIGHT_OUT_OF_RANGE') {
+        // Like a block above the head: nothing known there (yet). The answer names the
+        // highest height that is.
+        const maxHeight = node.ledger.height + node.ledger.params.validatorChangeDelay;
+        throw new RpcError(RPC_ERRORS.NOT_FOUND, `validator set at height ${height} not found: ${set.message}`, {
+          maxHeight,
+        });
+      }
+      if (set.code === 'NO_GOVERNANCE') {
+        // A state written before governance: its set is the genesis set at every height.
+        return genesisValidatorEntries(node.chain.genesis).map((entry) =>
+          validatorEntry({ ...entry, address: addressFromPublicKey(hexToBytes(entry.publicKey)) }),
+        );
+      }
+      throw governanceError(set);
+    },
 
     consensus_getEvidence: (params) =>
       node.evidence.list({
@@ -414,6 +469,22 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       const claim = await node.ledger.getClaim(params.claimId as string, { prove: params.prove === true });
       if (!claim) throw notFound('claim');
       return claim;
+    },
+
+    gov_getProposal: async (params) => {
+      const proposal = await node.ledger.getProposal(params.proposalId as string);
+      if (proposal === null) throw notFound(`proposal ${params.proposalId as string}`);
+      return proposal;
+    },
+
+    gov_listProposals: async (params) => {
+      const page = await node.ledger.listProposals({
+        status: params.status as string | undefined,
+        limit: (params.limit as number | undefined) ?? PROPOSAL_QUERY_LIMITS.default,
+        after: params.after as string | undefined,
+      });
+      if (!page.ok) throw governanceError(page);
+      return { proposals: page.proposals, ...(page.next !== undefined ? { next: page.next } : {}) };
     },
 
     admin_setLogLevel: (params) => {

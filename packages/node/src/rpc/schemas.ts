@@ -4,7 +4,14 @@
 // promises and what the server accepts cannot drift apart. Handlers keep only the checks a
 // schema cannot express (a VIN's letters are here; cursors are opaque and parsed by the query).
 
-import { ID_PATTERN as ID_SYNTAX, QUERY_LIMITS, VIN_SYNTAX } from '@autoledger/state';
+import {
+  GOV_ACTIONS,
+  ID_PATTERN as ID_SYNTAX,
+  PROPOSAL_QUERY_LIMITS,
+  PROPOSAL_STATUSES,
+  QUERY_LIMITS,
+  VIN_SYNTAX,
+} from '@autoledger/state';
 import type { JsonSchema } from '../schemas/validate.ts';
 import type { ParamSpec, RpcErrorSpec, RpcExample, Scope } from './jsonrpc.ts';
 
@@ -218,9 +225,35 @@ const validatorSchema = object(
     address,
     peerId: { type: 'string' },
     power: { type: 'integer', minimum: 1 },
+    operator: address,
   },
-  ['name', 'role', 'publicKey', 'address', 'peerId', 'power'],
+  ['name', 'role', 'publicKey', 'address', 'peerId', 'power', 'operator'],
 );
+/** A proposal id as the chain numbers them: gov-1, gov-2, … */
+const PROPOSAL_ID_PATTERN = '^gov-[1-9][0-9]{0,14}$';
+const proposalId: JsonSchema = { type: 'string', pattern: PROPOSAL_ID_PATTERN };
+const proposalSchema = object({
+  proposalId,
+  action: { enum: [...GOV_ACTIONS] },
+  name: { type: 'string' },
+  // What an addition or update sets; null where the proposal leaves it unchanged (a removal: all).
+  role: nullable({ type: 'string' }),
+  publicKey: nullable(hex(32)),
+  power: nullable({ type: 'integer', minimum: 1 }),
+  operator: nullable(address),
+  proposedBy: address,
+  proposer: { type: 'string' },
+  status: { enum: [...PROPOSAL_STATUSES] },
+  createdHeight: positiveHeight,
+  createdAt: time,
+  expiresAt: time,
+  approvals: arrayOf({ type: 'string' }),
+  rejections: arrayOf({ type: 'string' }),
+  decidedHeight: nullable(positiveHeight),
+  decidedAt: nullable(time),
+  effectiveHeight: nullable(positiveHeight),
+  changeIndex: nullable(count),
+});
 const pageOf = (key: string, items: JsonSchema): JsonSchema => ({
   type: 'object',
   properties: { [key]: arrayOf(items), next: { type: 'string', minLength: 1, maxLength: MAX_CURSOR_LENGTH } },
@@ -388,11 +421,12 @@ export const METHOD_SCHEMAS = {
     ],
   },
   chain_getValidators: {
-    summary: 'The validator set from genesis.',
+    summary:
+      'The validator set in force at a height (the set that signs that block), in set order (leaders rotate over it), each validator with its operator (the account that votes for it on governance proposals). Heights up to the latest + validatorChangeDelay are known (approved changes take effect that many blocks later); a higher one is not found (-32004, data.maxHeight the highest known).',
     scope: 'read',
-    params: [],
+    params: [param('height', 'block height (default: the latest)', height, false)],
     result: { name: 'validators', schema: arrayOf(validatorSchema) },
-    errors: [],
+    errors: [INVALID_PARAMS, NOT_FOUND],
     examples: [
       {
         name: 'one validator',
@@ -407,6 +441,25 @@ export const METHOD_SCHEMAS = {
               address: EXAMPLE_ADDRESS,
               peerId: '12D3KooWExample',
               power: 1,
+              operator: EXAMPLE_ADDRESS,
+            },
+          ],
+        },
+      },
+      {
+        name: 'the genesis set',
+        params: [{ name: 'height', value: 0 }],
+        result: {
+          name: 'validators',
+          value: [
+            {
+              name: 'dealer-1',
+              role: 'dealer',
+              publicKey: EXAMPLE_HASH,
+              address: EXAMPLE_ADDRESS,
+              peerId: '12D3KooWExample',
+              power: 1,
+              operator: EXAMPLE_ADDRESS,
             },
           ],
         },
@@ -954,6 +1007,68 @@ export const METHOD_SCHEMAS = {
             status: 'filed',
           },
         },
+      },
+    ],
+  },
+  gov_getProposal: {
+    summary:
+      'A validator-set governance proposal (gov.propose): the change it asks for, its status (open, approved, rejected, expired), the validators that approved and rejected it, and, once approved, the height its change takes effect.',
+    scope: 'read',
+    params: [param('proposalId', 'proposal id (gov-N)', id)],
+    result: { name: 'proposal', schema: proposalSchema },
+    errors: [INVALID_PARAMS, NOT_FOUND],
+    examples: [
+      {
+        name: 'an approved addition',
+        params: [{ name: 'proposalId', value: 'gov-1' }],
+        result: {
+          name: 'proposal',
+          value: {
+            proposalId: 'gov-1',
+            action: 'add',
+            name: 'dealer-3',
+            role: 'dealer',
+            publicKey: EXAMPLE_HASH,
+            power: 1,
+            operator: EXAMPLE_ADDRESS,
+            proposedBy: EXAMPLE_ADDRESS,
+            proposer: 'regulator-1',
+            status: 'approved',
+            createdHeight: 40,
+            createdAt: 1767225600000,
+            expiresAt: 1767830400000,
+            approvals: ['regulator-1', 'dealer-1', 'dealer-2'],
+            rejections: [],
+            decidedHeight: 42,
+            decidedAt: 1767225602000,
+            effectiveHeight: 44,
+            changeIndex: 0,
+          },
+        },
+      },
+    ],
+  },
+  gov_listProposals: {
+    summary:
+      'Validator-set governance proposals, oldest first, with the given status if any, a page at a time: next, when present, is the after of the next page.',
+    scope: 'read',
+    params: [
+      param('status', 'only proposals with this status', { enum: [...PROPOSAL_STATUSES] }, false),
+      limitParam(PROPOSAL_QUERY_LIMITS),
+      param(
+        'after',
+        'continue after this proposal id: the next of the previous page (a malformed one is refused with -32602)',
+        { type: 'string', minLength: 1, maxLength: MAX_CURSOR_LENGTH },
+        false,
+      ),
+    ],
+    result: { name: 'proposals', schema: pageOf('proposals', proposalSchema) },
+    errors: [INVALID_PARAMS],
+    examples: [
+      {
+        name: 'none open',
+        params: [{ name: 'status', value: 'open' }],
+        result: { name: 'proposals', value: { proposals: [] } },
       },
     ],
   },
