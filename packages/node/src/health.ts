@@ -1,7 +1,5 @@
 // A node's health: in sync, and within reach of a quorum of voting power (GET /health).
 
-import type { ChainGenesis } from './genesis.ts';
-
 export interface NodeHealth {
   healthy: boolean;
   details: {
@@ -15,7 +13,9 @@ export interface NodeHealth {
 
 /** Healthy when in sync and connected to enough validators to reach a quorum. */
 export function nodeHealth(from: {
-  chain: ChainGenesis;
+  /** The validators deciding the next height (they change with governance). */
+  validators: readonly { peerId: string; power: number }[];
+  quorumPower: number;
   p2p: { readonly peerId: string; connectedPeers(): readonly string[] };
   syncing: boolean;
   height: number;
@@ -23,16 +23,16 @@ export function nodeHealth(from: {
   const connected = new Set(from.p2p.connectedPeers());
   const self = from.p2p.peerId;
   // Voting power within reach: connected validators, and this node if it is one.
-  const reachablePower = from.chain.validatorInfo
+  const reachablePower = from.validators
     .filter((info) => info.peerId === self || connected.has(info.peerId))
     .reduce((sum, info) => sum + info.power, 0);
-  const quorumPower = from.chain.validators.quorumPower;
+  const quorumPower = from.quorumPower;
   return {
     healthy: !from.syncing && reachablePower >= quorumPower,
     details: {
       height: from.height,
       syncing: from.syncing,
-      connectedValidators: from.chain.validatorInfo.filter((info) => connected.has(info.peerId)).length,
+      connectedValidators: from.validators.filter((info) => connected.has(info.peerId)).length,
       reachablePower,
       quorumPower,
     },

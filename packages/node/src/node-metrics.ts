@@ -2,7 +2,6 @@
 // time, and the commit latency of the transactions its clients submitted.
 
 import type { CommittedBlock } from './chain/executor.ts';
-import type { ChainGenesis } from './genesis.ts';
 import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 
 export interface NodeMetrics {
@@ -45,8 +44,10 @@ export function createNodeMetrics(build: { version: string; chainId: string; mon
 
 /** What the gauges read, at scrape time. */
 export interface GaugeSources {
-  chain: ChainGenesis;
-  isValidator: boolean;
+  /** Whether this node is in the set deciding the next height (governance may change it). */
+  isValidator(): boolean;
+  /** The quorum of the set deciding the next height. */
+  quorumPower(): number;
   height(): number;
   view(): number;
   mempool: { readonly size: number; readonly bytes: number; readonly signaturesVerified: number };
@@ -108,17 +109,13 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
     from.evidenceStored(),
   );
   registry.gauge('autoledger_syncing', '1 while the node is catching up', () => (from.syncing() ? 1 : 0));
-  registry.gauge('autoledger_validator', '1 on a validator, 0 on an observer', () => (from.isValidator ? 1 : 0));
+  registry.gauge('autoledger_validator', '1 on a validator, 0 on an observer', () => (from.isValidator() ? 1 : 0));
   registry.gauge(
     'autoledger_reachable_voting_power',
     'Voting power of this node and the validators it is connected to',
     () => from.reachablePower(),
   );
-  registry.gauge(
-    'autoledger_quorum_voting_power',
-    'Voting power needed for a quorum (2f+1)',
-    () => from.chain.validators.quorumPower,
-  );
+  registry.gauge('autoledger_quorum_voting_power', 'Voting power needed for a quorum (2f+1)', () => from.quorumPower());
 }
 
 /**

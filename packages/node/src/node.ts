@@ -4,9 +4,9 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { ConsensusEngine } from '@autoledger/consensus';
-import { bytesToHex, Signer } from '@autoledger/crypto';
+import { bytesToHex, hexToBytes, Signer } from '@autoledger/crypto';
 import { KeyFileError, readKeyFile } from '@autoledger/crypto/keyfile';
-import { initGenesisState, Ledger } from '@autoledger/state';
+import { genesisValidatorEntries, initGenesisState, Ledger } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
@@ -14,6 +14,7 @@ import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
+import { ValidatorSchedule } from './chain/validator-schedule.ts';
 import { type NodeConfig, parseHostPort, resolveHomePath } from './config.ts';
 import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
 import { type NodeHealth, nodeHealth } from './health.ts';
@@ -66,8 +67,9 @@ export class AutoledgerNode {
   readonly home: string;
   readonly log: Logger;
   readonly chain: ChainGenesis;
-  readonly isValidator: boolean;
   readonly metrics: NodeMetrics;
+  /** The validator set of every height, following governance (chain/validator-schedule.ts). */
+  readonly validators: ValidatorSchedule;
   #kv!: LevelKV;
   #store!: ChainStore;
   #evidence!: EvidenceLog;
@@ -84,6 +86,10 @@ export class AutoledgerNode {
   #secretKey: Uint8Array;
   #publicKey: Uint8Array;
   #relay!: TransactionRelay;
+  /** hex(public key) → peer id of every other validator of the known heights; kept current. */
+  readonly #peerIdOfValidator = new Map<string, string>();
+  /** Peer id → power of the validators deciding the next height; kept current. */
+  readonly #validatorPower = new Map<string, number>();
   readonly #commitLatency: CommitLatency;
   #started = false;
 
@@ -103,7 +109,13 @@ export class AutoledgerNode {
     );
     this.#secretKey = key.secretKey;
     this.#publicKey = key.publicKey;
-    this.isValidator = this.chain.validators.has(key.publicKey);
+    this.validators = new ValidatorSchedule(
+      genesisValidatorEntries(this.chain.genesis).map((entry) => ({
+        ...entry,
+        publicKey: hexToBytes(entry.publicKey),
+      })),
+      this.chain.genesis.params.validatorChangeDelay,
+    );
     this.log = logger.child({ node: config.moniker });
     this.metrics = createNodeMetrics({
       version: VERSION,
@@ -115,6 +127,16 @@ export class AutoledgerNode {
 
   get publicKey(): Uint8Array {
     return this.#publicKey;
+  }
+
+  /**
+   * Whether this node's key is in the set deciding the next height. It changes with
+   * governance: a node whose key is added starts to vote at the change's effective height, one
+   * removed (or rotated out) goes on as an observer.
+   */
+  get isValidator(): boolean {
+    const self = bytesToHex(this.#publicKey);
+    return this.validators.current.some((member) => member.publicKeyHex === self);
   }
 
   /** Equivocation evidence this validator proved, kept on disk (bounded). */
@@ -156,12 +178,13 @@ export class AutoledgerNode {
 
   /** Name of the validator that leads the height and view being decided (validators only). */
   currentProposer(): string | null {
-    if (!this.#engine) return null;
-    const proposer = this.chain.validators.proposer(this.#engine.height, this.#engine.view);
-    return (
-      this.chain.validatorInfo.find((info) => bytesToHex(info.publicKey) === bytesToHex(proposer.publicKey))?.name ??
-      null
-    );
+    if (!this.#engine || !this.isValidator) return null;
+    const members = this.validators.membersAt(this.#engine.height);
+    if (members === undefined) return null;
+    const set = this.validators.at(this.#engine.height);
+    return set === undefined
+      ? null
+      : (members[set.proposerIndex(this.#engine.height, this.#engine.view)]?.name ?? null);
   }
 
   get rpc(): RpcServer | undefined {
@@ -200,6 +223,7 @@ export class AutoledgerNode {
     if (this.#ledger.chainId !== chain.genesis.chainId) {
       throw new Error(`the data directory holds chain ${this.#ledger.chainId}, not ${chain.genesis.chainId}`);
     }
+    await this.validators.load(this.#ledger);
     head = await this.#store.head();
     if ((head?.height ?? 0) !== this.#ledger.height) {
       throw new Error(
@@ -222,6 +246,7 @@ export class AutoledgerNode {
       },
       {
         validators: chain.validators,
+        validatorsAt: (height) => this.validators.at(height),
         kv: this.#kv,
         store: this.#store,
         ledger: this.#ledger,
@@ -232,13 +257,15 @@ export class AutoledgerNode {
       },
     );
 
-    const validatorPeerIds = new Set(chain.validatorInfo.map((info) => info.peerId));
+    // First of the commit listeners: the schedule must know a block's changes before consensus,
+    // sync or the gater hear of the block.
+    this.#executor.onBlockCommitted((committed) => this.validators.afterCommit(this.#ledger, committed));
     this.#p2p = new P2PHost({
       chainId: chain.genesis.chainId,
       secretKey: this.#secretKey,
       listen: config.p2p.listen,
       peers: config.p2p.peers,
-      allowedPeerIds: new Set([...validatorPeerIds, ...config.p2p.observers]),
+      allowedPeerIds: this.#allowedPeerIds(),
       maxFrameBytes: config.p2p.maxFrameBytes,
       logger: this.log,
     });
@@ -247,9 +274,9 @@ export class AutoledgerNode {
       executor: this.#executor,
       store: this.#store,
       logger: this.log,
-      validatorPower: new Map(chain.validatorInfo.map((info) => [info.peerId, info.power])),
-      weakQuorumPower: chain.validators.weakQuorumPower,
+      validatorPower: this.#validatorPower,
       validators: chain.validators,
+      validatorsAt: (height) => this.validators.at(height),
       chainId: chain.genesis.chainId,
     });
     // The one commit event (the executor's), followed part by part, in this order.
@@ -276,6 +303,7 @@ export class AutoledgerNode {
     this.#executor.onBlockCommitted((committed) => {
       if (this.#rpc) publishCommitted(this.#rpc, committed);
     });
+    // Each validator-set change is proven while the block approving it is the head, for reports.
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
@@ -283,7 +311,7 @@ export class AutoledgerNode {
       p2p: this.#p2p,
       mempool: this.#mempool,
       admission: this.#admission,
-      validatorPeerIds: chain.validatorInfo.map((info) => info.peerId),
+      validatorPeerIds: () => [...this.#peerIdOfValidator.values()],
       isSyncing: () => this.#sync.syncing,
       maxTracked: config.mempool.maxTxs * 2,
       logger: this.log,
@@ -291,13 +319,11 @@ export class AutoledgerNode {
     this.#p2p.onMessage('txs', (from, payload) => void this.#relay.receive(from, payload));
     await this.#p2p.start();
 
-    if (this.isValidator) {
-      const selfPeerId = this.#p2p.peerId;
-      const peerIdOfValidator = new Map(
-        chain.validatorInfo
-          .filter((info) => info.peerId !== selfPeerId)
-          .map((info) => [bytesToHex(info.publicKey), info.peerId]),
-      );
+    this.#followValidatorSet();
+    this.validators.onAdvance(() => this.#followValidatorSet());
+    // Every node with a key runs the engine: an observer's follows commits and signs nothing,
+    // and starts to vote at the height governance adds its key (no restart).
+    {
       const persistence = new ConsensusPersistence(this.#kv, this.#store);
       const persisted = await persistence.load();
       const signer = new Signer(this.#secretKey);
@@ -305,6 +331,7 @@ export class AutoledgerNode {
         {
           chainId: chain.genesis.chainId,
           validators: chain.validators,
+          validatorsAt: (height) => this.validators.at(height),
           self: { publicKey: this.#publicKey, sign: (message) => signer.sign(message) },
           hashBlock: hashBlockBytes,
           timeoutBaseTicks: config.consensus.timeoutBaseTicks,
@@ -330,7 +357,7 @@ export class AutoledgerNode {
           p2p: this.#p2p,
           persistence,
           mempool: this.#mempool,
-          peerIdOfValidator,
+          peerIdOfValidator: this.#peerIdOfValidator,
           logger: this.log,
           onSyncNeeded: (height) => this.#sync.request(height),
           onViewChange: () => this.metrics.viewChanges.inc(),
@@ -343,8 +370,8 @@ export class AutoledgerNode {
       this.#driver.start();
     }
     registerNodeGauges(this.metrics.registry, {
-      chain,
-      isValidator: this.isValidator,
+      isValidator: () => this.isValidator,
+      quorumPower: () => this.validators.at(this.#executor.head.height + 1)?.quorumPower ?? 0,
       height: () => this.#executor.head.height,
       view: () => this.#engine?.view ?? 0,
       mempool: this.#mempool,
@@ -442,7 +469,8 @@ export class AutoledgerNode {
   /** Healthy when in sync and connected to enough validators to reach a quorum. */
   health(): NodeHealth {
     return nodeHealth({
-      chain: this.chain,
+      validators: this.validators.current,
+      quorumPower: this.validators.at(this.#executor.head.height + 1)?.quorumPower ?? 0,
       p2p: this.#p2p,
       syncing: this.#sync.syncing,
       height: this.#executor.head.height,
@@ -452,6 +480,37 @@ export class AutoledgerNode {
   /** Admits transactions from a client; what is admitted is relayed to the validators in batches. */
   submitTxs(txs: readonly Uint8Array[]): Promise<AdmitResult[]> {
     return this.#admission.submit(txs, 'client');
+  }
+
+  /** Peer ids allowed to connect: the validators of the known heights and the configured observers. */
+  #allowedPeerIds(): Set<string> {
+    return new Set([...this.validators.activeMembers().map((member) => member.peerId), ...this.config.p2p.observers]);
+  }
+
+  /**
+   * After each block: consensus messages, relayed transactions and sync's vouching follow the
+   * validators of the heights now known, the gater admits newcomers and drops the departed,
+   * and an engine waiting for the next height's set is told it is known.
+   */
+  #followValidatorSet(): void {
+    const active = this.validators.activeMembers();
+    const self = bytesToHex(this.#publicKey);
+    const peers = active.filter((member) => member.publicKeyHex !== self);
+    const changed =
+      peers.length !== this.#peerIdOfValidator.size ||
+      peers.some((member) => this.#peerIdOfValidator.get(member.publicKeyHex) !== member.peerId);
+    if (changed) {
+      this.#peerIdOfValidator.clear();
+      for (const member of peers) this.#peerIdOfValidator.set(member.publicKeyHex, member.peerId);
+      this.#p2p.setAllowedPeerIds(this.#allowedPeerIds());
+      this.log.info('validator_set_followed', {
+        validators: active.map((member) => member.name),
+        knownThrough: this.validators.knownThrough,
+      });
+    }
+    this.#validatorPower.clear();
+    for (const member of this.validators.current) this.#validatorPower.set(member.peerId, member.power);
+    this.#driver?.validatorsAdvanced();
   }
 
   #onAdmitted(bytes: Uint8Array, result: Extract<AdmitResult, { ok: true }>, source: AdmissionSource): void {

@@ -48,7 +48,10 @@ export interface P2POptions {
   listen: readonly string[];
   /** Multiaddrs ending in /p2p/<peer id> that the node keeps connected, redialling with back-off. */
   peers: readonly string[];
-  /** Every peer id allowed to connect (validators and configured observers). */
+  /**
+   * Every peer id allowed to connect (validators and configured observers) at start;
+   * `setAllowedPeerIds` replaces it as the validator set changes.
+   */
   allowedPeerIds: ReadonlySet<string>;
   maxFrameBytes: number;
   /**
@@ -163,6 +166,7 @@ export class P2PHost {
   /** Penalty points per peer, as of `at` (they decay from there). */
   readonly #penalties = new Map<string, { points: number; at: number }>();
   readonly #bannedUntil = new Map<string, number>();
+  #allowedPeerIds: ReadonlySet<string>;
   /** Penalties and bans by reason, for the metrics. */
   readonly penaltiesByReason = new Map<string, number>();
   readonly bansByReason = new Map<string, number>();
@@ -198,6 +202,7 @@ export class P2PHost {
     // A queue must always be able to hold the largest frame, or such frames could never leave.
     merged.maxQueuedBytesPerPeer = Math.max(merged.maxQueuedBytesPerPeer, merged.maxFrameBytes + 5);
     this.#options = merged;
+    this.#allowedPeerIds = options.allowedPeerIds;
     this.#log = options.logger.child({ component: 'p2p' });
     this.#wireProtocol = `/autoledger/${options.chainId}/wire/1.0.0`;
     this.#syncProtocol = `/autoledger/${options.chainId}/sync/1.0.0`;
@@ -237,9 +242,29 @@ export class P2PHost {
     this.#disconnectHandlers.push(handler);
   }
 
+  /**
+   * Replaces who may connect, live: the gater admits the newcomers at once, and connections to
+   * peers no longer allowed (a removed validator, a rotated-out key) are closed now rather
+   * than at their next reconnect.
+   */
+  setAllowedPeerIds(allowed: ReadonlySet<string>): void {
+    const removed = [...this.#allowedPeerIds].filter((id) => !allowed.has(id));
+    this.#allowedPeerIds = allowed;
+    if (removed.length > 0) this.#log.info('peers_no_longer_allowed', { peers: removed });
+    const node = this.#libp2p;
+    if (node === undefined) return;
+    for (const id of removed) {
+      clearTimeout(this.#redialTimers.get(id));
+      this.#redialTimers.delete(id);
+      const link = this.#links.get(id);
+      if (link !== undefined) this.#closeLink(id, link);
+      void node.hangUp(peerIdFromString(id)).catch(() => {});
+    }
+  }
+
   #isAllowed(peerId: PeerId): boolean {
     const id = peerId.toString();
-    if (!this.#options.allowedPeerIds.has(id)) return false;
+    if (!this.#allowedPeerIds.has(id)) return false;
     const until = this.#bannedUntil.get(id);
     return until === undefined || until <= Date.now();
   }
@@ -580,7 +605,7 @@ export class P2PHost {
         : Math.max(0, previous.points - ((now - previous.at) / 1000) * this.#options.penaltyDecayPerSecond);
     const total = decayed + points;
     this.#penalties.set(peerId, { points: total, at: now });
-    if (this.#penalties.size > 4 * Math.max(16, this.#options.allowedPeerIds.size)) this.#forgetSmallPenalties(now);
+    if (this.#penalties.size > 4 * Math.max(16, this.#allowedPeerIds.size)) this.#forgetSmallPenalties(now);
     this.#log.debug('peer_penalised', { peer: peerId, points, total, reason, detail });
     if (total < this.#options.banThreshold) return;
     this.#penalties.delete(peerId);

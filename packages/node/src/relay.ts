@@ -27,8 +27,8 @@ export interface TransactionRelayDependencies {
   p2p: Pick<P2PHost, 'broadcast' | 'penalise' | 'peerId'>;
   mempool: Pick<Mempool, 'get'>;
   admission: Pick<Admission, 'submit'>;
-  /** Peer ids of every validator of the chain (this node's own is skipped). */
-  validatorPeerIds: readonly string[];
+  /** Peer ids of the validators deciding the next heights (this node's own is skipped). */
+  validatorPeerIds(): readonly string[];
   /** True while the node catches up: state-dependent refusals are then not the sender's fault. */
   isSyncing(): boolean;
   /** How many relayed transactions are tracked for retries before the record starts over. */
@@ -134,7 +134,7 @@ export class TransactionRelay {
     this.#deps.p2p.broadcast(
       'txs',
       batch,
-      this.#deps.validatorPeerIds.filter((peer) => peer !== self),
+      this.#deps.validatorPeerIds().filter((peer) => peer !== self),
     );
   }
 }

@@ -183,7 +183,6 @@ function syncDeps(node: ChainNode, network: SyncNetwork, applied: number[]) {
     store: node.store,
     logger: silentLogger,
     validatorPower: new Map(genesis.validatorInfo.map((info) => [info.peerId, info.power])),
-    weakQuorumPower: genesis.validators.weakQuorumPower,
     validators: genesis.validators,
     chainId: CHAIN_ID,
   };

@@ -38,7 +38,10 @@ export interface DriverDependencies {
   p2p: P2PHost;
   persistence: ConsensusPersistence;
   mempool: Mempool;
-  /** hex(validator public key) → libp2p peer id, for every validator but this node. */
+  /**
+   * hex(validator public key) → libp2p peer id, for every validator of the known heights but
+   * this node; the node keeps it current as the set changes.
+   */
   peerIdOfValidator: ReadonlyMap<string, string>;
   logger: Logger;
   onSyncNeeded(targetHeight: number): void;
@@ -161,6 +164,14 @@ export class ConsensusDriver {
   synced(height: number, blockHash: Uint8Array, certificate: CommitCertificate): void {
     this.#lastCommitAt = performance.now();
     this.#enqueue({ input: { type: 'synced', height, blockHash, certificate } });
+  }
+
+  /**
+   * Called after the validator schedule followed a block: an engine waiting for the set of its
+   * height may go on now.
+   */
+  validatorsAdvanced(): void {
+    if (this.#deps.engine.awaitingValidators !== null) this.#enqueue({ input: { type: 'validatorsKnown' } });
   }
 
   /** Called when a transaction enters the mempool: a waiting leader may propose now. */

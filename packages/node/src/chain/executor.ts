@@ -81,7 +81,7 @@ export class Executor {
   readonly #chainId: string;
   readonly #genesisHash: Uint8Array;
   readonly #genesisTime: number;
-  readonly #validators: ValidatorSet;
+  readonly #validatorsAt: (height: number) => ValidatorSet | undefined;
   readonly #kv: LevelKV;
   readonly #store: ChainStore;
   readonly #ledger: Ledger;
@@ -101,7 +101,13 @@ export class Executor {
   constructor(
     options: { chainId: string; genesisHash: Uint8Array; genesisTime: number; limits: BlockLimits },
     deps: {
+      /** The genesis set: the set of every height when `validatorsAt` is not given. */
       validators: ValidatorSet;
+      /**
+       * The set in force at a height (ValidatorSchedule.at); this node always knows it for its
+       * head and the height above, which are all the executor asks about.
+       */
+      validatorsAt?: (height: number) => ValidatorSet | undefined;
       kv: LevelKV;
       store: ChainStore;
       ledger: Ledger;
@@ -117,7 +123,8 @@ export class Executor {
     this.#genesisHash = options.genesisHash;
     this.#genesisTime = options.genesisTime;
     this.#limits = options.limits;
-    this.#validators = deps.validators;
+    const fixed = deps.validators;
+    this.#validatorsAt = deps.validatorsAt ?? (() => fixed);
     this.#kv = deps.kv;
     this.#store = deps.store;
     this.#ledger = deps.ledger;
@@ -264,7 +271,11 @@ export class Executor {
     if (!bytesEqual(header.parentHash, this.#head.hash))
       return invalid('WRONG_PARENT', 'the parent hash is not the head');
     if (header.view > maxView) return invalid('WRONG_VIEW', `view ${header.view} is ahead of ${maxView}`);
-    if (!bytesEqual(this.#validators.proposer(header.height, header.view).publicKey, header.proposer)) {
+    const validators = this.#validatorsAt(header.height);
+    if (
+      validators === undefined ||
+      !bytesEqual(validators.proposer(header.height, header.view).publicKey, header.proposer)
+    ) {
       return invalid('WRONG_PROPOSER', `not the proposer of height ${header.height} view ${header.view}`);
     }
     if (header.time <= this.#head.time)
@@ -317,7 +328,9 @@ export class Executor {
     }
     try {
       const certificate = decodeCommitCertificate(block.lastCertificate);
-      const verdict = verifyCommitCertificate(certificate, this.#head.hash, this.#validators, this.#chainId);
+      const validators = this.#validatorsAt(header.height - 1);
+      if (validators === undefined) return { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: 'unknown set' };
+      const verdict = verifyCommitCertificate(certificate, this.#head.hash, validators, this.#chainId);
       if (certificate.height !== header.height - 1 || !verdict.ok) {
         return { valid: false, code: 'BAD_LAST_CERTIFICATE', reason: verdict.ok ? 'wrong height' : verdict.message };
       }
@@ -410,7 +423,10 @@ export class Executor {
       if (block.header.height <= this.#head.height) return undefined; // already have it
       if (block.header.height !== this.#head.height + 1)
         return { error: `sync block ${block.header.height} is not next` };
-      const verdict = verifyCommitCertificate(certificate, block.hash, this.#validators, this.#chainId);
+      // Checked against the set of the block's own height: the one that had to seal it.
+      const validators = this.#validatorsAt(block.header.height);
+      if (validators === undefined) return { error: `the validator set of height ${block.header.height} is unknown` };
+      const verdict = verifyCommitCertificate(certificate, block.hash, validators, this.#chainId);
       if (!verdict.ok || certificate.height !== block.header.height) {
         return {
           error: `sync block ${block.header.height} has an invalid certificate: ${verdict.ok ? 'height' : verdict.message}`,

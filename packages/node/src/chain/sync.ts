@@ -61,8 +61,7 @@ export class SyncManager {
   readonly #store: ChainStore;
   readonly #log: Logger;
   readonly #validatorPower: ReadonlyMap<string, number>;
-  readonly #weakQuorumPower: number;
-  readonly #validators: ValidatorSet;
+  readonly #validatorsAt: (height: number) => ValidatorSet | undefined;
   readonly #chainId: string;
   readonly #peerHeights = new Map<string, number>();
   #targetHeight = 0;
@@ -77,11 +76,19 @@ export class SyncManager {
       executor: Executor;
       store: ChainStore;
       logger: Logger;
-      /** Voting power by validator peer id, and the power that always includes an honest validator. */
+      /**
+       * Voting power by peer id of the validators deciding the next height. The node keeps
+       * this map current as the validator set changes.
+       */
       validatorPower: ReadonlyMap<string, number>;
-      weakQuorumPower: number;
-      /** For the cheap certificate check before a synced block is decoded. */
+      /** The genesis set: the set of every height when `validatorsAt` is not given. */
       validators: ValidatorSet;
+      /**
+       * The set in force at a height (ValidatorSchedule.at), for the certificate check before a
+       * synced block is decoded: the node knows it up to its head plus the change delay, and
+       * blocks are fetched in order, so the next one's set is always known.
+       */
+      validatorsAt?: (height: number) => ValidatorSet | undefined;
       chainId: string;
     },
   ) {
@@ -91,8 +98,8 @@ export class SyncManager {
     this.#store = deps.store;
     this.#log = deps.logger.child({ component: 'sync' });
     this.#validatorPower = deps.validatorPower;
-    this.#weakQuorumPower = deps.weakQuorumPower;
-    this.#validators = deps.validators;
+    const fixed = deps.validators;
+    this.#validatorsAt = deps.validatorsAt ?? (() => fixed);
     this.#chainId = deps.chainId;
   }
 
@@ -112,9 +119,11 @@ export class SyncManager {
       .sort((a, b) => b[1] - a[1]);
     let power = 0;
     let vouched = 0;
+    // The power that always includes an honest validator, in the set deciding the next height.
+    const weakQuorumPower = this.#validatorsAt(this.#executor.head.height + 1)?.weakQuorumPower ?? 1;
     for (const [peer, height] of claims) {
       power += this.#validatorPower.get(peer) ?? 0;
-      if (power >= this.#weakQuorumPower) {
+      if (power >= weakQuorumPower) {
         vouched = height;
         break;
       }
@@ -230,7 +239,9 @@ export class SyncManager {
     certificateBytes: Uint8Array,
     expectedHeight: number,
   ): string | 'known' | undefined {
-    if (certificateBytes.length > 1024 + this.#validators.size * MAX_CERTIFICATE_BYTES_PER_VALIDATOR)
+    const validators = this.#validatorsAt(expectedHeight);
+    if (validators === undefined) return `the validator set of height ${expectedHeight} is not known yet`;
+    if (certificateBytes.length > 1024 + validators.size * MAX_CERTIFICATE_BYTES_PER_VALIDATOR)
       return 'certificate too large';
     const header = headerBytesOfBlock(block);
     if (header === undefined) return 'not a block';
@@ -243,7 +254,7 @@ export class SyncManager {
     // Consensus may have committed the height while the response travelled.
     if (certificate.height < expectedHeight) return 'known';
     if (certificate.height !== expectedHeight) return `certificate for height ${certificate.height}`;
-    const verdict = verifyCommitCertificate(certificate, sha256(header), this.#validators, this.#chainId);
+    const verdict = verifyCommitCertificate(certificate, sha256(header), validators, this.#chainId);
     return verdict.ok ? undefined : `invalid certificate: ${verdict.code}: ${verdict.message}`;
   }
 
