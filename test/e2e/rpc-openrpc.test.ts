@@ -2,11 +2,14 @@
 // own validator (@open-rpc/schema-utils-js), it lists exactly the methods the node serves,
 // the params it documents are the params the node accepts (every example's params pass), and
 // every method's real answer — called on a devnet holding a vehicle, an order, a policy, a
-// claim and a pending transaction — conforms to the method's result schema (ajv).
+// claim, a governance proposal and a pending transaction — conforms to the method's result
+// schema (ajv).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AutoledgerClient, type OpenRpcDocument } from '@autoledger/client';
+import { bytesToHex } from '@autoledger/crypto';
+import { newNamedKey } from '@autoledger/crypto/keyfile';
 import { encodeTxBody, signTx } from '@autoledger/state';
 import { validateOpenRPCDocument } from '@open-rpc/schema-utils-js';
 import { Ajv } from 'ajv';
@@ -72,6 +75,7 @@ async function sign(key: DevnetKey, kind: string, fields: Record<string, unknown
 let orderId = '';
 let policyId = '';
 let claimId = '';
+let proposalId = '';
 let registerHash = '';
 let dealer: DevnetKey;
 let alice: DevnetKey;
@@ -117,7 +121,19 @@ test.before(async () => {
     incidentHash: 'c'.repeat(64),
   });
   claimId = claim.claimId as string;
-  assert.ok(orderId && policyId && claimId, 'the fixtures committed');
+  // The devnet's one validator (dealer-1) proposes a regulator's validator. Without a
+  // regulator in the set to approve it, it stays open.
+  const proposed = await submitAndWait(sdk, dealer, 'gov.propose', {
+    action: 'add',
+    name: 'regulator-2',
+    role: 'regulator',
+    publicKey: bytesToHex(newNamedKey('regulator-2').publicKey),
+    power: 1,
+    operator: devnetKey(devnet.dir, 'regulator-1').address,
+  });
+  assert.is(proposed.code, 'ok', proposed.error);
+  proposalId = proposed.events.find((event) => event.type === 'gov.propose')?.attributes.proposalId as string;
+  assert.ok(orderId && policyId && claimId && proposalId, 'the fixtures committed');
   document = await sdk.discover();
 });
 
@@ -180,7 +196,22 @@ test("every method's real answers conform to its result schema", async () => {
   assert.ok(block.txs.length >= 0);
   const genesis = (await call('chain_getGenesis')) as { genesisHash: string };
   assert.is(genesis.genesisHash, ((await sdk.nodeStatus()) as { genesisHash: string }).genesisHash);
-  await call('chain_getValidators');
+  const validators = (await call('chain_getValidators')) as { name: string; operator: string }[];
+  assert.equal(
+    validators.map((validator) => [validator.name, validator.operator]),
+    [['dealer-1', dealer.address]],
+  );
+  await call('chain_getValidators', { height: 0 });
+  const proposal = (await call('gov_getProposal', { proposalId })) as { status: string; name: string };
+  assert.equal([proposal.status, proposal.name], ['open', 'regulator-2']);
+  const proposals = (await call('gov_listProposals', { status: 'open', limit: 1 })) as {
+    proposals: { proposalId: string }[];
+  };
+  assert.equal(
+    proposals.proposals.map((entry) => entry.proposalId),
+    [proposalId],
+  );
+  await call('gov_listProposals', {});
   await call('consensus_getEvidence');
   const consensus = (await call('consensus_getState')) as {
     validator: boolean;

@@ -105,9 +105,10 @@ export interface ProposalPage {
 
 export type SubmitBatchEntry = { ok: true; hash: string } | { ok: false; code: string; message: string; hash?: string };
 
+/** An event of a receipt, as tx_get and chain_getBlockResults answer it (e.g. gov.propose with its proposalId). */
 export interface TxEventJson {
-  kind: string;
-  [field: string]: unknown;
+  type: string;
+  attributes: Record<string, string>;
 }
 
 export interface TxStatus {

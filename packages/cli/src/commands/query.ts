@@ -1,5 +1,5 @@
-import { isVinSyntax } from '@autoledger/state';
-import type { Command } from 'commander';
+import { isVinSyntax, PROPOSAL_QUERY_LIMITS, PROPOSAL_STATUSES } from '@autoledger/state';
+import { type Command, Option } from 'commander';
 import { CliError } from '../errors.ts';
 import { type GlobalOptions, resolveAddress, resolveHome, resolveRpc, resolveToken } from '../home.ts';
 import { humanView, jsonReplacer, print } from '../output.ts';
@@ -19,6 +19,27 @@ function normaliseVin(vin: string): string {
 }
 
 export { normaliseVin };
+
+function parseHeight(value: string, flag: string): number {
+  if (!/^(0|[1-9]\d{0,15})$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new CliError('INVALID_HEIGHT', `${flag} "${value}" is not a block height (0, 1, 2, …)`);
+  return Number(value);
+}
+
+function parseLimit(value: string, max: number): number {
+  const limit = Number(value);
+  if (!/^[1-9]\d{0,6}$/.test(value) || limit > max)
+    throw new CliError('INVALID_ARGUMENT', `--limit "${value}" must be a whole number from 1 to ${max}`);
+  return limit;
+}
+
+const PROPOSAL_ID = /^gov-[1-9][0-9]{0,14}$/;
+
+export function checkProposalId(value: string, flag: string): string {
+  if (!PROPOSAL_ID.test(value))
+    throw new CliError('INVALID_ARGUMENT', `${flag} "${value}" is not a proposal id (gov-1, gov-2, …)`);
+  return value;
+}
 
 export function registerQueryCommands(program: Command): void {
   const query = program.command('query').description('read from a node over JSON-RPC');
@@ -41,8 +62,34 @@ export function registerQueryCommands(program: Command): void {
     });
   query
     .command('validators')
-    .description('the validator set')
-    .action(() => run('chain_getValidators', {}));
+    .description('the validator set in force at a height (default: the latest), in set order, with operators')
+    .option('--height <height>', 'the set that signs this block (up to the latest + validatorChangeDelay)')
+    .action((options: { height?: string }) =>
+      run(
+        'chain_getValidators',
+        options.height === undefined ? {} : { height: parseHeight(options.height, '--height') },
+      ),
+    );
+  query
+    .command('proposals')
+    .description('validator-set governance proposals, oldest first')
+    .addOption(new Option('--status <status>', 'only proposals with this status').choices([...PROPOSAL_STATUSES]))
+    .option(
+      '--limit <n>',
+      `at most this many (default ${PROPOSAL_QUERY_LIMITS.default}, at most ${PROPOSAL_QUERY_LIMITS.max})`,
+    )
+    .option('--after <proposalId>', 'continue after this proposal (the next of the previous page)')
+    .action((options: { status?: string; limit?: string; after?: string }) => {
+      const params: Record<string, unknown> = {};
+      if (options.status) params.status = options.status;
+      if (options.limit) params.limit = parseLimit(options.limit, PROPOSAL_QUERY_LIMITS.max);
+      if (options.after) params.after = checkProposalId(options.after, '--after');
+      return run('gov_listProposals', params);
+    });
+  query
+    .command('proposal <proposalId>')
+    .description('a validator-set governance proposal and how its vote stands')
+    .action((proposalId: string) => run('gov_getProposal', { proposalId: checkProposalId(proposalId, 'proposal id') }));
   query
     .command('account <address>')
     .description('an account, by address or key name')

@@ -1,23 +1,34 @@
 // `autoledger tx <group> <action>`: one subcommand per transaction kind, generated from the
 // state machine's registry so that the CLI can never drift from what the chain accepts.
 // Flags are the kind's fields in kebab-case; amounts are decimal units, times ISO-8601 or a
-// duration from now, and address flags take an address or a key name.
+// duration from now, address flags take an address, a key name or a key file, and public-key
+// flags 64 hex characters, a key name or a key file.
 
-import { bytesToBase64, isHex, Signer } from '@autoledger/crypto';
+import { existsSync } from 'node:fs';
+import { bytesToBase64, bytesToHex, isAddress, isHex, Signer } from '@autoledger/crypto';
+import { readPublicKeyFile } from '@autoledger/crypto/keyfile';
 import { encodeTxBody, type FieldType, signTx, TX_KINDS, type TxKindSpec } from '@autoledger/state';
 import { type Command, Option } from 'commander';
 import { CliError } from '../errors.ts';
+import { resolvePublicKey } from '../genesis.ts';
 import { type GlobalOptions, loadSigningKey, resolveAddress, resolveHome } from '../home.ts';
 import { print } from '../output.ts';
+import type { RpcClient } from '../rpc-client.ts';
 import { formatAmount, parseAmount, parseDuration, parseTime } from '../units.ts';
-import { clientFor, normaliseVin } from './query.ts';
+import { checkProposalId, clientFor, normaliseVin } from './query.ts';
 
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }
 
-function describeType(type: FieldType): string {
+/** Fields named so carry an ed25519 public key (wire type `hash`), not a digest. */
+const PUBLIC_KEY_FIELDS = new Set(['publicKey']);
+/** Fields named so carry a governance proposal id. */
+const PROPOSAL_ID_FIELDS = new Set(['proposalId']);
+
+function describeType(type: FieldType, field = ''): string {
   if (typeof type === 'object') return type.enum.join('|');
+  if (PUBLIC_KEY_FIELDS.has(field)) return '64 hex characters, a key name or a key file';
   switch (type) {
     case 'amount':
       return 'amount in currency units, e.g. 25000.00';
@@ -26,7 +37,7 @@ function describeType(type: FieldType): string {
     case 'duration':
       return 'duration, e.g. 72h';
     case 'address':
-      return 'address or key name';
+      return 'address, key name or key file';
     case 'hash':
       return '64 hex characters';
     default:
@@ -48,8 +59,20 @@ function cliDescription(description: string): string {
   );
 }
 
+/** An address flag: an address, a key name in the key store, or a key file's path. */
+function resolveAccount(home: string, value: string, flag: string): string {
+  if (isAddress(value) || !existsSync(value)) return resolveAddress(home, value, flag);
+  try {
+    return readPublicKeyFile(value).address;
+  } catch (error) {
+    throw new CliError('INVALID_ADDRESS', `${flag}: ${value} is not a key file (${(error as Error).message})`);
+  }
+}
+
 /** Converts one flag value to the field value the state machine expects. */
-export function convertField(home: string, type: FieldType, value: string, flag: string): unknown {
+export function convertField(home: string, type: FieldType, value: string, flag: string, field = ''): unknown {
+  if (PUBLIC_KEY_FIELDS.has(field) && type === 'hash') return bytesToHex(resolvePublicKey(home, value, flag));
+  if (PROPOSAL_ID_FIELDS.has(field)) return checkProposalId(value, flag);
   if (typeof type === 'object') {
     if (!type.enum.includes(value))
       throw new CliError('INVALID_ARGUMENT', `${flag} must be one of ${type.enum.join(', ')}`);
@@ -57,7 +80,7 @@ export function convertField(home: string, type: FieldType, value: string, flag:
   }
   switch (type) {
     case 'address':
-      return resolveAddress(home, value, flag);
+      return resolveAccount(home, value, flag);
     case 'amount':
       return parseAmount(value, flag);
     case 'time':
@@ -110,6 +133,49 @@ async function waitForReceipt(program: Command, hash: string, timeoutMs: number)
   }
 }
 
+interface ReceiptEvent {
+  type?: string;
+  attributes?: Record<string, string>;
+}
+
+/**
+ * What a governance receipt tells the person who sent it: the id of the proposal it opened,
+ * and how the vote stands (with the height an approved change takes effect).
+ */
+export function governanceNotes(events: readonly unknown[]): string[] {
+  const notes: string[] = [];
+  for (const event of events as ReceiptEvent[]) {
+    const attributes = event?.attributes ?? {};
+    if (event?.type === 'gov.propose') notes.push(`proposalId ${attributes.proposalId}`);
+    if (event?.type === 'gov.approve' || event?.type === 'gov.reject') {
+      notes.push(
+        `${attributes.proposalId} ${attributes.status}: approvals ${attributes.approvalPower}, rejections ${attributes.rejectionPower} of power ${attributes.totalPower}`,
+      );
+    }
+    if (event?.type === 'gov.approved') notes.push(`effective at height ${attributes.effectiveHeight}`);
+  }
+  return notes;
+}
+
+/**
+ * Checks the node can answer before a transaction is signed, where the failure would
+ * otherwise only show in a failed receipt: a vote names an open proposal.
+ */
+async function preflight(client: RpcClient, spec: TxKindSpec, fields: Record<string, unknown>): Promise<void> {
+  if (spec.name !== 'gov.approve' && spec.name !== 'gov.reject') return;
+  const proposalId = fields.proposalId as string;
+  const proposal = await client.call<{ status: string }>('gov_getProposal', { proposalId }).catch((error) => {
+    if ((error as CliError).code === 'NOT_FOUND') throw new CliError('NOT_FOUND', `no proposal ${proposalId}`);
+    throw error;
+  });
+  if (proposal.status !== 'open') {
+    throw new CliError(
+      'PROPOSAL_NOT_OPEN',
+      `proposal ${proposalId} is ${proposal.status}: only an open one takes votes`,
+    );
+  }
+}
+
 async function submitKind(program: Command, spec: TxKindSpec, options: Record<string, unknown>): Promise<void> {
   const globals = program.opts<GlobalOptions>();
   const home = resolveHome(globals);
@@ -125,9 +191,10 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
       }
       continue;
     }
-    fields[field.name] = convertField(home, field.type, String(raw), `--${kebab(field.name)}`);
+    fields[field.name] = convertField(home, field.type, String(raw), `--${kebab(field.name)}`, field.name);
   }
   const client = clientFor(program);
+  await preflight(client, spec, fields);
   const status = await client.call<{ chainId: string }>('node_status');
   const account = await client
     .call<{ nonce: number; pendingNonce?: number }>('account_get', { address: key.address })
@@ -149,7 +216,15 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
     );
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'INVALID_TRANSACTION';
-    throw new CliError(code, `invalid ${spec.name}: ${(error as Error).message}`);
+    // The state machine names the field ("role: required to add"); a person typed its flag.
+    const field = (error as { field?: string }).field;
+    const message = (error as Error).message;
+    const flagged =
+      field !== undefined && message.startsWith(`${field}:`)
+        ? `--${kebab(field)}${message.slice(field.length)}`
+        : message;
+    // Refused before anything was signed or sent: a usage error (exit 2), whatever the code.
+    throw new CliError(code, `invalid ${spec.name}: ${flagged}`, {}, 2);
   }
   // The human output repeats the money this transaction moves, in the units the user typed.
   const amounts = spec.fields
@@ -176,7 +251,12 @@ async function submitKind(program: Command, spec: TxKindSpec, options: Record<st
     ...(policyId ? { policyId } : {}),
     ...(claimId ? { claimId } : {}),
   };
-  const ids = [orderId && `orderId ${orderId}`, policyId && `policyId ${policyId}`, claimId && `claimId ${claimId}`]
+  const ids = [
+    orderId && `orderId ${orderId}`,
+    policyId && `policyId ${policyId}`,
+    claimId && `claimId ${claimId}`,
+    ...governanceNotes(events),
+  ]
     .filter(Boolean)
     .join(', ');
   if (code !== 'ok') {
@@ -209,8 +289,10 @@ export function registerTxCommands(program: Command): void {
         command.addOption(new Option(`--no-${kebab(field.name)}`, `${description} (no)`));
         continue;
       }
-      const flag = `--${kebab(field.name)} <${typeof field.type === 'object' ? 'value' : field.type}>`;
-      const option = new Option(flag, `${cliDescription(field.description)} (${describeType(field.type)})`);
+      const placeholder =
+        typeof field.type === 'object' ? 'value' : PUBLIC_KEY_FIELDS.has(field.name) ? 'key' : field.type;
+      const flag = `--${kebab(field.name)} <${placeholder}>`;
+      const option = new Option(flag, `${cliDescription(field.description)} (${describeType(field.type, field.name)})`);
       if (typeof field.type === 'object') option.choices(field.type.enum);
       if (field.optional) command.addOption(option);
       else command.addOption(option.makeOptionMandatory());
