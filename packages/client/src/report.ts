@@ -6,13 +6,35 @@
 //
 // A report is checked in this order, cheapest first: the genesis parses and hashes to the
 // report's genesisHash (the buyer compares that hash with the one the consortium publishes);
-// the block header decodes and belongs to the chain; its commit certificate carries seals of
-// a quorum of the genesis validators over sha256(header); every record proof verifies against
-// the header's state root, the history is complete and the facts agree with the record.
+// the block header decodes and belongs to the chain; the chain of validator-set changes is
+// walked from the genesis set (below); the block's commit certificate carries seals of a
+// quorum of the validators in force at its height over sha256(header); the governance record
+// and every record proof verify against the header's state root, the history is complete and
+// the facts agree with the record.
+//
+// The validator chain: link n proves change n (the record gov/change/<n>) with a Merkle proof
+// against the state root of the block that approved it, that block's header and its commit
+// certificate. The set in force at that block does not include change n yet (a change takes
+// effect validatorChangeDelay ≥ 1 blocks after its approval) and every change in force there
+// has a smaller index, so walking the links in index order always gives the set that must
+// have signed it: the genesis set with every verified change whose effective height is at
+// most the block's height applied in index order (replaced in place, appended, or removed,
+// as the state machine does). The report's governance record counts the changes, so a node
+// cannot leave one out. A report made before governance carries neither and is checked
+// against the genesis set.
 
 import { type CommitCertificate, ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
-import { base64ToBytes, bytesToHex, hexToBytes, isHex, readVarint, sha256, utf8ToBytes } from '@autoledger/crypto';
-import { parseGenesis, type VehicleFacts, verifyVehicleProofBundle } from '@autoledger/state';
+import {
+  base64ToBytes,
+  bytesToHex,
+  bytesToUtf8,
+  hexToBytes,
+  isHex,
+  readVarint,
+  sha256,
+  utf8ToBytes,
+} from '@autoledger/crypto';
+import { parseGenesis, type VehicleFacts, verifyRecordProof, verifyVehicleProofBundle } from '@autoledger/state';
 
 export const VEHICLE_REPORT_FORMAT = 'autoledger-vehicle-report/1';
 
@@ -21,12 +43,15 @@ export interface VerifiedReport {
   chainId: string;
   height: number;
   blockTime: number;
-  /** Validators whose seals verified, and how many validators the genesis names. */
+  /** Validators whose seals verified, and how many validators are in force at the report's height. */
   signers: number;
   validators: number;
+  /** Names of the signers, from the set in force. */
   signerNames: string[];
-  /** Every genesis validator's name, in genesis order. */
+  /** Every name of the set in force at the report's height, in set order (genesis order, additions after). */
   validatorNames: string[];
+  /** Validator-set changes walked from genesis; null for a report made before governance (checked against the genesis set). */
+  validatorSetChanges: number | null;
   /** The hash of the genesis the report was checked against (hex). */
   genesisHash: string;
 }
@@ -151,7 +176,8 @@ function certificateFromJson(json: unknown): CommitCertificate {
 
 /**
  * Verifies a report against a genesis document, offline. Pure and total: never throws; every
- * failure names what failed (WRONG_GENESIS, BAD_CERTIFICATE, PROOF_INVALID, INCONSISTENT, ...).
+ * failure names what failed (WRONG_GENESIS, BAD_VALIDATOR_CHAIN, BAD_CERTIFICATE,
+ * PROOF_INVALID, INCONSISTENT, ...).
  */
 export function verifyVehicleReport(report: unknown, genesisJson: unknown): ReportVerdict {
   try {
@@ -183,6 +209,8 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
     block?: { header?: unknown };
     certificate?: unknown;
     proofs?: unknown;
+    governance?: unknown;
+    validatorChain?: unknown;
   } | null;
   if (typeof report !== 'object' || report === null || report.format !== VEHICLE_REPORT_FORMAT) {
     throw new ReportCheckError('MALFORMED_REPORT', `not an ${VEHICLE_REPORT_FORMAT} document`);
@@ -215,7 +243,19 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
   if (header.chainId !== chainId) {
     throw new ReportCheckError('WRONG_CHAIN', `the block belongs to chain ${header.chainId}`);
   }
-  const verdict = verifyCommitCertificate(certificate, blockHash, validators, chainId);
+  const genesisSet: SetMember[] = genesis.validators.map((validator) => ({
+    name: validator.name,
+    publicKey: validator.publicKey.toLowerCase(),
+    power: validator.power,
+  }));
+  const changes = walkValidatorChain(report, genesisSet, chainId, header.height);
+  const inForce = changes === null ? genesisSet : setInForceAt(genesisSet, changes, header.height);
+  const verdict = verifyCommitCertificate(
+    certificate,
+    blockHash,
+    changes === null ? validators : validatorSetOf(inForce),
+    chainId,
+  );
   if (!verdict.ok) {
     throw new ReportCheckError(
       'BAD_CERTIFICATE',
@@ -224,6 +264,12 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
   }
   if (certificate.height !== header.height) {
     throw new ReportCheckError('BAD_CERTIFICATE', 'the certificate is for another height');
+  }
+  if (changes !== null && !verifyRecordProof(report.governance, header.stateRoot)) {
+    throw new ReportCheckError(
+      'BAD_VALIDATOR_CHAIN',
+      "the governance record's proof (the number of validator-set changes) does not verify against the block's state root",
+    );
   }
   const proofs = report.proofs as { height?: unknown; vin?: unknown } | null | undefined;
   if (typeof proofs !== 'object' || proofs === null) {
@@ -246,11 +292,186 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
     height: header.height,
     blockTime: header.time,
     signers: verdict.signers,
-    validators: genesis.validators.length,
-    signerNames: genesis.validators
-      .filter((validator) => signerKeys.has(validator.publicKey.toLowerCase()))
-      .map((validator) => validator.name),
-    validatorNames: genesis.validators.map((validator) => validator.name),
+    validators: inForce.length,
+    signerNames: inForce.filter((member) => signerKeys.has(member.publicKey)).map((member) => member.name),
+    validatorNames: inForce.map((member) => member.name),
+    validatorSetChanges: changes === null ? null : changes.length,
     genesisHash,
   };
+}
+
+// ---- the chain of validator-set changes --------------------------------------------------
+
+/** The record keys the report proves (the state machine's system/governance and gov/change/<n>). */
+const GOVERNANCE_KEY = 'system/governance';
+const validatorChangeKey = (index: number): string => `gov/change/${index}`;
+/** The most links a report may carry: far more changes than a consortium makes, and a bound on the walk. */
+const MAX_VALIDATOR_CHAIN_LINKS = 10_000;
+
+interface SetMember {
+  name: string;
+  /** Lowercase hex. */
+  publicKey: string;
+  power: number;
+}
+
+interface ProvenChange {
+  index: number;
+  name: string;
+  after: SetMember | null;
+  approvedHeight: number;
+  effectiveHeight: number;
+}
+
+const isHeight = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+function parseJsonObject(valueHex: unknown): Record<string, unknown> | undefined {
+  if (typeof valueHex !== 'string' || !isHex(valueHex)) return undefined;
+  try {
+    const json: unknown = JSON.parse(bytesToUtf8(hexToBytes(valueHex)));
+    return typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A well-formed change record, or undefined: `after` null exactly for a removal, approval before effect. */
+function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
+  const json = parseJsonObject(valueHex);
+  if (json === undefined) return undefined;
+  const { index, proposalId, action, name, after, approvedHeight, effectiveHeight } = json;
+  if (!isHeight(index) || typeof proposalId !== 'string' || typeof name !== 'string') return undefined;
+  if (action !== 'add' && action !== 'remove' && action !== 'update') return undefined;
+  if (!isHeight(approvedHeight) || !isHeight(effectiveHeight) || effectiveHeight <= approvedHeight) return undefined;
+  if (action === 'remove') {
+    return after === null ? { index, name, after: null, approvedHeight, effectiveHeight } : undefined;
+  }
+  if (typeof after !== 'object' || after === null || Array.isArray(after)) return undefined;
+  const member = after as Record<string, unknown>;
+  if (member.name !== name || typeof member.publicKey !== 'string' || !isHex(member.publicKey, 32)) return undefined;
+  if (!Number.isSafeInteger(member.power) || (member.power as number) < 1) return undefined;
+  return {
+    index,
+    name,
+    after: { name, publicKey: member.publicKey.toLowerCase(), power: member.power as number },
+    approvedHeight,
+    effectiveHeight,
+  };
+}
+
+/** The governance record's `changes`; 0 when the record is proven absent (a state from before governance). */
+function parseGovernanceChanges(valueHex: unknown): number | undefined {
+  if (valueHex === null) return 0;
+  const changes = parseJsonObject(valueHex)?.changes;
+  return isHeight(changes) ? changes : undefined;
+}
+
+/** The set in force at `height`: the genesis set with every change effective by then, in index order. */
+function setInForceAt(genesis: readonly SetMember[], changes: readonly ProvenChange[], height: number): SetMember[] {
+  let set = [...genesis];
+  for (const { name, after, effectiveHeight } of changes) {
+    if (effectiveHeight > height) continue;
+    if (after === null) {
+      set = set.filter((member) => member.name !== name);
+      continue;
+    }
+    const position = set.findIndex((member) => member.name === name);
+    set = position === -1 ? [...set, after] : set.map((member, at) => (at === position ? after : member));
+  }
+  return set;
+}
+
+function validatorSetOf(members: readonly SetMember[]): ValidatorSet {
+  try {
+    return new ValidatorSet(
+      members.map((member) => ({ publicKey: hexToBytes(member.publicKey), power: member.power })),
+    );
+  } catch (error) {
+    throw new ReportCheckError(
+      'BAD_VALIDATOR_CHAIN',
+      `the validators in force do not form a set: ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * The report's changes, each proven, or null for a report without a chain. The count is the
+ * governance record's (whose proof is checked once the report's block is).
+ */
+function walkValidatorChain(
+  report: { governance?: unknown; validatorChain?: unknown },
+  genesisSet: readonly SetMember[],
+  chainId: string,
+  reportHeight: number,
+): ProvenChange[] | null {
+  if (report.governance === undefined && report.validatorChain === undefined) return null;
+  const bad = (why: string) => new ReportCheckError('BAD_VALIDATOR_CHAIN', why);
+  const governance = report.governance as { key?: unknown; value?: unknown } | null | undefined;
+  if (governance?.key !== GOVERNANCE_KEY) {
+    throw bad('the report does not prove the governance record (how many validator-set changes there were)');
+  }
+  const count = parseGovernanceChanges(governance.value);
+  if (count === undefined) throw bad('the governance record is malformed');
+  const links = report.validatorChain;
+  if (!Array.isArray(links)) throw bad('validatorChain is not a list');
+  if (count > MAX_VALIDATOR_CHAIN_LINKS) throw bad(`${count} validator-set changes is beyond any real chain`);
+  if (links.length !== count) {
+    throw bad(`the report carries ${links.length} validator-set changes, its ledger state counts ${count}`);
+  }
+  const changes: ProvenChange[] = [];
+  for (const [index, link] of links.entries()) {
+    changes.push(verifyValidatorLink(link, index, changes, genesisSet, chainId, reportHeight));
+  }
+  return changes;
+}
+
+function verifyValidatorLink(
+  input: unknown,
+  index: number,
+  previous: readonly ProvenChange[],
+  genesisSet: readonly SetMember[],
+  chainId: string,
+  reportHeight: number,
+): ProvenChange {
+  const bad = (why: string) => new ReportCheckError('BAD_VALIDATOR_CHAIN', `validator-set change ${index}: ${why}`);
+  const link = input as { index?: unknown; header?: unknown; certificate?: unknown; record?: unknown } | null;
+  if (typeof link !== 'object' || link === null) throw bad('the link is not an object');
+  if (link.index !== index) throw bad(`the link names change ${String(link.index)} (links go in index order)`);
+  if (typeof link.header !== 'string') throw bad('the link has no block header');
+  let headerBytes: Uint8Array;
+  let header: DecodedHeader;
+  let certificate: CommitCertificate;
+  try {
+    headerBytes = base64ToBytes(link.header);
+    header = decodeHeader(headerBytes);
+    certificate = certificateFromJson(link.certificate);
+  } catch (error) {
+    throw bad(`the block header or certificate is malformed: ${(error as Error).message}`);
+  }
+  if (header.chainId !== chainId) throw bad(`the block belongs to chain ${header.chainId}`);
+  const record = link.record as { key?: unknown; value?: unknown } | null | undefined;
+  if (record?.key !== validatorChangeKey(index)) throw bad(`the link does not prove ${validatorChangeKey(index)}`);
+  const change = parseValidatorChange(record.value);
+  if (change === undefined || change.index !== index) throw bad('the proven record is not a well-formed change');
+  if (change.approvedHeight !== header.height) {
+    throw bad(`the change was approved at height ${change.approvedHeight}, the link's block is ${header.height}`);
+  }
+  if (change.approvedHeight > reportHeight) throw bad(`approved after the report's height ${reportHeight}`);
+  const last = previous.at(-1);
+  if (last !== undefined && change.approvedHeight < last.approvedHeight)
+    throw bad('approved before the change before it');
+  if (certificate.height !== header.height) throw bad('the certificate is for another height');
+  if (!verifyRecordProof(record, header.stateRoot)) {
+    throw bad(`the record's proof does not verify against the state root of block ${header.height}`);
+  }
+  const signers = validatorSetOf(setInForceAt(genesisSet, previous, header.height));
+  const verdict = verifyCommitCertificate(certificate, sha256(headerBytes), signers, chainId);
+  if (!verdict.ok) {
+    throw bad(
+      `the certificate of block ${header.height} is not a quorum of the validators in force there: ${verdict.message}`,
+    );
+  }
+  return change;
 }

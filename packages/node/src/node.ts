@@ -14,6 +14,7 @@ import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
+import { ValidatorChain } from './chain/validator-chain.ts';
 import { ValidatorSchedule } from './chain/validator-schedule.ts';
 import { type NodeConfig, parseHostPort, resolveHomePath } from './config.ts';
 import { type ChainGenesis, loadGenesisFile } from './genesis.ts';
@@ -304,6 +305,9 @@ export class AutoledgerNode {
       if (this.#rpc) publishCommitted(this.#rpc, committed);
     });
     // Each validator-set change is proven while the block approving it is the head, for reports.
+    const validatorChain = new ValidatorChain({ ledger: this.#ledger, store: this.#store, logger: this.log });
+    await validatorChain.recover();
+    this.#executor.onBlockCommitted((committed) => validatorChain.afterCommit(committed));
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));

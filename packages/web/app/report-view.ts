@@ -59,6 +59,8 @@ const REASONS: Record<string, string> = {
   WRONG_CHAIN: 'The report belongs to another chain than this genesis.',
   WRONG_GENESIS: 'The report was made on a chain with a different genesis (another consortium or validator set).',
   BAD_CERTIFICATE: 'The validators’ signatures do not prove the block the report rests on.',
+  BAD_VALIDATOR_CHAIN:
+    'The report does not prove how the validator set changed since the genesis, so it cannot show who had to sign it.',
   ROOT_MISMATCH: 'The proofs were made for another state than the signed block.',
   PROOF_INVALID: 'A record in the report does not match the committed ledger: it was altered.',
   INCONSISTENT: 'The report leaves out or contradicts records of the ledger.',
@@ -70,7 +72,12 @@ export function reasonText(code: string): string {
 }
 
 function validatorsLine(report: VerifiedReport): string {
-  return `${report.signers} of ${report.validators} validators (${report.signerNames.join(', ')})`;
+  const changes = report.validatorSetChanges ?? 0;
+  const since =
+    changes === 0
+      ? ''
+      : `, the set in force after ${changes} proven change${changes === 1 ? '' : 's'} since the genesis`;
+  return `${report.signers} of ${report.validators} validators (${report.signerNames.join(', ')}${since})`;
 }
 
 function genesisLine(report: VerifiedReport | undefined, genesisHash: string | undefined): HTMLElement {

@@ -43,6 +43,11 @@ export function describeVerifiedReport(verified: VerifiedReport): string {
     `  history entries: ${facts.history.length} (complete)`,
     `verified at height ${verified.height} by ${verified.signers} of ${verified.validators} validators (${verified.signerNames.join(', ')}; block time ${new Date(verified.blockTime).toISOString()})`,
   ];
+  // The signers are checked against the set in force at that height, reached from the genesis
+  // set through every proven validator-set change.
+  if (verified.validatorSetChanges) {
+    lines.push(`  validator set: ${verified.validatorSetChanges} change(s) since the genesis, each proven`);
+  }
   return lines.join('\n');
 }
 

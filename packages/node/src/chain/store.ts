@@ -21,6 +21,8 @@ const TAG = {
   evidence: 9,
   /** (signer address, height, index) → transaction hash: an account's transactions, oldest first. */
   signerTx: 10,
+  /** Change index → the link that proves that validator-set change (see validator-chain.ts). */
+  validatorLink: 11,
 } as const;
 
 function key(tag: number, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -213,6 +215,15 @@ export class ChainStore {
       });
     }
     return found;
+  }
+
+  /** The stored link of validator-set change `index` (JSON, see validator-chain.ts). */
+  async validatorLink(index: number): Promise<Uint8Array | undefined> {
+    return this.#kv.get(key(TAG.validatorLink, heightBytes(index)));
+  }
+
+  async putValidatorLink(index: number, link: Uint8Array): Promise<void> {
+    await this.#kv.batchDurable([{ type: 'put', key: key(TAG.validatorLink, heightBytes(index)), value: link }]);
   }
 
   async votedBlockHashes(): Promise<Uint8Array[]> {
