@@ -878,6 +878,16 @@ export const METHOD_SCHEMAS = {
           block: object({ height: positiveHeight, hash, time, header: { type: 'string' }, headerJson: headerSchema }),
           certificate: certificateSchema,
           proofs: { type: 'object' },
+          // The validator set in force at the block, proven from genesis (chain/validator-chain.ts).
+          governance: { type: 'object', description: 'system/governance proven against the block state root' },
+          validatorChain: arrayOf(
+            object({
+              index: count,
+              header: { type: 'string' },
+              certificate: certificateSchema,
+              record: { type: 'object' },
+            }),
+          ),
         },
         ['format', 'chainId', 'genesisHash', 'vin', 'block', 'certificate', 'proofs'],
       ),
