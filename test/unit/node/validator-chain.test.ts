@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyVehicleReport as clientVerify } from '@autoledger/client';
-import { type CommitSeal, commitSealPayload } from '@autoledger/consensus';
+import { type CommitSeal, commitSealPayload, ValidatorSet } from '@autoledger/consensus';
 import { base64ToBytes, bytesToHex, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { encodeTxBody, initGenesisState, Ledger, signTx } from '@autoledger/state';
 import { test } from 'uvu';
@@ -68,6 +68,13 @@ function sealersAt(height: number): string[] {
   return ['regulator', 'dealer', 'insurer-rotated', 'service'];
 }
 
+/** The set in force at `height`, in set order (leaders rotate over it). */
+function setAt(height: number): ValidatorSet {
+  return new ValidatorSet(
+    sealersAt(height).map((name) => ({ publicKey: (signers.get(name) as Signer).publicKey, power: 1 })),
+  );
+}
+
 function seal(name: string, height: number, blockHash: Uint8Array): CommitSeal {
   const signer = signers.get(name) as Signer;
   return { validator: signer.publicKey, signature: signer.sign(commitSealPayload(CHAIN_ID, height, blockHash)) };
@@ -99,7 +106,7 @@ async function commitBlock(txs: Uint8Array[]): Promise<void> {
     assert.ok(admitted.ok, JSON.stringify(admitted));
   }
   const height = executor.head.height + 1;
-  const block = await executor.buildProposal(height, 0, (signers.get('regulator') as Signer).publicKey);
+  const block = await executor.buildProposal(height, 0, setAt(height).proposer(height, 0).publicKey);
   assert.ok(block !== undefined, `block ${height} built`);
   assert.is(block.txs.length, txs.length, `block ${height} holds every transaction`);
   const seals = sealersAt(height).map((name) => seal(name, height, block.hash));
@@ -108,8 +115,8 @@ async function commitBlock(txs: Uint8Array[]): Promise<void> {
   for (const receipt of committed.receipts.receipts) assert.is(receipt.code, 'ok', `${receipt.code} ${receipt.error}`);
 }
 
-async function report(): Promise<VehicleReport> {
-  const built = await buildVehicleReport({ ledger, store, chain }, VIN);
+async function report(source: { ledger: Ledger; store: ChainStore } = { ledger, store }): Promise<VehicleReport> {
+  const built = await buildVehicleReport({ ...source, chain }, VIN);
   assert.ok(built !== undefined);
   return built;
 }
@@ -402,6 +409,55 @@ test('`autoledger verify --genesis` walks the chain: a report after two changes 
     assert.match(refused.stdout + refused.stderr, /BAD_VALIDATOR_CHAIN/);
   } finally {
     rmSync(files, { recursive: true, force: true });
+  }
+});
+
+test('a node that syncs the chain captures the same links: the capture follows commits of either origin', async () => {
+  const followerDir = mkdtempSync(join(tmpdir(), 'autoledger-validator-chain-follower-'));
+  const followerKv = await LevelKV.open(followerDir);
+  try {
+    const followerStore = new ChainStore(followerKv);
+    await initGenesisState(followerKv, chain.genesis);
+    const followerLedger = await Ledger.open(followerKv);
+    const follower = new Executor(
+      {
+        chainId: CHAIN_ID,
+        genesisHash: chain.hash,
+        genesisTime: chain.genesis.genesisTime,
+        limits: DEFAULT_CONFIG.block,
+      },
+      {
+        validators: chain.validators,
+        validatorsAt: setAt,
+        kv: followerKv,
+        store: followerStore,
+        ledger: followerLedger,
+        mempool: new Mempool(DEFAULT_MEMPOOL_OPTIONS, { ledger: followerLedger }),
+        head: undefined,
+        logger: silentLogger,
+      },
+    );
+    const followerChain = new ValidatorChain({ ledger: followerLedger, store: followerStore, logger: silentLogger });
+    const origins = new Set<string>();
+    follower.onBlockCommitted(async (committed, origin) => {
+      origins.add(origin);
+      await followerChain.afterCommit(committed);
+    });
+    for (let height = 1; height <= executor.head.height; height++) {
+      const bytes = (await store.blockBytes(height)) as Uint8Array;
+      const certificate = (await store.certificate(height)) as Uint8Array;
+      const applied = await follower.applySynced(bytes, certificate);
+      assert.ok(applied !== undefined && !('error' in applied), JSON.stringify(applied));
+    }
+    await follower.close();
+    assert.equal([...origins], ['sync']);
+    const synced = await report({ ledger: followerLedger, store: followerStore });
+    assert.equal(synced.validatorChain, (reports.get(9) as VehicleReport).validatorChain);
+    const verdict = verifyBoth(synced);
+    assert.ok(verdict.ok && verdict.report.validatorSetChanges === 2, failureOf(verdict));
+  } finally {
+    await followerKv.close();
+    rmSync(followerDir, { recursive: true, force: true });
   }
 });
 
