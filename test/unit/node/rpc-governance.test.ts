@@ -290,6 +290,30 @@ test('gov_listProposals refuses a bad status, limit or cursor with -32602', asyn
   assert.is((await client.listProposals({ limit: 1000 })).proposals.length, 3, 'the cap itself is served');
 });
 
+test('net_info names peers and missing validators from the set in force, not the genesis set', async ({ chain }) => {
+  const peerOf = (name: string) => peerIdFromEd25519PublicKey(testKey(name).publicKey);
+  const node = {
+    ledger: chain.ledger,
+    identity: () => ({ nodeId: peerOf('dealer'), listenAddrs: [], moniker: 'dealer', validator: true }),
+    // The regulator and the validator governance added are connected; the insurer is not.
+    peers: () => ({
+      connected: [peerOf('regulator'), peerIdFromEd25519PublicKey(NEW_KEY), peerOf('alice')],
+      banned: [],
+    }),
+  };
+  const netInfo = createRpcMethods(node as unknown as RpcNodeContext).get('net_info');
+  const answer = (await netInfo?.handler({}, { scope: 'read' })) as {
+    peers: { validator: string | null }[];
+    missingValidators: string[];
+  };
+  conforms('net_info', answer);
+  assert.equal(
+    answer.peers.map((peer) => peer.validator),
+    ['regulator', 'service-1', null],
+  );
+  assert.equal(answer.missingValidators, ['insurer']);
+});
+
 test('rpc.discover documents the three methods with their params', async ({ client }) => {
   const document = await client.discover();
   const params = (name: string) =>

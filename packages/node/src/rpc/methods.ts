@@ -130,6 +130,27 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
     operator: validator.operator,
   });
 
+  /** The set in force at `height` (default: the head), as chain_getValidators answers it. */
+  const validatorsAt = async (height?: number) => {
+    const set = await node.ledger.validatorSetAt(height);
+    if (set.ok) return set.validators.map(validatorEntry);
+    if (set.code === 'HEIGHT_OUT_OF_RANGE') {
+      // Like a block above the head: nothing known there (yet). The answer names the
+      // highest height that is.
+      const maxHeight = node.ledger.height + node.ledger.params.validatorChangeDelay;
+      throw new RpcError(RPC_ERRORS.NOT_FOUND, `validator set at height ${height} not found: ${set.message}`, {
+        maxHeight,
+      });
+    }
+    if (set.code === 'NO_GOVERNANCE') {
+      // A state written before governance: its set is the genesis set at every height.
+      return genesisValidatorEntries(node.chain.genesis).map((entry) =>
+        validatorEntry({ ...entry, address: addressFromPublicKey(hexToBytes(entry.publicKey)) }),
+      );
+    }
+    throw governanceError(set);
+  };
+
   const handlers: Record<MethodName, Handler> = {
     node_status: () => {
       const head = node.head();
@@ -184,26 +205,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       genesis: node.chain.json,
     }),
 
-    chain_getValidators: async (params) => {
-      const height = params.height as number | undefined;
-      const set = await node.ledger.validatorSetAt(height);
-      if (set.ok) return set.validators.map(validatorEntry);
-      if (set.code === 'HEIGHT_OUT_OF_RANGE') {
-        // Like a block above the head: nothing known there (yet). The answer names the
-        // highest height that is.
-        const maxHeight = node.ledger.height + node.ledger.params.validatorChangeDelay;
-        throw new RpcError(RPC_ERRORS.NOT_FOUND, `validator set at height ${height} not found: ${set.message}`, {
-          maxHeight,
-        });
-      }
-      if (set.code === 'NO_GOVERNANCE') {
-        // A state written before governance: its set is the genesis set at every height.
-        return genesisValidatorEntries(node.chain.genesis).map((entry) =>
-          validatorEntry({ ...entry, address: addressFromPublicKey(hexToBytes(entry.publicKey)) }),
-        );
-      }
-      throw governanceError(set);
-    },
+    chain_getValidators: (params) => validatorsAt(params.height as number | undefined),
 
     consensus_getEvidence: (params) =>
       node.evidence.list({
@@ -213,19 +215,23 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
 
     consensus_getState: () => node.consensus(),
 
-    net_info: () => {
+    net_info: async () => {
       const identity = node.identity();
       const { connected, banned } = node.peers();
-      const nameOfPeer = new Map(node.chain.validatorInfo.map((info) => [info.peerId, info.name]));
+      // The validators of the set in force at the head; a peer is also named by a validator
+      // that joins within validatorChangeDelay blocks (the gater admits it already).
+      const inForce = await validatorsAt();
+      const joining = await validatorsAt(node.ledger.height + node.ledger.params.validatorChangeDelay);
+      const nameOfPeer = new Map([...joining, ...inForce].map((validator) => [validator.peerId, validator.name]));
       const connectedSet = new Set(connected);
       return {
         nodeId: identity.nodeId,
         listenAddrs: identity.listenAddrs,
         peerCount: connected.length,
         peers: connected.map((peerId) => ({ peerId, validator: nameOfPeer.get(peerId) ?? null })),
-        missingValidators: node.chain.validatorInfo
-          .filter((info) => info.peerId !== identity.nodeId && !connectedSet.has(info.peerId))
-          .map((info) => info.name),
+        missingValidators: inForce
+          .filter((validator) => validator.peerId !== identity.nodeId && !connectedSet.has(validator.peerId))
+          .map((validator) => validator.name),
         bannedPeers: banned,
       };
     },
