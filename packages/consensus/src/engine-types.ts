@@ -131,6 +131,12 @@ export interface EngineResources {
   /** Equivocation evidence kept, and its encoded bytes. */
   evidence: number;
   evidenceBytes: number;
+  /**
+   * Keys in the largest of the per-validator maps (heights seen, help and verification rate
+   * limits, future bytes): bounded by the members of the sets from the current height to the
+   * last known one, however many validators came and went.
+   */
+  keysTracked: number;
 }
 
 /** Where the current (height, view) stands, for diagnosing a stall (consensus_getState). */

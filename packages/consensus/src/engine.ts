@@ -127,6 +127,12 @@ export class ConsensusEngine {
       blockBytes,
       evidence: context.evidenceList.length,
       evidenceBytes,
+      keysTracked: Math.max(
+        context.highestHeightSeen.size,
+        context.helpSentTick.size,
+        context.farFutureVerifiedTick.size,
+        context.futureBytesBySender.size,
+      ),
     };
   }
 
@@ -183,7 +189,10 @@ export class ConsensusEngine {
   #tick(): void {
     const context = this.#context;
     context.ticks += 1;
+    // A height whose set is not known has not begun: no view to time out of (the set in use
+    // is the previous height's, so a VIEW-CHANGE signed now could come from a non-member).
     if (
+      !context.awaitingValidators &&
       context.isValidator &&
       context.decision === null &&
       context.viewTimerRunning &&
@@ -312,6 +321,9 @@ export class ConsensusEngine {
     const validators = context.options.validatorsAt(context.height);
     if (validators === undefined) return;
     context.awaitingValidators = false;
+    // The height begins now: its first view gets its whole timeout.
+    context.viewStartTick = context.ticks;
+    context.lastRetransmitTick = context.ticks;
     if (validators !== context.validators) {
       context.useValidators(validators);
       pruneDepartedValidators(context);

@@ -25,11 +25,26 @@ interface Member {
   commits: Committed[];
   actions: EngineAction[];
   persisted: PersistedConsensusState | null;
+  /** Heights the node has applied: what its `validatorsAt` knows the sets from. */
+  applied: number;
+}
+
+/**
+ * A validator set that changes with the height. Node i runs with `signers[i]` (a key outside
+ * the first set follows as an observer until its key joins), then come the observers.
+ */
+export interface SetSchedule {
+  signers: Signer[];
+  /** The set in force from each height on, by ascending `from`; the first from height 1. */
+  sets: Array<{ from: number; set: ValidatorSet }>;
+  /** A node knows the set of heights up to its applied head plus this (≥ 1; default 2). */
+  delay?: number;
 }
 
 /**
  * Engines wired to each other by a lossless network whose delivery the test drives: nothing
- * moves until `deliverAll` or `tickAll`. Nodes 0 … n-1 are validators, then observers. The
+ * moves until `deliverAll` or `tickAll`. Nodes 0 … n-1 are validators (with a `SetSchedule`:
+ * one node per key of the schedule), then observers. The
  * node answers `requestProposal` and `validate` at once unless told to hold them.
  */
 export class Cluster {
@@ -44,22 +59,59 @@ export class Cluster {
   readonly slowNodes = new Set<number>();
   readonly heldAnswers: Array<[number, EngineInput]> = [];
   readonly options: Partial<EngineOptions>;
+  readonly schedule: SetSchedule | null;
+  /**
+   * Nodes that apply committed blocks only when the test says so (`apply`): until then their
+   * `validatorsAt` does not see past the old head, as a node busy applying a block.
+   */
+  readonly manualApply = new Set<number>();
+  readonly #nodeByKey = new Map<string, number>();
 
-  constructor(validatorCount: number, observers = 0, options: Partial<EngineOptions> = {}) {
-    this.signers = testSigners(validatorCount);
-    this.validators = testValidatorSet(this.signers);
+  constructor(
+    validatorCount: number,
+    observers = 0,
+    options: Partial<EngineOptions> = {},
+    schedule: SetSchedule | null = null,
+  ) {
+    this.schedule = schedule;
+    this.signers = schedule?.signers ?? testSigners(validatorCount);
+    this.validators = schedule?.sets[0]?.set ?? testValidatorSet(this.signers);
     this.options = options;
-    for (let index = 0; index < validatorCount + observers; index++) {
-      const signer = index < validatorCount ? (this.signers[index] as Signer) : null;
-      this.members.push({ engine: this.#engine(signer, 0, null), signer, commits: [], actions: [], persisted: null });
+    const keyed = schedule === null ? validatorCount : this.signers.length;
+    this.signers.forEach((signer, index) => {
+      this.#nodeByKey.set(bytesToHex(signer.publicKey), index);
+    });
+    for (let index = 0; index < keyed + observers; index++) {
+      const signer = index < keyed ? (this.signers[index] as Signer) : null;
+      const member: Member = {
+        engine: undefined as unknown as ConsensusEngine,
+        signer,
+        commits: [],
+        actions: [],
+        persisted: null,
+        applied: 0,
+      };
+      this.members.push(member);
+      member.engine = this.#engine(index, signer, 0, null);
     }
   }
 
-  #engine(signer: Signer | null, heightCommitted: number, persisted: PersistedConsensusState | null) {
+  /** The set of `height` as node `index` knows it: `undefined` past its applied head plus the delay. */
+  validatorsAt(index: number, height: number): ValidatorSet | undefined {
+    const schedule = this.schedule;
+    if (schedule === null) return this.validators;
+    if (height < 1 || height > this.member(index).applied + (schedule.delay ?? 2)) return undefined;
+    let found: ValidatorSet | undefined;
+    for (const { from, set } of schedule.sets) if (from <= height) found = set;
+    return found;
+  }
+
+  #engine(index: number, signer: Signer | null, heightCommitted: number, persisted: PersistedConsensusState | null) {
     return new ConsensusEngine(
       {
         chainId: CHAIN_ID,
         validators: this.validators,
+        ...(this.schedule === null ? {} : { validatorsAt: (height: number) => this.validatorsAt(index, height) }),
         self: signer,
         hashBlock: sha256,
         timeoutBaseTicks: 10,
@@ -67,6 +119,18 @@ export class Cluster {
       },
       { heightCommitted, persisted },
     );
+  }
+
+  /**
+   * Applies node `index`'s committed blocks (for a `manualApply` node) and, as the node does,
+   * tells its engine when the set it waits for became known.
+   */
+  apply(index: number): EngineAction[] {
+    const member = this.member(index);
+    member.applied = member.commits.length;
+    const awaiting = member.engine.awaitingValidators;
+    if (awaiting === null || this.validatorsAt(index, awaiting) === undefined) return [];
+    return this.step(index, { type: 'validatorsKnown' });
   }
 
   member(index: number): Member {
@@ -88,7 +152,7 @@ export class Cluster {
   /** Replaces a node's engine with one rebuilt from its last persisted state, as after a crash. */
   restart(index: number): EngineAction[] {
     const member = this.member(index);
-    member.engine = this.#engine(member.signer, member.commits.length, member.persisted);
+    member.engine = this.#engine(index, member.signer, member.commits.length, member.persisted);
     const actions = member.engine.start();
     this.#perform(index, actions);
     return actions;
@@ -103,6 +167,7 @@ export class Cluster {
   #perform(index: number, actions: EngineAction[]): void {
     const member = this.member(index);
     member.actions.push(...actions);
+    const committedBefore = member.commits.length;
     for (const action of actions) {
       switch (action.type) {
         case 'persist':
@@ -113,14 +178,11 @@ export class Cluster {
             if (to !== index) this.inFlight.push({ kind: 'message', from: index, to, bytes: action.bytes });
           });
           break;
-        case 'send':
-          this.inFlight.push({
-            kind: 'message',
-            from: index,
-            to: this.validators.indexOf(action.to),
-            bytes: action.bytes,
-          });
+        case 'send': {
+          const to = this.#nodeByKey.get(bytesToHex(action.to));
+          if (to !== undefined) this.inFlight.push({ kind: 'message', from: index, to, bytes: action.bytes });
           break;
+        }
         case 'requestProposal':
           this.#answer(index, {
             type: 'proposal',
@@ -145,6 +207,9 @@ export class Cluster {
           break;
       }
     }
+    // The node applies what its engine committed, then tells the engine if the set it waits
+    // for is now known (after the whole list: the actions after a commit come first).
+    if (member.commits.length > committedBefore && !this.manualApply.has(index)) this.apply(index);
   }
 
   #answer(index: number, input: EngineInput): void {
