@@ -519,7 +519,8 @@ export async function getProposal(reader: Reader, proposalId: string): Promise<P
   return proposal === null ? null : proposalToJson(proposal);
 }
 
-export const PROPOSAL_QUERY_LIMITS = { default: 100, max: 1000 } as const;
+/** Page sizes of listProposals, and the most proposal records one call reads (`scan`). */
+export const PROPOSAL_QUERY_LIMITS = { default: 100, max: 1000, scan: 4000 } as const;
 
 export interface ProposalPage {
   ok: true;
@@ -557,22 +558,36 @@ export async function listProposals(
   }
   const governance = await readGovernance(reader);
   if (governance === null) return { ok: true, proposals: [] };
-  const numbers =
-    status === 'open'
-      ? governance.open.map((open) => proposalNumber(open.proposalId) as number)
-      : Array.from({ length: governance.proposals }, (_, index) => index + 1);
   const proposals: ProposalJson[] = [];
   let next: string | undefined;
-  for (const number of numbers) {
-    if (number <= afterNumber) continue;
-    const proposal = await reader.read(keys.proposal(`${PROPOSAL_ID_PREFIX}${number}`), proposalCodec);
-    assert(proposal !== null, `proposal ${number} exists`);
-    if (status !== undefined && proposal.status !== (status as ProposalStatus)) continue;
-    if (proposals.length === limit) {
-      next = proposals.at(-1)?.proposalId;
-      break;
+  if (status === 'open') {
+    // The open ones are few (MAX_OPEN_PROPOSALS_PER_VALIDATOR each) and listed in the record.
+    for (const open of governance.open) {
+      if ((proposalNumber(open.proposalId) as number) <= afterNumber) continue;
+      if (proposals.length === limit) {
+        next = proposals.at(-1)?.proposalId;
+        break;
+      }
+      const proposal = await reader.read(keys.proposal(open.proposalId), proposalCodec);
+      assert(proposal !== null, `proposal ${open.proposalId} exists`);
+      proposals.push(proposalToJson(proposal));
     }
-    proposals.push(proposalToJson(proposal));
+  } else {
+    // Proposals are read in id order; a status filter may skip many, so one call reads at
+    // most PROPOSAL_QUERY_LIMITS.scan of them and then answers what it found with `next` at
+    // the last one read: a page may come back short (even empty) with more to follow.
+    let scanned = 0;
+    for (let number = afterNumber + 1; number <= governance.proposals; number++) {
+      if (proposals.length === limit || scanned === PROPOSAL_QUERY_LIMITS.scan) {
+        next = `${PROPOSAL_ID_PREFIX}${number - 1}`;
+        break;
+      }
+      scanned++;
+      const proposal = await reader.read(keys.proposal(`${PROPOSAL_ID_PREFIX}${number}`), proposalCodec);
+      assert(proposal !== null, `proposal ${number} exists`);
+      if (status !== undefined && proposal.status !== (status as ProposalStatus)) continue;
+      proposals.push(proposalToJson(proposal));
+    }
   }
   const page: ProposalPage = { ok: true, proposals };
   if (next !== undefined) page.next = next;
