@@ -243,6 +243,16 @@ export interface VehicleReportJson {
   block: { height: number; hash: string; time: number; header: string; headerJson: BlockHeaderJson };
   certificate: CertificateJson;
   proofs: unknown;
+  /**
+   * The system/governance record proven against the block's state root (its `changes` counts
+   * the links below); absent in a report made before governance.
+   */
+  governance?: unknown;
+  /**
+   * Every validator-set change from genesis, in index order, each proven by the block that
+   * approved it; the verifier walks them from the genesis set.
+   */
+  validatorChain?: { index: number; header: string; certificate: CertificateJson; record: unknown }[];
 }
 
 /** `chain_getBlockResults`: the receipts of a block, in block order, and its block-time events. */
