@@ -11,10 +11,16 @@ import { bytesToHex, bytesToUtf8, sha256, utf8ToBytes } from '@autoledger/crypto
 export interface SimBlock {
   height: number;
   view: number;
+  /** The builder's key (with a fixed set: its validator index). */
   proposer: number;
   parent: string;
   time: number;
   nonce: number;
+  /**
+   * A validator-set change the block carries: the index of the next change of the run's plan,
+   * which takes effect `delay` heights later (absent from blocks that carry none).
+   */
+  change?: number;
 }
 
 export const GENESIS_HASH = '00'.repeat(32);
@@ -40,6 +46,7 @@ export function decodeBlock(bytes: Uint8Array): SimBlock | null {
   if (!isNonNegativeInteger(block.height) || !isNonNegativeInteger(block.view)) return null;
   if (!isNonNegativeInteger(block.proposer) || !isNonNegativeInteger(block.time)) return null;
   if (typeof block.parent !== 'string' || typeof block.nonce !== 'number') return null;
+  if (block.change !== undefined && !isNonNegativeInteger(block.change)) return null;
   return value as SimBlock;
 }
 
@@ -85,6 +92,7 @@ export type BlockVerdict =
         | 'WRONG_HEIGHT'
         | 'WRONG_PARENT'
         | 'WRONG_PROPOSER'
+        | 'WRONG_SET_CHANGE'
         | 'TIME_NOT_MONOTONIC'
         | 'TIME_TOO_FAR_AHEAD';
       /** Only the clock check can change its mind: the same block may be timely later. */
@@ -92,7 +100,10 @@ export type BlockVerdict =
     };
 
 export interface ValidationRules {
-  validators: number;
+  /** The key of the leader of (height, view) in the set of that height, as the node knows it. */
+  leader(height: number, view: number): number;
+  /** Whether a block at `height` may carry set change `index` (default: no change is). */
+  changeAllowed?(index: number, height: number): boolean;
   /** The node's clock now, in ticks; `null` skips the clock check (the engine said so). */
   clock: number | null;
   /** How far ahead of its clock a node accepts a block time; `null` for no bound. */
@@ -110,7 +121,10 @@ export function validateBlock(block: Uint8Array, tip: ChainTip, rules: Validatio
   if (decoded === null) return invalid('MALFORMED');
   if (decoded.height !== tip.height + 1) return invalid('WRONG_HEIGHT');
   if (decoded.parent !== tip.hash) return invalid('WRONG_PARENT');
-  if (decoded.proposer !== (decoded.height + decoded.view) % rules.validators) return invalid('WRONG_PROPOSER');
+  if (decoded.proposer !== rules.leader(decoded.height, decoded.view)) return invalid('WRONG_PROPOSER');
+  if (decoded.change !== undefined && rules.changeAllowed?.(decoded.change, decoded.height) !== true) {
+    return invalid('WRONG_SET_CHANGE');
+  }
   if (decoded.time <= tip.time) return invalid('TIME_NOT_MONOTONIC');
   if (rules.clock !== null && rules.maxFutureDriftTicks !== null) {
     if (decoded.time > rules.clock + rules.maxFutureDriftTicks) return invalid('TIME_TOO_FAR_AHEAD');

@@ -18,6 +18,7 @@ export type ViolationKind =
   | 'invalid-certificate'
   | 'commit-order'
   | 'honest-equivocation'
+  | 'non-member-signed'
   | 'conflicting-seals'
   | 'durability'
   | 'false-evidence'
@@ -64,15 +65,19 @@ export function durableRecordOf(bytes: Uint8Array): DurableRecord {
  * The safety checkers, run on every action as it happens:
  * - agreement: no two honest nodes commit different blocks at one height;
  * - every commit (or synced block) has a certificate that verifies, and heights commit in order;
- * - honest validators never sign two different statements in one slot, even across crashes;
+ * - honest validators never sign two different statements in one slot, even across crashes,
+ *   and sign only at heights whose validator set holds their key;
  * - honest commit seals at one height all name the same block, so no two conflicting commit
  *   certificates can ever be assembled;
  * - durability: a validator's message leaves only once the persisted state records it;
  * - evidence only ever accuses Byzantine validators, and verifies.
+ * Validators are named by their index among `keys` (every key that is ever a validator);
+ * certificates and evidence are checked against the set of their own height.
  */
 export class SafetyChecker {
   readonly violations: Violation[] = [];
-  readonly #validators: ValidatorSet;
+  readonly #keys: ValidatorSet;
+  readonly #validatorsAt: (height: number) => ValidatorSet;
   readonly #chainId: string;
   readonly #honestValidators: ReadonlySet<number>;
   readonly #checkDurability: boolean;
@@ -81,8 +86,19 @@ export class SafetyChecker {
   readonly #sealed = new Map<number, { hash: string; validator: number }>();
   tick = 0;
 
-  constructor(validators: ValidatorSet, chainId: string, honestValidators: ReadonlySet<number>, durability: boolean) {
-    this.#validators = validators;
+  /**
+   * `validatorsAt` gives the set in force at a height, derived from the chain honest nodes
+   * committed (default: `keys` at every height, a fixed set).
+   */
+  constructor(
+    keys: ValidatorSet,
+    chainId: string,
+    honestValidators: ReadonlySet<number>,
+    durability: boolean,
+    validatorsAt: (height: number) => ValidatorSet = () => keys,
+  ) {
+    this.#keys = keys;
+    this.#validatorsAt = validatorsAt;
     this.#chainId = chainId;
     this.#honestValidators = honestValidators;
     this.#checkDurability = durability;
@@ -103,10 +119,19 @@ export class SafetyChecker {
     const parsed = parseConsensusMessage(bytes);
     if (!parsed.ok) return;
     const message = parsed.message;
-    const signer = this.#validators.indexOf(message.signer);
+    const signer = this.#keys.indexOf(message.signer);
     // Only a validator's own statements are checked here: relayed copies of others' messages
     // were checked when their signer sent them.
     if (signer !== node || !this.#honestValidators.has(signer)) return;
+    // The sender knew the set of this height (it applied the block that settled it), so the
+    // chain that defines it is committed.
+    if (!this.#validatorsAt(message.height).has(message.signer)) {
+      this.#violate(
+        'non-member-signed',
+        node,
+        `validator ${signer} signed a ${message.type} at height ${message.height}, whose set does not hold its key`,
+      );
+    }
     const slot = slotOf(message);
     const content = contentOf(message);
     const key = `${signer}|${message.height}|${slot}`;
@@ -166,7 +191,7 @@ export class SafetyChecker {
     if (certificate.height !== height) {
       this.#violate('invalid-certificate', node, `certificate for height ${certificate.height} at ${height}`);
     }
-    const verdict = verifyCommitCertificate(certificate, blockHash, this.#validators, this.#chainId);
+    const verdict = verifyCommitCertificate(certificate, blockHash, this.#validatorsAt(height), this.#chainId);
     if (!verdict.ok) {
       this.#violate('invalid-certificate', node, `height ${height}: ${verdict.code}: ${verdict.message}`);
     }
@@ -182,11 +207,11 @@ export class SafetyChecker {
   }
 
   onEvidence(node: number, evidence: Equivocation): void {
-    const accused = this.#validators.indexOf(evidence.validator);
+    const accused = this.#keys.indexOf(evidence.validator);
     if (this.#honestValidators.has(accused)) {
       this.#violate('false-evidence', node, `evidence accuses honest validator ${accused}`);
     }
-    if (!verifyEquivocation(evidence, this.#validators, this.#chainId)) {
+    if (!verifyEquivocation(evidence, this.#validatorsAt(evidence.height), this.#chainId)) {
       this.#violate('false-evidence', node, `evidence against validator ${accused} does not verify`);
     }
   }

@@ -1,7 +1,7 @@
 // `pnpm sim --seeds N --validators V --seed-start S`: runs N seeds of the deterministic
 // simulation and exits non-zero if any violates safety or liveness. A failing seed replays
 // exactly with the same flags and `--seeds 1 --seed-start <seed>`; `--trace` prints its events.
-// `--twins`, `--drift`, `--byzantine` and `--powers` add the faults of ScenarioOptions.
+// `--twins`, `--drift`, `--byzantine`, `--powers` and `--set-changes` add the faults of ScenarioOptions.
 
 import { parseArgs } from 'node:util';
 import type { EngineFaults } from '@autoledger/consensus';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     byzantine: { type: 'boolean', default: false },
     powers: { type: 'string' },
     behaviours: { type: 'string' },
+    'set-changes': { type: 'boolean', default: false },
   },
 });
 
@@ -53,6 +54,7 @@ const options: ScenarioOptions = {};
 if (values.twins) options.twins = true;
 if (values.drift) options.drift = true;
 if (values.byzantine) options.byzantine = true;
+if (values['set-changes']) options.setChanges = true;
 if (values.powers !== undefined) {
   if (values.powers === 'random') options.powers = 'random';
   else {
@@ -95,7 +97,12 @@ const totals = {
   adversarialMessages: 0,
   recoveryTicksMax: 0,
   eventQueuePeak: 0,
+  setChangesPlanned: 0,
+  setChanges: 0,
+  validatorsKnown: 0,
 };
+const setChangeKinds: Record<string, number> = {};
+const refusals: Record<string, number> = {};
 const validationRefusals: Record<string, number> = {};
 const resourcePeaks: Record<string, number> = {};
 let heapPeak = 0;
@@ -126,6 +133,15 @@ for (let seed = seedStart; seed < seedStart + seeds; seed++) {
   totals.adversarialMessages += result.stats.adversarialMessages;
   totals.recoveryTicksMax = Math.max(totals.recoveryTicksMax, result.stats.recoveryTicks);
   totals.eventQueuePeak = Math.max(totals.eventQueuePeak, result.stats.eventQueuePeak);
+  totals.setChangesPlanned += config.setChanges?.changes.length ?? 0;
+  totals.setChanges += result.stats.setChanges;
+  totals.validatorsKnown += result.stats.validatorsKnown;
+  for (const { change } of config.setChanges?.changes ?? []) {
+    setChangeKinds[change.kind] = (setChangeKinds[change.kind] ?? 0) + 1;
+  }
+  for (const [code, count] of Object.entries(result.stats.refusedByEngines)) {
+    refusals[code] = (refusals[code] ?? 0) + count;
+  }
   for (const [code, count] of Object.entries(result.stats.validationRefusals)) {
     validationRefusals[code] = (validationRefusals[code] ?? 0) + count;
   }
@@ -176,6 +192,17 @@ console.log(
         .map(([field, value]) => `${field} ${value}`)
         .join(', ') || 'none'
     }; event queue ${totals.eventQueuePeak}; heap ${(heapPeak / 2 ** 20).toFixed(0)} MiB`,
+    ...(values['set-changes']
+      ? [
+          `  set changes: ${totals.setChangesPlanned} planned (${Object.entries(setChangeKinds)
+            .map(([kind, count]) => `${kind} ${count}`)
+            .join(
+              ', ',
+            )}), ${totals.setChanges} committed; engines waited for a set ${totals.validatorsKnown} times; refused NOT_VALIDATOR ${
+            refusals.NOT_VALIDATOR ?? 0
+          }, SET_UNKNOWN ${refusals.SET_UNKNOWN ?? 0}, SET_CHANGED ${refusals.SET_CHANGED ?? 0}`,
+        ]
+      : []),
     `  wall time ${seconds.toFixed(1)} s, ${(ran / seconds).toFixed(1)} seeds/s`,
   ].join('\n'),
 );

@@ -8,6 +8,7 @@ import {
   SIM_MAX_MESSAGE_BYTES,
   type SimConfig,
 } from './simulation.ts';
+import { applyChange, faultyPowerFits, type Member, type SetChange, type SetChangePlan } from './validator-sets.ts';
 
 export const BYZANTINE_BEHAVIOURS: readonly ByzantineBehaviour[] = [
   'equivocatingLeader',
@@ -40,6 +41,8 @@ export interface ScenarioOptions {
   powers?: number[] | 'random';
   /** With `byzantine`: the behaviours to draw from (default all, `timeStamper` only with `drift`). */
   behaviours?: readonly ByzantineBehaviour[];
+  /** Blocks carry validator-set changes from a random plan, with spare nodes to add (validator-sets.ts). */
+  setChanges?: boolean;
 }
 
 /**
@@ -70,6 +73,8 @@ export function resourceLimitsFor(validators: number): Record<string, number> {
     futureBytesMaxPerSender: perSenderBytes,
     evidence: 256,
     evidenceBytes: 256 * 2 * 1024,
+    // Per-key bookkeeping holds members of known sets only: at most every key there is.
+    keysTracked: validators,
   };
 }
 
@@ -167,7 +172,9 @@ export function randomScenario(seed: number, validators: number, options: Scenar
     livenessTicks: 4000,
   };
   const config = withOptions(base, options);
-  config.resourceLimits = resourceLimitsFor(validators);
+  if (options.setChanges === true) withSetChanges(config);
+  // With set changes every key may send: the genesis validators' and the spare nodes'.
+  config.resourceLimits = resourceLimitsFor(validators + (config.setChanges?.spares ?? 0));
   config.recoveryTicks = recoveryBoundTicks(
     config.timeoutBaseTicks,
     config.byzantine.length + (config.twins?.length ?? 0),
@@ -242,6 +249,93 @@ function withOptions(base: SimConfig, options: ScenarioOptions): SimConfig {
   return config;
 }
 
+/**
+ * A random set-change plan, drawn from a stream of its own: 1 to 3 spare nodes, a change delay
+ * of 1 to 3 heights, and 1 to 6 changes (add, remove, rotate, power) due from the first heights
+ * on, often several in a row, so that they take effect during the fault phase's view changes,
+ * partitions and crashes. Every set keeps faulty power (Byzantine validators, twins) below a
+ * third, and at least two members. The spare nodes join the partitions and may crash too.
+ */
+function withSetChanges(config: SimConfig): void {
+  const rng = new Prng(config.seed ^ 0x5e7c4a9e);
+  const validators = config.validators;
+  const delay = rng.pick([1, 2, 2, 3]);
+  const spares = rng.int(1, 3);
+  const keyCount = validators + spares;
+  const faulty = new Set([...config.byzantine.map(({ node }) => node), ...(config.twins ?? [])]);
+  let members: Member[] = Array.from({ length: validators }, (_, key) => ({ key, power: config.powers?.[key] ?? 1 }));
+  const changes: SetChangePlan['changes'] = [];
+  let height = rng.int(1, 4);
+  for (let count = rng.int(1, 6); count > 0; count--) {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const change = randomChange(rng, members, keyCount);
+      const next = change === null ? null : applyChange(members, change);
+      if (change === null || next === null || next.length < 2 || !faultyPowerFits(next, faulty)) continue;
+      members = next;
+      changes.push({ notBefore: height, change });
+      break;
+    }
+    // Several in a row: the next change may ride on the very next block.
+    height += rng.chance(0.4) ? 0 : rng.int(1, 3);
+  }
+  config.setChanges = { delay, spares, changes };
+
+  const firstSpare = validators + config.observers + (config.twins?.length ?? 0);
+  const spareNodes = Array.from({ length: spares }, (_, index) => firstSpare + index);
+  config.partitions = config.partitions.map((plan) => {
+    const groups = plan.groups.map((group) => [...group]);
+    for (const node of spareNodes) groups[rng.int(0, groups.length - 1)]?.push(node);
+    return { ...plan, groups };
+  });
+  config.crashes = [...config.crashes];
+  if (rng.chance(0.5)) {
+    const atTick = rng.int(1, config.healTick - 5);
+    config.crashes.push({
+      node: rng.pick(spareNodes),
+      atTick,
+      downTicks: Math.min(rng.int(1, 200), config.healTick - atTick),
+    });
+  }
+  if (config.clockOffsetTicks !== undefined && config.maxFutureDriftTicks !== undefined) {
+    const spread = Math.floor(config.maxFutureDriftTicks / 2);
+    const clocks = [...config.clockOffsetTicks];
+    for (const node of spareNodes) clocks[node] = rng.int(-spread, spread);
+    config.clockOffsetTicks = clocks;
+  }
+}
+
+function randomChange(rng: Prng, members: readonly Member[], keyCount: number): SetChange | null {
+  const outsiders = Array.from({ length: keyCount }, (_, key) => key).filter(
+    (key) => !members.some((member) => member.key === key),
+  );
+  const member = rng.pick(members).key;
+  switch (rng.pick(['add', 'remove', 'rotate', 'power'] as const)) {
+    case 'add':
+      if (outsiders.length === 0) return null;
+      return { kind: 'add', key: rng.pick(outsiders), power: rng.int(1, 3), at: rng.int(0, members.length) };
+    case 'remove':
+      return { kind: 'remove', key: member };
+    case 'rotate':
+      if (outsiders.length === 0) return null;
+      return { kind: 'rotate', key: member, to: rng.pick(outsiders) };
+    case 'power':
+      return { kind: 'power', key: member, power: rng.int(1, 4) };
+  }
+}
+
+export function describeSetChange(change: SetChange): string {
+  switch (change.kind) {
+    case 'add':
+      return `+${change.key}(p${change.power})@${change.at}`;
+    case 'remove':
+      return `-${change.key}`;
+    case 'rotate':
+      return `${change.key}→${change.to}`;
+    case 'power':
+      return `${change.key}:p${change.power}`;
+  }
+}
+
 /** How many partition sequences the n = 4 Twins enumeration has: 9 choices in each of 4 phases. */
 export const TWINS_ENUMERATION_SIZE = 9 ** TWINS_PHASES;
 
@@ -311,6 +405,11 @@ export function describeScenario(config: SimConfig): string {
       ? ''
       : `drift≤${config.maxFutureDriftTicks}t clocks=${(config.clockOffsetTicks ?? []).join(',')}`,
     config.hostThrows === true ? 'host-throws' : '',
+    config.setChanges === undefined
+      ? ''
+      : `set-changes=[delay ${config.setChanges.delay}, spares ${config.setChanges.spares}: ${config.setChanges.changes
+          .map(({ notBefore, change }) => `${describeSetChange(change)}≥h${notBefore}`)
+          .join(' ')}]`,
   ].filter((text) => text !== '');
   const partitions = config.partitions
     .map((plan) => `${plan.groups.map((group) => group.join('+')).join('|')}@${plan.fromTick}-${plan.toTick}`)

@@ -10,6 +10,7 @@ export function flagsOf(options: ScenarioOptions): string {
   if (options.powers !== undefined)
     flags.push(`--powers ${options.powers === 'random' ? 'random' : options.powers.join(',')}`);
   if (options.behaviours !== undefined) flags.push(`--behaviours ${options.behaviours.join(',')}`);
+  if (options.setChanges === true) flags.push('--set-changes');
   return flags.join(' ');
 }
 

@@ -22,11 +22,13 @@ import {
   GENESIS_HASH,
   hashBlockStrict,
   hashBlockThrowing,
+  type SimBlock,
   validateBlock,
 } from './app.ts';
 import { type DurableRecord, durableRecordOf, SafetyChecker, type Violation } from './checkers.ts';
 import { EventQueue } from './event-queue.ts';
 import { Prng } from './prng.ts';
+import { type Member, planMembers, type SetChangePlan, SetHistory, validatorSetOf } from './validator-sets.ts';
 
 /** Simulated time runs in tenths of a tick, so messages can arrive between ticks. */
 export const TIME_UNITS_PER_TICK = 10;
@@ -81,7 +83,7 @@ export interface NetworkConditions {
   delayMax: number;
 }
 
-/** Nodes are numbered validators first (0 … n-1), then observers. */
+/** Nodes are numbered validators first (0 … n-1), then observers, twins and spare nodes. */
 export interface PartitionPlan {
   fromTick: number;
   toTick: number;
@@ -148,6 +150,11 @@ export interface SimConfig {
   recoveryTicks?: number;
   /** Upper bounds on what `engine.resources()` reports, by field (checked when it exists). */
   resourceLimits?: Record<string, number>;
+  /**
+   * Validator-set changes carried by blocks (validator-sets.ts), with spare nodes whose keys
+   * start outside the set (default: the genesis set decides every height).
+   */
+  setChanges?: SetChangePlan;
 }
 
 export interface SimStats {
@@ -177,6 +184,10 @@ export interface SimStats {
   resources: Record<string, number>;
   /** High-water mark of the simulator's event queue. */
   eventQueuePeak: number;
+  /** Set changes carried by the chain honest nodes committed. */
+  setChanges: number;
+  /** Times a host told its engine the set it waited for became known (`validatorsKnown`). */
+  validatorsKnown: number;
 }
 
 export interface SimResult {
@@ -206,8 +217,10 @@ export interface StoredBlock {
 
 interface SimNode {
   index: number;
-  /** Index in the validator set, or -1 for an observer. */
-  validatorIndex: number;
+  /** Its key, by index in `Simulation.keys` (a genesis validator's is its index), or -1 for an observer. */
+  keyIndex: number;
+  /** The sets of each height, derived from the blocks this node applied. */
+  sets: SetHistory;
   /** A twin runs the honest engine with a key another node holds too. */
   role: 'honest' | 'byzantine' | 'observer' | 'twin';
   behaviour: ByzantineBehaviour | null;
@@ -275,7 +288,10 @@ function simSigner(seed: number, index: number): Signer {
 export class Simulation {
   readonly config: SimConfig;
   readonly rng: Prng;
+  /** The genesis validator set. */
   readonly validators: ValidatorSet;
+  /** Every key that may ever be a validator: the genesis set's, then the spare nodes'. */
+  readonly keys: ValidatorSet;
   readonly checker: SafetyChecker;
   readonly stats: SimStats;
   readonly #nodes: SimNode[];
@@ -287,22 +303,49 @@ export class Simulation {
   readonly #muted = new Set<number>();
   #started = false;
   #healed = false;
+  /** The set after each prefix of the set-change plan (entry 0: the genesis set). */
+  readonly #planSets: ValidatorSet[];
+  /** The sets as the chain honest nodes committed settles them. */
+  readonly #committedSets: SetHistory;
 
   constructor(config: SimConfig, hooks: SimHooks = {}, trace: ((line: string) => void) | null = null) {
     this.config = config;
     this.rng = new Prng(config.seed);
     this.#hooks = hooks;
     this.#trace = trace;
-    const signers = Array.from({ length: config.validators }, (_, index) => simSigner(config.seed, index));
-    this.validators = new ValidatorSet(
-      signers.map((signer, index) => ({ publicKey: signer.publicKey, power: config.powers?.[index] ?? 1 })),
-    );
+    const plan = config.setChanges;
+    const spares = plan?.spares ?? 0;
+    const signers = Array.from({ length: config.validators + spares }, (_, index) => simSigner(config.seed, index));
+    const genesis: Member[] = Array.from({ length: config.validators }, (_, key) => ({
+      key,
+      power: config.powers?.[key] ?? 1,
+    }));
+    const publicKeys = signers.map((signer) => signer.publicKey);
+    this.validators = validatorSetOf(genesis, publicKeys);
+    this.#planSets =
+      plan === undefined
+        ? [this.validators]
+        : [
+            this.validators,
+            ...planMembers(genesis, plan)
+              .slice(1)
+              .map((members) => validatorSetOf(members, publicKeys)),
+          ];
+    this.keys =
+      plan === undefined ? this.validators : new ValidatorSet(publicKeys.map((publicKey) => ({ publicKey, power: 1 })));
+    this.#committedSets = new SetHistory(plan?.delay ?? 1);
     const behaviours = new Map(config.byzantine.map(({ node, behaviour }) => [node, behaviour]));
     const twinned = new Set(config.twins ?? []);
     const honest = new Set(
       signers.map((_, index) => index).filter((index) => !behaviours.has(index) && !twinned.has(index)),
     );
-    this.checker = new SafetyChecker(this.validators, SIM_CHAIN_ID, honest, config.durabilityCheck !== false);
+    this.checker = new SafetyChecker(
+      this.keys,
+      SIM_CHAIN_ID,
+      honest,
+      config.durabilityCheck !== false,
+      plan === undefined ? undefined : (height) => this.#planSet(this.#committedSets.countAt(height)),
+    );
     this.stats = {
       ticks: 0,
       events: 0,
@@ -322,28 +365,31 @@ export class Simulation {
       recoveryTicks: 0,
       resources: {},
       eventQueuePeak: 0,
+      setChanges: 0,
+      validatorsKnown: 0,
     };
     this.#nodes = [];
     const twins = config.twins ?? [];
-    for (let index = 0; index < config.validators + config.observers + twins.length; index++) {
+    const firstSpare = config.validators + config.observers + twins.length;
+    for (let index = 0; index < firstSpare + spares; index++) {
       const isObserver = index >= config.validators && index < config.validators + config.observers;
-      const validatorIndex =
-        index < config.validators
-          ? index
-          : isObserver
-            ? -1
-            : (twins[index - config.validators - config.observers] as number);
+      let keyIndex: number;
+      if (index < config.validators) keyIndex = index;
+      else if (isObserver) keyIndex = -1;
+      else if (index < firstSpare) keyIndex = twins[index - config.validators - config.observers] as number;
+      else keyIndex = config.validators + (index - firstSpare);
       const behaviour = behaviours.get(index) ?? null;
       let role: SimNode['role'] = 'honest';
       if (isObserver) role = 'observer';
-      else if (twinned.has(validatorIndex)) role = 'twin';
+      else if (twinned.has(keyIndex) && index < firstSpare) role = 'twin';
       else if (behaviour !== null) role = 'byzantine';
       this.#nodes.push({
         index,
-        validatorIndex,
+        keyIndex,
+        sets: new SetHistory(plan?.delay ?? 1),
         role,
         behaviour: role === 'byzantine' ? behaviour : null,
-        signer: validatorIndex === -1 ? null : (signers[validatorIndex] as Signer),
+        signer: keyIndex === -1 ? null : (signers[keyIndex] as Signer),
         engine: null,
         up: false,
         incarnation: 0,
@@ -413,6 +459,38 @@ export class Simulation {
     const node = this.#nodes[index];
     if (node === undefined) throw new RangeError(`no node ${index}`);
     return node;
+  }
+
+  #planSet(count: number): ValidatorSet {
+    const set = this.#planSets[count];
+    if (set === undefined) throw new RangeError(`no set after ${count} changes`);
+    return set;
+  }
+
+  /**
+   * The set of `height` as `node`'s host knows it: settled by the blocks it applied, so
+   * unknown beyond its head plus the change delay.
+   */
+  #validatorsOf(node: SimNode, height: number): ValidatorSet | undefined {
+    const delay = this.config.setChanges?.delay;
+    if (delay === undefined) return this.validators;
+    if (height < 1 || height > node.store.length + delay) return undefined;
+    return this.#planSet(node.sets.countAt(height));
+  }
+
+  /** The set of `height` for a node's own bookkeeping, its current set when it cannot know yet. */
+  #setOf(node: SimNode, height: number): ValidatorSet {
+    return this.#validatorsOf(node, height) ?? this.#validatorsOf(node, node.store.length + 1) ?? this.validators;
+  }
+
+  /** The set the chain committed so far gives `height` (what the checkers judge by). */
+  validatorsAt(height: number): ValidatorSet {
+    return this.#planSet(this.#committedSets.countAt(height));
+  }
+
+  /** The node's key, by index in `keys` (-1 for an observer). */
+  keyOf(node: number): number {
+    return this.#node(node).keyIndex;
   }
 
   #log(line: string): void {
@@ -547,7 +625,7 @@ export class Simulation {
     // views ahead for votes, and for the few highest views each validator asked for.
     const rounds = (report as { rounds?: unknown }).rounds;
     if (this.config.resourceLimits !== undefined && typeof rounds === 'number') {
-      const bound = engine.view + ROUNDS_AHEAD_OF_VIEW + VIEW_CHANGES_KEPT_PER_VALIDATOR * this.config.validators;
+      const bound = engine.view + ROUNDS_AHEAD_OF_VIEW + VIEW_CHANGES_KEPT_PER_VALIDATOR * this.keys.size;
       if (rounds > bound)
         this.checker.onResource(node.index, `rounds is ${rounds} at view ${engine.view}, above ${bound}`);
     }
@@ -587,8 +665,15 @@ export class Simulation {
       case 'validate': {
         const node = this.#node(event.node);
         if (node.incarnation !== event.incarnation) return;
+        const plan = this.config.setChanges;
         const verdict = validateBlock(event.block, this.#tipOf(node), {
-          validators: this.config.validators,
+          leader: (height, view) => {
+            const set = this.#validatorsOf(node, height);
+            return set === undefined ? -1 : this.keys.indexOf(set.proposer(height, view).publicKey);
+          },
+          // The next change of the plan, once due.
+          changeAllowed: (index, height) =>
+            plan !== undefined && index === node.sets.changes && (plan.changes[index]?.notBefore ?? Infinity) <= height,
           clock: event.checkTimeliness ? this.clockOf(node.index) : null,
           maxFutureDriftTicks: this.config.maxFutureDriftTicks ?? null,
         });
@@ -673,6 +758,9 @@ export class Simulation {
       {
         chainId: SIM_CHAIN_ID,
         validators: this.validators,
+        ...(this.config.setChanges === undefined
+          ? {}
+          : { validatorsAt: (height: number) => this.#validatorsOf(node, height) }),
         self: node.signer,
         hashBlock: this.config.hostThrows === true ? hashBlockThrowing : hashBlockStrict,
         timeoutBaseTicks: this.config.timeoutBaseTicks,
@@ -727,6 +815,14 @@ export class Simulation {
     if (crashing) {
       this.crash(node.index);
       this.#queue.push(this.#now + pending.downTicks * TIME_UNITS_PER_TICK, { kind: 'restart', node: node.index });
+      return;
+    }
+    // The host applied what its engine committed (the rest of the list came after): if that
+    // settled the set the engine waits for, it says so.
+    const awaiting = node.engine?.awaitingValidators ?? null;
+    if (awaiting !== null && this.#validatorsOf(node, awaiting) !== undefined) {
+      this.stats.validatorsKnown += 1;
+      this.#feed(node, { type: 'validatorsKnown' });
     }
   }
 
@@ -745,8 +841,8 @@ export class Simulation {
       }
       case 'send': {
         // A message for a twinned validator reaches both of its engines.
-        const validator = this.validators.indexOf(action.to);
-        const recipients = this.#nodes.filter((other) => other.validatorIndex === validator && other !== node);
+        const key = this.keys.indexOf(action.to);
+        const recipients = this.#nodes.filter((other) => other.keyIndex === key && other !== node);
         this.#send(
           node,
           recipients.map((other) => other.index),
@@ -809,13 +905,22 @@ export class Simulation {
   }
 
   #apply(node: SimNode, stored: StoredBlock): void {
+    const block = decodeBlock(stored.block);
     // Twins run the honest engine: whatever they commit must agree with everyone else.
     if (node.role !== 'byzantine') {
+      const first = this.checker.committedAt(stored.height) === undefined;
       this.checker.onApply(node.index, node.store.length, stored.height, stored.block, stored.hash, stored.certificate);
       this.stats.commits += 1;
+      // The first honest node to apply a height has applied every height below it.
+      if (first && stored.height === this.#committedSets.appliedHeight + 1) {
+        const before = this.#committedSets.changes;
+        this.#committedSets.onApply(stored.height, block);
+        if (this.#committedSets.changes > before) this.stats.setChanges += 1;
+      }
     }
     if (this.#healed && node.recoveredAtTick === null) node.recoveredAtTick = this.tick;
     node.store.push(stored);
+    node.sets.onApply(stored.height, block);
     this.#log(`node ${node.index} applied height ${stored.height} ${bytesToHex(stored.hash).slice(0, 8)}`);
   }
 
@@ -832,7 +937,11 @@ export class Simulation {
     // The garbage validator sometimes proposes a block that does not extend the chain.
     if (node.behaviour === 'garbage' && this.rng.chance(0.3)) parent = bytesToHex(this.rng.bytes(32));
     const time = Math.max(this.clockOf(node.index), tip.time + 1);
-    return encodeBlock({ height, view, proposer: node.validatorIndex, parent, time, nonce: this.rng.next() });
+    const block: SimBlock = { height, view, proposer: node.keyIndex, parent, time, nonce: this.rng.next() };
+    // The next change of the plan rides on the first block built once it is due.
+    const next = this.config.setChanges?.changes[node.sets.changes];
+    if (next !== undefined && next.notBefore <= height) block.change = node.sets.changes;
+    return encodeBlock(block);
   }
 
   #send(node: SimNode, recipients: number[], bytes: Uint8Array): void {
@@ -842,7 +951,7 @@ export class Simulation {
     }
     node.sent += recipients.length;
     // Twins are one validator with two voices: their statements conflict by design.
-    if (node.role === 'honest') this.checker.onSend(node.validatorIndex, bytes, node.durableRecord);
+    if (node.role === 'honest') this.checker.onSend(node.keyIndex, bytes, node.durableRecord);
     for (const to of recipients) this.#transmit(node.index, to, bytes);
   }
 
@@ -929,9 +1038,12 @@ export class Simulation {
       if (!node.up || stored.height !== node.store.length + 1) continue;
       const tip = node.store[node.store.length - 1];
       const linked = decodeBlock(stored.block)?.parent === (tip === undefined ? GENESIS_HASH : bytesToHex(tip.hash));
+      // The set of the next height is known: the node applied every block that settles it.
+      const validators = this.#validatorsOf(node, stored.height);
       const certified =
+        validators !== undefined &&
         bytesEqual(sha256(stored.block), stored.hash) &&
-        verifyCommitCertificate(stored.certificate, stored.hash, this.validators, SIM_CHAIN_ID).ok;
+        verifyCommitCertificate(stored.certificate, stored.hash, validators, SIM_CHAIN_ID).ok;
       if (!linked || !certified) return;
       this.stats.blocksSynced += 1;
       this.#apply(node, stored);
@@ -1187,7 +1299,7 @@ export class Simulation {
     const parsed = parseConsensusMessage(bytes);
     if (!parsed.ok || parsed.message.type !== 'viewChange') return;
     const message = parsed.message;
-    const signer = this.validators.indexOf(message.signer);
+    const signer = this.#setOf(node, message.height).indexOf(message.signer);
     if (signer === -1 || message.chainId !== SIM_CHAIN_ID) return;
     const key = `${message.height}/${message.view}`;
     let seen = node.viewChangesSeen.get(key);
@@ -1213,13 +1325,14 @@ export class Simulation {
   #cherryPick(node: SimNode, original: ConsensusMessage): Uint8Array | null {
     const signer = node.signer as Signer;
     const { height, view } = original;
+    const validators = this.#setOf(node, height);
     const known = new Map(node.viewChangesSeen.get(`${height}/${view}`) ?? []);
     for (const viewChange of original.viewChanges) {
-      const index = this.validators.indexOf(viewChange.signer);
+      const index = validators.indexOf(viewChange.signer);
       if (!known.has(index)) known.set(index, viewChange);
     }
     known.set(
-      node.validatorIndex,
+      validators.indexOf(signer.publicKey),
       signConsensusMessage(
         { type: 'viewChange', chainId: SIM_CHAIN_ID, height, view, blockHash: new Uint8Array(0), preparedView: 0 },
         signer,
@@ -1230,13 +1343,14 @@ export class Simulation {
     const chosen: Array<[number, ConsensusMessage]> = [];
     let power = 0;
     for (const [index, viewChange] of candidates) {
-      if (power >= this.validators.quorumPower) break;
+      if (power >= validators.quorumPower) break;
       // A claim is only usable with its certificate, which the NEW-VIEW must carry.
       if (viewChange.blockHash.length > 0 && viewChange.preparedCertificate.length === 0) continue;
+      if (index === -1) continue;
       chosen.push([index, viewChange]);
-      power += this.validators.at(index).power;
+      power += validators.at(index).power;
     }
-    if (power < this.validators.quorumPower) return null;
+    if (power < validators.quorumPower) return null;
     chosen.sort(([a], [b]) => a - b);
     let highest: ConsensusMessage | null = null;
     for (const [, viewChange] of chosen) {
@@ -1398,8 +1512,9 @@ export class Simulation {
     const drift = this.config.maxFutureDriftTicks;
     const original = message.block === null ? null : decodeBlock(message.block);
     if (!fresh || drift === undefined || original === null) return encoded;
+    const members = this.#setOf(node, message.height);
     const bounds = this.#nodes
-      .filter((other) => other.role === 'honest')
+      .filter((other) => other.role === 'honest' && other.signer !== null && members.has(other.signer.publicKey))
       .map((other) => ({ node: other.index, bound: this.clockOf(other.index) + drift }))
       .sort((a, b) => a.bound - b.bound);
     const lowest = bounds[0]?.bound;
