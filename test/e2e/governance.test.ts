@@ -32,6 +32,8 @@ let load: LoadGenerator;
 const extra = new Map<string, { home: string; rpc: string; publicKey: string; process: ChildProcess }>();
 /** Nodes that are validators now, and where their RPC answers. */
 const running = new Map<string, string>();
+/** Validator name → home, for validators whose node this test started (a rotated key's). */
+const homeOf = new Map<string, string>();
 
 interface Validator {
   name: string;
@@ -74,7 +76,7 @@ async function initNode(name: string): Promise<{ home: string; rpc: string; publ
   const base = await findFreeBasePort(1);
   const validators = await cliJson<Validator[]>(['query', 'validators']);
   const peers = validators.map((validator) => {
-    const home = extra.get(validator.name)?.home ?? devnet.nodeHome(validator.name);
+    const home = homeOf.get(validator.name) ?? extra.get(validator.name)?.home ?? devnet.nodeHome(validator.name);
     const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'));
     return `${config.p2p.listen[0]}/p2p/${validator.peerId}`;
   });
@@ -256,8 +258,8 @@ governance('key rotation: a process with the new key takes over at the effective
     'insurer-1',
     ['regulator-1', 'dealer-2', 'dealer-3'],
   );
-  const oldUrl = running.get('insurer-1') as string;
   running.set('insurer-1', node.rpc);
+  homeOf.set('insurer-1', node.home);
   const url = running.get('regulator-1') as string;
   const sealedAt = await waitForSeal(url, node.publicKey, effective, 'a block sealed by the rotated key');
   await waitForHeight([...running.values()], sealedAt + 5, 'every validator 5 blocks past the rotation');
@@ -265,9 +267,65 @@ governance('key rotation: a process with the new key takes over at the effective
     assert.not.ok((await sealersOf(url, height)).includes(oldKey.publicKey), `the old key sealed ${height}`);
   }
   await devnet.kill('insurer-1', 'SIGTERM');
-  void oldUrl;
   await waitForHeight([...running.values()], sealedAt + 8, 'the chain going on with the old process stopped');
 });
+
+governance(
+  'an observer registered on chain is admitted live by every validator, and dropped when removed',
+  async () => {
+    const node = await initNode('observer-1');
+    await startNode('observer-1', node);
+    const url = running.get('regulator-1') as string;
+    const peerId = (await rpcCall<{ nodeId: string }>(node.rpc, 'node_status')).nodeId;
+    // Not registered: every validator's gater refuses it, so it learns nothing of the chain.
+    const start = await heightOf(url);
+    await waitForHeight([url], start + 5, 'five blocks while the observer is unknown');
+    assert.is(await heightOf(node.rpc), 0, 'an unregistered observer is not admitted');
+    const registered = await cliJson<TxOutput>(
+      ['tx', 'node', 'register', '--public-key', node.publicKey, '--moniker', 'observer-1'].concat([
+        '--operator',
+        'service-1',
+        '--key',
+        'regulator-1',
+        '--wait',
+      ]),
+    );
+    assert.is(registered.code, 'ok');
+    await waitForHeight([node.rpc], registered.height, 'the registered observer synced past its registration');
+    const validatorsSeeIt = async () => {
+      const seen = await Promise.all(
+        [...running.values()].map(async (validator) =>
+          (await rpcCall<{ peers: { peerId: string }[] }>(validator, 'net_info')).peers.some(
+            (peer) => peer.peerId === peerId,
+          ),
+        ),
+      );
+      return seen.filter(Boolean).length;
+    };
+    await waitFor(async () => ((await validatorsSeeIt()) === running.size ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'every validator connected to the observer',
+    });
+    const removed = await cliJson<TxOutput>([
+      'tx',
+      'node',
+      'remove',
+      '--public-key',
+      node.publicKey,
+      '--key',
+      'dealer-2',
+      '--wait',
+    ]);
+    assert.is(removed.code, 'ok');
+    await waitFor(async () => ((await validatorsSeeIt()) === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'every validator to drop the removed observer',
+    });
+    const stoppedAt = await heightOf(node.rpc);
+    await waitForHeight([url], (await heightOf(url)) + 5, 'five blocks after the removal');
+    assert.ok((await heightOf(node.rpc)) <= stoppedAt + 1, 'a removed observer follows the chain no more');
+  },
+);
 
 governance(
   'every validator holds the same chain; nothing lost, nothing twice; quorums of the set in force',

@@ -23,7 +23,7 @@ import { LevelKV } from './level-kv.ts';
 import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
 import { CommitLatency, createNodeMetrics, type NodeMetrics, registerNodeGauges } from './node-metrics.ts';
-import { P2PHost } from './p2p.ts';
+import { P2PHost, peerIdFromEd25519PublicKey } from './p2p.ts';
 import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
 import { publishCommitted } from './rpc/commit-feed.ts';
@@ -89,6 +89,8 @@ export class AutoledgerNode {
   #relay!: TransactionRelay;
   /** hex(public key) → peer id of every other validator of the known heights; kept current. */
   readonly #peerIdOfValidator = new Map<string, string>();
+  /** Peer ids of the observers registered on chain; kept current (node.register / node.remove). */
+  #registeredObservers: string[] = [];
   /** Peer id → power of the validators deciding the next height; kept current. */
   readonly #validatorPower = new Map<string, number>();
   readonly #commitLatency: CommitLatency;
@@ -225,6 +227,7 @@ export class AutoledgerNode {
       throw new Error(`the data directory holds chain ${this.#ledger.chainId}, not ${chain.genesis.chainId}`);
     }
     await this.validators.load(this.#ledger);
+    await this.#loadRegisteredObservers();
     head = await this.#store.head();
     if ((head?.height ?? 0) !== this.#ledger.height) {
       throw new Error(
@@ -261,6 +264,14 @@ export class AutoledgerNode {
     // First of the commit listeners: the schedule must know a block's changes before consensus,
     // sync or the gater hear of the block.
     this.#executor.onBlockCommitted((committed) => this.validators.afterCommit(this.#ledger, committed));
+    this.#executor.onBlockCommitted(async ({ receipts }) => {
+      const touched = receipts.receipts.some((receipt) =>
+        receipt.events.some((event) => event.type === 'node.register' || event.type === 'node.remove'),
+      );
+      if (!touched) return;
+      await this.#loadRegisteredObservers();
+      this.#p2p.setAllowedPeerIds(this.#allowedPeerIds());
+    });
     this.#p2p = new P2PHost({
       chainId: chain.genesis.chainId,
       secretKey: this.#secretKey,
@@ -486,9 +497,22 @@ export class AutoledgerNode {
     return this.#admission.submit(txs, 'client');
   }
 
-  /** Peer ids allowed to connect: the validators of the known heights and the configured observers. */
+  /**
+   * Peer ids allowed to connect: the validators of the known heights, the observers in
+   * `p2p.observers` and the observers registered on chain (node.register).
+   */
   #allowedPeerIds(): Set<string> {
-    return new Set([...this.validators.activeMembers().map((member) => member.peerId), ...this.config.p2p.observers]);
+    return new Set([
+      ...this.validators.activeMembers().map((member) => member.peerId),
+      ...this.config.p2p.observers,
+      ...this.#registeredObservers,
+    ]);
+  }
+
+  /** Reads the observers registered on chain (at most MAX_OBSERVERS) as peer ids. */
+  async #loadRegisteredObservers(): Promise<void> {
+    const observers = await this.#ledger.observers();
+    this.#registeredObservers = observers.map((observer) => peerIdFromEd25519PublicKey(hexToBytes(observer.publicKey)));
   }
 
   /**

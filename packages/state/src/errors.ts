@@ -51,6 +51,11 @@ export const ERROR_CODES = [
   'VALIDATOR_FLOOR',
   /** The change would take the set past MAX_VALIDATORS. */
   'VALIDATOR_SET_LIMIT',
+  // Observer nodes.
+  /** The key is already a registered observer or a validator. */
+  'DUPLICATE_NODE',
+  /** MAX_OBSERVERS observers are registered already. */
+  'OBSERVER_LIMIT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

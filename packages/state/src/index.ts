@@ -21,6 +21,7 @@ export {
   type ValidatorSetJson,
 } from './governance.ts';
 export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
+export { MAX_OBSERVERS } from './kinds/node-observers.ts';
 export type { KindDefinition, TxKindSpec } from './kinds/types.ts';
 export { type KVOp, type KVRange, type KVSnapshot, type KVStore, MemoryKV } from './kv.ts';
 export {
@@ -51,7 +52,13 @@ export {
   MAX_ODOMETER_KM,
   MAX_TIME_MS,
 } from './limits.ts';
-export { type ChainParams, GOV_ACTIONS, PROPOSAL_STATUSES, type ProposalStatus } from './records.ts';
+export {
+  type ChainParams,
+  GOV_ACTIONS,
+  type ObserverEntry,
+  PROPOSAL_STATUSES,
+  type ProposalStatus,
+} from './records.ts';
 export {
   type BundleVerdict,
   type RecordProof,

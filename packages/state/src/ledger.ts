@@ -67,8 +67,10 @@ import {
   historyEntryToJson,
   ID_PREFIXES,
   keys,
+  type ObserverEntry,
   ORDER_STATUSES,
   type Order,
+  observerListCodec,
   orderCodec,
   orderToJson,
   type Policy,
@@ -1084,6 +1086,11 @@ export class Ledger {
   /** Every approved validator-set change, in order, with its approving and effective heights. */
   validatorChanges(): Promise<ValidatorChangeJson[]> {
     return this.#atSnapshot(({ records }) => validatorChanges(records));
+  }
+
+  /** The observer nodes registered on chain (node.register), in registration order. */
+  observers(): Promise<readonly ObserverEntry[]> {
+    return this.#atSnapshot(async ({ records }) => (await records.read(keys.observers, observerListCodec)) ?? []);
   }
 
   getProposal(proposalId: string): Promise<ProposalJson | null> {

@@ -264,6 +264,7 @@ export const keys = {
   genesisValidators: 'system/genesis-validators',
   proposal: (proposalId: string) => `gov/proposal/${proposalId}`,
   validatorChange: (index: number) => `gov/change/${index}`,
+  observers: 'system/observers',
 } as const;
 
 export const ID_PREFIXES = { orders: 'ord-', policies: 'pol-', claims: 'clm-' } as const;
@@ -650,6 +651,42 @@ export const governanceCodec = jsonCodec<GovernanceRecord>(
       expiresAt: int(o, 'expiresAt'),
     })),
   }),
+);
+
+/**
+ * An observer node registered on chain (node.register): every validator's gater admits its
+ * key as a peer that follows the chain and signs nothing.
+ */
+export interface ObserverEntry {
+  /** Its libp2p / node public key, hex. */
+  publicKey: string;
+  moniker: string;
+  /** The account answerable for it. */
+  operator: string;
+  registeredBy: string;
+  registeredHeight: number;
+}
+
+/** Every registered observer, in registration order, under system/observers. */
+export const observerListCodec = jsonCodec<readonly ObserverEntry[]>(
+  'observer list',
+  (list) => ({
+    observers: list.map((o) => ({
+      publicKey: o.publicKey,
+      moniker: o.moniker,
+      operator: o.operator,
+      registeredBy: o.registeredBy,
+      registeredHeight: o.registeredHeight,
+    })),
+  }),
+  (j) =>
+    objects(j, 'observers').map((o) => ({
+      publicKey: str(o, 'publicKey'),
+      moniker: str(o, 'moniker'),
+      operator: str(o, 'operator'),
+      registeredBy: str(o, 'registeredBy'),
+      registeredHeight: int(o, 'registeredHeight'),
+    })),
 );
 
 export const proposalCodec = jsonCodec<Proposal>(

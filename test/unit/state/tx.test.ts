@@ -99,6 +99,8 @@ test('the registry: every contract kind, unique names and wire tags, fields desc
     'gov.propose',
     'gov.approve',
     'gov.reject',
+    'node.register',
+    'node.remove',
   ];
   assert.equal(TX_KINDS.map((kind) => kind.name).sort(), [...contractKinds].sort());
   const tags = TX_KINDS.map((kind) => (KIND_BY_NAME.get(kind.name) as { tag: number }).tag);

@@ -9,6 +9,7 @@ import { govReject } from './gov-reject.ts';
 import { memberFreeze } from './member-freeze.ts';
 import { memberRegister } from './member-register.ts';
 import { memberUnfreeze } from './member-unfreeze.ts';
+import { nodeRegister, nodeRemove } from './node-observers.ts';
 import { orderAccept } from './order-accept.ts';
 import { orderCancel } from './order-cancel.ts';
 import { orderConfirm } from './order-confirm.ts';
@@ -67,6 +68,8 @@ export const KINDS: readonly KindDefinition[] = [
   govPropose,
   govApprove,
   govReject,
+  nodeRegister,
+  nodeRemove,
 ];
 
 /** Every transaction kind with its fields, signers and description, for the CLI and docs. */

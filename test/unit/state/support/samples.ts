@@ -59,4 +59,10 @@ export const SAMPLE_FIELDS: Record<string, Record<string, unknown>> = {
   },
   'gov.approve': { proposalId: 'gov-1' },
   'gov.reject': { proposalId: 'gov-1' },
+  'node.register': {
+    publicKey: bytesToHex(testKey('sample-observer').publicKey),
+    moniker: 'sample-observer',
+    operator: someone,
+  },
+  'node.remove': { publicKey: bytesToHex(testKey('sample-observer').publicKey) },
 };
