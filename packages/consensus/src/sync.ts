@@ -24,6 +24,18 @@ const EMPTY = new Uint8Array(0);
 export function noteHeightSeen(context: EngineContext, sender: string, height: number): void {
   if ((context.highestHeightSeen.get(sender) ?? 0) >= height) return;
   context.highestHeightSeen.set(sender, height);
+  // A validator deciding a height past the last one whose set this node knows shows the node
+  // is behind by more than the change delay, and the set in use may not weigh the validators
+  // there: a validator added (or rotated in) while it lagged finds the members it hears from
+  // hold little power in its old set, while they wait for its vote. One member's word fetches
+  // the heights up to that horizon: a false claim costs a sync request for heights this node
+  // is about to decide anyway.
+  if (!context.awaitingValidators) {
+    const horizon = knownSetHorizon(context, height);
+    if (horizon < height - 1 && context.validatorsAt(horizon + 1) === undefined) {
+      raiseSyncTarget(context, horizon, false);
+    }
+  }
   const ahead = [...context.highestHeightSeen.entries()]
     .filter(([, seen]) => seen > context.height)
     .sort(([, a], [, b]) => b - a);
@@ -37,6 +49,17 @@ export function noteHeightSeen(context: EngineContext, sender: string, height: n
       return;
     }
   }
+}
+
+/**
+ * The last height, from the current one up to `limit` - 1 (and at most the future-height window
+ * ahead), whose validator set this node knows.
+ */
+function knownSetHorizon(context: EngineContext, limit: number): number {
+  const last = Math.min(limit - 1, context.height + context.options.futureHeightWindow);
+  let horizon = context.height;
+  while (horizon < last && context.validatorsAt(horizon + 1) !== undefined) horizon += 1;
+  return horizon;
 }
 
 /**

@@ -1,4 +1,5 @@
 import {
+  type CommitCertificate,
   ConsensusEngine,
   type EngineAction,
   type EngineInput,
@@ -27,6 +28,8 @@ interface Member {
   persisted: PersistedConsensusState | null;
   /** Heights the node has applied: what its `validatorsAt` knows the sets from. */
   applied: number;
+  /** The certificate of each committed height, for block sync. */
+  certificates: CommitCertificate[];
 }
 
 /**
@@ -65,6 +68,12 @@ export class Cluster {
    * `validatorsAt` does not see past the old head, as a node busy applying a block.
    */
   readonly manualApply = new Set<number>();
+  /**
+   * Whether nodes answer `requestSync` (off by default: most tests want a lagging node to stay
+   * behind): the node fetches the heights it lacks from the most advanced node and feeds
+   * `synced` for each, as block sync does.
+   */
+  syncEnabled = false;
   readonly #nodeByKey = new Map<string, number>();
 
   constructor(
@@ -90,6 +99,7 @@ export class Cluster {
         actions: [],
         persisted: null,
         applied: 0,
+        certificates: [],
       };
       this.members.push(member);
       member.engine = this.#engine(index, signer, 0, null);
@@ -202,6 +212,10 @@ export class Cluster {
           break;
         case 'commit':
           member.commits.push({ height: action.height, view: action.view, hash: bytesToHex(action.blockHash) });
+          member.certificates.push(action.certificate);
+          break;
+        case 'requestSync':
+          if (this.syncEnabled) this.#sync(index);
           break;
         default:
           break;
@@ -210,6 +224,27 @@ export class Cluster {
     // The node applies what its engine committed, then tells the engine if the set it waits
     // for is now known (after the whole list: the actions after a commit come first).
     if (member.commits.length > committedBefore && !this.manualApply.has(index)) this.apply(index);
+  }
+
+  #sync(index: number): void {
+    const member = this.member(index);
+    const source = this.members.reduce((best, other) =>
+      other.certificates.length > best.certificates.length ? other : best,
+    );
+    for (const certificate of source.certificates.slice(member.certificates.length)) {
+      const { height, blockHash } = certificate;
+      this.inFlight.push({ kind: 'answer', to: index, input: { type: 'synced', height, blockHash, certificate } });
+    }
+  }
+
+  /** Applies a synced height (in order only), then tells the engine. */
+  #applySynced(index: number, input: Extract<EngineInput, { type: 'synced' }>): void {
+    const member = this.member(index);
+    if (input.height !== member.certificates.length + 1) return;
+    member.commits.push({ height: input.height, view: input.certificate.view, hash: bytesToHex(input.blockHash) });
+    member.certificates.push(input.certificate);
+    member.applied = member.commits.length;
+    this.step(index, input);
   }
 
   #answer(index: number, input: EngineInput): void {
@@ -221,7 +256,9 @@ export class Cluster {
   deliverAll(limit = 100_000): void {
     for (let delivered = 0; this.inFlight.length > 0 && delivered < limit; delivered++) {
       const delivery = this.inFlight.shift() as Delivery;
-      if (delivery.kind === 'answer') this.step(delivery.to, delivery.input);
+      if (delivery.kind === 'answer' && delivery.input.type === 'synced')
+        this.#applySynced(delivery.to, delivery.input);
+      else if (delivery.kind === 'answer') this.step(delivery.to, delivery.input);
       else if (!this.isolated.has(delivery.from) && !this.isolated.has(delivery.to)) {
         this.step(delivery.to, { type: 'message', bytes: delivery.bytes });
       }

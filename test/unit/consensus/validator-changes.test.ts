@@ -336,6 +336,43 @@ test('a message buffered for a future height under the old set, from a signer re
   assert.equal(dropCodes(refused), ['NOT_VALIDATOR']);
 });
 
+test('a validator added while it lagged learns it is behind from one member past its known sets, syncs, and the chain goes on', () => {
+  const E = 5;
+  // From E the set is validator 0 (power 1) and key 4 (power 2): neither decides alone. Node
+  // 4 lagged from the start and knows the sets only up to height 2, in which validator 0 is
+  // 1 of 4, less than a weak quorum; validators 1 to 3 leave at E and say nothing there.
+  const cluster = new Cluster(
+    0,
+    0,
+    {},
+    schedule(5, [
+      { from: 1, set: setOf([0, 1, 2, 3]) },
+      { from: E, set: setOf([0, 4], [1, 2]) },
+    ]),
+  );
+  cluster.syncEnabled = true;
+  cluster.isolated.add(4);
+  cluster.startAll();
+  runUntil(cluster, () => cluster.member(0).commits.length >= E - 1);
+  cluster.tickAll(100);
+  assert.is(cluster.member(0).commits.length, E - 1, 'validator 0 cannot decide E alone');
+  assert.is(cluster.member(4).commits.length, 0);
+  cluster.isolated.delete(4);
+  runUntil(cluster, () => [0, 4].every((node) => cluster.member(node).commits.length >= E + 2), 20_000);
+  assert.ok(cluster.actionsOf(4, 'requestSync').length > 0);
+  const newKey = bytesToHex(key(4).publicKey);
+  for (const commit of commitsOf(cluster, 0)) {
+    const verdict = verifyCommitCertificate(
+      commit.certificate,
+      commit.blockHash,
+      setAt(cluster, commit.height),
+      CHAIN_ID,
+    );
+    assert.ok(verdict.ok, `h${commit.height}`);
+    if (commit.height >= E) assert.ok(sealersOf(commit).includes(newKey), `h${commit.height}`);
+  }
+});
+
 test('bounds: many set changes leave the buffers and per-key bookkeeping at the size of the sets', () => {
   // Twelve keys; the set is four consecutive keys, sliding by one every two heights.
   const sets = Array.from({ length: 24 }, (_, step) => ({
