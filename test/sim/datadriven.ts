@@ -32,6 +32,11 @@
  *       A fresh calm simulation (scenario.ts `calmScenario`): lossless network, delays of 1 to
  *       5 tenths of a tick. `loss`, `duplicate` and `delay` (tenths of a tick) make the network
  *       faulty until tick `heal`. Nodes are validators 0…n-1, then observers.
+ *   config … [spares=1] [change-delay=2] [changes=add:4@h3,remove:0@h5,rotate:1:5@h6,power:2:3@h6]
+ *       Validator-set changes (validator-sets.ts): spare nodes (numbered after the observers,
+ *       with keys n, n+1, …) start outside the set; each change rides on the first block of
+ *       height ≥ H and takes effect `change-delay` heights later: `add:K[:POWER]` appends key
+ *       K, `remove:K`, `rotate:K:J` moves K's place and power to key J, `power:K:P`.
  *   trace [commits] [views] [proposals] [sync] [drops] [evidence]
  *       What the next runs print (default all but proposals); crashes and rule drops always.
  *   crash-after nodes=N,… sends=TYPE [height=H] [view=V] [once]
@@ -56,8 +61,9 @@
  *                              the same state (counters and every chain): the seed replays
  *
  * Trace lines: `h3 v0 #e5f6a7b8 by 3 committed 0,1,2` (height, certificate view, block hash
- * prefix, the validator that built the block, the nodes that committed it in this run; a
- * re-proposed block keeps its builder); `h3 v1 proposal #… by 0` (with `trace proposals`,
+ * prefix, the validator (key) that built the block, the nodes that committed it in this run;
+ * a re-proposed block keeps its builder; a block carrying a set change adds `carries add:4,
+ * from h5`); `h3 v1 proposal #… by 0` (with `trace proposals`,
  * each node's first proposal per view); runs of three or more
  * view-0 heights committed by the same nodes fold into `h4..h53 v0 committed 0,1,2 (tip
  * #…)`, the tip's hash covering the chain below it; `h3 view 1 entered by 0,1,2`;
@@ -75,6 +81,7 @@ import { bytesToHex } from '@autoledger/crypto';
 import { decodeBlock } from './app.ts';
 import { calmScenario } from './scenario.ts';
 import { type ByzantineBehaviour, hashOf, type SimConfig, type SimHooks, Simulation } from './simulation.ts';
+import { planMembers, type SetChange, type SetChangePlan } from './validator-sets.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The file format: parse, print, diff, run, rewrite.
@@ -360,7 +367,16 @@ interface DropRule {
 }
 
 type TraceEntry =
-  | { kind: 'commit'; height: number; view: number; hash: string; proposer: number; nodes: Set<number> }
+  | {
+      kind: 'commit';
+      height: number;
+      view: number;
+      hash: string;
+      proposer: number;
+      /** The set change the block carries, as printed (null for none). */
+      change: string | null;
+      nodes: Set<number>;
+    }
   | { kind: 'view'; height: number; view: number; nodes: Set<number> }
   | { kind: 'proposal'; height: number; view: number; hash: string; node: number }
   | { kind: 'note'; text: string };
@@ -524,6 +540,14 @@ export class ScenarioRunner {
       overrides.healTick = args.integer('heal', 0);
     }
     if (args.flag('host-throws')) overrides.hostThrows = true;
+    const changes = args.optional('changes');
+    if (changes !== undefined) {
+      overrides.setChanges = {
+        delay: args.integer('change-delay', 2),
+        spares: args.integer('spares', 0),
+        changes: changes.split(',').map(parseSetChange),
+      };
+    }
     const fault = args.optional('fault');
     if (fault !== undefined) {
       if (!PLANTED_FAULTS.has(fault)) throw new ScriptError(`fault must be one of ${[...PLANTED_FAULTS].join(', ')}`);
@@ -545,8 +569,11 @@ export class ScenarioRunner {
     const n = config.validators;
     const lines = [
       `${n} validators (quorum power ${sim.validators.quorumPower}), ${config.observers} observers, seed ${config.seed}`,
-      `leader of (h, v) is validator (h + v) mod ${n}`,
+      config.setChanges === undefined
+        ? `leader of (h, v) is validator (h + v) mod ${n}`
+        : 'leader of (h, v) is member (h + v) mod size in the order of the set of h',
     ];
+    if (config.setChanges !== undefined) lines.push(...describePlan(config, config.setChanges));
     if (config.byzantine.length > 0) {
       lines.push(`byzantine: ${config.byzantine.map(({ node, behaviour }) => `${node} ${behaviour}`).join(', ')}`);
     }
@@ -581,11 +608,18 @@ export class ScenarioRunner {
     switch (action.type) {
       case 'commit': {
         const hash = bytesToHex(action.blockHash);
-        const proposer = decodeBlock(action.block)?.proposer ?? -1;
+        const block = decodeBlock(action.block);
+        const proposer = block?.proposer ?? -1;
         const view = action.certificate.view;
+        const plan = sim.config.setChanges;
+        const planned = block?.change === undefined ? undefined : plan?.changes[block.change];
+        const change =
+          planned === undefined || plan === undefined
+            ? null
+            : `${describeChange(planned.change)}, from h${action.height + plan.delay}`;
         log.merge(
           `commit/${action.height}`,
-          () => ({ kind: 'commit', height: action.height, view, hash, proposer, nodes: new Set() }),
+          () => ({ kind: 'commit', height: action.height, view, hash, proposer, change, nodes: new Set() }),
           node,
         );
         let heights = log.committed.get(node);
@@ -795,6 +829,8 @@ export class ScenarioRunner {
             previous.kind === 'commit' &&
             next.height === previous.height + 1 &&
             next.view === 0 &&
+            next.change === null &&
+            previous.change === null &&
             list(next.nodes) === list(previous.nodes);
           if (entry.view === 0) {
             while (alike(entries[last + 1], entries[last] as TraceEntry)) last += 1;
@@ -805,7 +841,9 @@ export class ScenarioRunner {
             index = last;
           } else {
             lines.push(
-              `h${entry.height} v${entry.view} ${short(entry.hash)} by ${entry.proposer} committed ${list(entry.nodes)}`,
+              `h${entry.height} v${entry.view} ${short(entry.hash)} by ${entry.proposer} committed ${list(entry.nodes)}${
+                entry.change === null ? '' : ` carries ${entry.change}`
+              }`,
             );
           }
           break;
@@ -1139,6 +1177,68 @@ export class ScenarioRunner {
     if (base === undefined) throw new ScriptError(`no mark '${match[1]}'`);
     return base + Number(match[2] ?? 0);
   }
+}
+
+/** `add:K[:POWER]`, `remove:K`, `rotate:K:J` or `power:K:P`, then `@hH` (the height it may ride on from). */
+function parseSetChange(text: string): SetChangePlan['changes'][number] {
+  const [body, at] = text.split('@h');
+  const [kind, first, second] = (body ?? '').split(':');
+  const key = integerOf(first ?? '', 'set change key');
+  const notBefore = integerOf(at ?? '', 'set change height (@hH)');
+  let change: SetChange;
+  switch (kind) {
+    case 'add':
+      change = { kind: 'add', key, power: second === undefined ? 1 : integerOf(second, 'power'), at: -1 };
+      break;
+    case 'remove':
+      change = { kind: 'remove', key };
+      break;
+    case 'rotate':
+      change = { kind: 'rotate', key, to: integerOf(second ?? '', 'rotate target key') };
+      break;
+    case 'power':
+      change = { kind: 'power', key, power: integerOf(second ?? '', 'power') };
+      break;
+    default:
+      throw new ScriptError(`set change '${text}': want add:K[:P], remove:K, rotate:K:J or power:K:P, then @hH`);
+  }
+  return { notBefore, change };
+}
+
+/** A change as the trace prints it. */
+function describeChange(change: SetChange): string {
+  switch (change.kind) {
+    case 'add':
+      return `add:${change.key}${change.power === 1 ? '' : `:${change.power}`}`;
+    case 'remove':
+      return `remove:${change.key}`;
+    case 'rotate':
+      return `rotate:${change.key}:${change.to}`;
+    case 'power':
+      return `power:${change.key}:${change.power}`;
+  }
+}
+
+/** The plan's lines of the `config` output: spare nodes and the set after each change. */
+function describePlan(config: SimConfig, plan: SetChangePlan): string[] {
+  const firstSpare = config.validators + config.observers;
+  const genesis = Array.from({ length: config.validators }, (_, key) => ({ key, power: config.powers?.[key] ?? 1 }));
+  let sets: ReturnType<typeof planMembers>;
+  try {
+    sets = planMembers(genesis, plan);
+  } catch (error) {
+    throw new ScriptError((error as Error).message);
+  }
+  const lines = [
+    `spare nodes ${Array.from({ length: plan.spares }, (_, index) => `${firstSpare + index} (key ${config.validators + index})`).join(', ') || 'none'}; a change takes effect ${plan.delay} heights after its block`,
+  ];
+  plan.changes.forEach(({ notBefore, change }, index) => {
+    const members = (sets[index + 1] ?? [])
+      .map((member) => (member.power === 1 ? `${member.key}` : `${member.key}:${member.power}`))
+      .join(',');
+    lines.push(`change ${index} (${describeChange(change)}) from h${notBefore}: then the set is ${members}`);
+  });
+  return lines;
 }
 
 function integerOf(text: string, what: string): number {

@@ -9,7 +9,7 @@ import type { SimBlock } from './app.ts';
  * governance does; each node derives the set of a height from its own applied blocks.
  */
 export type SetChange =
-  /** A key joins, at position `at` of the order (the leader rotation follows the order). */
+  /** A key joins, at position `at` of the order (-1: at the end); the leader rotation follows the order. */
   | { kind: 'add'; key: number; power: number; at: number }
   | { kind: 'remove'; key: number }
   /** A validator moves to a new key, keeping its place and power. */
@@ -35,10 +35,12 @@ export function applyChange(members: readonly Member[], change: SetChange): Memb
   const position = members.findIndex((member) => member.key === change.key);
   const next = [...members];
   switch (change.kind) {
-    case 'add':
-      if (position !== -1 || change.at < 0 || change.at > members.length) return null;
-      next.splice(change.at, 0, { key: change.key, power: change.power });
+    case 'add': {
+      const at = change.at < 0 ? members.length : change.at;
+      if (position !== -1 || at > members.length) return null;
+      next.splice(at, 0, { key: change.key, power: change.power });
       return next;
+    }
     case 'remove':
       if (position === -1 || members.length === 1) return null;
       next.splice(position, 1);
