@@ -87,7 +87,7 @@ export interface Block {
   txs: Uint8Array[];
   /** Encoded commit certificate of height - 1; empty for the first block. */
   lastCertificate: Uint8Array;
-  /** The encoded block, exactly as received or built. */
+  /** The encoded block: as received or built, or as the block store reassembles it (assembleBlock). */
   bytes: Uint8Array;
 }
 
@@ -142,8 +142,27 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
 
 export function encodeBlock(header: BlockHeader, txs: readonly Uint8Array[], lastCertificate: Uint8Array): Block {
   const headerBytes = encodeHeader(header);
+  return { ...encodeBlockParts(headerBytes, txs, lastCertificate), header };
+}
+
+/**
+ * A block from its parts as the block store keeps them (the encoded header as hashed, the
+ * transactions, the previous certificate), encoded exactly as encodeBlock encodes: a block
+ * this node built or received in that encoding comes back byte for byte; one a peer encoded
+ * otherwise (fields reordered, say) comes back in this encoding, with the same header bytes,
+ * hence the same hash, and the same transactions, hence the same tx root.
+ */
+export function assembleBlock(headerBytes: Uint8Array, txs: readonly Uint8Array[], lastCertificate: Uint8Array): Block {
+  return { ...encodeBlockParts(headerBytes, txs, lastCertificate), header: decodeHeader(headerBytes) };
+}
+
+function encodeBlockParts(
+  headerBytes: Uint8Array,
+  txs: readonly Uint8Array[],
+  lastCertificate: Uint8Array,
+): Omit<Block, 'header'> {
   const bytes = BlockType.encode(BlockType.create({ header: headerBytes, txs, lastCertificate })).finish();
-  return { header, headerBytes, hash: sha256(headerBytes), txs: [...txs], lastCertificate, bytes };
+  return { headerBytes, hash: sha256(headerBytes), txs: [...txs], lastCertificate, bytes };
 }
 
 export function decodeBlock(bytes: Uint8Array): Block {

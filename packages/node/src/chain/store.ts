@@ -1,19 +1,39 @@
 // The chain's own records in the node's level database, next to the state machine's keys:
 // blocks by height, block hash → height, commit certificates, receipts, the transaction index
 // and the head. All of a commit's records go into the same atomic batch as the state writes.
+//
+// A block is stored in parts, not as one value: a small block record (the header bytes as
+// hashed, the previous block's certificate, the transaction count and the block-time events)
+// and, under its own (height, index) key, each transaction's envelope and, under another, its
+// receipt. LevelDB reads whole values only, so this is what lets tx_get read one transaction
+// and one receipt instead of the whole block (up to 4 MiB) and every receipt of it; each byte
+// is still stored once (the block's own encoding is not kept next to the parts), and the
+// (height, index) keys of one block sort together, so block(height) and receipts(height)
+// read them back with one range scan each. The block is re-encoded from its parts exactly as
+// encodeBlock encodes (assembleBlock): same header bytes, so the same hash; same transactions,
+// so the same tx root. The cost is the per-entry overhead of 2 × 14-byte keys per transaction.
+//
+// The head record names the layout (CHAIN_STORE_FORMAT). A data directory written before it
+// (whole blocks and per-block receipts, no format in the head) is refused at the first read
+// of the head, at start-up, with a ChainStoreError that says to re-sync: reading both layouts
+// would keep a second read path for every query alive for good.
 
-import { bytesToHex, bytesToUtf8, utf8ToBytes } from '@autoledger/crypto';
+import { bytesToHex, bytesToUtf8, sha256, utf8ToBytes } from '@autoledger/crypto';
 import type { KVOp } from '@autoledger/state';
+import protobuf from 'protobufjs';
 import type { LevelKV } from '../level-kv.ts';
-import { type Block, decodeBlock } from './block.ts';
+import { assembleBlock, type Block, type BlockHeader, decodeHeader } from './block.ts';
+import { decodeMessage } from './codec.ts';
+
+/** The layout of the chain records, written in the head record. 1 was whole blocks (no field). */
+export const CHAIN_STORE_FORMAT = 2;
 
 // Every chain key starts with 0xC0, a byte the state machine's keys never start with.
 const PREFIX = 0xc0;
 const TAG = {
-  block: 1,
+  // 1 (whole encoded blocks) and 4 (a block's receipts as one JSON array) are format 1's.
   hash: 2,
   certificate: 3,
-  receipts: 4,
   tx: 5,
   head: 6,
   consensus: 7,
@@ -23,7 +43,43 @@ const TAG = {
   signerTx: 10,
   /** Change index → the link that proves that validator-set change (see validator-chain.ts). */
   validatorLink: 11,
+  /** Height → block record (StoredBlock below). */
+  blockRecord: 12,
+  /** (height, index) → the transaction envelope, as in the block. */
+  blockTx: 13,
+  /** (height, index) → the transaction's receipt (JSON of StoredReceipt). */
+  txReceipt: 14,
 } as const;
+
+const StoredBlockType = protobuf
+  .parse(`
+syntax = "proto3";
+message StoredBlock {
+  bytes header = 1;
+  bytes last_certificate = 2;
+  uint32 tx_count = 3;
+  string system_events = 4;
+}
+`)
+  .root.lookupType('StoredBlock');
+
+interface StoredBlock {
+  header: Uint8Array;
+  lastCertificate: Uint8Array;
+  txCount: number;
+  /** JSON of StoredReceipts.systemEvents. */
+  systemEvents: string;
+}
+
+/** What the store holds is not what it wrote, or was written by another layout. */
+export class ChainStoreError extends Error {
+  readonly code: 'OLD_FORMAT' | 'CORRUPT';
+  constructor(code: 'OLD_FORMAT' | 'CORRUPT', message: string) {
+    super(message);
+    this.name = 'ChainStoreError';
+    this.code = code;
+  }
+}
 
 function key(tag: number, suffix: Uint8Array = new Uint8Array(0)): Uint8Array {
   const out = new Uint8Array(2 + suffix.length);
@@ -39,17 +95,36 @@ function heightBytes(height: number): Uint8Array {
   return out;
 }
 
+/** (height, index): big-endian, so a block's entries sort by index, after the block before. */
+function locationBytes(height: number, index: number): Uint8Array {
+  const out = new Uint8Array(12);
+  out.set(heightBytes(height));
+  new DataView(out.buffer).setUint32(8, index);
+  return out;
+}
+
 function signerTxKey(address: string, height: number, index: number): Uint8Array {
   const name = utf8ToBytes(`${address}/`);
   const suffix = new Uint8Array(name.length + 12);
   suffix.set(name);
-  suffix.set(heightBytes(height), name.length);
-  new DataView(suffix.buffer).setUint32(name.length + 8, index);
+  suffix.set(locationBytes(height, index), name.length);
   return key(TAG.signerTx, suffix);
 }
 
 function readHeight(bytes: Uint8Array): number {
   return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0));
+}
+
+function readIndex(location: Uint8Array): number {
+  return new DataView(location.buffer, location.byteOffset, 12).getUint32(8);
+}
+
+function parseJson<T>(bytes: Uint8Array, what: string): T {
+  try {
+    return JSON.parse(bytesToUtf8(bytes)) as T;
+  } catch {
+    throw new ChainStoreError('CORRUPT', `the stored ${what} is not JSON`);
+  }
 }
 
 export interface StoredReceipt {
@@ -95,21 +170,40 @@ export class ChainStore {
     signers: readonly string[] = [],
   ): KVOp[] {
     const height = block.header.height;
+    if (receipts.receipts.length !== block.txs.length || txHashes.length !== block.txs.length) {
+      throw new Error(`block ${height}: ${block.txs.length} transactions, but receipts or hashes for another count`);
+    }
+    const record: StoredBlock = {
+      header: block.headerBytes,
+      lastCertificate: block.lastCertificate,
+      txCount: block.txs.length,
+      systemEvents: JSON.stringify(receipts.systemEvents),
+    };
     const ops: KVOp[] = [
-      { type: 'put', key: key(TAG.block, heightBytes(height)), value: block.bytes },
+      {
+        type: 'put',
+        key: key(TAG.blockRecord, heightBytes(height)),
+        value: StoredBlockType.encode(StoredBlockType.create(record)).finish(),
+      },
       { type: 'put', key: key(TAG.hash, block.hash), value: heightBytes(height) },
       { type: 'put', key: key(TAG.certificate, heightBytes(height)), value: certificate },
-      { type: 'put', key: key(TAG.receipts, heightBytes(height)), value: utf8ToBytes(JSON.stringify(receipts)) },
       {
         type: 'put',
         key: key(TAG.head),
-        value: utf8ToBytes(JSON.stringify({ height, hash: bytesToHex(block.hash), time: block.header.time })),
+        value: utf8ToBytes(
+          JSON.stringify({ height, hash: bytesToHex(block.hash), time: block.header.time, format: CHAIN_STORE_FORMAT }),
+        ),
       },
     ];
-    txHashes.forEach((hash, index) => {
-      const location = new Uint8Array(12);
-      location.set(heightBytes(height));
-      new DataView(location.buffer).setUint32(8, index);
+    block.txs.forEach((tx, index) => {
+      const location = locationBytes(height, index);
+      ops.push({ type: 'put', key: key(TAG.blockTx, location), value: tx });
+      ops.push({
+        type: 'put',
+        key: key(TAG.txReceipt, location),
+        value: utf8ToBytes(JSON.stringify(receipts.receipts[index])),
+      });
+      const hash = txHashes[index] as Uint8Array;
       ops.push({ type: 'put', key: key(TAG.tx, hash), value: location });
       const signer = signers[index];
       if (signer !== undefined) ops.push({ type: 'put', key: signerTxKey(signer, height, index), value: hash });
@@ -117,20 +211,54 @@ export class ChainStore {
     return ops;
   }
 
+  /** The head; throws ChainStoreError OLD_FORMAT on a data directory of another layout. */
   async head(): Promise<Head | undefined> {
     const bytes = await this.#kv.get(key(TAG.head));
     if (bytes === undefined) return undefined;
-    const json = JSON.parse(bytesToUtf8(bytes)) as { height: number; hash: string; time: number };
+    const json = parseJson<{ height: number; hash: string; time: number; format?: number }>(bytes, 'head');
+    if (json.format !== CHAIN_STORE_FORMAT) {
+      throw new ChainStoreError(
+        'OLD_FORMAT',
+        `the data directory holds a chain in block-store format ${json.format ?? 1}, and this version reads ` +
+          `format ${CHAIN_STORE_FORMAT} only (each transaction and receipt under its own key). Stop the node, ` +
+          'move the data directory aside and start the node again: it syncs the chain from its peers',
+      );
+    }
     return { height: json.height, hash: Buffer.from(json.hash, 'hex'), time: json.time };
   }
 
-  async blockBytes(height: number): Promise<Uint8Array | undefined> {
-    return this.#kv.get(key(TAG.block, heightBytes(height)));
+  /**
+   * The block's header and hash and how many transactions it holds, from its small record:
+   * without reading the transactions.
+   */
+  async blockInfo(
+    height: number,
+  ): Promise<{ header: BlockHeader; headerBytes: Uint8Array; hash: Uint8Array; txCount: number } | undefined> {
+    const record = await this.#blockRecord(height);
+    if (record === undefined) return undefined;
+    return {
+      header: this.#header(record, height),
+      headerBytes: record.header,
+      hash: sha256(record.header),
+      txCount: record.txCount,
+    };
   }
 
+  /** The block, reassembled from its parts (encoded as encodeBlock encodes; see the top). */
   async block(height: number): Promise<Block | undefined> {
-    const bytes = await this.blockBytes(height);
-    return bytes === undefined ? undefined : decodeBlock(bytes);
+    const record = await this.#blockRecord(height);
+    if (record === undefined) return undefined;
+    const txs = await this.#entriesOf(TAG.blockTx, height, record.txCount, 'transaction');
+    try {
+      return assembleBlock(record.header, txs, record.lastCertificate);
+    } catch (error) {
+      throw new ChainStoreError('CORRUPT', `block ${height}: ${(error as Error).message}`);
+    }
+  }
+
+  /** The encoded block, as block sync serves it to peers. */
+  async blockBytes(height: number): Promise<Uint8Array | undefined> {
+    return (await this.block(height))?.bytes;
   }
 
   async heightOfHash(hash: Uint8Array): Promise<number | undefined> {
@@ -142,15 +270,80 @@ export class ChainStore {
     return this.#kv.get(key(TAG.certificate, heightBytes(height)));
   }
 
+  /** Every receipt of the block and its block-time events, without its transactions. */
   async receipts(height: number): Promise<StoredReceipts | undefined> {
-    const bytes = await this.#kv.get(key(TAG.receipts, heightBytes(height)));
-    return bytes === undefined ? undefined : (JSON.parse(bytesToUtf8(bytes)) as StoredReceipts);
+    const record = await this.#blockRecord(height);
+    if (record === undefined) return undefined;
+    const entries = await this.#entriesOf(TAG.txReceipt, height, record.txCount, 'receipt');
+    return {
+      receipts: entries.map((bytes) => parseJson<StoredReceipt>(bytes, `receipt at height ${height}`)),
+      systemEvents: parseJson<StoredReceipts['systemEvents']>(
+        utf8ToBytes(record.systemEvents),
+        `block-time events at height ${height}`,
+      ),
+    };
   }
 
   async txLocation(hash: Uint8Array): Promise<TxLocation | undefined> {
     const bytes = await this.#kv.get(key(TAG.tx, hash));
     if (bytes === undefined) return undefined;
-    return { height: readHeight(bytes), index: new DataView(bytes.buffer, bytes.byteOffset, 12).getUint32(8) };
+    return { height: readHeight(bytes), index: readIndex(bytes) };
+  }
+
+  /** One committed transaction's envelope and receipt: two reads of its own, nothing of its block's others. */
+  async committedTx(location: TxLocation): Promise<{ tx: Uint8Array; receipt: StoredReceipt } | undefined> {
+    const suffix = locationBytes(location.height, location.index);
+    const [tx, receipt] = await this.#kv.getMany([key(TAG.blockTx, suffix), key(TAG.txReceipt, suffix)]);
+    if (tx === undefined || receipt === undefined) return undefined;
+    return { tx, receipt: parseJson<StoredReceipt>(receipt, `receipt at ${location.height}.${location.index}`) };
+  }
+
+  /** One committed transaction's receipt. */
+  async receipt(location: TxLocation): Promise<StoredReceipt | undefined> {
+    const bytes = await this.#kv.get(key(TAG.txReceipt, locationBytes(location.height, location.index)));
+    return bytes === undefined
+      ? undefined
+      : parseJson<StoredReceipt>(bytes, `receipt at ${location.height}.${location.index}`);
+  }
+
+  async #blockRecord(height: number): Promise<StoredBlock | undefined> {
+    const bytes = await this.#kv.get(key(TAG.blockRecord, heightBytes(height)));
+    if (bytes === undefined) return undefined;
+    try {
+      const record = decodeMessage<StoredBlock>(StoredBlockType, bytes, 'block record');
+      // protobufjs leaves an absent bytes field as its shared default, not a Uint8Array.
+      const emptyIfAbsent = (field: Uint8Array) => (field instanceof Uint8Array ? field : new Uint8Array(0));
+      return {
+        header: emptyIfAbsent(record.header),
+        lastCertificate: emptyIfAbsent(record.lastCertificate),
+        txCount: record.txCount,
+        systemEvents: record.systemEvents,
+      };
+    } catch (error) {
+      throw new ChainStoreError('CORRUPT', `block ${height}: ${(error as Error).message}`);
+    }
+  }
+
+  #header(record: StoredBlock, height: number): BlockHeader {
+    try {
+      return decodeHeader(record.header);
+    } catch (error) {
+      throw new ChainStoreError('CORRUPT', `block ${height}: ${(error as Error).message}`);
+    }
+  }
+
+  /** The `count` (height, index) entries of one block under `tag`, in index order: one range scan. */
+  async #entriesOf(tag: number, height: number, count: number, what: string): Promise<Uint8Array[]> {
+    const entries: Uint8Array[] = [];
+    const range = { gte: key(tag, heightBytes(height)), lt: key(tag, heightBytes(height + 1)), limit: count + 1 };
+    for await (const [stored, value] of this.#kv.iterate(range)) {
+      if (readIndex(stored.subarray(2)) !== entries.length) break;
+      entries.push(value);
+    }
+    if (entries.length !== count) {
+      throw new ChainStoreError('CORRUPT', `block ${height}: a ${what} of its ${count} is missing from the store`);
+    }
+    return entries;
   }
 
   /** The consensus engine's crash-safety record (written durably before dependent sends). */

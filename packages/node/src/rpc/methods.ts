@@ -18,7 +18,6 @@ import {
   type ValidatorJson,
 } from '@autoledger/state';
 import { headerToJson, txHashOfCommitted } from '../chain/block.ts';
-import type { StoredReceipts } from '../chain/store.ts';
 import type { LogLevel } from '../log.ts';
 import { peerIdFromEd25519PublicKey } from '../p2p.ts';
 import { buildVehicleReport, certificateToJson } from '../report.ts';
@@ -104,11 +103,6 @@ function decodeBase64(text: string): Uint8Array | undefined {
 }
 
 export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
-  const receiptsOf = async (height: number, cache: Map<number, StoredReceipts | undefined>) => {
-    if (!cache.has(height)) cache.set(height, await node.store.receipts(height));
-    return cache.get(height);
-  };
-
   const peerIds = new Map<string, string>();
   const peerIdOf = (publicKey: string): string => {
     let peerId = peerIds.get(publicKey);
@@ -193,7 +187,8 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
 
     chain_getBlockResults: async (params) => {
       const height = (params.height as number | undefined) ?? node.head().height;
-      const block = height === 0 ? undefined : await node.store.block(height);
+      // The block's record and its receipts: not its transactions.
+      const block = height === 0 ? undefined : await node.store.blockInfo(height);
       const results = height === 0 ? undefined : await node.store.receipts(height);
       if (block === undefined || results === undefined) throw notFound(`block ${height}`);
       return { height, hash: bytesToHex(block.hash), receipts: results.receipts, systemEvents: results.systemEvents };
@@ -289,11 +284,10 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       const hash = params.hash as string;
       const location = await node.store.txLocation(hexToBytes(hash));
       if (location !== undefined) {
-        const receipts = await node.store.receipts(location.height);
-        const receipt = receipts?.receipts[location.index];
-        const block = await node.store.block(location.height);
-        const txBytes = block?.txs[location.index];
-        const decoded = txBytes ? decodeTx(txBytes) : undefined;
+        // The transaction's own envelope and receipt, each under its own key: nothing else of its block.
+        const committed = await node.store.committedTx(location);
+        const receipt = committed?.receipt;
+        const decoded = committed ? decodeTx(committed.tx) : undefined;
         return {
           hash,
           status: 'committed',
@@ -329,9 +323,8 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       if ((address === undefined) === (vin === undefined)) throw invalidParams('give exactly one of address and vin');
       const limit = (params.limit as number | undefined) ?? TX_SEARCH_LIMITS.default;
       const after = params.after as string | undefined;
-      const receipts = new Map<number, StoredReceipts | undefined>();
       const codeAt = async (height: number, index: number) =>
-        (await receiptsOf(height, receipts))?.receipts[index]?.code ?? 'ok';
+        (await node.store.receipt({ height, index }))?.code ?? 'ok';
       if (address !== undefined) {
         const from = after === undefined ? undefined : parseTxCursor(after);
         if (after !== undefined && from === undefined) throw badCursor();
