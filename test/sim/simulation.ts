@@ -939,8 +939,13 @@ export class Simulation {
     const time = Math.max(this.clockOf(node.index), tip.time + 1);
     const block: SimBlock = { height, view, proposer: node.keyIndex, parent, time, nonce: this.rng.next() };
     // The next change of the plan rides on the first block built once it is due.
-    const next = this.config.setChanges?.changes[node.sets.changes];
+    const plan = this.config.setChanges;
+    const next = plan?.changes[node.sets.changes];
     if (next !== undefined && next.notBefore <= height) block.change = node.sets.changes;
+    // The garbage validator sometimes names a change out of turn: honest validators refuse it.
+    if (plan !== undefined && node.behaviour === 'garbage' && this.rng.chance(0.3)) {
+      block.change = node.sets.changes + this.rng.int(1, 2);
+    }
     return encodeBlock(block);
   }
 
