@@ -1,5 +1,6 @@
 // The devnet as an operator uses it: it reports a validator that dies and leaves it down,
-// stops every process on Ctrl-C, and resumes the same chain on the same directory.
+// stops every process on Ctrl-C, and resumes the same chain on the same directory; with
+// --observers, observer nodes follow the chain beside the validators.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statusOf } from '../support/chain.ts';
-import { findFreeBasePort, type RunningDevnet, runCli, startDevnet } from '../support/devnet.ts';
+import { findFreeBasePort, type RunningDevnet, rpcCall, runCli, startDevnet } from '../support/devnet.ts';
 import { waitFor } from '../support/wait.ts';
 
 const alive = (pid: number) => {
@@ -21,14 +22,34 @@ const alive = (pid: number) => {
 };
 
 test('a dead validator is reported; Ctrl-C stops every validator; the same directory resumes the chain', async () => {
-  let devnet: RunningDevnet | undefined = await startDevnet({ validators: 4, keep: true, blockIntervalMs: 300 });
+  let devnet: RunningDevnet | undefined = await startDevnet({
+    validators: 4,
+    observers: 1,
+    keep: true,
+    blockIntervalMs: 300,
+  });
   const dir = devnet.dir;
   try {
-    const pids = devnet.names.map((name) => devnet?.nodePid(name) as number);
+    const pids = [...devnet.names, ...devnet.observerNames].map((name) => devnet?.nodePid(name) as number);
     assert.ok(
       pids.every((pid) => pid > 0 && alive(pid)),
-      'every validator runs as its own process',
+      'every validator and observer runs as its own process',
     );
+    // The observer follows the chain (it is in every validator's p2p.observers) and signs nothing.
+    assert.equal(devnet.observerNames, ['observer-1']);
+    const observer = devnet.observers[0] as string;
+    const followed = await waitFor(async () => ((await statusOf(observer))?.height ?? 0) > 3 || undefined, {
+      what: 'the observer following the chain',
+    });
+    assert.ok(followed);
+    const observed = await rpcCall<{ validator: boolean; height: number }>(observer, 'node_status');
+    assert.is(observed.validator, false);
+    const [fromObserver, fromValidator] = await Promise.all(
+      [observer, devnet.rpc[0] as string].map((url) =>
+        rpcCall<{ hash: string }>(url, 'chain_getBlock', { height: observed.height }),
+      ),
+    );
+    assert.is(fromObserver?.hash, fromValidator?.hash, "the observer holds the validators' block");
     await devnet.kill('dealer-2', 'SIGKILL');
     const report = await waitFor(
       () =>

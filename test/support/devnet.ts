@@ -76,6 +76,9 @@ export interface RunningDevnet {
   rpc: string[];
   genesis: string;
   names: string[];
+  /** Observer nodes (`--observers`): their names and RPC URLs. */
+  observerNames: string[];
+  observers: string[];
   process: ChildProcess;
   output(): string;
   cli(args: string[], options?: { timeoutMs?: number; env?: Record<string, string> }): Promise<CliResult>;
@@ -115,12 +118,13 @@ export async function waitForCommitted(
 }
 
 export async function startDevnet(
-  options: { validators?: number; keep?: boolean; blockIntervalMs?: number; dir?: string } = {},
+  options: { validators?: number; observers?: number; keep?: boolean; blockIntervalMs?: number; dir?: string } = {},
 ): Promise<RunningDevnet> {
   const validators = options.validators ?? 4;
+  const observers = options.observers ?? 0;
   // An existing directory is resumed, as the devnet does.
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'autoledger-devnet-'));
-  const basePort = await findFreeBasePort(validators);
+  const basePort = await findFreeBasePort(validators + observers);
   const child = spawn(
     process.execPath,
     [
@@ -135,6 +139,8 @@ export async function startDevnet(
       String(basePort),
       '--block-interval',
       String(options.blockIntervalMs ?? 1000),
+      '--observers',
+      String(observers),
     ],
     {
       cwd: REPO_ROOT,
@@ -152,20 +158,25 @@ export async function startDevnet(
     () => {
       if (child.exitCode !== null) throw new Error(`devnet exited early:\n${output}`);
       const line = output.split('\n').find((candidate) => candidate.startsWith('{"ready":true'));
-      return line ? (JSON.parse(line) as { rpc: string[]; genesis: string }) : undefined;
+      return line ? (JSON.parse(line) as { rpc: string[]; observers?: string[]; genesis: string }) : undefined;
     },
     { timeoutMs: 180_000, what: 'the devnet ready line' },
   ).catch((error) => {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${output}`);
   });
-  const info = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as { validators: string[] };
+  const info = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as {
+    validators: string[];
+    observers?: string[];
+  };
   const restarted: ChildProcess[] = [];
   const devnet: RunningDevnet = {
     dir,
     rpc: ready.rpc,
     genesis: ready.genesis,
     names: info.validators,
+    observerNames: info.observers ?? [],
+    observers: ready.observers ?? [],
     process: child,
     output: () => output,
     cli: (args, cliOptions) => runCli(['--home', dir, ...args], cliOptions),

@@ -2,6 +2,7 @@
 //   <dir>/genesis.json        the chain
 //   <dir>/keys/NAME.json      member keys (dealer-1, dealer-2, insurer-1, regulator-1, service-1, alice, bob)
 //   <dir>/nodes/NAME/         one home per validator: config.json, genesis.json, node-key.json, data/, node.log
+//   <dir>/nodes/observer-N/   with --observers, one home per observer (listed in the validators' p2p.observers)
 //   <dir>/devnet.json         RPC URLs, so `--home <dir>` finds the network
 // and runs every validator as its own process, started exactly like `autoledger start --home
 // <dir>/nodes/NAME`. Ctrl-C (or SIGTERM) stops them all cleanly. A validator that dies is
@@ -28,7 +29,12 @@ export interface DevnetOptions {
   readyTimeoutMs: number;
   /** The longest a leader waits before proposing an empty block. */
   blockIntervalMs: number;
+  /** Observer nodes to create next to the validators (new devnets only). */
+  observers?: number;
 }
+
+/** The most observers a devnet creates (their ports follow the validators'). */
+export const MAX_DEVNET_OBSERVERS = 16;
 
 const ORGANISATIONS = [
   { name: 'dealer-1', roles: ['dealer'] },
@@ -55,10 +61,13 @@ function ports(basePort: number, index: number) {
 
 export interface DevnetLayout extends DevnetInfo {
   validators: string[];
+  /** Observer node names (`observer-1` …) and their RPC URLs; absent in devnets made before them. */
+  observers?: string[];
+  observerRpc?: string[];
 }
 
 export function createDevnet(
-  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs'> & {
+  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs' | 'observers'> & {
     /** More accounts whose keys the caller holds (the benchmark's load accounts). */
     extraMembers?: GenesisMemberInput[];
   },
@@ -102,21 +111,45 @@ export function createDevnet(
     const peerId = peerIdFromEd25519PublicKey((nodeKeys[index] as { publicKey: Uint8Array }).publicKey);
     return `/ip4/127.0.0.1/tcp/${p2p}/p2p/${peerId}`;
   });
+  // Observers take the ports after the validators'; their keys are their peer ids.
+  const observerNames = Array.from({ length: options.observers ?? 0 }, (_, index) => `observer-${index + 1}`);
+  const observerPeerIds = observerNames.map((name) => {
+    const key = newNamedKey(name);
+    writeKeyFile(join(dir, 'nodes', name, 'node-key.json'), key);
+    return peerIdFromEd25519PublicKey(key.publicKey);
+  });
+  const consensus = {
+    tickMs: 100,
+    timeoutBaseTicks: Math.max(20, Math.ceil((options.blockIntervalMs * 3) / 100)),
+    emptyBlockIntervalMs: options.blockIntervalMs,
+  };
   validators.forEach((validator, index) => {
     const home = join(dir, 'nodes', validator.name);
     const { rpc, p2p } = ports(options.basePort, index);
     copyFileSync(genesisPath, join(home, 'genesis.json'));
     const config = {
       moniker: validator.name,
-      p2p: { listen: [`/ip4/127.0.0.1/tcp/${p2p}`], peers: addresses.filter((_, other) => other !== index) },
+      p2p: {
+        listen: [`/ip4/127.0.0.1/tcp/${p2p}`],
+        peers: addresses.filter((_, other) => other !== index),
+        observers: observerPeerIds,
+      },
       rpc: { listen: `127.0.0.1:${rpc}` },
       // The view timeout must comfortably exceed the empty-block wait, or a quiet leader
       // would be replaced for waiting.
-      consensus: {
-        tickMs: 100,
-        timeoutBaseTicks: Math.max(20, Math.ceil((options.blockIntervalMs * 3) / 100)),
-        emptyBlockIntervalMs: options.blockIntervalMs,
-      },
+      consensus,
+    };
+    writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  });
+  observerNames.forEach((name, index) => {
+    const home = join(dir, 'nodes', name);
+    const { rpc, p2p } = ports(options.basePort, validators.length + index);
+    copyFileSync(genesisPath, join(home, 'genesis.json'));
+    const config = {
+      moniker: name,
+      p2p: { listen: [`/ip4/127.0.0.1/tcp/${p2p}`], peers: addresses },
+      rpc: { listen: `127.0.0.1:${rpc}` },
+      consensus,
     };
     writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   });
@@ -126,6 +159,10 @@ export function createDevnet(
     genesis: genesisPath,
     dir,
     validators: validators.map((validator) => validator.name),
+    observers: observerNames,
+    observerRpc: observerNames.map(
+      (_, index) => `http://127.0.0.1:${ports(options.basePort, validators.length + index).rpc}`,
+    ),
   };
   writeFileSync(join(dir, DEVNET_INFO_FILE), `${JSON.stringify(layout, null, 2)}\n`);
   return layout;
@@ -141,6 +178,10 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
   if (!Number.isSafeInteger(options.validators) || options.validators < 1 || options.validators > 31) {
     throw new CliError('INVALID_VALIDATORS', '--validators must be from 1 to 31');
   }
+  const observers = options.observers ?? 0;
+  if (!Number.isSafeInteger(observers) || observers < 0 || observers > MAX_DEVNET_OBSERVERS) {
+    throw new CliError('INVALID_OBSERVERS', `--observers must be from 0 to ${MAX_DEVNET_OBSERVERS}`);
+  }
   if (options.reset) rmSync(dir, { recursive: true, force: true });
   const infoPath = join(dir, DEVNET_INFO_FILE);
   let info: DevnetLayout;
@@ -154,11 +195,16 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
     }
     info = createDevnet({ ...options, dir });
   }
-  const names = info.validators;
+  const validatorNodes = info.validators;
+  const observerNodes = info.observers ?? [];
+  const names = [...validatorNodes, ...observerNodes];
   const log = (line: string) => {
     if (!options.json) process.stdout.write(`${line}\n`);
   };
-  log(`${resumed ? 'resuming' : 'created'} devnet ${info.chainId} in ${dir} with ${names.length} validators`);
+  log(
+    `${resumed ? 'resuming' : 'created'} devnet ${info.chainId} in ${dir} with ${validatorNodes.length} validators` +
+      (observerNodes.length > 0 ? ` and ${observerNodes.length} observers` : ''),
+  );
 
   const children = new Map<string, ChildProcess>();
   let shuttingDown = false;
@@ -173,9 +219,10 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
     child.on('exit', (code, signal) => {
       children.delete(name);
       if (shuttingDown) return;
-      const message = `validator ${name} exited (${signal ?? `code ${code}`}); see ${join(home, 'node.log')}; restart it with: ${cliInvocation()} start --home ${home}`;
+      const role = observerNodes.includes(name) ? 'observer' : 'validator';
+      const message = `${role} ${name} exited (${signal ?? `code ${code}`}); see ${join(home, 'node.log')}; restart it with: ${cliInvocation()} start --home ${home}`;
       if (options.json)
-        process.stdout.write(`${JSON.stringify({ event: 'validator_exited', name, code, signal, home })}\n`);
+        process.stdout.write(`${JSON.stringify({ event: `${role}_exited`, name, code, signal, home })}\n`);
       else process.stderr.write(`${message}\n`);
     });
   }
@@ -204,8 +251,9 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
   process.on('SIGTERM', () => void stopAll('SIGTERM', true));
   process.on('SIGHUP', () => void stopAll('SIGHUP', true));
 
-  // Ready once every validator has committed a block in this run.
-  const clients = info.rpc.map((url) => new RpcClient(url, undefined, 2_000));
+  // Ready once every validator has committed a block in this run (and every observer has
+  // followed one).
+  const clients = [...info.rpc, ...(info.observerRpc ?? [])].map((url) => new RpcClient(url, undefined, 2_000));
   const startHeights = new Map<number, number>();
   const deadline = Date.now() + options.readyTimeoutMs;
   const ready = new Set<number>();
@@ -221,7 +269,7 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
       await stopAll('a validator failed to start', false);
       throw new CliError(
         'DEVNET_NOT_READY',
-        `a validator exited while the devnet was starting; see ${dir}/nodes/*/node.log`,
+        `a node exited while the devnet was starting; see ${dir}/nodes/*/node.log`,
       );
     }
     await Promise.all(
@@ -240,12 +288,13 @@ export async function runDevnet(options: DevnetOptions): Promise<void> {
   }
   if (options.json) {
     process.stdout.write(
-      `${JSON.stringify({ ready: true, rpc: info.rpc, dir, genesis: info.genesis, chainId: info.chainId })}\n`,
+      `${JSON.stringify({ ready: true, rpc: info.rpc, observers: info.observerRpc ?? [], dir, genesis: info.genesis, chainId: info.chainId })}\n`,
     );
   } else {
     log('devnet ready:');
+    const urls = [...info.rpc, ...(info.observerRpc ?? [])];
     for (const [index, name] of names.entries()) {
-      log(`  ${name.padEnd(12)} ${info.rpc[index]}   (home ${join(dir, 'nodes', name)})`);
+      log(`  ${name.padEnd(12)} ${urls[index]}   (home ${join(dir, 'nodes', name)})`);
     }
     log(`keys: ${join(dir, 'keys')}   genesis: ${info.genesis}`);
     log(`try:  ${cliInvocation()} --home ${options.dir} query status`);

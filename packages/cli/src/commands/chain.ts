@@ -203,8 +203,10 @@ export function registerChainCommands(program: Command): void {
     .option('--base-port <port>', 'RPC ports start here; libp2p ports at base + 100', '26600')
     .option('--ready-timeout <seconds>', 'give up if not every validator commits a block in time', '120')
     .option('--block-interval <ms>', 'longest wait before an empty block (new devnets only)', '1000')
+    .option('--observers <n>', 'observer nodes next to the validators, nodes/observer-N (new devnets only)', '0')
     .action(
       async (options: {
+        observers: string;
         validators: string;
         dir: string;
         reset?: boolean;
@@ -226,6 +228,7 @@ export function registerChainCommands(program: Command): void {
           basePort: number(options.basePort, '--base-port'),
           readyTimeoutMs: number(options.readyTimeout, '--ready-timeout') * 1000,
           blockIntervalMs: number(options.blockInterval, '--block-interval'),
+          observers: number(options.observers, '--observers'),
         });
       },
     );
