@@ -4,14 +4,19 @@
 //
 // A block is stored in parts, not as one value: a small block record (the header bytes as
 // hashed, the previous block's certificate, the transaction count and the block-time events)
-// and, under its own (height, index) key, each transaction's envelope and, under another, its
+// and, under its own (height, index) key, each transaction's record: its envelope and its
 // receipt. LevelDB reads whole values only, so this is what lets tx_get read one transaction
-// and one receipt instead of the whole block (up to 4 MiB) and every receipt of it; each byte
+// and its receipt instead of the whole block (up to 4 MiB) and every receipt of it. Each byte
 // is still stored once (the block's own encoding is not kept next to the parts), and the
-// (height, index) keys of one block sort together, so block(height) and receipts(height)
-// read them back with one range scan each. The block is re-encoded from its parts exactly as
-// encodeBlock encodes (assembleBlock): same header bytes, so the same hash; same transactions,
-// so the same tx root. The cost is the per-entry overhead of 2 × 14-byte keys per transaction.
+// records of one block sort together, so block(height) and receipts(height) read them back
+// with one range scan. The block is re-encoded from its parts exactly as encodeBlock encodes
+// (assembleBlock): same header bytes, so the same hash; same transactions, so the same tx root.
+//
+// Envelope and receipt share one entry rather than one each: every entry costs the commit
+// batch a few microseconds and the disk ~20 bytes (key and LevelDB's per-entry trailer), a
+// block's commit is on the consensus path of every node, and the readers that want only one
+// of the two for a whole block (sync serving, chain_getBlock, chain_getBlockResults) read the
+// other along in the same scan, as chain_getBlockResults did before (bench/tx-get.ts).
 //
 // The head record names the layout (CHAIN_STORE_FORMAT). A data directory written before it
 // (whole blocks and per-block receipts, no format in the head) is refused at the first read
@@ -45,10 +50,8 @@ const TAG = {
   validatorLink: 11,
   /** Height → block record (StoredBlock below). */
   blockRecord: 12,
-  /** (height, index) → the transaction envelope, as in the block. */
-  blockTx: 13,
-  /** (height, index) → the transaction's receipt (JSON of StoredReceipt). */
-  txReceipt: 14,
+  /** (height, index) → the transaction's envelope, as in the block, and its receipt (encodeTxRecord). */
+  txRecord: 13,
 } as const;
 
 const StoredBlockType = protobuf
@@ -117,6 +120,24 @@ function readHeight(bytes: Uint8Array): number {
 
 function readIndex(location: Uint8Array): number {
   return new DataView(location.buffer, location.byteOffset, 12).getUint32(8);
+}
+
+/** A transaction's record: the envelope's length (4 bytes, big-endian), the envelope, the receipt's JSON. */
+function encodeTxRecord(envelope: Uint8Array, receipt: StoredReceipt | undefined): Uint8Array {
+  const json = utf8ToBytes(JSON.stringify(receipt));
+  const out = new Uint8Array(4 + envelope.length + json.length);
+  new DataView(out.buffer).setUint32(0, envelope.length);
+  out.set(envelope, 4);
+  out.set(json, 4 + envelope.length);
+  return out;
+}
+
+function decodeTxRecord(record: Uint8Array, where: string): { tx: Uint8Array; receipt: Uint8Array } {
+  const length = record.length < 4 ? -1 : new DataView(record.buffer, record.byteOffset, 4).getUint32(0);
+  if (length < 0 || 4 + length > record.length) {
+    throw new ChainStoreError('CORRUPT', `the stored transaction at ${where} is cut short`);
+  }
+  return { tx: record.subarray(4, 4 + length), receipt: record.subarray(4 + length) };
 }
 
 function parseJson<T>(bytes: Uint8Array, what: string): T {
@@ -197,12 +218,7 @@ export class ChainStore {
     ];
     block.txs.forEach((tx, index) => {
       const location = locationBytes(height, index);
-      ops.push({ type: 'put', key: key(TAG.blockTx, location), value: tx });
-      ops.push({
-        type: 'put',
-        key: key(TAG.txReceipt, location),
-        value: utf8ToBytes(JSON.stringify(receipts.receipts[index])),
-      });
+      ops.push({ type: 'put', key: key(TAG.txRecord, location), value: encodeTxRecord(tx, receipts.receipts[index]) });
       const hash = txHashes[index] as Uint8Array;
       ops.push({ type: 'put', key: key(TAG.tx, hash), value: location });
       const signer = signers[index];
@@ -248,7 +264,7 @@ export class ChainStore {
   async block(height: number): Promise<Block | undefined> {
     const record = await this.#blockRecord(height);
     if (record === undefined) return undefined;
-    const txs = await this.#entriesOf(TAG.blockTx, height, record.txCount, 'transaction');
+    const txs = (await this.#txRecordsOf(height, record.txCount)).map((entry) => entry.tx);
     try {
       return assembleBlock(record.header, txs, record.lastCertificate);
     } catch (error) {
@@ -270,13 +286,13 @@ export class ChainStore {
     return this.#kv.get(key(TAG.certificate, heightBytes(height)));
   }
 
-  /** Every receipt of the block and its block-time events, without its transactions. */
+  /** Every receipt of the block and its block-time events. */
   async receipts(height: number): Promise<StoredReceipts | undefined> {
     const record = await this.#blockRecord(height);
     if (record === undefined) return undefined;
-    const entries = await this.#entriesOf(TAG.txReceipt, height, record.txCount, 'receipt');
+    const entries = await this.#txRecordsOf(height, record.txCount);
     return {
-      receipts: entries.map((bytes) => parseJson<StoredReceipt>(bytes, `receipt at height ${height}`)),
+      receipts: entries.map((entry) => parseJson<StoredReceipt>(entry.receipt, `receipt at height ${height}`)),
       systemEvents: parseJson<StoredReceipts['systemEvents']>(
         utf8ToBytes(record.systemEvents),
         `block-time events at height ${height}`,
@@ -290,20 +306,18 @@ export class ChainStore {
     return { height: readHeight(bytes), index: readIndex(bytes) };
   }
 
-  /** One committed transaction's envelope and receipt: two reads of its own, nothing of its block's others. */
+  /** One committed transaction's envelope and receipt: one read, nothing of its block's other transactions. */
   async committedTx(location: TxLocation): Promise<{ tx: Uint8Array; receipt: StoredReceipt } | undefined> {
-    const suffix = locationBytes(location.height, location.index);
-    const [tx, receipt] = await this.#kv.getMany([key(TAG.blockTx, suffix), key(TAG.txReceipt, suffix)]);
-    if (tx === undefined || receipt === undefined) return undefined;
-    return { tx, receipt: parseJson<StoredReceipt>(receipt, `receipt at ${location.height}.${location.index}`) };
+    const where = `${location.height}.${location.index}`;
+    const record = await this.#kv.get(key(TAG.txRecord, locationBytes(location.height, location.index)));
+    if (record === undefined) return undefined;
+    const { tx, receipt } = decodeTxRecord(record, where);
+    return { tx, receipt: parseJson<StoredReceipt>(receipt, `receipt at ${where}`) };
   }
 
   /** One committed transaction's receipt. */
   async receipt(location: TxLocation): Promise<StoredReceipt | undefined> {
-    const bytes = await this.#kv.get(key(TAG.txReceipt, locationBytes(location.height, location.index)));
-    return bytes === undefined
-      ? undefined
-      : parseJson<StoredReceipt>(bytes, `receipt at ${location.height}.${location.index}`);
+    return (await this.committedTx(location))?.receipt;
   }
 
   async #blockRecord(height: number): Promise<StoredBlock | undefined> {
@@ -332,16 +346,20 @@ export class ChainStore {
     }
   }
 
-  /** The `count` (height, index) entries of one block under `tag`, in index order: one range scan. */
-  async #entriesOf(tag: number, height: number, count: number, what: string): Promise<Uint8Array[]> {
-    const entries: Uint8Array[] = [];
-    const range = { gte: key(tag, heightBytes(height)), lt: key(tag, heightBytes(height + 1)), limit: count + 1 };
+  /** The `count` transaction records of one block, in index order: one range scan. */
+  async #txRecordsOf(height: number, count: number): Promise<{ tx: Uint8Array; receipt: Uint8Array }[]> {
+    const entries: { tx: Uint8Array; receipt: Uint8Array }[] = [];
+    const range = {
+      gte: key(TAG.txRecord, heightBytes(height)),
+      lt: key(TAG.txRecord, heightBytes(height + 1)),
+      limit: count + 1,
+    };
     for await (const [stored, value] of this.#kv.iterate(range)) {
       if (readIndex(stored.subarray(2)) !== entries.length) break;
-      entries.push(value);
+      entries.push(decodeTxRecord(value, `${height}.${entries.length}`));
     }
     if (entries.length !== count) {
-      throw new ChainStoreError('CORRUPT', `block ${height}: a ${what} of its ${count} is missing from the store`);
+      throw new ChainStoreError('CORRUPT', `block ${height}: a transaction of its ${count} is missing from the store`);
     }
     return entries;
   }

@@ -187,7 +187,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
 
     chain_getBlockResults: async (params) => {
       const height = (params.height as number | undefined) ?? node.head().height;
-      // The block's record and its receipts: not its transactions.
+      // The block's small record for its hash: the block is not reassembled.
       const block = height === 0 ? undefined : await node.store.blockInfo(height);
       const results = height === 0 ? undefined : await node.store.receipts(height);
       if (block === undefined || results === undefined) throw notFound(`block ${height}`);
@@ -284,7 +284,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       const hash = params.hash as string;
       const location = await node.store.txLocation(hexToBytes(hash));
       if (location !== undefined) {
-        // The transaction's own envelope and receipt, each under its own key: nothing else of its block.
+        // The transaction's own record (envelope and receipt): nothing else of its block.
         const committed = await node.store.committedTx(location);
         const receipt = committed?.receipt;
         const decoded = committed ? decodeTx(committed.tx) : undefined;
