@@ -344,7 +344,7 @@ export class Simulation {
       SIM_CHAIN_ID,
       honest,
       config.durabilityCheck !== false,
-      plan === undefined ? undefined : (height) => this.#planSet(this.#committedSets.countAt(height)),
+      plan === undefined ? undefined : (height) => this.validatorsAt(height),
     );
     this.stats = {
       ticks: 0,
@@ -486,11 +486,6 @@ export class Simulation {
   /** The set the chain committed so far gives `height` (what the checkers judge by). */
   validatorsAt(height: number): ValidatorSet {
     return this.#planSet(this.#committedSets.countAt(height));
-  }
-
-  /** The node's key, by index in `keys` (-1 for an observer). */
-  keyOf(node: number): number {
-    return this.#node(node).keyIndex;
   }
 
   #log(line: string): void {
