@@ -68,6 +68,12 @@ export interface NodeConfig {
   cache: { stateMb: number };
   /** LevelDB tuning of the data directory's store. */
   leveldb: LevelOptions;
+  /**
+   * State snapshots written in the background (chain/snapshot.ts) into `<home>/snapshots`:
+   * one at every height that is a multiple of `intervalBlocks` (0: none), the newest `keep`
+   * kept.
+   */
+  snapshots: { intervalBlocks: number; keep: number };
 }
 
 export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
@@ -91,6 +97,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
   log: { level: 'info' },
   cache: { stateMb: 512 },
   leveldb: { ...DEFAULT_LEVEL_OPTIONS },
+  snapshots: { intervalBlocks: 1_000, keep: 2 },
 };
 
 export class ConfigError extends Error {
@@ -186,6 +193,7 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   if (mempool.maxNonceAhead > mempool.maxTxs) {
     throw new ConfigError(`mempool.maxNonceAhead must be from 0 to mempool.maxTxs (${mempool.maxTxs})`);
   }
+  if (config.snapshots.keep < 1) throw new ConfigError('snapshots.keep must be at least 1');
   const strings = (list: unknown[], where: string) => {
     if (!list.every((item) => typeof item === 'string')) throw new ConfigError(`${where} must hold strings`);
   };

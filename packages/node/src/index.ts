@@ -1,5 +1,16 @@
 export { type Block, type BlockHeader, decodeBlock, decodeHeader, headerToJson } from './chain/block.ts';
 export {
+  directoryChunks,
+  exportSnapshotFile,
+  importSnapshot,
+  listSnapshots,
+  openSnapshotFile,
+  type SnapshotErrorCode,
+  type SnapshotManifest,
+  snapshotsDir,
+  writeSnapshotOfStore,
+} from './chain/snapshot.ts';
+export {
   CONFIG_FILE,
   ConfigError,
   DEFAULT_CONFIG,
@@ -7,6 +18,7 @@ export {
   type NodeConfig,
   parseHostPort,
   parseNodeConfig,
+  resolveHomePath,
 } from './config.ts';
 export { type ChainGenesis, canonicalJson, GenesisError, loadGenesisFile, loadGenesisJson } from './genesis.ts';
 export { LevelKV } from './level-kv.ts';

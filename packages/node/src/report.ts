@@ -348,7 +348,8 @@ function checkGovernanceProof(governance: unknown, stateRoot: Uint8Array): void 
   }
 }
 
-function verifyValidatorLink(
+/** Checks link `index` of a validator chain given the changes before it; throws ReportError. Snapshots walk their chain with it too. */
+export function verifyValidatorLink(
   input: unknown,
   index: number,
   previous: readonly ProvenChange[],

@@ -71,6 +71,15 @@ export {
 export { isRole, ORGANISATION_ROLES, ROLES, type Role } from './roles.ts';
 export { proofFromJson, proofToJson, type SmtProof, type SmtProofJson, verifyProof } from './smt-proof.ts';
 export {
+  MAX_RECORD_KEY_BYTES,
+  RECORD_KEY_PREFIX,
+  type RestoreRefusal,
+  readStateHead,
+  type StateHead,
+  StateRestorer,
+  stateRecords,
+} from './snapshot-state.ts';
+export {
   CHAIN_ID_PATTERN,
   type DecodedTx,
   type DecodeLimits,

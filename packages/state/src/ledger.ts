@@ -138,7 +138,8 @@ function treeCacheLevelFor(cacheBytes: number): number {
   if (cacheBytes >= 4 * 1024 * 1024) return 2;
   return 1;
 }
-const HEAD_KEY = concatBytes(new Uint8Array([STATE_PREFIX, META_SPACE]), utf8ToBytes('head'));
+/** The state's metadata key of its head (height, time, root); snapshot-state.ts reads and writes it too. */
+export const HEAD_KEY = concatBytes(new Uint8Array([STATE_PREFIX, META_SPACE]), utf8ToBytes('head'));
 const TREE_PREFIX = new Uint8Array([STATE_PREFIX, TREE_SPACE]);
 
 /**
@@ -297,19 +298,19 @@ export type BlockExecution =
   | BlockExecutionOk
   | { ok: false; code: BlockRefusalCode; message: string; txIndex?: number };
 
-interface Head {
+export interface Head {
   height: number;
   time: number;
   root: Child;
 }
 
-function encodeHead(head: Head): Uint8Array {
+export function encodeHead(head: Head): Uint8Array {
   return utf8ToBytes(
     JSON.stringify({ height: head.height, time: head.time, root: bytesToHex(encodeRootRef(head.root)) }),
   );
 }
 
-function decodeHead(bytes: Uint8Array): Head {
+export function decodeHead(bytes: Uint8Array): Head {
   const json = JSON.parse(new TextDecoder().decode(bytes)) as { height: number; time: number; root: string };
   return { height: json.height, time: json.time, root: decodeRootRef(hexToBytes(json.root)) };
 }

@@ -113,6 +113,11 @@ const FIELDS: Record<string, JsonSchema> = {
   'leveldb.writeBufferMb': { description: 'MiB of writes LevelDB buffers before writing a table', minimum: 1 },
   'leveldb.maxFileMb': { description: 'Target MiB of a LevelDB table file', minimum: 1 },
   'leveldb.maxOpenFiles': { description: 'Most table files LevelDB keeps open', minimum: 16 },
+  snapshots: { description: 'State snapshots written in the background into <home>/snapshots' },
+  'snapshots.intervalBlocks': {
+    description: 'Write a snapshot at every height that is a multiple of this; 0 writes none',
+  },
+  'snapshots.keep': { description: 'Most snapshots kept (the newest); older ones are deleted', minimum: 1 },
   log: { description: 'Logging' },
   'log.level': { description: 'Least severe level written', enum: ['debug', 'info', 'warn', 'error'] },
 };
