@@ -7,6 +7,7 @@ import { registerConfigCommands } from './commands/config.ts';
 import { registerKeyCommands } from './commands/keys.ts';
 import { registerQueryCommands } from './commands/query.ts';
 import { registerReportCommands } from './commands/report.ts';
+import { registerSnapshotCommands } from './commands/snapshot.ts';
 import { registerTxCommands } from './commands/tx.ts';
 import { CliError } from './errors.ts';
 import { printJson } from './output.ts';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerQueryCommands(program);
   registerReportCommands(program);
   registerConfigCommands(program);
+  registerSnapshotCommands(program);
   return program;
 }
 

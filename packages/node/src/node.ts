@@ -12,6 +12,7 @@ import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
+import { SnapshotWriter, snapshotsDir } from './chain/snapshot.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
 import { ValidatorChain } from './chain/validator-chain.ts';
@@ -87,6 +88,7 @@ export class AutoledgerNode {
   #secretKey: Uint8Array;
   #publicKey: Uint8Array;
   #relay!: TransactionRelay;
+  #snapshots: SnapshotWriter | undefined;
   /** hex(public key) → peer id of every other validator of the known heights; kept current. */
   readonly #peerIdOfValidator = new Map<string, string>();
   /** Peer ids of the observers registered on chain; kept current (node.register / node.remove). */
@@ -169,6 +171,10 @@ export class AutoledgerNode {
 
   get engine(): ConsensusEngine | undefined {
     return this.#engine;
+  }
+
+  get snapshots(): SnapshotWriter | undefined {
+    return this.#snapshots;
   }
 
   get sync(): SyncManager {
@@ -319,6 +325,12 @@ export class AutoledgerNode {
     const validatorChain = new ValidatorChain({ ledger: this.#ledger, store: this.#store, logger: this.log });
     await validatorChain.recover();
     this.#executor.onBlockCommitted((committed) => validatorChain.afterCommit(committed));
+    // A snapshot of the state every snapshots.intervalBlocks, written in the background.
+    this.#snapshots = new SnapshotWriter(
+      { dir: snapshotsDir(this.home), ...config.snapshots, chainId: chain.genesis.chainId, genesisHash: chain.hash },
+      { kv: this.#kv, store: this.#store, logger: this.log },
+    );
+    this.#executor.onBlockCommitted((committed) => this.#snapshots?.afterCommit(committed));
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
@@ -478,6 +490,7 @@ export class AutoledgerNode {
     (this.#sync as SyncManager | undefined)?.stop();
     await (this.#p2p as P2PHost | undefined)?.stop();
     await (this.#executor as Executor | undefined)?.close();
+    await this.#snapshots?.stop();
     await (this.#kv as LevelKV | undefined)?.close();
   }
 
