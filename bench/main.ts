@@ -11,6 +11,11 @@
 //                                            executeBlock and state root over N vehicles on LevelDB,
 //                                            state bulk-loaded once (bench/state-builder.ts);
 //                                            --leveldb-block-cache-mb B (default 64), --blocks, --block-txs
+//   pnpm bench --state-vehicles N [--history-per-vehicle H] [--state-mb M]
+//                                            the network benchmark on a built state of N vehicles (N = 0:
+//                                            the fixtures only): each validator starts from a copy of it;
+//                                            transfers to and odometer readings of the whole population,
+//                                            and query latencies under the load (network.ts)
 //
 // The machine's speed swings about 2x from hour to hour, so the run measures its own ceiling:
 // verifyPerCore (single-core ed25519 verifications/s), ceilingTps = verifyPerCore × cores ÷
@@ -36,7 +41,7 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     'state-vehicles': { type: 'string' },
     'history-per-vehicle': { type: 'string', default: '10' },
-    'state-mb': { type: 'string', default: '512' },
+    'state-mb': { type: 'string' },
     blocks: { type: 'string', default: '10' },
     'block-txs': { type: 'string', default: '1000' },
     'leveldb-block-cache-mb': { type: 'string', default: '64' },
@@ -70,15 +75,13 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   const result = await runScaleMicro({
     vehicles: integer(values['state-vehicles'], 'state-vehicles', 1),
     historyPerVehicle: integer(values['history-per-vehicle'], 'history-per-vehicle', 1),
-    stateMb: integer(values['state-mb'], 'state-mb', 1),
+    stateMb: integer(values['state-mb'] ?? '512', 'state-mb', 1),
     blocks: integer(values.blocks, 'blocks', 1),
     txsPerBlock: integer(values['block-txs'], 'block-txs', 2),
     levelBlockCacheMb: integer(values['leveldb-block-cache-mb'], 'leveldb-block-cache-mb', 0),
     log,
   });
   if (values.json) process.stdout.write(`${JSON.stringify({ scaleMicro: result })}\n`);
-} else if (values['state-vehicles'] !== undefined) {
-  fail('--state-vehicles runs with --micro only for now (the network run over a built state is not implemented yet)');
 } else if (values.micro) {
   const result = await runMicro(log);
   if (values.json) process.stdout.write(`${JSON.stringify({ micro: result })}\n`);
@@ -86,6 +89,15 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   const mix = values.mix as Mix;
   if (mix !== 'transfer' && mix !== 'mixed') fail('--mix must be transfer or mixed');
   const validators = positive(values.validators, 'validators');
+  const scale =
+    values['state-vehicles'] === undefined
+      ? undefined
+      : {
+          vehicles: integer(values['state-vehicles'], 'state-vehicles', 0),
+          historyPerVehicle: integer(values['history-per-vehicle'], 'history-per-vehicle', 1),
+          ...(values['state-mb'] !== undefined ? { stateMb: integer(values['state-mb'], 'state-mb', 1) } : {}),
+        };
+  if (scale && validators !== 4) fail('--state-vehicles runs 4 validators (the built genesis names them)');
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -121,6 +133,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     ceilingTps: offeredCeilingTps,
     keepDir: values.keep,
     ...(wan ? { wan } : {}),
+    ...(scale ? { scale } : {}),
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -128,7 +141,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   const ceilingTps = Math.round((verifyPerCore * cores()) / validators);
   const summary = {
     validators,
-    mix,
+    mix: scale ? 'scale' : mix,
     offeredRate: result.offeredRate,
     durationS: Number(values.duration),
     committed: result.committed,
@@ -148,6 +161,12 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     refusals: result.refusals,
     machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
     ...(wan ? { wan } : {}),
+    rssMbMax: result.rssMbMax,
+    rssAnonMbMax: result.rssAnonMbMax,
+    blockExecMs: result.blockExecMs,
+    diskBytesPerTx: result.diskBytesPerTx,
+    ...(result.scale ?? {}),
+    ...(result.queriesMs ? { queriesMs: result.queriesMs } : {}),
   };
   if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
@@ -164,5 +183,20 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     log(
       `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,
     );
+    log(
+      `block execution p50 ${result.blockExecMs.p50} ms, p99 ${result.blockExecMs.p99} ms, mean ${result.blockExecMs.mean} ms; RSS max ${result.rssMbMax} MB (anonymous ${result.rssAnonMbMax} MB); disk ${result.diskBytesPerTx} bytes per transaction`,
+    );
+    if (result.scale) {
+      const s = result.scale;
+      log(
+        `state: ${s.stateVehicles.toLocaleString('en')} vehicles × ${s.historyPerVehicle} entries, ${s.stateKeys.toLocaleString('en')} keys, ${Math.round(s.stateDiskBytes / 1024 / 1024)} MB on disk; load ${s.loadSeconds} s (build ${s.stateReused ? `reused, was ${s.stateBuildSeconds}` : s.stateBuildSeconds} s, copy ${s.stateCopySeconds} s, node start ${s.nodeStartSeconds} s); population check ${s.populationCheck.vehiclesWritten}/${s.populationCheck.vehiclesRead} vehicles written`,
+      );
+    }
+    if (result.queriesMs) {
+      const q = result.queriesMs;
+      log(
+        `queries under load (p50/p99 ms): vehicle_report ${q.vehicleReport.p50}/${q.vehicleReport.p99}, vehicle_history (${q.vehicleHistory.events} entries) ${q.vehicleHistory.p50}/${q.vehicleHistory.p99}, order_list (${q.orderList.orders} of ${q.orderList.ordersInState.toLocaleString('en')} orders) ${q.orderList.p50}/${q.orderList.p99}, tx_get (block of ${q.txGet.blockTxs}) ${q.txGet.p50}/${q.txGet.p99}; errors ${q.errors}`,
+      );
+    }
   }
 }

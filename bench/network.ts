@@ -2,15 +2,37 @@
 // workload submitted open-loop, and measurements of what the network committed.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { hexToBytes } from '@autoledger/crypto';
+import { writeKeyFile } from '@autoledger/crypto/keyfile';
+import { peerIdFromEd25519PublicKey } from '@autoledger/node';
 import { createDevnet } from '../packages/cli/src/devnet.ts';
 import type { GenesisMemberInput } from '../packages/cli/src/genesis.ts';
 import { findFreeBasePort } from '../test/support/devnet.ts';
 import { FaultProxy } from '../test/support/fault-proxy.ts';
 import { EscrowFlows } from './escrow.ts';
-import { type BenchAccount, buildWorkload, type Mix, newAccount, type SignedTx } from './workload.ts';
+import {
+  copyScaleState,
+  diskBytes,
+  FIXTURE_ORDERS,
+  FIXTURE_VEHICLES,
+  openScaleState,
+  SCALE_CHAIN_ID,
+  SCALE_VALIDATORS,
+  type ScaleState,
+  scaleStateRoot,
+  scaleValidatorKeys,
+} from './state-builder.ts';
+import {
+  type BenchAccount,
+  buildScaleWorkload,
+  buildWorkload,
+  type Mix,
+  newAccount,
+  type SignedTx,
+} from './workload.ts';
 
 const CLI_ENTRY = resolve(import.meta.dirname, '../packages/cli/src/main.ts');
 
@@ -27,7 +49,40 @@ export interface NetworkBenchOptions {
   keepDir: boolean;
   /** A WAN between the validators: every link through a delaying relay (test/support/fault-proxy.ts). */
   wan?: { rttMs: number; stallPercent: number };
+  /**
+   * Run on a built state (state-builder.ts) of this many vehicles instead of a fresh genesis:
+   * every validator starts from a copy of it, and the workload writes over its whole population.
+   */
+  scale?: { vehicles: number; historyPerVehicle: number; stateMb?: number };
   log: (line: string) => void;
+}
+
+/** Query latencies under load, in ms, from one client beside the load (p99 over the window). */
+export interface QueryLatency {
+  count: number;
+  p50: number;
+  p99: number;
+}
+
+export interface ScaleReport {
+  stateVehicles: number;
+  historyPerVehicle: number;
+  stateKeys: number;
+  stateRoot: string;
+  /** Bytes of the built state on disk (one validator's copy). */
+  stateDiskBytes: number;
+  /** Bulk load of the built state (the cached build's time when it was reused). */
+  stateBuildSeconds: number;
+  stateReused: boolean;
+  /** Giving the four validators their copies (hard links where possible). */
+  stateCopySeconds: number;
+  stateCopy: { linkedFiles: number; copiedFiles: number; copiedBytes: number };
+  /** From starting the validators to every one of them having committed block 1. */
+  nodeStartSeconds: number;
+  /** stateCopySeconds + nodeStartSeconds, plus stateBuildSeconds when the state was built by this run. */
+  loadSeconds: number;
+  /** Of the vehicles the workload read the odometer of (a sample), how many show a reading of this run. */
+  populationCheck: { vehiclesRead: number; vehiclesWritten: number };
 }
 
 export interface NodeUsage {
@@ -49,6 +104,23 @@ export interface NetworkBenchResult {
   signatureVerificationsPerTx: number;
   nodes: NodeUsage[];
   refusals: Record<string, number>;
+  /** Highest peak RSS (VmHWM) of any validator. */
+  rssMbMax: number;
+  /** Highest anonymous RSS (heap and caches, without mapped table files) of any validator, sampled each second. */
+  rssAnonMbMax: number;
+  /** Block execution, every validator's blocks pooled: p50/p99 from the node's histogram (interpolated within buckets), mean exact. */
+  blockExecMs: { p50: number; p99: number; mean: number };
+  /** Growth of a validator's data directory over the run (mean of the validators) per transaction committed. */
+  diskBytesPerTx: number;
+  scale?: ScaleReport;
+  queriesMs?: {
+    vehicleReport: QueryLatency;
+    vehicleHistory: QueryLatency & { events: number };
+    orderList: QueryLatency & { orders: number; ordersInState: number };
+    txGet: QueryLatency & { blockTxs: number };
+    /** Queries that failed or were refused (not in the latencies); tx_get answers other than committed. */
+    errors: number;
+  };
 }
 
 async function rpc<T>(url: string, method: string, params: unknown = {}): Promise<T> {
@@ -106,16 +178,143 @@ async function scrape(url: string, metric: string): Promise<number> {
   return Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
+interface HistogramSample {
+  /** Cumulative counts by upper bound (Infinity last). */
+  buckets: Map<number, number>;
+  sum: number;
+  count: number;
+}
+
+async function scrapeHistogram(url: string, metric: string): Promise<HistogramSample> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const match of text.matchAll(new RegExp(`^${metric}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm')))
+    buckets.set(match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2]));
+  const sum = Number(new RegExp(`^${metric}_sum (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const count = Number(new RegExp(`^${metric}_count (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { buckets, sum, count };
+}
+
+/** What several histograms counted between two scrapes each, pooled. */
+function histogramDelta(before: HistogramSample[], after: HistogramSample[]): HistogramSample {
+  const buckets = new Map<number, number>();
+  let sum = 0;
+  let count = 0;
+  after.forEach((sample, i) => {
+    const earlier = before[i] as HistogramSample;
+    for (const [le, value] of sample.buckets)
+      buckets.set(le, (buckets.get(le) ?? 0) + value - (earlier.buckets.get(le) ?? 0));
+    sum += sample.sum - earlier.sum;
+    count += sample.count - earlier.count;
+  });
+  return { buckets, sum, count };
+}
+
+/** A quantile of a histogram as Prometheus's histogram_quantile estimates it: linear within its bucket. */
+function histogramQuantile(histogram: HistogramSample, fraction: number): number {
+  const bounds = [...histogram.buckets.keys()].sort((a, b) => a - b);
+  const total = histogram.buckets.get(Number.POSITIVE_INFINITY) ?? 0;
+  if (total === 0) return 0;
+  const rank = fraction * total;
+  let lower = 0;
+  let below = 0;
+  for (const bound of bounds) {
+    const cumulative = histogram.buckets.get(bound) as number;
+    if (cumulative >= rank) {
+      if (bound === Number.POSITIVE_INFINITY) return lower; // past the last bound: the last bound
+      const inBucket = cumulative - below;
+      return inBucket === 0 ? bound : lower + ((bound - lower) * (rank - below)) / inBucket;
+    }
+    lower = bound;
+    below = cumulative;
+  }
+  return lower;
+}
+
+/** Anonymous resident memory of a process in MB (heap, caches; not mapped files). */
+function rssAnonMb(pid: number): number {
+  try {
+    const match = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match === null ? 0 : Math.round(Number(match[1]) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Makes a devnet's validators run the built state's chain: the derived node keys the state's
+ * genesis names (the peer ids in every config follow), its genesis.json, and a copy of the
+ * state as each one's data directory. A node finds the state initialised and starts from it.
+ */
+function installScaleState(
+  dir: string,
+  homes: string[],
+  names: string[],
+  state: ScaleState,
+): { seconds: number; linkedFiles: number; copiedFiles: number; copiedBytes: number } {
+  if (names.join() !== SCALE_VALIDATORS.map((validator) => validator.name).join())
+    throw new Error(`the built state's genesis names ${SCALE_VALIDATORS.length} validators; the devnet has ${names}`);
+  const keys = scaleValidatorKeys();
+  const peerIds = new Map<string, string>();
+  homes.forEach((home, index) => {
+    const path = join(home, 'node-key.json');
+    const old = JSON.parse(readFileSync(path, 'utf8')) as { publicKey: string };
+    const key = keys[index] as (typeof keys)[number];
+    peerIds.set(
+      peerIdFromEd25519PublicKey(hexToBytes(old.publicKey)).toString(),
+      peerIdFromEd25519PublicKey(key.publicKey).toString(),
+    );
+    writeKeyFile(path, key, { overwrite: true });
+  });
+  const genesis = `${JSON.stringify(state.genesis, null, 2)}\n`;
+  writeFileSync(join(dir, 'genesis.json'), genesis);
+  // The devnet's member keys belong to the genesis it wrote, not to this one (the benchmark's
+  // keys are derived in state-builder.ts); a kept directory names the chain it runs.
+  rmSync(join(dir, 'keys'), { recursive: true, force: true });
+  const infoPath = join(dir, 'devnet.json');
+  writeFileSync(
+    infoPath,
+    `${JSON.stringify({ ...JSON.parse(readFileSync(infoPath, 'utf8')), chainId: SCALE_CHAIN_ID }, null, 2)}\n`,
+  );
+  const total = { seconds: 0, linkedFiles: 0, copiedFiles: 0, copiedBytes: 0 };
+  for (const home of homes) {
+    writeFileSync(join(home, 'genesis.json'), genesis);
+    const configPath = join(home, 'config.json');
+    let config = readFileSync(configPath, 'utf8');
+    for (const [from, to] of peerIds) config = config.replaceAll(from, to);
+    writeFileSync(configPath, config);
+    const dataDir = join(home, JSON.parse(config).dataDir ?? 'data');
+    if (existsSync(dataDir)) throw new Error(`${dataDir} exists already`);
+    const copy = copyScaleState(state.dir, dataDir);
+    total.seconds += copy.seconds;
+    total.linkedFiles += copy.linkedFiles;
+    total.copiedFiles += copy.copiedFiles;
+    total.copiedBytes += copy.copiedBytes;
+  }
+  total.seconds = Math.round(total.seconds * 10) / 10;
+  return total;
+}
+
 export async function runNetworkBench(options: NetworkBenchOptions): Promise<NetworkBenchResult> {
   const { log } = options;
-  const dir = mkdtempSync(join(tmpdir(), 'autoledger-bench-'));
+  let state: ScaleState | undefined;
+  if (options.scale) {
+    if (options.validators !== SCALE_VALIDATORS.length)
+      throw new Error(`a run on a built state has ${SCALE_VALIDATORS.length} validators (its genesis names them)`);
+    const opened = await openScaleState({ ...options.scale, log });
+    await opened.kv.close();
+    state = opened.state;
+  }
+  // Beside the built state, so that the validators' copies can be hard links.
+  const dir = mkdtempSync(state ? join(scaleStateRoot(), 'run-') : join(tmpdir(), 'autoledger-bench-'));
   const basePort = await findFreeBasePort(options.validators);
-  const persons = Array.from({ length: options.accounts }, (_, i) => newAccount(`bench-person-${i}`, ['person']));
-  const dealers = Array.from({ length: Math.max(8, Math.ceil(options.accounts / 20)) }, (_, i) =>
+  const accounts = state ? 0 : options.accounts;
+  const persons = Array.from({ length: accounts }, (_, i) => newAccount(`bench-person-${i}`, ['person']));
+  const dealers = Array.from({ length: state ? 0 : Math.max(8, Math.ceil(accounts / 20)) }, (_, i) =>
     newAccount(`bench-dealer-${i}`, ['dealer']),
   );
   // The mixed workload also runs escrow flows, closed-loop, on accounts of their own.
-  const escrowWorkers = options.mix === 'mixed' ? 8 : 0;
+  const escrowWorkers = options.mix === 'mixed' && !state ? 8 : 0;
   const escrowBuyers = Array.from({ length: escrowWorkers }, (_, i) => newAccount(`bench-buyer-${i}`, ['person']));
   const escrowSellers = Array.from({ length: escrowWorkers }, (_, i) => newAccount(`bench-seller-${i}`, ['dealer']));
   const extraMembers: GenesisMemberInput[] = [...persons, ...dealers, ...escrowBuyers, ...escrowSellers].map(
@@ -127,7 +326,13 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     }),
   );
   const layout = createDevnet({ dir, validators: options.validators, basePort, blockIntervalMs: 1000, extraMembers });
+  const chainId = state ? SCALE_CHAIN_ID : layout.chainId;
   const homes = layout.validators.map((name) => join(dir, 'nodes', name));
+  const copy = state ? installScaleState(dir, homes, layout.validators, state) : undefined;
+  if (copy && state)
+    log(
+      `scale state: copied to ${homes.length} validators in ${copy.seconds} s (${copy.linkedFiles} table files linked, ${copy.copiedFiles} files copied)`,
+    );
   for (const home of homes) {
     const path = join(home, 'config.json');
     const config = JSON.parse(readFileSync(path, 'utf8'));
@@ -139,9 +344,16 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     // ahead as the pool holds (10,000 by default), or most of the load would be refused as NONCE_TOO_FAR.
     config.mempool = { ...config.mempool, maxNonceAhead: config.mempool?.maxTxs ?? 10_000 };
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
+    if (options.scale?.stateMb !== undefined) config.cache = { ...config.cache, stateMb: options.scale.stateMb };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
+  const dataDirs = homes.map((home) =>
+    join(home, JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).dataDir ?? 'data'),
+  );
+  const dataBytes = () => dataDirs.map((dataDir) => (existsSync(dataDir) ? diskBytes(dataDir) : 0));
+  const dataBytesBefore = dataBytes();
   const proxies = options.wan ? await routeThroughWan(homes, basePort, options.wan) : [];
+  const startedAt = performance.now();
   const children: ChildProcess[] = homes.map((home) => {
     const logFile = openSync(join(home, 'node.log'), 'a');
     // AUTOLEDGER_BENCH_PROFILE=DIR writes each validator's V8 CPU profile to DIR when it stops.
@@ -153,9 +365,16 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     closeSync(logFile);
     return child;
   });
+  const stopChildren = async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(
+      children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done)))),
+    );
+  };
   try {
     const urls = layout.rpc;
-    const deadline = Date.now() + 120_000;
+    // A node opens a large built state before it listens: give it time.
+    const deadline = Date.now() + (state ? 900_000 : 120_000);
     for (;;) {
       const heights = await Promise.all(
         urls.map((url) =>
@@ -166,17 +385,44 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
         ),
       );
       if (heights.every((height) => height >= 1)) break;
+      if (children.some((child) => child.exitCode !== null))
+        throw new Error(`a validator exited while starting; see ${dir}/nodes/*/node.log`);
       if (Date.now() > deadline) throw new Error(`the network did not start; see ${dir}/nodes/*/node.log`);
       await new Promise((done) => setTimeout(done, 200));
     }
+    const nodeStartSeconds = Math.round((performance.now() - startedAt) / 100) / 10;
     const totalS = options.warmupS + options.durationS;
     const rate = options.rate === 'max' ? Math.ceil(options.ceilingTps * 1.3) : options.rate;
     const count = Math.ceil(rate * totalS);
-    log(`signing ${count} transactions (${options.mix}) from ${persons.length} persons and ${dealers.length} dealers…`);
-    const workload = buildWorkload({ chainId: layout.chainId, mix: options.mix, count, persons, dealers });
+    let workload: SignedTx[];
+    let writtenVins: string[] = [];
+    if (state) {
+      log(
+        `signing ${count} transactions (transfers to and odometer readings of ${state.vehicles.toLocaleString('en')} vehicles' population) from ${state.senders.length} senders and ${state.services.length} services…`,
+      );
+      const scaleLoad = buildScaleWorkload({
+        chainId,
+        count,
+        senders: state.senders,
+        services: state.services,
+        vehicles: state.vehicles,
+        vin: state.vin,
+        address: state.address,
+        fixtureVin: state.fixtureVin,
+        fixtureVehicles: FIXTURE_VEHICLES,
+        startKm: state.builtOdometerKm + 1,
+      });
+      workload = scaleLoad.txs;
+      writtenVins = scaleLoad.vins;
+    } else {
+      log(
+        `signing ${count} transactions (${options.mix}) from ${persons.length} persons and ${dealers.length} dealers…`,
+      );
+      workload = buildWorkload({ chainId, mix: options.mix, count, persons, dealers });
+    }
     const escrow = new EscrowFlows({
       urls,
-      chainId: layout.chainId,
+      chainId,
       rpc,
       buyers: escrowBuyers,
       sellers: escrowSellers,
@@ -186,7 +432,8 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
       log(`registering ${escrowWorkers * Math.ceil(totalS / 2)} vehicles for escrow flows…`);
       await escrow.setup();
     }
-    return await measure({
+    const execBefore = await Promise.all(urls.map((url) => scrapeHistogram(url, 'autoledger_block_execution_seconds')));
+    const result = await measure({
       options,
       urls,
       workload,
@@ -194,12 +441,58 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
       escrow: escrowWorkers > 0 ? escrow : undefined,
       pids: children.map((child) => child.pid as number),
       names: layout.validators,
+      ...(state
+        ? {
+            queries: {
+              deepVin: state.fixtureVin(0),
+              orderAddress: state.dealer.address,
+              orderStatus: 'refunded',
+            },
+          }
+        : {}),
     });
+    const execAfter = await Promise.all(urls.map((url) => scrapeHistogram(url, 'autoledger_block_execution_seconds')));
+    const exec = histogramDelta(execBefore, execAfter);
+    const round1 = (value: number) => Math.round(value * 10) / 10;
+    result.blockExecMs = {
+      p50: round1(histogramQuantile(exec, 0.5) * 1000),
+      p99: round1(histogramQuantile(exec, 0.99) * 1000),
+      mean: exec.count > 0 ? round1((exec.sum / exec.count) * 1000) : 0,
+    };
+    const populationCheck = { vehiclesRead: 0, vehiclesWritten: 0 };
+    if (state) {
+      // The first readings of the run went out in its first seconds: they have committed.
+      for (const vin of [...new Set(writtenVins.slice(0, 20))]) {
+        const vehicle = await rpc<{ odometerKm: number }>(urls[0] as string, 'vehicle_get', { vin });
+        populationCheck.vehiclesRead++;
+        if (vehicle.odometerKm > state.builtOdometerKm) populationCheck.vehiclesWritten++;
+      }
+    }
+    const committedTotal = await scrape(urls[0] as string, 'autoledger_committed_transactions_total');
+    await stopChildren();
+    const dataBytesAfter = dataBytes();
+    const growth =
+      dataBytesAfter.reduce((sum, bytes, i) => sum + bytes - (dataBytesBefore[i] as number), 0) / homes.length;
+    result.diskBytesPerTx = committedTotal > 0 ? Math.round(growth / committedTotal) : 0;
+    if (state && copy) {
+      result.scale = {
+        stateVehicles: state.vehicles,
+        historyPerVehicle: state.historyPerVehicle,
+        stateKeys: state.stateKeys,
+        stateRoot: state.stateRoot,
+        stateDiskBytes: state.diskBytes,
+        stateBuildSeconds: state.loadSeconds,
+        stateReused: state.reused,
+        stateCopySeconds: copy.seconds,
+        stateCopy: { linkedFiles: copy.linkedFiles, copiedFiles: copy.copiedFiles, copiedBytes: copy.copiedBytes },
+        nodeStartSeconds,
+        loadSeconds: round1((state.reused ? 0 : state.loadSeconds) + copy.seconds + nodeStartSeconds),
+        populationCheck,
+      };
+    }
+    return result;
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await Promise.all(
-      children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done)))),
-    );
+    await stopChildren();
     for (const proxy of proxies) await proxy.stop().catch(() => {});
     if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
     else log(`network directory kept: ${dir}`);
@@ -253,6 +546,8 @@ interface MeasureInput {
   escrow: EscrowFlows | undefined;
   pids: number[];
   names: string[];
+  /** Query latencies to measure under the load: the fixtures of a built state. */
+  queries?: { deepVin: string; orderAddress: string; orderStatus: string };
 }
 
 async function measure({
@@ -263,6 +558,7 @@ async function measure({
   escrow,
   pids,
   names,
+  queries,
 }: MeasureInput): Promise<NetworkBenchResult> {
   const { log } = options;
   const submittedAt = new Map<string, number>();
@@ -276,6 +572,8 @@ async function measure({
   // Commits are observed on one node through its `blocks` subscription.
   const ws = await openWebSocket(`${(urls[0] as string).replace('http', 'ws')}/ws`);
   const blockQueue: number[] = [];
+  /** The transactions of the fullest block seen so far: tx_get's targets. */
+  let fullestBlock: string[] = [];
   let draining = false;
   const drainBlocks = async () => {
     if (draining) return;
@@ -283,6 +581,7 @@ async function measure({
     for (let height = blockQueue.shift(); height !== undefined; height = blockQueue.shift()) {
       const seenAt = performance.now();
       const block = await rpc<{ txs: string[] }>(urls[0] as string, 'chain_getBlock', { height });
+      if (block.txs.length > fullestBlock.length) fullestBlock = block.txs;
       for (const hash of block.txs) {
         const sent = submittedAt.get(hash);
         if (sent === undefined) continue;
@@ -343,6 +642,14 @@ async function measure({
   const maxInFlightPerLane = saturate ? 2 : 8;
   const pendingWork = () => lanes.some((lane) => lane.next < lane.positions.length || lane.retry.length > 0);
   escrow?.start();
+  const probe = queries
+    ? probeQueries(urls[urls.length - 1] as string, queries, () => fullestBlock, {
+        inWindow: (at) => at >= windowStart && at <= windowEnd,
+        done: () => performance.now() > windowEnd,
+      })
+    : undefined;
+  let rssAnonMax = 0;
+  let rssSampledAt = 0;
   log(
     `submitting ${saturate ? 'as fast as the network takes them' : `at ${rate} tx/s`} for ${options.warmupS} s warm-up + ${options.durationS} s measured…`,
   );
@@ -387,11 +694,16 @@ async function measure({
           });
       }
     }
+    if (now - rssSampledAt >= 1000) {
+      rssSampledAt = now;
+      for (const pid of pids) rssAnonMax = Math.max(rssAnonMax, rssAnonMb(pid));
+    }
     await new Promise((done) => setTimeout(done, tickMs));
   }
   const remaining = windowEnd - performance.now();
   if (remaining > 0) await new Promise((done) => setTimeout(done, remaining));
   await escrow?.stop();
+  const queriesMs = await probe;
   // Escrow flow transactions committed in the window count like the rest.
   for (const commit of escrow?.commits ?? []) {
     if (commit.committedAt >= windowStart && commit.committedAt <= windowEnd) {
@@ -413,6 +725,7 @@ async function measure({
   latencies.sort((a, b) => a - b);
   const bytes = bytesAfter.reduce((sum, value, i) => sum + value - (bytesBefore[i] as number), 0);
   const wallS = options.warmupS + options.durationS;
+  for (const pid of pids) rssAnonMax = Math.max(rssAnonMax, rssAnonMb(pid));
   return {
     offeredRate: options.rate === 'max' ? 'max' : rate,
     submitted: lanes.reduce((sum, lane) => sum + lane.next, 0),
@@ -433,7 +746,104 @@ async function measure({
       rssMb: usageAfter[i]?.peakRssMb ?? 0,
     })),
     refusals,
+    rssMbMax: Math.max(0, ...usageAfter.map((usage) => usage.peakRssMb)),
+    rssAnonMbMax: rssAnonMax,
+    // Filled in by the caller: it scrapes the histograms and measures the disk once the nodes stop.
+    blockExecMs: { p50: 0, p99: 0, mean: 0 },
+    diskBytesPerTx: 0,
+    ...(queriesMs ? { queriesMs } : {}),
   };
 }
 
 export type { BenchAccount };
+
+type QueryReport = NonNullable<NetworkBenchResult['queriesMs']>;
+
+/**
+ * Four clients beside the load, one per query, each closed-loop with a 100 ms pause, all on
+ * one validator (not the one whose blocks the load generator reads): vehicle_report and
+ * vehicle_history of the fixture vehicle with 300 entries, order_list by the dealer's address
+ * and a status over the FIXTURE_ORDERS orders, tx_get of a transaction of the fullest block
+ * seen so far (2,000 transactions, block.maxTxs, once the load fills blocks). Latencies count
+ * while the measuring window is open.
+ */
+async function probeQueries(
+  url: string,
+  targets: { deepVin: string; orderAddress: string; orderStatus: string },
+  fullestBlock: () => string[],
+  window: { inWindow: (at: number) => boolean; done: () => boolean },
+): Promise<QueryReport> {
+  const samples = {
+    vehicleReport: [] as number[],
+    vehicleHistory: [] as number[],
+    orderList: [] as number[],
+    txGet: [] as number[],
+  };
+  let events = 0;
+  let orders = 0;
+  let blockTxs = 0;
+  const timed = async <T>(into: number[], call: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const result = await call();
+    if (window.inWindow(started)) into.push(performance.now() - started);
+    return result;
+  };
+  let draw = 0;
+  let errors = 0;
+  // One closed loop per query, side by side, so that each gathers enough samples for a p99.
+  const loop = async (query: () => Promise<void>) => {
+    while (!window.done()) {
+      try {
+        await query();
+      } catch {
+        // A refused or failed query (BUSY under load, say) is counted, not timed.
+        errors++;
+      }
+      await new Promise((done) => setTimeout(done, 100));
+    }
+  };
+  await Promise.all([
+    loop(async () => {
+      await timed(samples.vehicleReport, () => rpc<unknown>(url, 'vehicle_report', { vin: targets.deepVin }));
+    }),
+    loop(async () => {
+      const history = await timed(samples.vehicleHistory, () =>
+        rpc<{ events: unknown[] }>(url, 'vehicle_history', { vin: targets.deepVin }),
+      );
+      events = history.events.length;
+    }),
+    loop(async () => {
+      const list = await timed(samples.orderList, () =>
+        rpc<unknown[]>(url, 'order_list', { address: targets.orderAddress, status: targets.orderStatus }),
+      );
+      orders = list.length;
+    }),
+    loop(async () => {
+      const block = fullestBlock();
+      if (block.length === 0) return;
+      const hash = block[(draw++ * 7_919) % block.length] as string;
+      const tx = await timed(samples.txGet, () => rpc<{ status: string }>(url, 'tx_get', { hash }));
+      if (tx.status !== 'committed') errors++;
+      blockTxs = block.length;
+    }),
+  ]);
+  const latency = (values: number[]): QueryLatency => {
+    values.sort((a, b) => a - b);
+    const round1 = (value: number) => Math.round(value * 10) / 10;
+    return {
+      count: values.length,
+      p50: values.length === 0 ? 0 : round1(values[Math.floor(values.length * 0.5)] as number),
+      p99:
+        values.length === 0
+          ? 0
+          : round1(values[Math.min(values.length - 1, Math.floor(values.length * 0.99))] as number),
+    };
+  };
+  return {
+    vehicleReport: latency(samples.vehicleReport),
+    vehicleHistory: { ...latency(samples.vehicleHistory), events },
+    orderList: { ...latency(samples.orderList), orders, ordersInState: FIXTURE_ORDERS },
+    txGet: { ...latency(samples.txGet), blockTxs },
+    errors,
+  };
+}
