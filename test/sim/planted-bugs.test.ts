@@ -131,13 +131,13 @@ test('random seeds catch the planted bugs too', () => {
   const firstSeeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   assert.equal(caught({ quorumOffByOne: true }, firstSeeds), firstSeeds);
   assert.equal(caught({ sendBeforePersist: true }, firstSeeds), firstSeeds);
-  // These need a rarer interleaving; a sweep over seeds 1-1000 found them in these seeds (a
+  // These need a rarer interleaving; sweeps over seeds 1-1000 found them in these seeds (a
   // crash between the send and the persist of a proposal; a validator deciding just before its
   // messages stop getting out).
-  assert.equal(caught({ sendBeforePersist: true }, [4, 24, 149], false), [4, 24, 149]);
+  assert.equal(caught({ sendBeforePersist: true }, [24, 149, 172], false), [24, 149, 172]);
   assert.equal(caught({ newViewIgnoresPrepared: true }, [436, 604, 838]), [436, 604, 838]);
   // And the same seeds are clean without the bugs.
-  assert.equal(caught({}, [4, 24, 149, 436, 604, 838]), []);
+  assert.equal(caught({}, [24, 149, 172, 436, 604, 838]), []);
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { onViewTimeout } from './on-view-change.ts';
 import { decide } from './on-vote.ts';
 import type { PersistedConsensusState } from './persisted.ts';
 import { drainLoopback, receiveBytes, receiveCurrent, replayBuffered } from './receive.ts';
-import { maybeRequestSync, pruneDepartedValidators, raiseSyncTarget } from './sync.ts';
+import { followPastKnownSets, maybeRequestSync, pruneDepartedValidators, raiseSyncTarget } from './sync.ts';
 
 /**
  * The BFT consensus engine: a deterministic state machine with no I/O and no clock, driven by
@@ -330,6 +330,7 @@ export class ConsensusEngine {
     }
     if (context.isProposer(context.height, 0)) requestProposal(context, []);
     replayBuffered(context);
+    followPastKnownSets(context);
     maybeRequestSync(context);
   }
 

@@ -24,18 +24,7 @@ const EMPTY = new Uint8Array(0);
 export function noteHeightSeen(context: EngineContext, sender: string, height: number): void {
   if ((context.highestHeightSeen.get(sender) ?? 0) >= height) return;
   context.highestHeightSeen.set(sender, height);
-  // A validator deciding a height past the last one whose set this node knows shows the node
-  // is behind by more than the change delay, and the set in use may not weigh the validators
-  // there: a validator added (or rotated in) while it lagged finds the members it hears from
-  // hold little power in its old set, while they wait for its vote. One member's word fetches
-  // the heights up to that horizon: a false claim costs a sync request for heights this node
-  // is about to decide anyway.
-  if (!context.awaitingValidators) {
-    const horizon = knownSetHorizon(context, height);
-    if (horizon < height - 1 && context.validatorsAt(horizon + 1) === undefined) {
-      raiseSyncTarget(context, horizon, false);
-    }
-  }
+  followPastKnownSets(context);
   const ahead = [...context.highestHeightSeen.entries()]
     .filter(([, seen]) => seen > context.height)
     .sort(([, a], [, b]) => b - a);
@@ -49,6 +38,34 @@ export function noteHeightSeen(context: EngineContext, sender: string, height: n
       return;
     }
   }
+}
+
+/**
+ * A node outside the set it decides with (an observer, or a validator added or rotated in at a
+ * later height) learns of committed heights from the members it hears from, and the set in use
+ * may not weigh them: a validator added while it lagged finds the members deciding the height
+ * it must vote in hold little power in its old set, while they wait for its vote. One member's
+ * word fetches the heights up to the one before the highest seen, and no further than the last
+ * height whose set this node knows (the change delay past its head): a false claim costs a
+ * sync request for heights this node is about to decide anyway.
+ *
+ * Only a node outside the set it is deciding with takes one member's word: a member weighs
+ * heights seen ahead by its set, or one Byzantine member could, with a message from a far height
+ * now and then, keep every honest validator believing it is behind (and so forgiving floods it
+ * would otherwise penalise).
+ *
+ * Called when a sender is seen higher and again each time a height is entered: a sync fetches
+ * only up to the horizon (the change delay ahead), and the validators waiting further on only
+ * retransmit the height they are stuck at, which raises no sender's height; without the
+ * second call the node would stop after one hop, for good.
+ */
+export function followPastKnownSets(context: EngineContext): void {
+  if (context.awaitingValidators || context.isValidator) return;
+  let highest = 0;
+  for (const seen of context.highestHeightSeen.values()) highest = Math.max(highest, seen);
+  if (highest <= context.height) return;
+  // Up to the height before the one seen, and no further than the sets this node knows.
+  raiseSyncTarget(context, Math.min(highest - 1, knownSetHorizon(context, highest)), false);
 }
 
 /**
@@ -156,7 +173,11 @@ export function helpLaggingValidator(
 export function pruneDepartedValidators(context: EngineContext): void {
   for (const map of [context.highestHeightSeen, context.helpSentTick, context.farFutureVerifiedTick]) {
     for (const key of [...map.keys()]) {
-      if (context.validators.indexOfHex(key) === -1) map.delete(key);
+      // A key seen above the current height stays: it may be a member of a later set, and it is
+      // what a node behind past its known sets follows (followPastKnownSets). Such entries were
+      // screened against a known set when they came, so they stay bounded by the sets' sizes.
+      const aheadOfUs = map === context.highestHeightSeen && (map.get(key) ?? 0) > context.height;
+      if (context.validators.indexOfHex(key) === -1 && !aheadOfUs) map.delete(key);
     }
   }
 }

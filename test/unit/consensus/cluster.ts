@@ -215,7 +215,7 @@ export class Cluster {
           member.certificates.push(action.certificate);
           break;
         case 'requestSync':
-          if (this.syncEnabled) this.#sync(index);
+          if (this.syncEnabled) this.#sync(index, action.targetHeight);
           break;
         default:
           break;
@@ -226,12 +226,20 @@ export class Cluster {
     if (member.commits.length > committedBefore && !this.manualApply.has(index)) this.apply(index);
   }
 
-  #sync(index: number): void {
+  /**
+   * Fetch only up to the engine's target, as the node's SyncManager does when no weak quorum
+   * of announcements vouches for more (by default a sync fetches everything the most advanced
+   * node holds).
+   */
+  syncToTargetOnly = false;
+
+  #sync(index: number, target: number): void {
     const member = this.member(index);
     const source = this.members.reduce((best, other) =>
       other.certificates.length > best.certificates.length ? other : best,
     );
-    for (const certificate of source.certificates.slice(member.certificates.length)) {
+    const upTo = this.syncToTargetOnly ? target : source.certificates.length;
+    for (const certificate of source.certificates.slice(member.certificates.length, upTo)) {
       const { height, blockHash } = certificate;
       this.inFlight.push({ kind: 'answer', to: index, input: { type: 'synced', height, blockHash, certificate } });
     }
