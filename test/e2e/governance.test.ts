@@ -313,7 +313,7 @@ governance(
       '--public-key',
       node.publicKey,
       '--key',
-      'dealer-2',
+      'regulator-1',
       '--wait',
     ]);
     assert.is(removed.code, 'ok');

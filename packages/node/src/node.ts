@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { ConsensusEngine } from '@autoledger/consensus';
 import { bytesToHex, hexToBytes, Signer } from '@autoledger/crypto';
 import { KeyFileError, readKeyFile } from '@autoledger/crypto/keyfile';
-import { genesisValidatorEntries, initGenesisState, Ledger } from '@autoledger/state';
+import { genesisValidatorEntries, initGenesisState, Ledger, MAX_OBSERVERS, MAX_VALIDATORS } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
@@ -34,6 +34,20 @@ import { TOPIC_PATTERN } from './rpc/schemas.ts';
 import { applyHealthRequirements, DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
 import { VERSION } from './version.ts';
 import { createWebHandler } from './web.ts';
+
+/**
+ * Heights a removed or rotated-out validator's node stays admitted by the gater after its last
+ * height: time to finish that height and sync it (at the default empty-block interval, about
+ * two minutes on an idle chain). Register it as an observer to keep it following after that.
+ */
+export const DEPARTED_VALIDATOR_GRACE_HEIGHTS = 100;
+
+/**
+ * The most peers a node may ever be asked to admit (validators and registered observers at
+ * their limits), which sizes libp2p's connection cap: the allowed set grows live with
+ * governance and registrations, and the cap is fixed when libp2p starts.
+ */
+const MAX_ADMITTED_PEERS = MAX_VALIDATORS + MAX_OBSERVERS;
 
 /** The environment variable that holds the passphrase of an encrypted node key file. */
 export const NODE_KEY_PASSPHRASE_ENV = 'AUTOLEDGER_NODE_KEY_PASSPHRASE';
@@ -91,6 +105,8 @@ export class AutoledgerNode {
   #snapshots: SnapshotWriter | undefined;
   /** hex(public key) → peer id of every other validator of the known heights; kept current. */
   readonly #peerIdOfValidator = new Map<string, string>();
+  /** What the gater was last given (see #updateAllowedPeers). */
+  #lastAllowed: Set<string> | undefined;
   /** Peer ids of the observers registered on chain; kept current (node.register / node.remove). */
   #registeredObservers: string[] = [];
   /** Peer id → power of the validators deciding the next height; kept current. */
@@ -276,7 +292,7 @@ export class AutoledgerNode {
       );
       if (!touched) return;
       await this.#loadRegisteredObservers();
-      this.#p2p.setAllowedPeerIds(this.#allowedPeerIds());
+      this.#updateAllowedPeers();
     });
     this.#p2p = new P2PHost({
       chainId: chain.genesis.chainId,
@@ -284,6 +300,7 @@ export class AutoledgerNode {
       listen: config.p2p.listen,
       peers: config.p2p.peers,
       allowedPeerIds: this.#allowedPeerIds(),
+      maxAllowedPeers: MAX_ADMITTED_PEERS + config.p2p.observers.length,
       maxFrameBytes: config.p2p.maxFrameBytes,
       logger: this.log,
     });
@@ -516,10 +533,19 @@ export class AutoledgerNode {
    */
   #allowedPeerIds(): Set<string> {
     return new Set([
-      ...this.validators.activeMembers().map((member) => member.peerId),
+      ...this.validators.admittedMembers(DEPARTED_VALIDATOR_GRACE_HEIGHTS).map((member) => member.peerId),
       ...this.config.p2p.observers,
       ...this.#registeredObservers,
     ]);
+  }
+
+  /** Replaces the gater's allowed peers when they changed (a set change, a grace expiring, an observer). */
+  #updateAllowedPeers(): void {
+    const allowed = this.#allowedPeerIds();
+    const last = this.#lastAllowed;
+    if (last !== undefined && last.size === allowed.size && [...allowed].every((id) => last.has(id))) return;
+    this.#lastAllowed = allowed;
+    this.#p2p.setAllowedPeerIds(allowed);
   }
 
   /** Reads the observers registered on chain (at most MAX_OBSERVERS) as peer ids. */
@@ -543,12 +569,12 @@ export class AutoledgerNode {
     if (changed) {
       this.#peerIdOfValidator.clear();
       for (const member of peers) this.#peerIdOfValidator.set(member.publicKeyHex, member.peerId);
-      this.#p2p.setAllowedPeerIds(this.#allowedPeerIds());
       this.log.info('validator_set_followed', {
         validators: active.map((member) => member.name),
         knownThrough: this.validators.knownThrough,
       });
     }
+    this.#updateAllowedPeers();
     this.#validatorPower.clear();
     for (const member of this.validators.current) this.#validatorPower.set(member.peerId, member.power);
     this.#driver?.validatorsAdvanced();

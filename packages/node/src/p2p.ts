@@ -53,6 +53,12 @@ export interface P2POptions {
    * `setAllowedPeerIds` replaces it as the validator set changes.
    */
   allowedPeerIds: ReadonlySet<string>;
+  /**
+   * The most peers `setAllowedPeerIds` may ever allow (default: the size of `allowedPeerIds`):
+   * libp2p's connection cap, fixed at start, is sized from it, so a set that grows live never
+   * finds the cap full (every connection still passes the gater).
+   */
+  maxAllowedPeers?: number;
   maxFrameBytes: number;
   /**
    * Bytes queued for one peer (frames waiting in this host plus the frame the stream is
@@ -197,6 +203,7 @@ export class P2PHost {
       penaltyDecayPerSecond: 10,
       redialMinMs: 200,
       redialMaxMs: 10_000,
+      maxAllowedPeers: options.allowedPeerIds.size,
       ...options,
     };
     // A queue must always be able to hold the largest frame, or such frames could never leave.
@@ -288,7 +295,10 @@ export class P2PHost {
         denyInboundEncryptedConnection: deny,
         denyOutboundEncryptedConnection: deny,
       },
-      connectionManager: { maxConnections: Math.max(16, this.#options.allowedPeerIds.size * 4) },
+      // Two connections per allowed peer (both sides may dial at once) and some slack.
+      connectionManager: {
+        maxConnections: Math.max(16, 2 * Math.max(this.#options.maxAllowedPeers, this.#allowedPeerIds.size) + 8),
+      },
     });
     const node = this.#libp2p;
     await node.handle(this.#wireProtocol, (stream, connection) => this.#readWire(stream, connection), {

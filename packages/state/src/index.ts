@@ -21,7 +21,7 @@ export {
   type ValidatorSetJson,
 } from './governance.ts';
 export { KIND_BY_NAME, TX_KINDS } from './kinds/index.ts';
-export { MAX_OBSERVERS } from './kinds/node-observers.ts';
+export { MAX_OBSERVERS, MAX_OBSERVERS_PER_REGISTRANT } from './kinds/node-observers.ts';
 export type { KindDefinition, TxKindSpec } from './kinds/types.ts';
 export { type KVOp, type KVRange, type KVSnapshot, type KVStore, MemoryKV } from './kv.ts';
 export {

@@ -106,4 +106,46 @@ test('a validator peer sending an oversized frame is disconnected and banned; th
   assert.equal([...(response[0] as Uint8Array)], [42]);
 });
 
+test('peers allowed live connect, beyond the start-up set, and a peer no longer allowed is hung up on', async () => {
+  // A host that starts allowing 3 peers (itself and two others) and later, as governance and
+  // on-chain registration would, 20 more. The connection cap is sized for what may be
+  // allowed, not for the start-up set: before, it stayed at 16 and newcomers were refused.
+  const ownSeed = randomBytes(32);
+  const id = (seed: Uint8Array) => peerIdFromEd25519PublicKey(publicKeyFromSecret(seed));
+  const make = (seed: Uint8Array, allowedIds: Set<string>, peers: string[] = [], maxAllowedPeers?: number) => {
+    const created = new P2PHost({
+      chainId: CHAIN,
+      secretKey: seed,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      peers,
+      allowedPeerIds: allowedIds,
+      ...(maxAllowedPeers === undefined ? {} : { maxAllowedPeers }),
+      maxFrameBytes: 1024 * 1024,
+      logger: silentLogger,
+    });
+    hosts.push(created);
+    return created;
+  };
+  const hub = make(ownSeed, new Set([id(ownSeed), id(randomBytes(32)), id(randomBytes(32))]), [], 64);
+  await hub.start();
+  const joinerSeeds = Array.from({ length: 20 }, () => randomBytes(32));
+  hub.setAllowedPeerIds(new Set([id(ownSeed), ...joinerSeeds.map(id)]));
+  const joiners = joinerSeeds.map((seed) =>
+    make(seed, new Set([id(seed), id(ownSeed)]), [hub.listenAddrs[0] as string]),
+  );
+  for (const joiner of joiners) await joiner.start();
+  await waitFor(() => hub.connectedPeers().length === joiners.length || undefined, {
+    timeoutMs: 60_000,
+    what: `all ${joiners.length} peers allowed live connected (have ${hub.connectedPeers().length})`,
+  });
+  // One of them is no longer allowed: the hub hangs up on it at once, and refuses its redials.
+  const dropped = joiners[0] as P2PHost;
+  hub.setAllowedPeerIds(new Set([id(ownSeed), ...joinerSeeds.slice(1).map(id)]));
+  await waitFor(() => !hub.connectedPeers().includes(dropped.peerId) || undefined, {
+    timeoutMs: 30_000,
+    what: 'the peer no longer allowed disconnected',
+  });
+  assert.is(hub.connectedPeers().length, joiners.length - 1);
+});
+
 test.run();

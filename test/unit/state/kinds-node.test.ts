@@ -2,7 +2,7 @@
 // every rejection each kind declares.
 
 import { bytesToHex } from '@autoledger/crypto';
-import { encodeTxBody, MAX_OBSERVERS } from '@autoledger/state';
+import { encodeTxBody, MAX_OBSERVERS_PER_REGISTRANT } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHAIN_ID, TestChain, testKey } from './support/chain.ts';
@@ -55,7 +55,7 @@ test('the regulator or a validator operator registers an observer; anyone else i
   );
 });
 
-test('a key registers once, never a validator key, with a registered operator, up to the limit', async () => {
+test('a key registers once, never a validator key, with a registered operator, up to the per-account limit', async () => {
   const chain = await TestChain.create();
   const operator = chain.address('service');
   const fields = (name: string) => ({ publicKey: nodeKey(name), moniker: name, operator });
@@ -69,11 +69,14 @@ test('a key registers once, never a validator key, with a registered operator, u
     { ...fields('observer-x'), operator: testKey('nobody').address },
     'NOT_FOUND',
   );
-  for (let index = 1; index < MAX_OBSERVERS; index++) {
+  // One account registers at most MAX_OBSERVERS_PER_REGISTRANT.
+  for (let index = 1; index < MAX_OBSERVERS_PER_REGISTRANT; index++) {
     await chain.ok('regulator', 'node.register', fields(`observer-${index}`), 1);
   }
-  assert.is((await chain.ledger.observers()).length, MAX_OBSERVERS);
-  await coverage.expect(chain, 'regulator', 'node.register', fields('one-too-many'), 'OBSERVER_LIMIT');
+  await coverage.expect(chain, 'regulator', 'node.register', fields('regulator-too-many'), 'OBSERVER_LIMIT');
+  // Another account's quota is its own.
+  await coverage.expect(chain, 'dealer', 'node.register', fields('dealer-observer'), 'ok');
+  assert.is((await chain.ledger.observers()).length, MAX_OBSERVERS_PER_REGISTRANT + 1);
 });
 
 test('node.remove drops the observer; an unknown key is NOT_FOUND; only the same signers may', async () => {
@@ -81,7 +84,11 @@ test('node.remove drops the observer; an unknown key is NOT_FOUND; only the same
   const operator = chain.address('service');
   await chain.ok('regulator', 'node.register', { publicKey: nodeKey('observer-a'), moniker: 'a', operator });
   await coverage.expect(chain, 'alice', 'node.remove', { publicKey: nodeKey('observer-a') }, 'UNAUTHORIZED');
-  const removed = await coverage.expect(chain, 'insurer', 'node.remove', { publicKey: nodeKey('observer-a') }, 'ok');
+  // dealer operates a validator but did not register it: another operator's observer is not its to cut off.
+  await coverage.expect(chain, 'dealer', 'node.remove', { publicKey: nodeKey('observer-a') }, 'UNAUTHORIZED');
+  await chain.ok('dealer', 'node.register', { publicKey: nodeKey('observer-d'), moniker: 'd', operator });
+  await coverage.expect(chain, 'dealer', 'node.remove', { publicKey: nodeKey('observer-d') }, 'ok');
+  const removed = await coverage.expect(chain, 'regulator', 'node.remove', { publicKey: nodeKey('observer-a') }, 'ok');
   assert.equal(removed.events, [{ type: 'node.remove', attributes: { publicKey: nodeKey('observer-a') } }]);
   assert.equal(await chain.ledger.observers(), []);
   await coverage.expect(chain, 'regulator', 'node.remove', { publicKey: nodeKey('observer-a') }, 'NOT_FOUND');

@@ -172,13 +172,26 @@ export class ValidatorSchedule {
    * connected before the height it first votes at).
    */
   activeMembers(): ScheduledValidator[] {
+    return this.#membersOfEpochsEndingAfter(this.#appliedHeight + 1);
+  }
+
+  /**
+   * `activeMembers` plus the validators whose last height was within the past `graceHeights`
+   * heights: a removed or rotated-out validator's node may still be finishing its last height
+   * when the others move on, and then needs to sync it; the gater keeps it admitted that long.
+   */
+  admittedMembers(graceHeights: number): ScheduledValidator[] {
+    return this.#membersOfEpochsEndingAfter(Math.max(1, this.#appliedHeight + 1 - graceHeights));
+  }
+
+  /** Members of every known epoch that still holds at `height` or later. */
+  #membersOfEpochsEndingAfter(height: number): ScheduledValidator[] {
     const byKey = new Map<string, ScheduledValidator>();
-    const next = this.#appliedHeight + 1;
-    for (const epoch of this.#epochs) {
-      const end = this.#epochs[this.#epochs.indexOf(epoch) + 1]?.fromHeight ?? Number.POSITIVE_INFINITY;
-      if (end <= next || epoch.fromHeight > this.knownThrough) continue;
+    this.#epochs.forEach((epoch, index) => {
+      const end = this.#epochs[index + 1]?.fromHeight ?? Number.POSITIVE_INFINITY;
+      if (end <= height || epoch.fromHeight > this.knownThrough) return;
       for (const member of epoch.members) byKey.set(member.publicKeyHex, member);
-    }
+    });
     return [...byKey.values()];
   }
 

@@ -15,13 +15,21 @@ import { defineKind } from './types.ts';
  * is one record rewritten on each change.
  */
 export const MAX_OBSERVERS = 256;
+/**
+ * The most observers one account may have registered at a time (the regulator included): a
+ * single validator's operator must not be able to take every slot.
+ */
+export const MAX_OBSERVERS_PER_REGISTRANT = 32;
 
 const SIGNERS = 'the regulator, or the operator of a current validator';
 
+async function isRegulator(ctx: Context): Promise<boolean> {
+  return (await ctx.account(ctx.actor.address))?.roles.includes('regulator') === true;
+}
+
 /** Refuses a signer that is neither a regulator nor the operator of a validator in force. */
 async function mayManageObservers(ctx: Context): Promise<Outcome | null> {
-  const account = await ctx.account(ctx.actor.address);
-  if (account?.roles.includes('regulator')) return null;
+  if (await isRegulator(ctx)) return null;
   const governance = await readGovernance(contextReader(ctx));
   if (governance !== null) {
     const inForce = await inForceSet(contextReader(ctx), governance);
@@ -78,6 +86,9 @@ export const nodeRegister = defineKind<{ publicKey: string; moniker: string; ope
     if (list.length >= MAX_OBSERVERS) {
       return fail('OBSERVER_LIMIT', `${MAX_OBSERVERS} observers are registered already`);
     }
+    if (list.filter((entry) => entry.registeredBy === ctx.actor.address).length >= MAX_OBSERVERS_PER_REGISTRANT) {
+      return fail('OBSERVER_LIMIT', `this account has registered ${MAX_OBSERVERS_PER_REGISTRANT} observers already`);
+    }
     ctx.putRecord(keys.observers, observerListCodec, [
       ...list,
       {
@@ -98,8 +109,9 @@ export const nodeRemove = defineKind<{ publicKey: string }>({
   group: 'node',
   action: 'remove',
   tag: 94,
-  description: "Removes a registered observer node: every validator's gater drops it at once.",
-  signers: SIGNERS,
+  description:
+    "Removes a registered observer node: every validator's gater drops it at once. Signed by the regulator, or by the account that registered it while it still operates a validator.",
+  signers: 'the regulator, or the account that registered the observer (while the operator of a current validator)',
   fields: [{ name: 'publicKey', type: 'hash', description: "the observer's ed25519 public key" }],
   roles: 'any',
   rejections: ['UNAUTHORIZED', 'NOT_FOUND'],
@@ -107,8 +119,11 @@ export const nodeRemove = defineKind<{ publicKey: string }>({
     const refused = await mayManageObservers(ctx);
     if (refused !== null) return refused;
     const list = await observers(ctx);
-    if (!list.some((entry) => entry.publicKey === fields.publicKey)) {
-      return fail('NOT_FOUND', `node ${fields.publicKey} is not a registered observer`);
+    const entry = list.find((candidate) => candidate.publicKey === fields.publicKey);
+    if (entry === undefined) return fail('NOT_FOUND', `node ${fields.publicKey} is not a registered observer`);
+    // One validator's operator may not cut off another's observers.
+    if (entry.registeredBy !== ctx.actor.address && !(await isRegulator(ctx))) {
+      return fail('UNAUTHORIZED', 'only the regulator or the account that registered it may remove an observer');
     }
     ctx.putRecord(
       keys.observers,
