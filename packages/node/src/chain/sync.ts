@@ -120,7 +120,10 @@ export class SyncManager {
     let power = 0;
     let vouched = 0;
     // The power that always includes an honest validator, in the set deciding the next height.
-    const weakQuorumPower = this.#validatorsAt(this.#executor.head.height + 1)?.weakQuorumPower ?? 1;
+    // Unknown for a moment when the change delay is 1 and the schedule has not followed the
+    // head yet: then nothing is vouched (rather than one announcement vouching alone).
+    const weakQuorumPower =
+      this.#validatorsAt(this.#executor.head.height + 1)?.weakQuorumPower ?? Number.POSITIVE_INFINITY;
     for (const [peer, height] of claims) {
       power += this.#validatorPower.get(peer) ?? 0;
       if (power >= weakQuorumPower) {
