@@ -95,7 +95,6 @@ import {
   ByteBudgetLru,
   CommittedRecords,
   META_SPACE,
-  type RecordReader,
   type RecordWrite,
   recordStoreKey,
   SnapshotRecords,
@@ -205,7 +204,7 @@ const BAD_CURSOR: QueryRefusal = {
 /** One snapshot of the committed state: its head, its records and a tree that reads it. */
 interface StateSnapshot {
   head: Head;
-  records: RecordReader;
+  records: SnapshotRecords;
   kv: KVSnapshot;
   tree: SparseMerkleTree;
 }
@@ -509,6 +508,9 @@ export async function initGenesisState(
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** History entries read from the store at once by a page (bounded; see SnapshotRecords.readMany). */
+const HISTORY_READ_BATCH = 64;
 
 export class Ledger {
   readonly chainId: string;
@@ -937,11 +939,17 @@ export class Ledger {
         if (vehicle === null) return { ok: true as const, vehicle: undefined, events: [] };
         const end = Math.min(vehicle.historyCount, start + limit);
         const events: ReturnType<typeof historyEntryToJson>[] = [];
-        for (let index = start; index < end; index++) {
+        for (let from = start; from < end; from += HISTORY_READ_BATCH) {
           checkAborted(signal);
-          const entry = await records.read(keys.history(vin, index), historyCodec);
-          assert(entry !== null, `history entry ${index} of ${vin} exists`);
-          events.push(historyEntryToJson(entry));
+          const indices = Array.from({ length: Math.min(HISTORY_READ_BATCH, end - from) }, (_, i) => from + i);
+          const entries = await records.readMany(
+            indices.map((index) => keys.history(vin, index)),
+            historyCodec,
+          );
+          entries.forEach((entry, i) => {
+            assert(entry !== null, `history entry ${indices[i]} of ${vin} exists`);
+            events.push(historyEntryToJson(entry));
+          });
         }
         const page: HistoryPage = { ok: true, vehicle: vehicleToJson(vehicle), events };
         if (end < vehicle.historyCount) page.next = historyCursor(end - 1);
