@@ -137,6 +137,9 @@ function factKeys(vin: string) {
 }
 
 /** Collects the bundle for `vin` with `prove` (one record key → its proof). */
+/** History entries proven at once by proveVehicleRecords. */
+const PROOF_BATCH = 64;
+
 export async function proveVehicleRecords(
   vin: string,
   prove: (key: string) => Promise<RecordProof>,
@@ -145,8 +148,15 @@ export async function proveVehicleRecords(
   const vehicleProof = await prove(keys.vehicle(vin));
   const vehicle = vehicleProof.value === null ? null : vehicleCodec.decode(hexToBytes(vehicleProof.value));
   const count = vehicle?.historyCount ?? 0;
+  // Proven 64 at a time, concurrently: each proof is a few awaited store reads, and under
+  // load every await queues behind block work (the tree's proofs are read-only and share a
+  // snapshot, so the order of the reads does not matter).
   const history: RecordProof[] = [];
-  for (let index = 0; index < count; index++) history.push(await prove(keys.history(vin, index)));
+  for (let from = 0; from < count; from += PROOF_BATCH) {
+    const upTo = Math.min(count, from + PROOF_BATCH);
+    const batch = Array.from({ length: upTo - from }, (_, i) => prove(keys.history(vin, from + i)));
+    history.push(...(await Promise.all(batch)));
+  }
   const factKey = factKeys(vin);
   const bundle: VehicleProofBundle = {
     format: VEHICLE_PROOF_FORMAT,
