@@ -6,6 +6,11 @@
 //   pnpm bench --json                        one JSON line last
 //   pnpm bench --wan 50,1                    a WAN between the validators: 50 ms round trips, 1% of
 //                                            chunks stalled 200 ms (a delaying TCP relay per link)
+//   pnpm bench --submit single [--submit-to all|one]
+//                                            one tx_submit per HTTP request from 25 keep-alive
+//                                            connections, each owning its senders (nonce order), spread
+//                                            over every validator or all to the first; reports the
+//                                            acknowledgement latency (submit.ackMs) in both modes
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
@@ -46,6 +51,8 @@ const { values } = parseArgs({
     'block-txs': { type: 'string', default: '1000' },
     'leveldb-block-cache-mb': { type: 'string', default: '64' },
     wan: { type: 'string' },
+    submit: { type: 'string', default: 'batch' },
+    'submit-to': { type: 'string', default: 'all' },
   },
 });
 
@@ -98,6 +105,10 @@ if (values.micro && values['state-vehicles'] !== undefined) {
           ...(values['state-mb'] !== undefined ? { stateMb: integer(values['state-mb'], 'state-mb', 1) } : {}),
         };
   if (scale && validators !== 4) fail('--state-vehicles runs 4 validators (the built genesis names them)');
+  const submit = values.submit;
+  if (submit !== 'batch' && submit !== 'single') fail('--submit must be batch or single');
+  const submitTo = values['submit-to'];
+  if (submitTo !== 'all' && submitTo !== 'one') fail('--submit-to must be all or one');
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -134,6 +145,8 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     keepDir: values.keep,
     ...(wan ? { wan } : {}),
     ...(scale ? { scale } : {}),
+    submit,
+    submitTo,
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -151,6 +164,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     ceilingTps,
     efficiency: Number((result.tps / ceilingTps).toFixed(3)),
     latencyMs: result.latencyMs,
+    submit: result.submit,
     viewChanges: result.viewChanges,
     nodes: result.nodes.map(({ cpuPercent, rssMb }) => ({ cpuPercent, rssMb })),
     bytesOnWirePerTx: result.bytesOnWirePerTx,
@@ -178,6 +192,9 @@ if (values.micro && values['state-vehicles'] !== undefined) {
       `latency p50 ${result.latencyMs.p50} ms, p95 ${result.latencyMs.p95} ms, p99 ${result.latencyMs.p99} ms; view changes ${result.viewChanges}`,
     );
     log(`per node: ${result.nodes.map((node) => `${node.name} ${node.cpuPercent}% CPU ${node.rssMb} MB`).join('; ')}`);
+    log(
+      `submitted ${result.submit.mode === 'single' ? `one per request from ${result.submit.connections} connections to ${result.submit.to === 'all' ? 'every validator' : 'one validator'}` : `in batches to ${result.submit.connections} validators`}: acknowledged p50 ${result.submit.ackMs.p50} ms, p99 ${result.submit.ackMs.p99} ms`,
+    );
     if (result.escrowFlows) log(`escrow flows: ${JSON.stringify(result.escrowFlows)}`);
     log(`signature verifications per committed transaction (all nodes): ${result.signatureVerificationsPerTx}`);
     log(

@@ -54,8 +54,19 @@ export interface NetworkBenchOptions {
    * every validator starts from a copy of it, and the workload writes over its whole population.
    */
   scale?: { vehicles: number; historyPerVehicle: number; stateMb?: number };
+  /**
+   * How clients submit: `batch` (tx_submitBatch, 500 at a time, per validator lane) or `single`
+   * (one tx_submit per HTTP request from SINGLE_SUBMIT_CONNECTIONS keep-alive connections, each
+   * owning its senders and sending their transactions in nonce order, as wallets do).
+   */
+  submit?: 'batch' | 'single';
+  /** `single` only: spread the connections over every validator (`all`) or send all to the first (`one`). */
+  submitTo?: 'all' | 'one';
   log: (line: string) => void;
 }
+
+/** Client connections of `--submit single`, as integrators run them. */
+export const SINGLE_SUBMIT_CONNECTIONS = 25;
 
 /** Query latencies under load, in ms, from one client beside the load (p99 over the window). */
 export interface QueryLatency {
@@ -112,6 +123,8 @@ export interface NetworkBenchResult {
   blockExecMs: { p50: number; p99: number; mean: number };
   /** Growth of a validator's data directory over the run (mean of the validators) per transaction committed. */
   diskBytesPerTx: number;
+  /** How the load was submitted, and how long each submission took to be answered (ms). */
+  submit: { mode: 'batch' | 'single'; to: 'all' | 'one'; connections: number; ackMs: { p50: number; p99: number } };
   scale?: ScaleReport;
   queriesMs?: {
     vehicleReport: QueryLatency;
@@ -143,6 +156,21 @@ async function rpc<T>(url: string, method: string, params: unknown = {}): Promis
   const body = (await response.json()) as { result?: T; error?: { message: string } };
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
   return body.result as T;
+}
+
+/** One tx_submit: the hash, or the refusal code (the node's `data.code`, else the JSON-RPC code). */
+async function submitOne(url: string, tx: SignedTx): Promise<{ ok: true; hash: string } | { ok: false; code: string }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tx_submit', params: { tx: tx.base64 } }),
+  });
+  const body = (await response.json()) as {
+    result?: { hash: string };
+    error?: { code: number; message: string; data?: { code?: string } };
+  };
+  if (body.result) return { ok: true, hash: body.result.hash };
+  return { ok: false, code: body.error?.data?.code ?? String(body.error?.code ?? response.status) };
 }
 
 async function openWebSocket(url: string): Promise<WebSocket> {
@@ -640,6 +668,66 @@ async function measure({
     lanes[lane]?.positions.push(position);
   });
   const maxInFlightPerLane = saturate ? 2 : 8;
+  const single = options.submit === 'single';
+  const submitTo = options.submitTo ?? 'all';
+  const ackLatencies: number[] = [];
+  // `single`: the connections own the senders (each sender on one connection, so its nonces
+  // arrive in order); a connection sends one transaction, waits for the answer, sends the next.
+  const connections = Array.from({ length: single ? SINGLE_SUBMIT_CONNECTIONS : 0 }, (_, index) => ({
+    url: urls[submitTo === 'one' ? 0 : index % urls.length] as string,
+    positions: [] as number[],
+    next: 0,
+    retry: [] as SignedTx[],
+  }));
+  if (single) {
+    for (const lane of lanes) lane.positions = [];
+    const connectionOfSender = new Map<string, number>();
+    workload.forEach((tx, position) => {
+      let connection = connectionOfSender.get(tx.sender);
+      if (connection === undefined) {
+        connection = connectionOfSender.size % connections.length;
+        connectionOfSender.set(tx.sender, connection);
+      }
+      connections[connection]?.positions.push(position);
+    });
+  }
+  const runConnection = async (connection: (typeof connections)[number]) => {
+    while (performance.now() < windowEnd) {
+      const now = performance.now();
+      const due = saturate ? workload.length : Math.floor(((now - started) / 1000) * rate);
+      let tx = connection.retry.shift();
+      if (tx === undefined && connection.next < connection.positions.length) {
+        const position = connection.positions[connection.next] as number;
+        if (position < due) {
+          tx = workload[position] as SignedTx;
+          connection.next++;
+        }
+      }
+      if (tx === undefined) {
+        if (connection.next >= connection.positions.length) return;
+        await new Promise((done) => setTimeout(done, 5));
+        continue;
+      }
+      const sentAt = performance.now();
+      try {
+        const result = await submitOne(connection.url, tx);
+        if (sentAt >= windowStart && sentAt <= windowEnd) ackLatencies.push(performance.now() - sentAt);
+        if (result.ok) {
+          if (!submittedAt.has(result.hash)) submittedAt.set(result.hash, sentAt);
+        } else if (saturate && (result.code === 'MEMPOOL_FULL' || result.code === '-32005')) {
+          connection.retry.unshift(tx);
+          await new Promise((done) => setTimeout(done, 50));
+        } else refusals[result.code] = (refusals[result.code] ?? 0) + 1;
+      } catch (error) {
+        if (saturate) connection.retry.unshift(tx);
+        else {
+          const reason = `TRANSPORT_${(error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).name}`;
+          refusals[reason] = (refusals[reason] ?? 0) + 1;
+        }
+      }
+    }
+  };
+  const singleDone = single ? Promise.all(connections.map(runConnection)) : Promise.resolve([]);
   const pendingWork = () => lanes.some((lane) => lane.next < lane.positions.length || lane.retry.length > 0);
   escrow?.start();
   const probe = queries
@@ -653,7 +741,7 @@ async function measure({
   log(
     `submitting ${saturate ? 'as fast as the network takes them' : `at ${rate} tx/s`} for ${options.warmupS} s warm-up + ${options.durationS} s measured…`,
   );
-  while (pendingWork() && performance.now() < windowEnd) {
+  while ((pendingWork() || single) && performance.now() < windowEnd) {
     const now = performance.now();
     const due = saturate ? workload.length : Math.min(workload.length, Math.floor(((now - started) / 1000) * rate));
     for (const lane of lanes) {
@@ -672,6 +760,7 @@ async function measure({
           txs: batch.map((tx) => tx.base64),
         })
           .then((results) => {
+            if (sentAt >= windowStart && sentAt <= windowEnd) ackLatencies.push(performance.now() - sentAt);
             results.forEach((result, index) => {
               if (result.ok && result.hash) {
                 if (!submittedAt.has(result.hash)) submittedAt.set(result.hash, sentAt);
@@ -702,6 +791,7 @@ async function measure({
   }
   const remaining = windowEnd - performance.now();
   if (remaining > 0) await new Promise((done) => setTimeout(done, remaining));
+  await singleDone;
   await escrow?.stop();
   const queriesMs = await probe;
   // Escrow flow transactions committed in the window count like the rest.
@@ -728,7 +818,9 @@ async function measure({
   for (const pid of pids) rssAnonMax = Math.max(rssAnonMax, rssAnonMb(pid));
   return {
     offeredRate: options.rate === 'max' ? 'max' : rate,
-    submitted: lanes.reduce((sum, lane) => sum + lane.next, 0),
+    submitted:
+      lanes.reduce((sum, lane) => sum + lane.next, 0) +
+      connections.reduce((sum, connection) => sum + connection.next, 0),
     committed: committedInWindow,
     refused: Object.values(refusals).reduce((sum, value) => sum + value, 0),
     escrowFlows: escrow
@@ -751,6 +843,18 @@ async function measure({
     // Filled in by the caller: it scrapes the histograms and measures the disk once the nodes stop.
     blockExecMs: { p50: 0, p99: 0, mean: 0 },
     diskBytesPerTx: 0,
+    submit: {
+      mode: single ? 'single' : 'batch',
+      to: single ? submitTo : 'all',
+      connections: single ? connections.length : lanes.length,
+      ackMs: {
+        p50: percentile(
+          ackLatencies.sort((a, b) => a - b),
+          0.5,
+        ),
+        p99: percentile(ackLatencies, 0.99),
+      },
+    },
     ...(queriesMs ? { queriesMs } : {}),
   };
 }
