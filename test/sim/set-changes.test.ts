@@ -10,10 +10,10 @@ import { failingSeeds } from './seeds.ts';
 // `pnpm sim --set-changes --seeds N` runs as many as you like.
 
 const runs = [
-  { name: 'n=4', validators: 4, seeds: 80, options: {} },
+  { name: 'n=4', validators: 4, seeds: 60, options: {} },
   { name: 'n=5, random power', validators: 5, seeds: 30, options: { powers: 'random' as const } },
   { name: 'n=7', validators: 7, seeds: 25, options: {} },
-  { name: 'n=4, every adversary, drift', validators: 4, seeds: 50, options: { byzantine: true, drift: true } },
+  { name: 'n=4, every adversary, drift', validators: 4, seeds: 40, options: { byzantine: true, drift: true } },
   { name: 'n=6, every adversary', validators: 6, seeds: 20, options: { byzantine: true } },
   { name: 'n=5, twins', validators: 5, seeds: 20, options: { twins: true } },
 ];
