@@ -483,8 +483,10 @@ export class AutoledgerNode {
       peerId: this.#p2p.peerId,
       rpc: this.#rpc?.url,
     });
-    // Tell the network where we are; peers that are ahead answer with their own height.
+    // Tell the network where we are (again while nothing commits); peers that are ahead answer
+    // with their own height.
     this.#sync.announce(this.#executor.head.height, this.#executor.head.hash);
+    this.#sync.startIdleAnnouncements();
     this.#relay.start();
   }
 

@@ -13,6 +13,7 @@ import { initGenesisState, Ledger } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  decodeAnnouncement,
   decodeSyncRequest,
   encodeAnnouncement,
   encodeSyncBlock,
@@ -162,6 +163,13 @@ class TestNetwork implements SyncNetwork {
     return 0;
   }
 
+  readonly sent: { peer: string; channel: string; payload: Uint8Array }[] = [];
+
+  send(peer: string, channel: string, payload: Uint8Array): boolean {
+    this.sent.push({ peer, channel, payload });
+    return true;
+  }
+
   reasonsFor(peer: string): string[] {
     return this.penalties.filter((penalty) => penalty.peer === peer).map((penalty) => penalty.reason);
   }
@@ -234,6 +242,36 @@ test('a valid chain syncs from the peers that announced it and applies in order,
   );
   assert.equal(network.penalties, []);
   assert.not.ok(sync.syncing);
+});
+
+test("a peer that announces a lower height is told this node's, at most once a second; idle nodes announce again", async () => {
+  const network = new TestNetwork();
+  network.responders.set(P1, sourceServer());
+  network.responders.set(P2, sourceServer());
+  const { node, sync, announce } = await syncingNode(network);
+  announce(P1, CHAIN_LENGTH);
+  announce(P2, CHAIN_LENGTH);
+  await waitFor(() => node.executor.head.height === CHAIN_LENGTH, { what: 'the chain synced' });
+  await sync.idle();
+  // A peer behind (it missed the announcements while partitioned) is answered directly.
+  const behind = 'peer-behind';
+  announce(behind, 2);
+  announce(behind, 2);
+  const answers = network.sent.filter((message) => message.peer === behind && message.channel === 'announce');
+  assert.is(answers.length, 1, 'answered once within the second');
+  assert.is(decodeAnnouncement(answers[0]?.payload as Uint8Array).height, CHAIN_LENGTH);
+  // A peer at the same height or ahead gets no answer.
+  announce(P1, CHAIN_LENGTH);
+  assert.is(network.sent.filter((message) => message.peer === P1).length, 0);
+  // While nothing commits, the head is announced again on the interval.
+  let broadcasts = 0;
+  network.broadcast = () => {
+    broadcasts++;
+    return 1;
+  };
+  sync.startIdleAnnouncements(50);
+  await waitFor(() => broadcasts >= 2 || undefined, { timeoutMs: 5_000, what: 'two idle announcements' });
+  sync.stop();
 });
 
 /** Block 1's encoded header framed as a block, followed by bytes that do not decode as one. */

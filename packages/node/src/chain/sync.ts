@@ -19,7 +19,17 @@ import type { Executor } from './executor.ts';
 import type { ChainStore } from './store.ts';
 
 /** What sync needs of the network: the peers, one request/response exchange, penalties, announcements. */
-export type SyncNetwork = Pick<P2PHost, 'connectedPeers' | 'request' | 'penalise' | 'broadcast'>;
+export type SyncNetwork = Pick<P2PHost, 'connectedPeers' | 'request' | 'penalise' | 'broadcast'> &
+  Partial<Pick<P2PHost, 'send'>>;
+
+/**
+ * While nothing commits, the head is announced again this often: peers that missed the
+ * announcement of a commit (a partition, a peer that connected later) still learn the height,
+ * and a node that fell behind while the others wait on it is told where they are.
+ */
+export const IDLE_ANNOUNCE_MS = 5_000;
+/** A peer behind this node is answered with this node's height at most this often. */
+const ANSWER_BEHIND_PEER_MS = 1_000;
 
 export interface SyncOptions {
   /** Blocks per request, and the most a peer is asked to send at once. */
@@ -64,6 +74,10 @@ export class SyncManager {
   readonly #validatorsAt: (height: number) => ValidatorSet | undefined;
   readonly #chainId: string;
   readonly #peerHeights = new Map<string, number>();
+  /** When each peer that announced a lower height was last told this node's (bounded by peers). */
+  readonly #answeredAt = new Map<string, number>();
+  #lastAnnouncedAt = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   #targetHeight = 0;
   #running: Promise<void> | undefined;
   #kickedWhileRunning = false;
@@ -136,6 +150,7 @@ export class SyncManager {
 
   stop(): void {
     this.#stopped = true;
+    clearInterval(this.#idleTimer);
   }
 
   /** Resolves once no sync attempt is running (at once when none is). */
@@ -153,16 +168,39 @@ export class SyncManager {
       return;
     }
     this.#peerHeights.set(from, height);
-    if (height > this.#executor.head.height) this.#kick();
+    const head = this.#executor.head;
+    if (height > head.height) this.#kick();
+    else if (height < head.height) {
+      // A peer behind: tell it where this node is (it may have missed every announcement of
+      // the heights since), at most once a second per peer.
+      const now = performance.now();
+      if (now - (this.#answeredAt.get(from) ?? Number.NEGATIVE_INFINITY) >= ANSWER_BEHIND_PEER_MS) {
+        this.#answeredAt.set(from, now);
+        this.#p2p.send?.(from, 'announce', encodeAnnouncement(head.height, head.hash));
+      }
+    }
   }
 
-  /** Tells every connected peer this node's height (after each commit). */
+  /** Tells every connected peer this node's height (after each commit, and while idle). */
   announce(height: number, blockHash: Uint8Array): void {
+    this.#lastAnnouncedAt = performance.now();
     this.#p2p.broadcast('announce', encodeAnnouncement(height, blockHash));
+  }
+
+  /** Announces the head again whenever IDLE_ANNOUNCE_MS pass without an announcement. */
+  startIdleAnnouncements(intervalMs = IDLE_ANNOUNCE_MS): void {
+    clearInterval(this.#idleTimer);
+    this.#idleTimer = setInterval(() => {
+      if (this.#stopped || performance.now() - this.#lastAnnouncedAt < intervalMs) return;
+      const head = this.#executor.head;
+      this.announce(head.height, head.hash);
+    }, intervalMs);
+    this.#idleTimer.unref();
   }
 
   forgetPeer(peerId: string): void {
     this.#peerHeights.delete(peerId);
+    this.#answeredAt.delete(peerId);
   }
 
   /** The consensus engine saw evidence that the chain is at least at `targetHeight`. */
