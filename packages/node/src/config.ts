@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './chain/executor.ts';
+import { MIN_KEEP_BLOCKS } from './chain/pruning.ts';
 import { DEFAULT_LEVEL_OPTIONS, type LevelOptions } from './level-kv.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
@@ -74,6 +75,11 @@ export interface NodeConfig {
    * kept.
    */
   snapshots: { intervalBlocks: number; keep: number };
+  /**
+   * Pruning (chain/pruning.ts): keep the newest `keepBlocks` blocks with their receipts and
+   * index entries and delete older ones in the background; 0 keeps every block.
+   */
+  pruning: { keepBlocks: number };
 }
 
 export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
@@ -98,6 +104,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
   cache: { stateMb: 512 },
   leveldb: { ...DEFAULT_LEVEL_OPTIONS },
   snapshots: { intervalBlocks: 1_000, keep: 2 },
+  pruning: { keepBlocks: 0 },
 };
 
 export class ConfigError extends Error {
@@ -194,6 +201,9 @@ export function parseNodeConfig(input: unknown): NodeConfig {
     throw new ConfigError(`mempool.maxNonceAhead must be from 0 to mempool.maxTxs (${mempool.maxTxs})`);
   }
   if (config.snapshots.keep < 1) throw new ConfigError('snapshots.keep must be at least 1');
+  if (config.pruning.keepBlocks !== 0 && config.pruning.keepBlocks < MIN_KEEP_BLOCKS) {
+    throw new ConfigError(`pruning.keepBlocks must be 0 (keep every block) or at least ${MIN_KEEP_BLOCKS}`);
+  }
   const strings = (list: unknown[], where: string) => {
     if (!list.every((item) => typeof item === 'string')) throw new ConfigError(`${where} must hold strings`);
   };

@@ -12,6 +12,7 @@ import { hashBlockBytes } from './chain/block.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
+import { Pruner } from './chain/pruning.ts';
 import { SnapshotWriter, snapshotsDir } from './chain/snapshot.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
@@ -103,6 +104,7 @@ export class AutoledgerNode {
   #publicKey: Uint8Array;
   #relay!: TransactionRelay;
   #snapshots: SnapshotWriter | undefined;
+  #pruner: Pruner | undefined;
   /** hex(public key) → peer id of every other validator of the known heights; kept current. */
   readonly #peerIdOfValidator = new Map<string, string>();
   /** What the gater was last given (see #updateAllowedPeers). */
@@ -191,6 +193,10 @@ export class AutoledgerNode {
 
   get snapshots(): SnapshotWriter | undefined {
     return this.#snapshots;
+  }
+
+  get pruner(): Pruner | undefined {
+    return this.#pruner;
   }
 
   get sync(): SyncManager {
@@ -348,6 +354,15 @@ export class AutoledgerNode {
       { kv: this.#kv, store: this.#store, logger: this.log },
     );
     this.#executor.onBlockCommitted((committed) => this.#snapshots?.afterCommit(committed));
+    // Blocks older than pruning.keepBlocks are deleted in the background, in bounded steps;
+    // started here too, to resume after a restart (or a crash mid-step).
+    this.#pruner = new Pruner(config.pruning, {
+      store: this.#store,
+      head: () => this.#executor.head.height,
+      logger: this.log,
+    });
+    this.#executor.onBlockCommitted(() => this.#pruner?.kick());
+    this.#pruner.kick();
     this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
@@ -510,6 +525,7 @@ export class AutoledgerNode {
     await (this.#p2p as P2PHost | undefined)?.stop();
     await (this.#executor as Executor | undefined)?.close();
     await this.#snapshots?.stop();
+    await this.#pruner?.stop();
     await (this.#kv as LevelKV | undefined)?.close();
   }
 

@@ -18,16 +18,26 @@
 // of the two for a whole block (sync serving, chain_getBlock, chain_getBlockResults) read the
 // other along in the same scan, as chain_getBlockResults did before (bench/tx-get.ts).
 //
+// Pruning (pruning.ts; config pruning.keepBlocks) deletes every entry of the oldest heights —
+// block record, certificate, hash → height, transaction records, their hash-index and
+// signer-index entries — in steps: each step's deletions and the new earliest-height marker
+// go in ONE batch, so a crash leaves the store before or after a step, never with a hole. The
+// validator-set links, evidence and consensus records are never pruned. Readers never see a
+// half-pruned height as damage: the step raises the earliest height (in memory) before its
+// batch is written, and a block whose parts vanish under a reader below it reads as absent.
+// A store without a marker (never pruned, or imported from a snapshot at H and so holding H
+// on) takes the lowest block record it holds as its earliest height.
+//
 // The head record names the layout (CHAIN_STORE_FORMAT). A data directory written before it
 // (whole blocks and per-block receipts, no format in the head) is refused at the first read
 // of the head, at start-up, with a ChainStoreError that says to re-sync: reading both layouts
 // would keep a second read path for every query alive for good.
 
 import { bytesToHex, bytesToUtf8, sha256, utf8ToBytes } from '@autoledger/crypto';
-import type { KVOp } from '@autoledger/state';
+import { decodeTx, type KVOp } from '@autoledger/state';
 import protobuf from 'protobufjs';
 import type { LevelKV } from '../level-kv.ts';
-import { assembleBlock, type Block, type BlockHeader, decodeHeader } from './block.ts';
+import { assembleBlock, type Block, type BlockHeader, decodeHeader, txHashOfCommitted } from './block.ts';
 import { decodeMessage } from './codec.ts';
 
 /** The layout of the chain records, written in the head record. 1 was whole blocks (no field). */
@@ -52,7 +62,25 @@ const TAG = {
   blockRecord: 12,
   /** (height, index) → the transaction's envelope, as in the block, and its receipt (encodeTxRecord). */
   txRecord: 13,
+  /** The lowest height whose block is kept (8 bytes): every height below it was pruned. */
+  earliest: 14,
 } as const;
+
+/** What one pruning step may delete: the bounds keep its batch, and the reads before it, small. */
+export interface PruneLimits {
+  /** Most heights in one step. */
+  maxHeights: number;
+  /** Stop adding heights once the batch holds this many deletions (one height is always taken whole). */
+  maxOps: number;
+}
+
+/** One pruning step's outcome: heights [from, to) are gone, `to` is the new earliest height. */
+export interface PruneStep {
+  from: number;
+  to: number;
+  txs: number;
+  ops: number;
+}
 
 const StoredBlockType = protobuf
   .parse(`
@@ -177,6 +205,8 @@ export interface Head {
 
 export class ChainStore {
   readonly #kv: LevelKV;
+  /** The lowest height kept, once read; raised by #prune before its batch is written. */
+  #earliest: number | undefined;
 
   constructor(kv: LevelKV) {
     this.#kv = kv;
@@ -264,7 +294,9 @@ export class ChainStore {
   async block(height: number): Promise<Block | undefined> {
     const record = await this.#blockRecord(height);
     if (record === undefined) return undefined;
-    const txs = (await this.#txRecordsOf(height, record.txCount)).map((entry) => entry.tx);
+    const entries = await this.#txRecordsOrPruned(height, record.txCount);
+    if (entries === undefined) return undefined;
+    const txs = entries.map((entry) => entry.tx);
     try {
       return assembleBlock(record.header, txs, record.lastCertificate);
     } catch (error) {
@@ -290,7 +322,8 @@ export class ChainStore {
   async receipts(height: number): Promise<StoredReceipts | undefined> {
     const record = await this.#blockRecord(height);
     if (record === undefined) return undefined;
-    const entries = await this.#txRecordsOf(height, record.txCount);
+    const entries = await this.#txRecordsOrPruned(height, record.txCount);
+    if (entries === undefined) return undefined;
     return {
       receipts: entries.map((entry) => parseJson<StoredReceipt>(entry.receipt, `receipt at height ${height}`)),
       systemEvents: parseJson<StoredReceipts['systemEvents']>(
@@ -346,6 +379,23 @@ export class ChainStore {
     }
   }
 
+  /**
+   * The block's transaction records, or undefined when they were pruned while this read ran
+   * (the block record was read first): a missing record below the earliest height is pruning,
+   * anywhere else damage.
+   */
+  async #txRecordsOrPruned(
+    height: number,
+    count: number,
+  ): Promise<{ tx: Uint8Array; receipt: Uint8Array }[] | undefined> {
+    try {
+      return await this.#txRecordsOf(height, count);
+    } catch (error) {
+      if (error instanceof ChainStoreError && height < (await this.earliestHeight())) return undefined;
+      throw error;
+    }
+  }
+
   /** The `count` transaction records of one block, in index order: one range scan. */
   async #txRecordsOf(height: number, count: number): Promise<{ tx: Uint8Array; receipt: Uint8Array }[]> {
     const entries: { tx: Uint8Array; receipt: Uint8Array }[] = [];
@@ -362,6 +412,119 @@ export class ChainStore {
       throw new ChainStoreError('CORRUPT', `block ${height}: a transaction of its ${count} is missing from the store`);
     }
     return entries;
+  }
+
+  /**
+   * The lowest height whose block this store holds (heights below it were pruned, or precede
+   * the snapshot the store was imported from); the head plus one when it holds no block.
+   */
+  async earliestHeight(): Promise<number> {
+    if (this.#earliest !== undefined) return this.#earliest;
+    const marker = await this.#kv.get(key(TAG.earliest));
+    let earliest: number;
+    if (marker !== undefined && marker.length === 8) earliest = readHeight(marker);
+    else {
+      let lowest: number | undefined;
+      for await (const [stored] of this.#kv.iterate({
+        gte: key(TAG.blockRecord),
+        lt: key(TAG.blockRecord + 1),
+        limit: 1,
+      })) {
+        lowest = readHeight(stored.subarray(2));
+      }
+      earliest = lowest ?? ((await this.head())?.height ?? 0) + 1;
+    }
+    // A prune step may have raised it while this read ran.
+    this.#earliest = Math.max(this.#earliest ?? 0, earliest);
+    return this.#earliest;
+  }
+
+  /**
+   * One pruning step: deletes every entry of the heights from the earliest up to `below`
+   * (exclusive, and never the head), at most `limits` of them, and moves the earliest-height
+   * marker past them — all in one batch (see the top). Undefined when there is nothing to prune.
+   * The transactions' hashes and signers, which key the indexes, are read from the envelopes
+   * being deleted, as the executor derived them when it committed the block.
+   */
+  async prune(below: number, limits: PruneLimits): Promise<PruneStep | undefined> {
+    const head = (await this.head())?.height ?? 0;
+    const from = await this.earliestHeight();
+    const end = Math.min(below, head);
+    if (from >= end) return undefined;
+    const ops: KVOp[] = [];
+    let to = from;
+    let txs = 0;
+    while (to < end && to - from < limits.maxHeights && (to === from || ops.length < limits.maxOps)) {
+      txs += await this.#pruneOpsOf(to, ops);
+      to++;
+    }
+    ops.push({ type: 'put', key: key(TAG.earliest), value: heightBytes(to) });
+    const before = this.#earliest;
+    this.#earliest = to;
+    try {
+      await this.#kv.batch(ops);
+    } catch (error) {
+      this.#earliest = before;
+      throw error;
+    }
+    return { from, to, txs, ops: ops.length };
+  }
+
+  /** Appends the deletions of every entry of `height` to `ops`; returns its transaction count. */
+  async #pruneOpsOf(height: number, ops: KVOp[]): Promise<number> {
+    const at = heightBytes(height);
+    const bytes = await this.#kv.get(key(TAG.blockRecord, at));
+    if (bytes !== undefined) {
+      ops.push({ type: 'del', key: key(TAG.blockRecord, at) });
+      // The hash → height entry is keyed by the hash of the header the record holds.
+      const record = this.#tryDecodeRecord(bytes);
+      if (record !== undefined) ops.push({ type: 'del', key: key(TAG.hash, sha256(record.header)) });
+    }
+    ops.push({ type: 'del', key: key(TAG.certificate, at) });
+    let txs = 0;
+    const range = { gte: key(TAG.txRecord, at), lt: key(TAG.txRecord, heightBytes(height + 1)) };
+    for await (const [stored, value] of this.#kv.iterate(range)) {
+      ops.push({ type: 'del', key: stored.slice() });
+      txs++;
+      let envelope: Uint8Array;
+      try {
+        envelope = decodeTxRecord(value, `${height}`).tx;
+      } catch {
+        continue; // a damaged record: nothing to derive its index entries from
+      }
+      const index = readIndex(stored.subarray(2));
+      try {
+        ops.push({ type: 'del', key: key(TAG.tx, txHashOfCommitted(envelope)) });
+      } catch {
+        // Not an envelope: it was never indexed by hash.
+      }
+      const decoded = decodeTx(envelope);
+      if (decoded.ok) ops.push({ type: 'del', key: signerTxKey(decoded.tx.signerAddress, height, index) });
+    }
+    return txs;
+  }
+
+  #tryDecodeRecord(bytes: Uint8Array): StoredBlock | undefined {
+    try {
+      const record = decodeMessage<StoredBlock>(StoredBlockType, bytes, 'block record');
+      return record.header instanceof Uint8Array ? record : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Asks LevelDB to compact the ranges of the pruned heights' records (block records,
+   * certificates, transaction records; the hash-keyed indexes are spread over their whole
+   * range and left to LevelDB's own compactions), so their space is given back now rather
+   * than when LevelDB next rewrites those tables.
+   */
+  async compactPruned(below: number): Promise<void> {
+    const db = this.#kv.db as unknown as { compactRange?: (start: Uint8Array, end: Uint8Array) => Promise<void> };
+    if (typeof db.compactRange !== 'function') return;
+    for (const tag of [TAG.blockRecord, TAG.certificate, TAG.txRecord]) {
+      await db.compactRange(key(tag), key(tag, heightBytes(below)));
+    }
   }
 
   /** The consensus engine's crash-safety record (written durably before dependent sends). */

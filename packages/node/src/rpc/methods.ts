@@ -46,6 +46,22 @@ function notFound(what: string): RpcError {
   return new RpcError(RPC_ERRORS.NOT_FOUND, `${what} not found`);
 }
 
+/**
+ * A block this node does not hold: -32004, with data.earliestHeight when the height is below
+ * the lowest block it keeps (pruned, or before the snapshot it started from), so a client
+ * knows to ask a node that keeps more.
+ */
+function blockNotFound(height: number, earliestHeight: number): RpcError {
+  if (height >= 1 && height < earliestHeight) {
+    return new RpcError(
+      RPC_ERRORS.NOT_FOUND,
+      `block ${height} not found: this node keeps blocks from ${earliestHeight} on (older ones are pruned)`,
+      { earliestHeight },
+    );
+  }
+  return notFound(`block ${height}`);
+}
+
 function invalidParams(message: string): RpcError {
   return new RpcError(RPC_ERRORS.INVALID_PARAMS, `invalid params: ${message}`);
 }
@@ -146,7 +162,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
   };
 
   const handlers: Record<MethodName, Handler> = {
-    node_status: () => {
+    node_status: async () => {
       const head = node.head();
       const identity = node.identity();
       const consensus = node.consensus();
@@ -167,6 +183,10 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
         // The validator expected to propose the height being decided, in the current view.
         proposer: consensus.proposer,
         mempool: node.mempool.size,
+        // The lowest block this node holds (pruning.keepBlocks), and how it got its chain:
+        // "blocks" replays them from genesis or from a snapshot it was started from.
+        earliestHeight: await node.store.earliestHeight(),
+        syncMode: 'blocks',
       };
     },
 
@@ -174,7 +194,8 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       const height = (params.height as number | undefined) ?? node.head().height;
       const block = height === 0 ? undefined : await node.store.block(height);
       const certificate = await node.store.certificate(height);
-      if (block === undefined || certificate === undefined) throw notFound(`block ${height}`);
+      if (block === undefined || certificate === undefined)
+        throw blockNotFound(height, await node.store.earliestHeight());
       // Committed transactions were fully checked when their block was; the hash needs only
       // the body, so skip the decoding.
       return {
@@ -190,7 +211,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       // The block's small record for its hash: the block is not reassembled.
       const block = height === 0 ? undefined : await node.store.blockInfo(height);
       const results = height === 0 ? undefined : await node.store.receipts(height);
-      if (block === undefined || results === undefined) throw notFound(`block ${height}`);
+      if (block === undefined || results === undefined) throw blockNotFound(height, await node.store.earliestHeight());
       return { height, hash: bytesToHex(block.hash), receipts: results.receipts, systemEvents: results.systemEvents };
     },
 
@@ -283,11 +304,12 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
     tx_get: async (params) => {
       const hash = params.hash as string;
       const location = await node.store.txLocation(hexToBytes(hash));
-      if (location !== undefined) {
-        // The transaction's own record (envelope and receipt): nothing else of its block.
-        const committed = await node.store.committedTx(location);
-        const receipt = committed?.receipt;
-        const decoded = committed ? decodeTx(committed.tx) : undefined;
+      // The transaction's own record (envelope and receipt): nothing else of its block. Absent
+      // when its block was pruned while this ran: then it is answered as pruned ones are.
+      const committed = location === undefined ? undefined : await node.store.committedTx(location);
+      if (location !== undefined && committed !== undefined) {
+        const receipt = committed.receipt;
+        const decoded = decodeTx(committed.tx);
         return {
           hash,
           status: 'committed',
@@ -299,7 +321,7 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
           ...(receipt?.orderId ? { orderId: receipt.orderId } : {}),
           ...(receipt?.policyId ? { policyId: receipt.policyId } : {}),
           ...(receipt?.claimId ? { claimId: receipt.claimId } : {}),
-          tx: decoded?.ok ? txToJson(decoded.tx) : undefined,
+          tx: decoded.ok ? txToJson(decoded.tx) : undefined,
         };
       }
       const pending = node.mempool.get(hash);
@@ -314,7 +336,19 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
           events: [],
           tx: txToJson(pending),
         };
-      return { hash, status: 'unknown', height: null, index: null, code: null, error: '', events: [] };
+      // A transaction of a pruned block is no longer indexed: unknown here, and earliestHeight
+      // says this node cannot tell of transactions in blocks below it.
+      const earliestHeight = await node.store.earliestHeight();
+      return {
+        hash,
+        status: 'unknown',
+        height: null,
+        index: null,
+        code: null,
+        error: '',
+        events: [],
+        ...(earliestHeight > 1 ? { earliestHeight } : {}),
+      };
     },
 
     tx_search: async (params, context) => {
@@ -323,8 +357,12 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
       if ((address === undefined) === (vin === undefined)) throw invalidParams('give exactly one of address and vin');
       const limit = (params.limit as number | undefined) ?? TX_SEARCH_LIMITS.default;
       const after = params.after as string | undefined;
-      const codeAt = async (height: number, index: number) =>
-        (await node.store.receipt({ height, index }))?.code ?? 'ok';
+      // Undefined for a transaction whose block was pruned (its index entries go with it; one
+      // may vanish while this runs): such entries are left out. earliestHeight, when blocks
+      // below it are not held, says the list starts there.
+      const codeAt = async (height: number, index: number) => (await node.store.receipt({ height, index }))?.code;
+      const earliestHeight = await node.store.earliestHeight();
+      const pruned = earliestHeight > 1 ? { earliestHeight } : {};
       if (address !== undefined) {
         const from = after === undefined ? undefined : parseTxCursor(after);
         if (after !== undefined && from === undefined) throw badCursor();
@@ -334,15 +372,12 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
         const txs = [];
         for (const entry of page) {
           if (context.signal?.aborted) throw new RpcError(RPC_ERRORS.BUSY, 'the request timed out');
-          txs.push({
-            hash: bytesToHex(entry.hash),
-            height: entry.height,
-            index: entry.index,
-            code: await codeAt(entry.height, entry.index),
-          });
+          const code = entry.height < earliestHeight ? undefined : await codeAt(entry.height, entry.index);
+          if (code === undefined) continue;
+          txs.push({ hash: bytesToHex(entry.hash), height: entry.height, index: entry.index, code });
         }
         const last = page.at(-1);
-        return { txs, ...(found.length > limit && last ? { next: `${last.height}.${last.index}` } : {}) };
+        return { txs, ...(found.length > limit && last ? { next: `${last.height}.${last.index}` } : {}), ...pruned };
       }
       // A vehicle's transactions are those that wrote its history: the history's own pages,
       // with the same cursors as vehicle_history.
@@ -354,15 +389,11 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
         if (event.txHash === null || txs.at(-1)?.hash === event.txHash) continue;
         const location = await node.store.txLocation(hexToBytes(event.txHash));
         if (location === undefined) continue;
-        txs.push({
-          hash: event.txHash,
-          height: location.height,
-          index: location.index,
-          code: await codeAt(location.height, location.index),
-          kind: event.kind,
-        });
+        const code = await codeAt(location.height, location.index);
+        if (code === undefined) continue;
+        txs.push({ hash: event.txHash, height: location.height, index: location.index, code, kind: event.kind });
       }
-      return { txs, ...(page.next !== undefined ? { next: page.next } : {}) };
+      return { txs, ...(page.next !== undefined ? { next: page.next } : {}), ...pruned };
     },
 
     mempool_list: (params) => {

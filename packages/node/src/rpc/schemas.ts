@@ -67,6 +67,13 @@ const EXAMPLE_ADDRESS = 'al3f1c2b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a';
 // Error codes, each with what it means for a client (README, "JSON-RPC").
 const INVALID_PARAMS: RpcErrorSpec = { code: -32602, message: 'invalid params: the message names the param' };
 const NOT_FOUND: RpcErrorSpec = { code: -32004, message: 'not found' };
+const BLOCK_NOT_FOUND: RpcErrorSpec = {
+  code: -32004,
+  message:
+    'not found; data.earliestHeight when the height is below the lowest block this node keeps (pruned): ask a node that keeps more',
+};
+/** The lowest block this node holds; present on answers that list what it holds from there on. */
+const earliestHeightSchema: JsonSchema = { type: 'integer', minimum: 2, maximum: Number.MAX_SAFE_INTEGER };
 const BUSY: RpcErrorSpec = {
   code: -32005,
   message: 'busy or timed out (retry later; data.retryAfterMs when rate-limited)',
@@ -214,6 +221,7 @@ const txStatusSchema = object(
     policyId: { type: 'string' },
     claimId: { type: 'string' },
     tx: { type: 'object' },
+    earliestHeight: earliestHeightSchema,
   },
   ['hash', 'status', 'height', 'index', 'code', 'error', 'events'],
 );
@@ -288,6 +296,8 @@ export const METHOD_SCHEMAS = {
           genesisHash: hash,
           proposer: nullable({ type: 'string' }),
           mempool: count,
+          earliestHeight: positiveHeight,
+          syncMode: { enum: ['blocks', 'snapshot'] },
         },
         [
           'chainId',
@@ -329,6 +339,8 @@ export const METHOD_SCHEMAS = {
             genesisHash: EXAMPLE_HASH,
             proposer: 'dealer-2',
             mempool: 0,
+            earliestHeight: 1,
+            syncMode: 'blocks',
           },
         },
       },
@@ -342,7 +354,7 @@ export const METHOD_SCHEMAS = {
       name: 'block',
       schema: object({ hash, header: headerSchema, txs: arrayOf(hash), certificate: certificateSchema }),
     },
-    errors: [INVALID_PARAMS, NOT_FOUND],
+    errors: [INVALID_PARAMS, BLOCK_NOT_FOUND],
     examples: [
       {
         name: 'block 1',
@@ -383,7 +395,7 @@ export const METHOD_SCHEMAS = {
         systemEvents: arrayOf(eventSchema),
       }),
     },
-    errors: [INVALID_PARAMS, NOT_FOUND],
+    errors: [INVALID_PARAMS, BLOCK_NOT_FOUND],
     examples: [
       {
         name: 'one transaction',
@@ -681,7 +693,8 @@ export const METHOD_SCHEMAS = {
     ],
   },
   tx_get: {
-    summary: 'Status and receipt of a transaction: pending, committed or unknown.',
+    summary:
+      'Status and receipt of a transaction: pending, committed or unknown. A transaction of a pruned block is unknown, with earliestHeight: the lowest block this node keeps.',
     scope: 'read',
     params: [param('hash', 'transaction hash (hex)', hash)],
     result: { name: 'transaction', schema: txStatusSchema },
@@ -707,7 +720,7 @@ export const METHOD_SCHEMAS = {
   },
   tx_search: {
     summary:
-      'Committed transactions of an account (those it signed) or of a vehicle (those that wrote its history), oldest first, a page at a time: give exactly one of address and vin; next, when present, is the after of the next page.',
+      'Committed transactions of an account (those it signed) or of a vehicle (those that wrote its history), oldest first, a page at a time: give exactly one of address and vin; next, when present, is the after of the next page. On a node that keeps blocks from earliestHeight on (pruning), transactions of older blocks are not listed.',
     scope: 'read',
     params: [
       param('address', 'the signing account', address, false),
@@ -715,7 +728,13 @@ export const METHOD_SCHEMAS = {
       limitParam(TX_SEARCH_LIMITS),
       afterParam,
     ],
-    result: { name: 'transactions', schema: pageOf('txs', txRefSchema) },
+    result: {
+      name: 'transactions',
+      schema: (() => {
+        const page = pageOf('txs', txRefSchema) as { properties: Record<string, JsonSchema> };
+        return { ...page, properties: { ...page.properties, earliestHeight: earliestHeightSchema } };
+      })(),
+    },
     errors: [INVALID_PARAMS, NOT_FOUND, BUSY],
     examples: [
       {

@@ -4,6 +4,7 @@
 // Cross-field rules (minBlockIntervalMs ≤ emptyBlockIntervalMs, …) stay in parseNodeConfig.
 
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../chain/executor.ts';
+import { MIN_KEEP_BLOCKS } from '../chain/pruning.ts';
 import type { NodeConfig } from '../config.ts';
 import { compileSchema, EXPECT_KEYWORD, type JsonSchema, type SchemaProblem } from './validate.ts';
 
@@ -118,6 +119,12 @@ const FIELDS: Record<string, JsonSchema> = {
     description: 'Write a snapshot at every height that is a multiple of this; 0 writes none',
   },
   'snapshots.keep': { description: 'Most snapshots kept (the newest); older ones are deleted', minimum: 1 },
+  pruning: { description: 'Deleting old blocks' },
+  'pruning.keepBlocks': {
+    description: `Keep the newest this many blocks (with receipts and index entries) and delete older ones; 0 keeps every block, otherwise at least ${MIN_KEEP_BLOCKS}`,
+    not: { minimum: 1, maximum: MIN_KEEP_BLOCKS - 1 },
+    [EXPECT_KEYWORD]: `0 (keep every block) or at least ${MIN_KEEP_BLOCKS}`,
+  },
   log: { description: 'Logging' },
   'log.level': { description: 'Least severe level written', enum: ['debug', 'info', 'warn', 'error'] },
 };
