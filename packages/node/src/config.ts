@@ -76,6 +76,12 @@ export interface NodeConfig {
    */
   snapshots: { intervalBlocks: number; keep: number };
   /**
+   * How a node started on an empty data directory gets the chain: "blocks" replays every block
+   * from genesis; "snapshot" fetches a peer's snapshot, verified (chain/state-sync.ts), then
+   * block-syncs from its height. A node with a data directory always runs on from it.
+   */
+  sync: { mode: 'blocks' | 'snapshot' };
+  /**
    * Pruning (chain/pruning.ts): keep the newest `keepBlocks` blocks with their receipts and
    * index entries and delete older ones in the background; 0 keeps every block.
    */
@@ -104,6 +110,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
   cache: { stateMb: 512 },
   leveldb: { ...DEFAULT_LEVEL_OPTIONS },
   snapshots: { intervalBlocks: 1_000, keep: 2 },
+  sync: { mode: 'blocks' },
   pruning: { keepBlocks: 0 },
 };
 
@@ -201,6 +208,9 @@ export function parseNodeConfig(input: unknown): NodeConfig {
     throw new ConfigError(`mempool.maxNonceAhead must be from 0 to mempool.maxTxs (${mempool.maxTxs})`);
   }
   if (config.snapshots.keep < 1) throw new ConfigError('snapshots.keep must be at least 1');
+  if (config.sync.mode !== 'blocks' && config.sync.mode !== 'snapshot') {
+    throw new ConfigError('sync.mode must be "blocks" or "snapshot"');
+  }
   if (config.pruning.keepBlocks !== 0 && config.pruning.keepBlocks < MIN_KEEP_BLOCKS) {
     throw new ConfigError(`pruning.keepBlocks must be 0 (keep every block) or at least ${MIN_KEEP_BLOCKS}`);
   }

@@ -14,6 +14,13 @@ import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
 import { Pruner } from './chain/pruning.ts';
 import { SnapshotWriter, snapshotsDir } from './chain/snapshot.ts';
+import {
+  isEmptyDataDir,
+  isSnapshotRequest,
+  runNodeStateSync,
+  SnapshotServer,
+  StateSyncError,
+} from './chain/state-sync.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
 import { ValidatorChain } from './chain/validator-chain.ts';
@@ -240,6 +247,24 @@ export class AutoledgerNode {
   async #startComponents(): Promise<void> {
     const { config, chain } = this;
     const dataDir = resolveHomePath(this.home, config.dataDir);
+    // sync.mode "snapshot" on an empty data directory: the state comes from a peer's verified
+    // snapshot (chain/state-sync.ts) before the store opens, and the node runs on from it.
+    if (config.sync.mode === 'snapshot' && isEmptyDataDir(dataDir)) {
+      const synced = await runNodeStateSync({
+        chain,
+        dataDir,
+        snapshotsDir: snapshotsDir(this.home),
+        secretKey: this.#secretKey,
+        listen: config.p2p.listen,
+        peers: config.p2p.peers,
+        allowedPeerIds: this.#allowedPeerIds(),
+        maxFrameBytes: config.p2p.maxFrameBytes,
+        rpc: config.rpc.listen === '' ? undefined : parseHostPort(config.rpc.listen, 'rpc.listen'),
+        level: config.leveldb,
+        logger: this.log,
+      });
+      if (!synced.ok) throw new StateSyncError(synced.code, synced.message);
+    }
     mkdirSync(dataDir, { recursive: true });
     this.#kv = await LevelKV.open(dataDir, config.leveldb);
     this.#store = new ChainStore(this.#kv);
@@ -363,7 +388,11 @@ export class AutoledgerNode {
     });
     this.#executor.onBlockCommitted(() => this.#pruner?.kick());
     this.#pruner.kick();
-    this.#p2p.onRequest((_from, request) => this.#sync.serve(request));
+    // Peers' snapshot requests are served from <home>/snapshots (written or verified here).
+    const snapshotServer = new SnapshotServer(snapshotsDir(this.home), this.log);
+    this.#p2p.onRequest((from, request) =>
+      isSnapshotRequest(request) ? snapshotServer.serve(from, request) : this.#sync.serve(request),
+    );
     this.#p2p.onMessage('announce', (from, payload) => this.#sync.onAnnouncement(from, payload));
     this.#p2p.onPeerDisconnect((peer) => this.#sync.forgetPeer(peer));
     this.#relay = new TransactionRelay({

@@ -55,6 +55,8 @@ export interface RpcNodeContext extends ReportSource {
   /** Sets the node's log level; returns the level before. */
   setLogLevel(level: LogLevel): LogLevel;
   version: string;
+  /** The node's sync.mode: "snapshot" when an empty data directory is filled by state sync. */
+  syncMode?: 'blocks' | 'snapshot';
 }
 
 /** The node as its RPC methods see it. */
@@ -117,5 +119,6 @@ export function rpcContextOf(node: AutoledgerNode): RpcNodeContext {
       return previous;
     },
     version: VERSION,
+    syncMode: node.config.sync.mode,
   };
 }

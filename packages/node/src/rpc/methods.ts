@@ -183,10 +183,11 @@ export function createRpcMethods(node: RpcNodeContext): Map<string, RpcMethod> {
         // The validator expected to propose the height being decided, in the current view.
         proposer: consensus.proposer,
         mempool: node.mempool.size,
-        // The lowest block this node holds (pruning.keepBlocks), and how it got its chain:
-        // "blocks" replays them from genesis or from a snapshot it was started from.
+        // The lowest block this node holds (pruning.keepBlocks), and its sync.mode: "snapshot"
+        // when an empty data directory is filled by state sync, "blocks" when it replays from
+        // genesis (or from a snapshot imported with the CLI).
         earliestHeight: await node.store.earliestHeight(),
-        syncMode: 'blocks',
+        syncMode: node.syncMode ?? 'blocks',
       };
     },
 

@@ -119,6 +119,12 @@ const FIELDS: Record<string, JsonSchema> = {
     description: 'Write a snapshot at every height that is a multiple of this; 0 writes none',
   },
   'snapshots.keep': { description: 'Most snapshots kept (the newest); older ones are deleted', minimum: 1 },
+  sync: { description: 'How a node started on an empty data directory gets the chain' },
+  'sync.mode': {
+    description:
+      '"blocks" replays every block from genesis; "snapshot" fetches a peer\'s verified snapshot, then block-syncs from its height',
+    enum: ['blocks', 'snapshot'],
+  },
   pruning: { description: 'Deleting old blocks' },
   'pruning.keepBlocks': {
     description: `Keep the newest this many blocks (with receipts and index entries) and delete older ones; 0 keeps every block, otherwise at least ${MIN_KEEP_BLOCKS}`,

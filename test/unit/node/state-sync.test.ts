@@ -1,0 +1,397 @@
+// State sync on real components: four validators and an observer in one process (level in
+// temp dirs, libp2p on 127.0.0.1). A snapshot is written from a stopped validator's store and
+// served by two validators; the observer, wiped and set to sync.mode "snapshot", fetches it,
+// starts at its height, block-syncs on, and ends with the validators' state roots and reads.
+// Then, with bare P2PHosts: a peer that serves corrupted chunks is penalised and its chunks
+// fetched from an honest one; a peer whose manifest names a root no certificate vouches for
+// is refused (and with no one else, state sync fails with a typed error and writes nothing);
+// a server answers BUSY beyond its bounds and never sends a chunk its disk damaged.
+
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AutoledgerClient } from '@autoledger/client';
+import { bytesToHex, Signer, utf8ToBytes } from '@autoledger/crypto';
+import { readStateHead } from '@autoledger/state';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { encodeSyncRequest } from '../../../packages/node/src/chain/block.ts';
+import {
+  listSnapshots,
+  type SnapshotManifest,
+  snapshotsDir,
+  writeSnapshot,
+  writeSnapshotOfStore,
+} from '../../../packages/node/src/chain/snapshot.ts';
+import {
+  decodeSnapshotAnswer,
+  decodeSnapshotRequest,
+  encodeSnapshotRequest,
+  isSnapshotRequest,
+  SnapshotServer,
+  stateSync,
+} from '../../../packages/node/src/chain/state-sync.ts';
+import { ChainStore } from '../../../packages/node/src/chain/store.ts';
+import { loadGenesisFile } from '../../../packages/node/src/genesis.ts';
+import { LevelKV } from '../../../packages/node/src/level-kv.ts';
+import { silentLogger } from '../../../packages/node/src/log.ts';
+import { P2PHost, peerIdFromEd25519PublicKey } from '../../../packages/node/src/p2p.ts';
+import { devnetKey, submitAndWait, testVin } from '../../support/client-fixtures.ts';
+import { rpcCall } from '../../support/devnet.ts';
+import { type LocalNetwork, startLocalNetwork } from '../../support/network.ts';
+import { waitFor } from '../../support/wait.ts';
+
+const OBSERVER = 4;
+const VIN = testVin(1515);
+const stateSyncSuite = suite('state sync');
+let net: LocalNetwork;
+let scratch: string;
+/** A snapshot of validator 3's store cut into small chunks, for the bare-host tests. */
+let smallSnapshot: string;
+let smallManifest: SnapshotManifest;
+let chain: ReturnType<typeof loadGenesisFile>;
+const hosts: P2PHost[] = [];
+
+stateSyncSuite.before(async () => {
+  net = await startLocalNetwork({ validators: 4, observers: 1, blockIntervalMs: 100, timeoutBaseTicks: 6 });
+  scratch = mkdtempSync(join(tmpdir(), 'autoledger-state-sync-'));
+  chain = loadGenesisFile(net.layout.genesis);
+  const sdk = new AutoledgerClient({ url: net.node(0).rpcUrl as string });
+  const dealer = devnetKey(net.dir, 'dealer-1');
+  await submitAndWait(sdk, dealer, 'vehicle.register', {
+    vin: VIN,
+    make: 'Honda',
+    model: 'Accord',
+    year: 2003,
+    owner: dealer.address,
+    odometerKm: 120_000,
+  });
+  // Validator 3, stopped, writes snapshots of its head: one as the node writes them, into its
+  // own snapshots directory (copied to validator 2's, so two peers offer it), and one cut
+  // into 2 KiB chunks.
+  const home3 = net.homes[3] as string;
+  await net.stopNode(3);
+  const kv = await LevelKV.open(join(home3, 'data'));
+  try {
+    await writeSnapshotOfStore(snapshotsDir(home3), kv, chain);
+    const store = new ChainStore(kv);
+    const head = (await store.head())?.height as number;
+    const [block, receipts, certificate] = await Promise.all([
+      store.block(head),
+      store.receipts(head),
+      store.certificate(head),
+    ]);
+    const state = kv.snapshot();
+    try {
+      smallManifest = (await writeSnapshot(
+        join(scratch, 'small'),
+        {
+          chainId: chain.genesis.chainId,
+          genesisHash: chain.hash,
+          state,
+          block: block as NonNullable<typeof block>,
+          receipts: receipts as NonNullable<typeof receipts>,
+          certificate: certificate as Uint8Array,
+          validatorLink: (index) => store.validatorLink(index),
+        },
+        { chunkBytes: 2048 },
+      )) as SnapshotManifest;
+    } finally {
+      await state.close();
+    }
+  } finally {
+    await kv.close();
+  }
+  smallSnapshot = join(scratch, 'small');
+  const written = listSnapshots(snapshotsDir(home3));
+  assert.is(written.length, 1);
+  cpSync(snapshotsDir(home3), snapshotsDir(net.homes[2] as string), { recursive: true });
+  await net.start(3);
+});
+
+stateSyncSuite.after(async () => {
+  for (const host of hosts) await host.stop().catch(() => {});
+  await net?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+stateSyncSuite(
+  'a wiped observer with sync.mode "snapshot" state-syncs from two validators, starts at the snapshot and joins',
+  async () => {
+    const home = net.homes[OBSERVER] as string;
+    await net.stopNode(OBSERVER);
+    rmSync(join(home, 'data'), { recursive: true, force: true });
+    const configPath = join(home, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+    writeFileSync(configPath, JSON.stringify({ ...config, sync: { mode: 'snapshot' } }));
+    const snapshotHeight = (listSnapshots(snapshotsDir(net.homes[3] as string))[0]?.height ?? 0) as number;
+    assert.ok(snapshotHeight > 0);
+
+    const observer = await net.start(OBSERVER);
+    // It started from the snapshot: no block below it, and the snapshot is kept to be served.
+    assert.ok(observer.executor.head.height >= snapshotHeight);
+    assert.is(await observer.store.block(snapshotHeight - 1), undefined);
+    assert.ok(await observer.store.block(snapshotHeight));
+    assert.equal(
+      listSnapshots(snapshotsDir(home)).map((s) => s.height),
+      [snapshotHeight],
+    );
+    // It block-syncs on to the validators' blocks, with their state roots.
+    const target = net.node(0).executor.head.height + 3;
+    await waitFor(() => observer.executor.head.height >= target, { timeoutMs: 60_000, what: 'the observer to follow' });
+    for (const height of [snapshotHeight, snapshotHeight + 1, target]) {
+      const ours = await observer.store.block(height);
+      const theirs = await net.node(0).store.block(height);
+      assert.is(
+        bytesToHex(ours?.header.stateRoot ?? new Uint8Array()),
+        bytesToHex(theirs?.header.stateRoot ?? new Uint8Array([1])),
+      );
+      assert.is(bytesToHex(ours?.hash ?? new Uint8Array()), bytesToHex(theirs?.hash ?? new Uint8Array([1])));
+    }
+    const dealer = devnetKey(net.dir, 'dealer-1');
+    for (const [method, params] of [
+      ['vehicle_get', { vin: VIN }],
+      ['account_get', { address: dealer.address }],
+    ] as const) {
+      const ours = await rpcCall(observer.rpcUrl as string, method, params);
+      const theirs = await rpcCall(net.node(0).rpcUrl as string, method, params);
+      assert.equal(ours, theirs, method);
+    }
+    const status = await rpcCall<{ syncMode: string }>(observer.rpcUrl as string, 'node_status');
+    assert.is(status.syncMode, 'snapshot');
+    // Two peers offered the snapshot and served it: the observer was not penalised for anything.
+    assert.is(observer.p2p.stats.bans, 0);
+  },
+);
+
+/** A bare host on 127.0.0.1 with its own key, admitting `allowed`, serving with `handler` if given. */
+async function bareHost(
+  secretKey: Uint8Array,
+  allowed: string[],
+  peers: string[],
+  handler?: (from: string, request: Uint8Array) => Promise<Uint8Array[]>,
+): Promise<{ host: P2PHost; peerId: string; address: string }> {
+  const created = new P2PHost({
+    chainId: chain.genesis.chainId,
+    secretKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    peers,
+    allowedPeerIds: new Set(allowed),
+    maxFrameBytes: 16 * 1024 * 1024,
+    logger: silentLogger,
+  });
+  if (handler) created.onRequest(handler);
+  await created.start();
+  hosts.push(created);
+  return { host: created, peerId: created.peerId, address: created.listenAddrs[0] as string };
+}
+
+function identity(): { secretKey: Uint8Array; peerId: string } {
+  const secretKey = new Uint8Array(randomBytes(32));
+  return { secretKey, peerId: peerIdFromEd25519PublicKey(new Signer(secretKey).publicKey) };
+}
+
+/** Serves the small snapshot honestly. */
+const honestHandler = () => {
+  const server = new SnapshotServer(smallSnapshot, silentLogger);
+  return (from: string, request: Uint8Array) => server.serve(from, request);
+};
+
+/** Lists the small snapshot's manifest with a forged state root; serves chunks honestly. */
+function forging(onChunkRequest: () => void) {
+  const server = new SnapshotServer(smallSnapshot, silentLogger);
+  return async (from: string, request: Uint8Array) => {
+    const decoded = decodeSnapshotRequest(request);
+    if (decoded?.kind === 'chunk') onChunkRequest();
+    const frames = await server.serve(from, request);
+    if (decoded?.kind !== 'list') return frames;
+    return frames.map((frame) => {
+      const manifest = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as SnapshotManifest;
+      return new Uint8Array([0, ...utf8ToBytes(JSON.stringify({ ...manifest, stateRoot: 'ab'.repeat(32) }))]);
+    });
+  };
+}
+
+async function openedRoot(dataDir: string): Promise<string | undefined> {
+  const kv = await LevelKV.open(dataDir);
+  try {
+    const head = await readStateHead(kv);
+    return head === undefined ? undefined : bytesToHex(head.stateRoot);
+  } finally {
+    await kv.close();
+  }
+}
+
+stateSyncSuite(
+  'a peer serving corrupted chunks is penalised and dropped; its chunks come from an honest peer',
+  async () => {
+    assert.ok(smallManifest.chunks.length >= 4, `${smallManifest.chunks.length} chunks`);
+    const client = identity();
+    const honest = await bareHost(identity().secretKey, [client.peerId], [], honestHandler());
+    const server = new SnapshotServer(smallSnapshot, silentLogger);
+    let corrupted = 0;
+    // The liar lists the true manifest, then sends every chunk with one bit flipped.
+    const liar = await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+      const frames = await server.serve(from, request);
+      const decoded = decodeSnapshotRequest(request);
+      if (decoded?.kind !== 'chunk') return frames;
+      return frames.map((frame) => {
+        if (decodeSnapshotAnswer(frame)?.status !== 'OK') return frame;
+        const bad = frame.slice();
+        bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
+        corrupted++;
+        return bad;
+      });
+    });
+    const fetching = await bareHost(client.secretKey, [honest.peerId, liar.peerId], [honest.address, liar.address]);
+    await waitFor(() => fetching.host.connectedPeers().length === 2, { what: 'both servers connected' });
+    const dataDir = join(scratch, 'corrupt-data');
+    const result = await stateSync(
+      { p2p: fetching.host, chain, dataDir, snapshotsDir: join(scratch, 'corrupt-snapshots'), logger: silentLogger },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    if (!result.ok) return;
+    assert.is(result.height, smallManifest.height);
+    assert.is(result.stateRoot, smallManifest.stateRoot);
+    assert.equal(result.peers, [honest.peerId]);
+    assert.ok(corrupted >= 1, 'the liar was asked for a chunk');
+    assert.ok((fetching.host.penaltiesByReason.get('BAD_SNAPSHOT_CHUNK') ?? 0) >= 1);
+    assert.is(await openedRoot(dataDir), smallManifest.stateRoot);
+    assert.equal(
+      listSnapshots(join(scratch, 'corrupt-snapshots')).map((s) => s.height),
+      [smallManifest.height],
+    );
+  },
+);
+
+stateSyncSuite(
+  'a manifest whose state root no certificate vouches for is refused before any chunk is asked for',
+  async () => {
+    const client = identity();
+    let chunkRequests = 0;
+    const liar = await bareHost(
+      identity().secretKey,
+      [client.peerId],
+      [],
+      forging(() => chunkRequests++),
+    );
+    // Alone, the liar leaves nothing to sync from: a typed failure, and no data directory.
+    const alone = await bareHost(client.secretKey, [liar.peerId], [liar.address]);
+    await waitFor(() => alone.host.connectedPeers().length === 1, { what: 'the liar connected' });
+    const dataDir = join(scratch, 'forged-data');
+    const refused = await stateSync(
+      { p2p: alone.host, chain, dataDir, snapshotsDir: join(scratch, 'forged-snapshots'), logger: silentLogger },
+      { discoverTimeoutMs: 1_500, discoverIntervalMs: 300 },
+    );
+    assert.not.ok(refused.ok);
+    if (refused.ok) return;
+    assert.is(refused.code, 'NO_VERIFIED_SNAPSHOT');
+    assert.match(refused.message, 'STATE_ROOT_NOT_CERTIFIED');
+    assert.ok((alone.host.penaltiesByReason.get('BAD_SNAPSHOT_MANIFEST') ?? 0) >= 1);
+    assert.is(chunkRequests, 0);
+    assert.not.ok(existsSync(dataDir));
+    assert.not.ok(existsSync(`${dataDir}.import`));
+    await alone.host.stop();
+
+    // With an honest peer too, the honest one's snapshot is the one synced.
+    const second = identity();
+    const liarToo = await bareHost(
+      identity().secretKey,
+      [second.peerId],
+      [],
+      forging(() => {}),
+    );
+    const honest = await bareHost(identity().secretKey, [second.peerId], [], honestHandler());
+    const both = await bareHost(second.secretKey, [liarToo.peerId, honest.peerId], [liarToo.address, honest.address]);
+    await waitFor(() => both.host.connectedPeers().length === 2, { what: 'both servers connected' });
+    const synced = await stateSync(
+      {
+        p2p: both.host,
+        chain,
+        dataDir: join(scratch, 'mixed-data'),
+        snapshotsDir: join(scratch, 'mixed-snapshots'),
+        logger: silentLogger,
+      },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(synced.ok, JSON.stringify(synced));
+    if (!synced.ok) return;
+    assert.equal(synced.peers, [honest.peerId]);
+    assert.ok((both.host.penaltiesByReason.get('BAD_SNAPSHOT_MANIFEST') ?? 0) >= 1);
+    assert.is(await openedRoot(join(scratch, 'mixed-data')), smallManifest.stateRoot);
+  },
+);
+
+stateSyncSuite(
+  'a server answers BUSY beyond its bounds, never sends a damaged chunk, and block sync ignores snapshot requests',
+  async () => {
+    const server = new SnapshotServer(smallSnapshot, silentLogger, { maxChunkReadsPerPeer: 2, maxChunkReads: 3 });
+    const chunk = (index: number) => encodeSnapshotRequest({ kind: 'chunk', height: smallManifest.height, index });
+    const statuses = async (asks: [string, number][]) =>
+      (await Promise.all(asks.map(([peer, index]) => server.serve(peer, chunk(index))))).map(
+        (frames) => decodeSnapshotAnswer(frames[0] as Uint8Array)?.status,
+      );
+    assert.equal(
+      await statuses([
+        ['a', 0],
+        ['a', 1],
+        ['a', 2],
+      ]),
+      ['OK', 'OK', 'BUSY'],
+    );
+    assert.equal(
+      await statuses([
+        ['b', 0],
+        ['c', 1],
+        ['b', 2],
+        ['c', 3],
+      ]),
+      ['OK', 'OK', 'OK', 'BUSY'],
+    );
+    assert.equal(
+      await statuses([
+        ['a', 0],
+        ['a', 1],
+      ]),
+      ['OK', 'OK'],
+      'the slots are given back',
+    );
+    assert.equal(await statuses([['a', smallManifest.chunks.length]]), ['NOT_FOUND']);
+    const listed = await server.serve('a', encodeSnapshotRequest({ kind: 'list' }));
+    assert.is(listed.length, 1);
+    assert.is(
+      (JSON.parse(new TextDecoder().decode((listed[0] as Uint8Array).subarray(1))) as SnapshotManifest).stateRoot,
+      smallManifest.stateRoot,
+    );
+    // A chunk damaged on disk is not served.
+    const damaged = join(scratch, 'damaged');
+    cpSync(smallSnapshot, damaged, { recursive: true });
+    const dir = join(damaged, readdirSync(damaged)[0] as string);
+    const bytes = readFileSync(join(dir, 'chunk-1.bin'));
+    bytes[0] = (bytes[0] as number) ^ 0xff;
+    writeFileSync(join(dir, 'chunk-1.bin'), bytes);
+    const fromDamaged = new SnapshotServer(damaged, silentLogger);
+    const answers = await Promise.all([0, 1].map((index) => fromDamaged.serve('a', chunk(index))));
+    assert.equal(
+      answers.map((frames) => decodeSnapshotAnswer(frames[0] as Uint8Array)?.status),
+      ['OK', 'NOT_FOUND'],
+    );
+    // Malformed requests get a typed answer; block-sync requests are never snapshot requests,
+    // and a block-sync server answers a snapshot request with nothing (so older nodes are safe).
+    const malformed = encodeSnapshotRequest({ kind: 'list' });
+    malformed[2] = 9;
+    assert.is(decodeSnapshotAnswer((await server.serve('a', malformed))[0] as Uint8Array)?.status, 'BAD_REQUEST');
+    for (const [from, max] of [
+      [1, 64],
+      [200, 1],
+      [2 ** 40, 64],
+    ] as const) {
+      assert.not.ok(isSnapshotRequest(encodeSyncRequest(from, max)));
+    }
+    assert.equal(await net.node(0).sync.serve(encodeSnapshotRequest({ kind: 'list' })), []);
+  },
+);
+
+stateSyncSuite.run();
