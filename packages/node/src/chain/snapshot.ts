@@ -40,7 +40,7 @@
 // `ALSNAP01` ‖ u32 manifest length ‖ manifest JSON ‖ the chunks in order.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CommitCertificate,
@@ -261,6 +261,22 @@ export interface WriteOptions {
   chunkBytes?: number;
 }
 
+/**
+ * Writes a file and waits until it is on disk. Besides making the snapshot durable before
+ * it is renamed into place, this keeps the writer's dirty pages to one chunk: on ext4
+ * (data=ordered) a commit's fsync also flushes every other file's dirty data, so hundreds of
+ * MiB of chunks left in the page cache stalled commits for seconds (measured: p99 2.1 s).
+ */
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.write(bytes);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
 /** A node's snapshots directory: `<home>/snapshots`. */
 export function snapshotsDir(home: string): string {
   return join(home, 'snapshots');
@@ -292,7 +308,7 @@ export async function writeSnapshot(
   try {
     const chunks: ChunkInfo[] = [];
     const builder = new ChunkBuilder(options.chunkBytes ?? MAX_CHUNK_BYTES, async (chunk) => {
-      await writeFile(join(tmp, `chunk-${chunks.length}.bin`), chunk);
+      await writeDurably(join(tmp, `chunk-${chunks.length}.bin`), chunk);
       chunks.push({ hash: bytesToHex(sha256(chunk)), bytes: chunk.length });
       await options.pause?.();
     });
@@ -325,7 +341,7 @@ export async function writeSnapshot(
       blockTxs: source.block.txs.length,
       chunks,
     };
-    await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest));
+    await writeDurably(join(tmp, MANIFEST_FILE), utf8ToBytes(JSON.stringify(manifest)));
     const final = join(dir, heightDirName(height));
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
