@@ -497,10 +497,22 @@ test('a truncated file is refused before anything is written: TRUNCATED', async 
 });
 
 test('another chain or genesis is refused: WRONG_CHAIN, WRONG_GENESIS; a malformed manifest: MALFORMED_MANIFEST', async () => {
-  assert.is(await refusalOf((parts) => void (parts.manifest.chainId = 'other-chain')), 'WRONG_CHAIN');
-  assert.is(await refusalOf((parts) => void (parts.manifest.genesisHash = '00'.repeat(32))), 'WRONG_GENESIS');
   assert.is(
-    await refusalOf((parts) => void ((parts.manifest as unknown as Record<string, unknown>).chunks = 'many')),
+    await refusalOf((parts) => {
+      parts.manifest.chainId = 'other-chain';
+    }),
+    'WRONG_CHAIN',
+  );
+  assert.is(
+    await refusalOf((parts) => {
+      parts.manifest.genesisHash = '00'.repeat(32);
+    }),
+    'WRONG_GENESIS',
+  );
+  assert.is(
+    await refusalOf((parts) => {
+      (parts.manifest as unknown as Record<string, unknown>).chunks = 'many';
+    }),
     'MALFORMED_MANIFEST',
   );
 });
