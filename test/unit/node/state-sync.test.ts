@@ -50,6 +50,7 @@ let scratch: string;
 /** A snapshot of validator 3's store cut into small chunks, for the bare-host tests. */
 let smallSnapshot: string;
 let smallManifest: SnapshotManifest;
+let newerManifest: SnapshotManifest;
 let chain: ReturnType<typeof loadGenesisFile>;
 const hosts: P2PHost[] = [];
 
@@ -108,6 +109,16 @@ stateSyncSuite.before(async () => {
   assert.is(written.length, 1);
   cpSync(snapshotsDir(home3), snapshotsDir(net.homes[2] as string), { recursive: true });
   await net.start(3);
+  // A newer snapshot of validator 3's store, a few blocks on.
+  await waitFor(() => net.node(3).executor.head.height >= smallManifest.height + 3, { what: 'validator 3 to go on' });
+  await net.stopNode(3);
+  const again = await LevelKV.open(join(home3, 'data'));
+  try {
+    newerManifest = await writeSnapshotOfStore(join(scratch, 'newer'), again, chain);
+  } finally {
+    await again.close();
+  }
+  await net.start(3);
 });
 
 stateSyncSuite.after(async () => {
@@ -128,7 +139,25 @@ stateSyncSuite(
     const snapshotHeight = (listSnapshots(snapshotsDir(net.homes[3] as string))[0]?.height ?? 0) as number;
     assert.ok(snapshotHeight > 0);
 
+    // While it state-syncs, its RPC address answers 503 (and /health says so).
+    const rpcListen = (JSON.parse(readFileSync(configPath, 'utf8')) as { rpc: { listen: string } }).rpc.listen;
+    const seen = new Set<number>();
+    let starting = true;
+    const probing = (async () => {
+      while (starting) {
+        const status = await fetch(`http://${rpcListen}/health`).then(
+          (response) => response.status,
+          () => 0,
+        );
+        seen.add(status);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
     const observer = await net.start(OBSERVER);
+    starting = false;
+    await probing;
+    assert.ok(seen.has(503), `statuses seen while starting: ${[...seen]}`);
+    assert.not.ok(seen.has(200));
     // It started from the snapshot: no block below it, and the snapshot is kept to be served.
     assert.ok(observer.executor.head.height >= snapshotHeight);
     assert.is(await observer.store.block(snapshotHeight - 1), undefined);
@@ -321,6 +350,88 @@ stateSyncSuite(
     assert.equal(synced.peers, [honest.peerId]);
     assert.ok((both.host.penaltiesByReason.get('BAD_SNAPSHOT_MANIFEST') ?? 0) >= 1);
     assert.is(await openedRoot(join(scratch, 'mixed-data')), smallManifest.stateRoot);
+  },
+);
+
+stateSyncSuite(
+  'withheld and unanswered chunks are asked of another peer; a newer snapshot nobody serves gives way to an older one',
+  async () => {
+    const client = identity();
+    // One server lost chunk 1 from its disk (it answers NOT_FOUND), one never answers chunk
+    // requests, one is honest.
+    const damaged = join(scratch, 'withheld');
+    cpSync(smallSnapshot, damaged, { recursive: true });
+    rmSync(join(damaged, readdirSync(damaged)[0] as string, 'chunk-1.bin'));
+    const withholding = new SnapshotServer(damaged, silentLogger);
+    const lister = new SnapshotServer(smallSnapshot, silentLogger);
+    let unanswered = 0;
+    const servers = [
+      await bareHost(identity().secretKey, [client.peerId], [], (from, request) => withholding.serve(from, request)),
+      await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+        if (decodeSnapshotRequest(request)?.kind !== 'chunk') return lister.serve(from, request);
+        unanswered++;
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        return [];
+      }),
+      await bareHost(identity().secretKey, [client.peerId], [], honestHandler()),
+    ];
+    const fetching = await bareHost(
+      client.secretKey,
+      servers.map((server) => server.peerId),
+      servers.map((server) => server.address),
+    );
+    await waitFor(() => fetching.host.connectedPeers().length === 3, { what: 'three servers connected' });
+    const result = await stateSync(
+      {
+        p2p: fetching.host,
+        chain,
+        dataDir: join(scratch, 'withheld-data'),
+        snapshotsDir: join(scratch, 'withheld-snapshots'),
+        logger: silentLogger,
+      },
+      { discoverTimeoutMs: 20_000, chunkTimeoutMs: 1_000 },
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    if (!result.ok) return;
+    assert.is(result.stateRoot, smallManifest.stateRoot);
+    assert.ok(unanswered >= 1);
+    assert.ok(result.peers.includes(servers[2]?.peerId as string));
+    assert.not.ok(result.peers.includes(servers[1]?.peerId as string));
+    assert.is(await openedRoot(join(scratch, 'withheld-data')), smallManifest.stateRoot);
+
+    // A newer (certified) snapshot whose chunks its only server does not have: the older one
+    // another peer serves is synced instead.
+    assert.ok(newerManifest.height > smallManifest.height);
+    const newer = join(scratch, 'newer-without-chunks');
+    cpSync(join(scratch, 'newer'), newer, { recursive: true });
+    const newerDir = join(newer, readdirSync(newer)[0] as string);
+    for (const name of readdirSync(newerDir)) if (name.startsWith('chunk-')) rmSync(join(newerDir, name));
+    const second = identity();
+    const withholdingNewer = new SnapshotServer(newer, silentLogger);
+    const newerServer = await bareHost(identity().secretKey, [second.peerId], [], (from, request) =>
+      withholdingNewer.serve(from, request),
+    );
+    const olderServer = await bareHost(identity().secretKey, [second.peerId], [], honestHandler());
+    const both = await bareHost(
+      second.secretKey,
+      [newerServer.peerId, olderServer.peerId],
+      [newerServer.address, olderServer.address],
+    );
+    await waitFor(() => both.host.connectedPeers().length === 2, { what: 'both servers connected' });
+    const fallback = await stateSync(
+      {
+        p2p: both.host,
+        chain,
+        dataDir: join(scratch, 'older-data'),
+        snapshotsDir: join(scratch, 'older-snapshots'),
+        logger: silentLogger,
+      },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(fallback.ok, JSON.stringify(fallback));
+    if (!fallback.ok) return;
+    assert.is(fallback.height, smallManifest.height);
+    assert.is(await openedRoot(join(scratch, 'older-data')), smallManifest.stateRoot);
   },
 );
 

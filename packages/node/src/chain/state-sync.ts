@@ -357,21 +357,43 @@ export async function stateSync(
       );
     }
     deps.onProgress?.({ phase: 'discovering' });
-    const offer = await discover(deps, settings, log);
+    // Newest first; when no peer will hand over every chunk of one (withheld, lied about), the
+    // next older one offered is tried: an older state still spares replaying from genesis.
+    const offers = await discover(deps, settings, log);
+    let chosen: { offer: Offer; used: string[]; dir: string } | undefined;
+    let unavailable: StateSyncError | undefined;
+    for (const offer of offers) {
+      const { manifest } = offer;
+      log.info('state_sync_snapshot_chosen', {
+        height: manifest.height,
+        stateRoot: manifest.stateRoot,
+        chunks: manifest.chunks.length,
+        peers: offer.peers.length,
+      });
+      await mkdir(deps.snapshotsDir, { recursive: true });
+      const dir = join(
+        deps.snapshotsDir,
+        `tmp-statesync-${heightDirName(manifest.height)}-${process.pid}-${Date.now()}`,
+      );
+      tmp = dir;
+      await mkdir(dir);
+      try {
+        chosen = { offer, used: await fetchChunks(deps, settings, log, offer, dir), dir };
+        break;
+      } catch (error) {
+        if (!(error instanceof StateSyncError) || error.code !== 'CHUNK_UNAVAILABLE') throw error;
+        unavailable = error;
+        log.warn('state_sync_snapshot_unavailable', { height: manifest.height, error: error.detail });
+        await rm(dir, { recursive: true, force: true });
+        tmp = undefined;
+      }
+    }
+    if (chosen === undefined) throw unavailable ?? new StateSyncError('NO_SNAPSHOT', 'no snapshot offered');
+    const { offer, used, dir } = chosen;
     const { manifest } = offer;
-    log.info('state_sync_snapshot_chosen', {
-      height: manifest.height,
-      stateRoot: manifest.stateRoot,
-      chunks: manifest.chunks.length,
-      peers: offer.peers.length,
-    });
-    await mkdir(deps.snapshotsDir, { recursive: true });
-    tmp = join(deps.snapshotsDir, `tmp-statesync-${heightDirName(manifest.height)}-${process.pid}-${Date.now()}`);
-    await mkdir(tmp);
-    const used = await fetchChunks(deps, settings, log, offer, tmp);
     if (deps.stopped?.()) throw new StateSyncError('STOPPED', 'the node is stopping');
     deps.onProgress?.({ phase: 'restoring', height: manifest.height, chunks: manifest.chunks.length });
-    const imported = await importSnapshot(deps.dataDir, deps.chain, offer.manifestJson, directoryChunks(tmp), {
+    const imported = await importSnapshot(deps.dataDir, deps.chain, offer.manifestJson, directoryChunks(dir), {
       level: deps.level,
     });
     if (!imported.ok) {
@@ -387,10 +409,10 @@ export async function stateSync(
       throw new StateSyncError(imported.code, imported.message);
     }
     // Verified: kept as a snapshot this node serves to the next one.
-    await writeFile(join(tmp, MANIFEST_FILE), JSON.stringify(offer.manifestJson));
+    await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(offer.manifestJson));
     const final = join(deps.snapshotsDir, heightDirName(manifest.height));
     await rm(final, { recursive: true, force: true });
-    await rename(tmp, final);
+    await rename(dir, final);
     tmp = undefined;
     log.info('state_sync_done', { height: imported.height, stateRoot: imported.stateRoot, records: imported.records });
     return {
@@ -414,8 +436,11 @@ export async function stateSync(
   }
 }
 
-/** Asks every connected peer for its snapshots until one offers a verifiable one (or time is up). */
-async function discover(deps: StateSyncDeps, settings: StateSyncOptions, log: Logger): Promise<Offer> {
+/**
+ * Asks every connected peer for its snapshots until one offers a verifiable one (or time is
+ * up); the verified offers, newest first (then the most offered).
+ */
+async function discover(deps: StateSyncDeps, settings: StateSyncOptions, log: Logger): Promise<Offer[]> {
   const deadline = Date.now() + settings.discoverTimeoutMs;
   let sawPeer = false;
   let sawOffer = false;
@@ -461,10 +486,10 @@ async function discover(deps: StateSyncDeps, settings: StateSyncOptions, log: Lo
         }
       }),
     );
-    const best = [...offers.values()].sort(
+    const ranked = [...offers.values()].sort(
       (a, b) => b.manifest.height - a.manifest.height || b.peers.length - a.peers.length,
-    )[0];
-    if (best !== undefined) return best;
+    );
+    if (ranked.length > 0) return ranked;
     if (Date.now() >= deadline) {
       if (!sawPeer) throw new StateSyncError('NO_PEERS', 'no peer connected to fetch a snapshot from');
       if (lastRefusal !== '') {
