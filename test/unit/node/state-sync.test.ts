@@ -8,7 +8,7 @@
 // a server answers BUSY beyond its bounds and never sends a chunk its disk damaged.
 
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoledgerClient } from '@autoledger/client';
@@ -434,6 +434,35 @@ stateSyncSuite(
     assert.is(await openedRoot(join(scratch, 'older-data')), smallManifest.stateRoot);
   },
 );
+
+stateSyncSuite('a peer that is always busy is given up on; what an interrupted sync left is removed', async () => {
+  const client = identity();
+  const lister = new SnapshotServer(smallSnapshot, silentLogger);
+  let busyAnswers = 0;
+  const busy = await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+    if (decodeSnapshotRequest(request)?.kind !== 'chunk') return lister.serve(from, request);
+    busyAnswers++;
+    return [new Uint8Array([1])];
+  });
+  const fetching = await bareHost(client.secretKey, [busy.peerId], [busy.address]);
+  await waitFor(() => fetching.host.connectedPeers().length === 1, { what: 'the busy server connected' });
+  const snapshots = join(scratch, 'busy-snapshots');
+  const leftover = join(snapshots, 'tmp-statesync-000000000001-1-1');
+  mkdirSync(leftover, { recursive: true });
+  writeFileSync(join(leftover, 'chunk-0.bin'), 'unverified');
+  const dataDir = join(scratch, 'busy-data');
+  const result = await stateSync(
+    { p2p: fetching.host, chain, dataDir, snapshotsDir: snapshots, logger: silentLogger },
+    { discoverTimeoutMs: 20_000, busyBackoffMs: 5 },
+  );
+  assert.not.ok(result.ok);
+  if (result.ok) return;
+  assert.is(result.code, 'CHUNK_UNAVAILABLE');
+  assert.ok(busyAnswers >= 40, `${busyAnswers} busy answers`);
+  assert.not.ok(existsSync(leftover));
+  assert.equal(readdirSync(snapshots), []);
+  assert.not.ok(existsSync(dataDir));
+});
 
 stateSyncSuite(
   'a server answers BUSY beyond its bounds, never sends a damaged chunk, and block sync ignores snapshot requests',

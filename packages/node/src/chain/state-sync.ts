@@ -287,6 +287,8 @@ export const DEFAULT_STATE_SYNC_OPTIONS: StateSyncOptions = {
 
 /** Penalties: a lie (a manifest no certificate vouches for, a chunk not matching its hash). */
 const LYING_PENALTY = 50;
+/** BUSY answers in a row after which a peer's busy answer counts as a failure. */
+const MAX_BUSY_STREAK = 40;
 /** What one list answer may bring: the server's bound plus framing. */
 const MAX_LIST_RESPONSE_BYTES = 16 * 1024 * 1024;
 
@@ -355,6 +357,13 @@ export async function stateSync(
         'DATA_DIR_NOT_EMPTY',
         `${deps.dataDir} already holds a store: state sync needs an empty one`,
       );
+    }
+    // What an interrupted sync (kill -9) left: its chunks were never trusted, so they go.
+    if (existsSync(deps.snapshotsDir)) {
+      for (const name of await readdir(deps.snapshotsDir)) {
+        if (name.startsWith('tmp-statesync-'))
+          await rm(join(deps.snapshotsDir, name), { recursive: true, force: true });
+      }
     }
     deps.onProgress?.({ phase: 'discovering' });
     // Newest first; when no peer will hand over every chunk of one (withheld, lied about), the
@@ -474,7 +483,10 @@ async function discover(deps: StateSyncDeps, settings: StateSyncOptions, log: Lo
           } catch (error) {
             const code = error instanceof SnapshotError ? error.code : 'MALFORMED_MANIFEST';
             lastRefusal = `${code}: ${(error as Error).message}`;
-            deps.p2p.penalise(peer, LYING_PENALTY, 'BAD_SNAPSHOT_MANIFEST', lastRefusal);
+            // Another format is another version's, not a lie.
+            if (code !== 'UNSUPPORTED_FORMAT') {
+              deps.p2p.penalise(peer, LYING_PENALTY, 'BAD_SNAPSHOT_MANIFEST', lastRefusal);
+            }
             log.warn('state_sync_manifest_refused', { peer, code, error: (error as Error).message });
             continue;
           }
@@ -526,6 +538,7 @@ async function fetchChunks(
   const failures = new Map<string, number>();
   const dropped = new Set<string>();
   const used = new Set<string>();
+  const busyStreak = new Map<string, number>();
   const peers = offer.peers.slice(0, settings.maxPeers);
   let done = 0;
   let inFlight = 0;
@@ -588,10 +601,15 @@ async function fetchChunks(
       inFlight--;
       const decoded = frames.length === 1 ? decodeSnapshotAnswer(frames[0] as Uint8Array) : undefined;
       if (decoded?.status === 'BUSY') {
-        pending.push(index);
+        // A peer that stays busy is, in the end, a peer that does not serve.
+        const streak = (busyStreak.get(peer) ?? 0) + 1;
+        busyStreak.set(peer, streak % MAX_BUSY_STREAK);
+        if (streak >= MAX_BUSY_STREAK) fail(peer, index, 'busy');
+        else pending.push(index);
         await sleep(settings.busyBackoffMs);
         continue;
       }
+      busyStreak.delete(peer);
       if (decoded?.status !== 'OK') {
         fail(peer, index, decoded?.status ?? 'no answer');
         continue;
