@@ -465,6 +465,51 @@ stateSyncSuite('a peer that is always busy is given up on; what an interrupted s
 });
 
 stateSyncSuite(
+  'a real header paired with a made-up chunk list is penalised at restore, and the honest snapshot synced instead',
+  async () => {
+    const client = identity();
+    // Two liars offer the certified manifest with its last chunk left out (every listed chunk
+    // matches its hash): the offer more peers make is tried first, and its records do not
+    // rebuild the certified root.
+    const server = new SnapshotServer(smallSnapshot, silentLogger);
+    const truncating = async (from: string, request: Uint8Array) => {
+      const frames = await server.serve(from, request);
+      if (decodeSnapshotRequest(request)?.kind !== 'list') return frames;
+      return frames.map((frame) => {
+        const manifest = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as SnapshotManifest;
+        return new Uint8Array([
+          0,
+          ...utf8ToBytes(JSON.stringify({ ...manifest, chunks: manifest.chunks.slice(0, -1) })),
+        ]);
+      });
+    };
+    const liars = [
+      await bareHost(identity().secretKey, [client.peerId], [], truncating),
+      await bareHost(identity().secretKey, [client.peerId], [], truncating),
+    ];
+    const honest = await bareHost(identity().secretKey, [client.peerId], [], honestHandler());
+    const servers = [...liars, honest];
+    const fetching = await bareHost(
+      client.secretKey,
+      servers.map((server) => server.peerId),
+      servers.map((server) => server.address),
+    );
+    await waitFor(() => fetching.host.connectedPeers().length === 3, { what: 'three servers connected' });
+    const dataDir = join(scratch, 'made-up-data');
+    const result = await stateSync(
+      { p2p: fetching.host, chain, dataDir, snapshotsDir: join(scratch, 'made-up-snapshots'), logger: silentLogger },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    if (!result.ok) return;
+    assert.equal(result.peers, [honest.peerId]);
+    assert.ok((fetching.host.penaltiesByReason.get('BAD_SNAPSHOT') ?? 0) >= 2);
+    assert.is(await openedRoot(dataDir), smallManifest.stateRoot);
+    assert.not.ok(existsSync(`${dataDir}.import`));
+  },
+);
+
+stateSyncSuite(
   'a server answers BUSY beyond its bounds, never sends a damaged chunk, and block sync ignores snapshot requests',
   async () => {
     const server = new SnapshotServer(smallSnapshot, silentLogger, { maxChunkReadsPerPeer: 2, maxChunkReads: 3 });

@@ -251,6 +251,8 @@ export type StateSyncErrorCode =
   | 'NO_VERIFIED_SNAPSHOT'
   | 'CHUNK_UNAVAILABLE'
   | 'STOPPED'
+  /** The disk or the store failed (full, unwritable): nothing a peer did. */
+  | 'IO_ERROR'
   | SnapshotErrorCode;
 
 export type StateSyncResult =
@@ -366,11 +368,14 @@ export async function stateSync(
       }
     }
     deps.onProgress?.({ phase: 'discovering' });
-    // Newest first; when no peer will hand over every chunk of one (withheld, lied about), the
-    // next older one offered is tried: an older state still spares replaying from genesis.
+    // Newest first. When no peer hands over every chunk of one (withheld), or its chunks do not
+    // rebuild the certified state (the chunk list is the one thing a certificate does not
+    // cover: a peer may pair a real header with chunks of its own), the next one is tried.
     const offers = await discover(deps, settings, log);
-    let chosen: { offer: Offer; used: string[]; dir: string } | undefined;
-    let unavailable: StateSyncError | undefined;
+    let chosen:
+      | { offer: Offer; used: string[]; dir: string; imported: { height: number; records: number; stateRoot: string } }
+      | undefined;
+    let lastFailure: StateSyncError | undefined;
     for (const offer of offers) {
       const { manifest } = offer;
       log.info('state_sync_snapshot_chosen', {
@@ -387,36 +392,34 @@ export async function stateSync(
       tmp = dir;
       await mkdir(dir);
       try {
-        chosen = { offer, used: await fetchChunks(deps, settings, log, offer, dir), dir };
+        const used = await fetchChunks(deps, settings, log, offer, dir);
+        if (deps.stopped?.()) throw new StateSyncError('STOPPED', 'the node is stopping');
+        deps.onProgress?.({ phase: 'restoring', height: manifest.height, chunks: manifest.chunks.length });
+        const imported = await importSnapshot(deps.dataDir, deps.chain, offer.manifestJson, directoryChunks(dir), {
+          level: deps.level,
+        });
+        if (!imported.ok) {
+          if (imported.code === 'DATA_DIR_NOT_EMPTY') throw new StateSyncError(imported.code, imported.message);
+          // Every chunk matched a verified manifest, yet they are not the certified state: the
+          // peers that offered this manifest made its chunk list up.
+          for (const peer of offer.peers) deps.p2p.penalise(peer, LYING_PENALTY, 'BAD_SNAPSHOT', imported.code);
+          throw new StateSyncError(imported.code, imported.message);
+        }
+        chosen = { offer, used, dir, imported };
         break;
       } catch (error) {
-        if (!(error instanceof StateSyncError) || error.code !== 'CHUNK_UNAVAILABLE') throw error;
-        unavailable = error;
-        log.warn('state_sync_snapshot_unavailable', { height: manifest.height, error: error.detail });
+        if (!(error instanceof StateSyncError) || error.code === 'STOPPED' || error.code === 'DATA_DIR_NOT_EMPTY') {
+          throw error;
+        }
+        lastFailure = error;
+        log.warn('state_sync_snapshot_failed', { height: manifest.height, code: error.code, error: error.detail });
         await rm(dir, { recursive: true, force: true });
         tmp = undefined;
       }
     }
-    if (chosen === undefined) throw unavailable ?? new StateSyncError('NO_SNAPSHOT', 'no snapshot offered');
-    const { offer, used, dir } = chosen;
+    if (chosen === undefined) throw lastFailure ?? new StateSyncError('NO_SNAPSHOT', 'no snapshot offered');
+    const { offer, used, dir, imported } = chosen;
     const { manifest } = offer;
-    if (deps.stopped?.()) throw new StateSyncError('STOPPED', 'the node is stopping');
-    deps.onProgress?.({ phase: 'restoring', height: manifest.height, chunks: manifest.chunks.length });
-    const imported = await importSnapshot(deps.dataDir, deps.chain, offer.manifestJson, directoryChunks(dir), {
-      level: deps.level,
-    });
-    if (!imported.ok) {
-      // Every chunk matched the manifest and the manifest verified, yet the state does not: the
-      // peers that offered this manifest named chunks that do not rebuild the certified root.
-      if (
-        imported.code === 'STATE_ROOT_MISMATCH' ||
-        imported.code === 'MALFORMED_CHUNK' ||
-        imported.code === 'BAD_BLOCK'
-      ) {
-        for (const peer of offer.peers) deps.p2p.penalise(peer, LYING_PENALTY, 'BAD_SNAPSHOT', imported.code);
-      }
-      throw new StateSyncError(imported.code, imported.message);
-    }
     // Verified: kept as a snapshot this node serves to the next one.
     await writeFile(join(dir, MANIFEST_FILE), JSON.stringify(offer.manifestJson));
     const final = join(deps.snapshotsDir, heightDirName(manifest.height));
@@ -439,9 +442,13 @@ export async function stateSync(
     }
     if (error instanceof SnapshotError) return { ok: false, code: error.code, message: error.message };
     log.error('state_sync_failed', { error });
-    return { ok: false, code: 'CHUNK_UNAVAILABLE', message: (error as Error).message };
+    return { ok: false, code: 'IO_ERROR', message: (error as Error).message };
   } finally {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    // A refused restore's half-built store (the next import would remove it first anyway).
+    if (!isEmptyDataDir(`${deps.dataDir}.import`)) {
+      await rm(`${deps.dataDir}.import`, { recursive: true, force: true }).catch(() => {});
+    }
   }
 }
 
