@@ -2,7 +2,7 @@
 // stops every process on Ctrl-C, and resumes the same chain on the same directory; with
 // --observers, observer nodes follow the chain beside the validators.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ test('a dead validator is reported; Ctrl-C stops every validator; the same direc
   let devnet: RunningDevnet | undefined = await startDevnet({
     validators: 4,
     observers: 1,
+    snapshotInterval: 3,
     keep: true,
     blockIntervalMs: 300,
   });
@@ -50,6 +51,16 @@ test('a dead validator is reported; Ctrl-C stops every validator; the same direc
       ),
     );
     assert.is(fromObserver?.hash, fromValidator?.hash, "the observer holds the validators' block");
+    // --snapshot-interval 3: every node writes a snapshot at each multiple of 3.
+    const snapshots = join(dir, 'nodes', 'dealer-1', 'snapshots');
+    await waitFor(() => existsSync(snapshots) && readdirSync(snapshots).some((entry) => /^\d+$/.test(entry)), {
+      what: 'a snapshot written by dealer-1',
+    });
+    const written = readdirSync(snapshots).filter((entry) => /^\d+$/.test(entry));
+    assert.ok(
+      written.every((height) => Number(height) % 3 === 0),
+      `snapshot heights ${written.join(', ')}`,
+    );
     await devnet.kill('dealer-2', 'SIGKILL');
     const report = await waitFor(
       () =>

@@ -118,7 +118,14 @@ export async function waitForCommitted(
 }
 
 export async function startDevnet(
-  options: { validators?: number; observers?: number; keep?: boolean; blockIntervalMs?: number; dir?: string } = {},
+  options: {
+    validators?: number;
+    observers?: number;
+    snapshotInterval?: number;
+    keep?: boolean;
+    blockIntervalMs?: number;
+    dir?: string;
+  } = {},
 ): Promise<RunningDevnet> {
   const validators = options.validators ?? 4;
   const observers = options.observers ?? 0;
@@ -141,6 +148,7 @@ export async function startDevnet(
       String(options.blockIntervalMs ?? 1000),
       '--observers',
       String(observers),
+      ...(options.snapshotInterval === undefined ? [] : ['--snapshot-interval', String(options.snapshotInterval)]),
     ],
     {
       cwd: REPO_ROOT,

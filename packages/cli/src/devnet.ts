@@ -31,6 +31,8 @@ export interface DevnetOptions {
   blockIntervalMs: number;
   /** Observer nodes to create next to the validators (new devnets only). */
   observers?: number;
+  /** `snapshots.intervalBlocks` of every node (new devnets only; unset: the node's default). */
+  snapshotInterval?: number;
 }
 
 /** The most observers a devnet creates (their ports follow the validators'). */
@@ -67,7 +69,10 @@ export interface DevnetLayout extends DevnetInfo {
 }
 
 export function createDevnet(
-  options: Pick<DevnetOptions, 'dir' | 'validators' | 'basePort' | 'blockIntervalMs' | 'observers'> & {
+  options: Pick<
+    DevnetOptions,
+    'dir' | 'validators' | 'basePort' | 'blockIntervalMs' | 'observers' | 'snapshotInterval'
+  > & {
     /** More accounts whose keys the caller holds (the benchmark's load accounts). */
     extraMembers?: GenesisMemberInput[];
   },
@@ -118,6 +123,8 @@ export function createDevnet(
     writeKeyFile(join(dir, 'nodes', name, 'node-key.json'), key);
     return peerIdFromEd25519PublicKey(key.publicKey);
   });
+  const snapshots =
+    options.snapshotInterval === undefined ? {} : { snapshots: { intervalBlocks: options.snapshotInterval } };
   const consensus = {
     tickMs: 100,
     timeoutBaseTicks: Math.max(20, Math.ceil((options.blockIntervalMs * 3) / 100)),
@@ -138,6 +145,7 @@ export function createDevnet(
       // The view timeout must comfortably exceed the empty-block wait, or a quiet leader
       // would be replaced for waiting.
       consensus,
+      ...snapshots,
     };
     writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   });
@@ -150,6 +158,7 @@ export function createDevnet(
       p2p: { listen: [`/ip4/127.0.0.1/tcp/${p2p}`], peers: addresses },
       rpc: { listen: `127.0.0.1:${rpc}` },
       consensus,
+      ...snapshots,
     };
     writeFileSync(join(home, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   });

@@ -204,9 +204,11 @@ export function registerChainCommands(program: Command): void {
     .option('--ready-timeout <seconds>', 'give up if not every validator commits a block in time', '120')
     .option('--block-interval <ms>', 'longest wait before an empty block (new devnets only)', '1000')
     .option('--observers <n>', 'observer nodes next to the validators, nodes/observer-N (new devnets only)', '0')
+    .option('--snapshot-interval <n>', 'snapshots.intervalBlocks of every node (new devnets only; 0 turns them off)')
     .action(
       async (options: {
         observers: string;
+        snapshotInterval?: string;
         validators: string;
         dir: string;
         reset?: boolean;
@@ -229,6 +231,9 @@ export function registerChainCommands(program: Command): void {
           readyTimeoutMs: number(options.readyTimeout, '--ready-timeout') * 1000,
           blockIntervalMs: number(options.blockInterval, '--block-interval'),
           observers: number(options.observers, '--observers'),
+          ...(options.snapshotInterval === undefined
+            ? {}
+            : { snapshotInterval: number(options.snapshotInterval, '--snapshot-interval') }),
         });
       },
     );
