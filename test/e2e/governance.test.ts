@@ -150,7 +150,7 @@ async function waitForSeal(url: string, publicKey: string, from: number, what: s
 
 governance.before(async () => {
   devnet = await startDevnet({ validators: 4, blockIntervalMs: 300 });
-  devnet.names.forEach((name, index) => running.set(name, devnet.rpc[index] as string));
+  for (const [index, name] of devnet.names.entries()) running.set(name, devnet.rpc[index] as string);
   // Load goes to the two validators that stay in the set all along.
   load = new LoadGenerator({
     rpc: () => [running.get('regulator-1'), running.get('dealer-2')].filter((url): url is string => url !== undefined),
