@@ -525,6 +525,48 @@ test('an import into a data directory that holds a store is refused: DATA_DIR_NO
   assert.is(verdict.ok ? 'imported' : verdict.code, 'DATA_DIR_NOT_EMPTY');
 });
 
+test('a manifest declaring more block transactions than a block can hold is refused before any chunk', async () => {
+  // Nothing certifies the count: before the bound, a restore kept every transaction such a
+  // manifest's chunks carried in memory until the txRoot check at the end.
+  assert.is(
+    await refusalOf((parts) => {
+      (parts.manifest as unknown as Record<string, unknown>).blockTxs = 1_000_000_000;
+    }),
+    'MALFORMED_MANIFEST',
+  );
+});
+
+test('a data directory written while the snapshot was restored is left alone: DATA_DIR_NOT_EMPTY', async () => {
+  const dataDir = freshDataDir('written-meanwhile');
+  const opened = await openSnapshotFile(snapshotFile);
+  if (!opened.ok) throw new Error(opened.message);
+  let wrote = false;
+  let verdict: Awaited<ReturnType<typeof importSnapshot>>;
+  try {
+    verdict = await importSnapshot(dataDir, chain, opened.manifestJson, async (index, info) => {
+      if (!wrote) {
+        // A node started meanwhile writes its own store there.
+        wrote = true;
+        mkdirSync(dataDir, { recursive: true });
+        writeFileSync(join(dataDir, 'CURRENT'), 'MANIFEST-000001\n');
+      }
+      return opened.chunkOf(index, info);
+    });
+  } finally {
+    await opened.close();
+  }
+  assert.is(verdict.ok ? 'imported' : verdict.code, 'DATA_DIR_NOT_EMPTY');
+  assert.is(readFileSync(join(dataDir, 'CURRENT'), 'utf8'), 'MANIFEST-000001\n', 'its store untouched');
+  assert.not.ok(existsSync(`${dataDir}.import`));
+});
+
+test('a data directory named with a trailing slash is built beside it, not inside it', async () => {
+  const dataDir = `${freshDataDir('trailing-slash')}/`;
+  const verdict = await importFile(snapshotFile, dataDir);
+  assert.ok(verdict.ok, JSON.stringify(verdict));
+  assert.ok(existsSync(join(dataDir, 'CURRENT')));
+});
+
 test('an import killed part of the way leaves only <dataDir>.import, which the next import replaces', async () => {
   const dataDir = freshDataDir('killed');
   // What kill -9 during an import leaves: a half-built store beside the data directory.

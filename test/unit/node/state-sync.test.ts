@@ -365,6 +365,7 @@ stateSyncSuite(
     const withholding = new SnapshotServer(damaged, silentLogger);
     const lister = new SnapshotServer(smallSnapshot, silentLogger);
     let unanswered = 0;
+    const slowHonest = honestHandler();
     const servers = [
       await bareHost(identity().secretKey, [client.peerId], [], (from, request) => withholding.serve(from, request)),
       await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
@@ -373,7 +374,12 @@ stateSyncSuite(
         await new Promise((resolve) => setTimeout(resolve, 3_000));
         return [];
       }),
-      await bareHost(identity().secretKey, [client.peerId], [], honestHandler()),
+      // The honest server answers chunks a little slowly, so that the fetch spreads chunks over
+      // every peer instead of the honest one finishing before the others are asked.
+      await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+        if (decodeSnapshotRequest(request)?.kind === 'chunk') await new Promise((resolve) => setTimeout(resolve, 300));
+        return slowHonest(from, request);
+      }),
     ];
     const fetching = await bareHost(
       client.secretKey,
@@ -506,6 +512,53 @@ stateSyncSuite(
     assert.ok((fetching.host.penaltiesByReason.get('BAD_SNAPSHOT') ?? 0) >= 2);
     assert.is(await openedRoot(dataDir), smallManifest.stateRoot);
     assert.not.ok(existsSync(`${dataDir}.import`));
+  },
+);
+
+stateSyncSuite(
+  'a manifest declaring more than the disk can hold twice over is not fetched: the honest one is',
+  async () => {
+    const client = identity();
+    // The liar offers the certified header with a chunk list of its own: 100,000 chunks of
+    // 4 MiB, about 400 GiB (nothing certifies the list). Before the disk check, the node
+    // fetched it chunk by chunk onto its disk; now it never asks for a single one.
+    const server = new SnapshotServer(smallSnapshot, silentLogger);
+    let chunkRequests = 0;
+    const inflating = async (from: string, request: Uint8Array) => {
+      const kind = decodeSnapshotRequest(request)?.kind;
+      if (kind === 'chunk') chunkRequests++;
+      const frames = await server.serve(from, request);
+      if (kind !== 'list') return frames;
+      return frames.map((frame) => {
+        const manifest = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as SnapshotManifest;
+        const chunk = { hash: 'ab'.repeat(32), bytes: 4 * 1024 * 1024 };
+        const chunks = Array.from({ length: 100_000 }, () => chunk);
+        return new Uint8Array([0, ...utf8ToBytes(JSON.stringify({ ...manifest, height: manifest.height, chunks }))]);
+      });
+    };
+    // Two liars make the same offer, which ranks it first (more peers offer it).
+    const liars = [
+      await bareHost(identity().secretKey, [client.peerId], [], inflating),
+      await bareHost(identity().secretKey, [client.peerId], [], inflating),
+    ];
+    const honest = await bareHost(identity().secretKey, [client.peerId], [], honestHandler());
+    const servers = [...liars, honest];
+    const fetching = await bareHost(
+      client.secretKey,
+      servers.map((server) => server.peerId),
+      servers.map((server) => server.address),
+    );
+    await waitFor(() => fetching.host.connectedPeers().length === 3, { what: 'three servers connected' });
+    const dataDir = join(scratch, 'inflated-data');
+    const result = await stateSync(
+      { p2p: fetching.host, chain, dataDir, snapshotsDir: join(scratch, 'inflated-snapshots'), logger: silentLogger },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    if (!result.ok) return;
+    assert.equal(result.peers, [honest.peerId]);
+    assert.is(chunkRequests, 0, 'no chunk of the inflated snapshot was asked for');
+    assert.is(await openedRoot(dataDir), smallManifest.stateRoot);
   },
 );
 

@@ -39,9 +39,9 @@
 // leftover tmp-* directory is removed at the next start). As one file (`snapshot export`):
 // `ALSNAP01` ‖ u32 manifest length ‖ manifest JSON ‖ the chunks in order.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   type CommitCertificate,
   decodeCommitCertificate,
@@ -75,7 +75,7 @@ import { LevelKV, type LevelOptions } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import { certificateToJson, ReportError, verifyValidatorLink } from '../report.ts';
 import { assembleBlock, type Block, computeTxRoot, decodeHeader, EMPTY_HASH, txHashOfCommitted } from './block.ts';
-import type { CommittedBlock } from './executor.ts';
+import { type CommittedBlock, MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 import { ChainStore, type StoredReceipt, type StoredReceipts } from './store.ts';
 import {
   GOVERNANCE_KEY,
@@ -86,6 +86,12 @@ import {
   type StoredValidatorLink,
   setInForceAt,
 } from './validator-chain.ts';
+
+/**
+ * The most bytes of block H's transactions and receipts a restore holds in memory before the
+ * txRoot check: one largest block and a receipt allowance of two more.
+ */
+const MAX_SNAPSHOT_BLOCK_BYTES = 3 * MAX_BLOCK_BYTES;
 
 export const SNAPSHOT_FORMAT = 'autoledger-snapshot/1';
 export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -556,6 +562,9 @@ export function parseManifest(input: unknown): SnapshotManifest {
   if (!isHex32(manifest.stateRoot)) throw bad('stateRoot is not 32-byte hex');
   for (const field of ['header', 'certificate', 'lastCertificate']) base64Field(manifest[field], field);
   if (!isHeight(manifest.records) || !isHeight(manifest.blockTxs)) throw bad('records and blockTxs are counts');
+  // A block holds at most MAX_BLOCK_TXS: a manifest declaring more (nothing certifies the
+  // count) would otherwise have the restore keep transactions in memory without bound.
+  if ((manifest.blockTxs as number) > MAX_BLOCK_TXS) throw bad(`blockTxs is above ${MAX_BLOCK_TXS}`);
   const links = manifest.validatorChain;
   if (!Array.isArray(links) || links.length > MAX_VALIDATOR_CHAIN_LINKS) throw bad('validatorChain is not a list');
   const chunks = manifest.chunks;
@@ -706,6 +715,9 @@ export async function restoreSnapshot(
   const txs: Uint8Array[] = [];
   const receipts: StoredReceipt[] = [];
   let systemEvents: StoredReceipts['systemEvents'] | undefined;
+  // Block H's transactions and receipts stay in memory until its txRoot is checked: bounded by
+  // what one valid block can hold (its bytes, and receipts of a few KiB per transaction).
+  let blockBytes = 0;
   for (const [index, info] of manifest.chunks.entries()) {
     const chunk = await chunkOf(index, info);
     if (chunk === undefined) throw new SnapshotError('MISSING_CHUNK', `chunk ${index} is not available`);
@@ -722,6 +734,10 @@ export async function restoreSnapshot(
           hash = txHashOfCommitted(entry.first);
         } catch {
           throw new SnapshotError('BAD_BLOCK', `transaction ${txs.length} is not a transaction envelope`);
+        }
+        blockBytes += entry.first.length + entry.second.length;
+        if (blockBytes > MAX_SNAPSHOT_BLOCK_BYTES) {
+          throw new SnapshotError('BAD_BLOCK', `block ${manifest.height} holds more than one block's bytes`);
         }
         receipts.push(parseReceipt(entry.second, hash, txs.length));
         txs.push(entry.first.slice());
@@ -820,7 +836,9 @@ export async function importSnapshot(
       );
     }
     const verified = verifyManifest(manifestJson, chain);
-    const building = `${dataDir}.import`;
+    // Resolved, so that "data/" does not build inside the data directory as "data/.import".
+    const target = resolve(dataDir);
+    const building = `${target}.import`;
     rmSync(building, { recursive: true, force: true });
     mkdirSync(building, { recursive: true });
     const kv = await LevelKV.open(building, options.level);
@@ -830,8 +848,16 @@ export async function importSnapshot(
     } finally {
       await kv.close();
     }
-    if (existsSync(dataDir)) rmSync(dataDir, { recursive: true });
-    renameSync(building, dataDir);
+    // Checked again: a restore takes minutes, and a node started meanwhile may have written a
+    // store there. Only an empty directory is removed (rmdirSync refuses anything else).
+    if (existsSync(target)) {
+      if (readdirSync(target).length > 0) {
+        rmSync(building, { recursive: true, force: true });
+        throw new SnapshotError('DATA_DIR_NOT_EMPTY', `${dataDir} was written while the snapshot was restored`);
+      }
+      rmdirSync(target);
+    }
+    renameSync(building, target);
     return { ok: true, ...restored, stateRoot: verified.manifest.stateRoot };
   } catch (error) {
     return failure(error);

@@ -28,7 +28,7 @@
 // rebuilds the state and its root, and only then renames `<dataDir>.import` into place.
 
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { bytesToHex, bytesToUtf8, sha256, utf8ToBytes } from '@autoledger/crypto';
@@ -253,6 +253,8 @@ export type StateSyncErrorCode =
   | 'STOPPED'
   /** The disk or the store failed (full, unwritable): nothing a peer did. */
   | 'IO_ERROR'
+  /** Every snapshot offered declares more than the disk can hold twice over with 1 GiB to spare. */
+  | 'INSUFFICIENT_DISK'
   | SnapshotErrorCode;
 
 export type StateSyncResult =
@@ -293,6 +295,8 @@ const LYING_PENALTY = 50;
 const MAX_BUSY_STREAK = 40;
 /** What one list answer may bring: the server's bound plus framing. */
 const MAX_LIST_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Disk left free after the largest snapshot a node will fetch (its chunks and its store). */
+const MIN_FREE_DISK_BYTES = 1024 * 1024 * 1024;
 
 export type StateSyncNetwork = Pick<P2PHost, 'connectedPeers' | 'request' | 'penalise'>;
 
@@ -385,6 +389,20 @@ export async function stateSync(
         peers: offer.peers.length,
       });
       await mkdir(deps.snapshotsDir, { recursive: true });
+      // Nothing certifies a manifest's chunk list, so its declared size is a peer's word: never
+      // fetch one the disk cannot hold twice over (the chunks, then the store built from them)
+      // with room to spare, or one lying peer could fill the disk before the root check.
+      const declared = manifest.chunks.reduce((sum, chunk) => sum + chunk.bytes, 0);
+      const disk = await statfs(deps.snapshotsDir);
+      const free = disk.bavail * disk.bsize;
+      if (declared * 2 + MIN_FREE_DISK_BYTES > free) {
+        lastFailure = new StateSyncError(
+          'INSUFFICIENT_DISK',
+          `the snapshot at ${manifest.height} declares ${declared} bytes; ${free} are free`,
+        );
+        log.warn('state_sync_snapshot_too_large', { height: manifest.height, declared, free, peers: offer.peers });
+        continue;
+      }
       const dir = join(
         deps.snapshotsDir,
         `tmp-statesync-${heightDirName(manifest.height)}-${process.pid}-${Date.now()}`,
