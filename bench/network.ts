@@ -629,7 +629,10 @@ async function measure({
     const message = JSON.parse(String(event.data)) as { method?: string; params?: { data: { height: number } } };
     if (message.method === 'subscription' && message.params) {
       blockQueue.push(message.params.data.height);
-      void drainBlocks();
+      // A block notified as the nodes stop can no longer be read: the run is over anyway.
+      void drainBlocks().catch(() => {
+        draining = false;
+      });
     }
   });
   ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { topic: 'blocks' } }));
