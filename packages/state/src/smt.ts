@@ -134,7 +134,8 @@ function encodedSize(node: TreeNode | null): number {
   return node instanceof Leaf ? 1 + 2 * HASH_LENGTH : 3 + popcount16(node.bitmap) * (1 + HASH_LENGTH);
 }
 
-function encodeNode(node: TreeNode, slab: BytePool): Uint8Array {
+/** A node's stored encoding, in `slab`. */
+export function encodeNode(node: TreeNode, slab: BytePool): Uint8Array {
   if (node instanceof Leaf) {
     const bytes = slab.take(1 + 2 * HASH_LENGTH);
     bytes[0] = 0;

@@ -7,8 +7,9 @@
 // rebuild is the check: the restored root equals the expected one only if every record is the
 // certified state's (a record added, changed or left out changes the root).
 //
-// Restoring writes the records and the tree in batches, then, once the root is known to be
-// right, the indexes and last the head: a store without the head is not a state
+// Restoring writes the records in batches with their tree entries staged, then builds the tree
+// bottom-up in one pass (smt-bulk.ts), then, once the root is known to be right, the indexes
+// and last the head: a store without the head is not a state
 // (Ledger.isInitialised), so a restore that stops part of the way never passes for one.
 
 import { bytesEqual, concatBytes, sha256, utf8ToBytes } from '@autoledger/crypto';
@@ -16,7 +17,8 @@ import { INDEX_VERSION, INDEX_VERSION_KEY, orderIndexKeys, prefixEnd } from './i
 import type { KVOp, KVStore } from './kv.ts';
 import { decodeHead, encodeHead, HEAD_KEY } from './ledger.ts';
 import { chainCodec, keys, orderCodec } from './records.ts';
-import { type Child, hashOf, SparseMerkleTree, TreeNodeCache } from './smt.ts';
+import { hashOf, SparseMerkleTree } from './smt.ts';
+import { buildStagedTree, stagingPut } from './smt-bulk.ts';
 import { RECORD_SPACE, recordStoreKey, STATE_PREFIX, TREE_SPACE } from './state-view.ts';
 
 /** Every stored record key starts with this; the record's own key follows. */
@@ -76,23 +78,16 @@ export class StateRestorer {
   readonly #kv: KVStore;
   readonly #tree: SparseMerkleTree;
   readonly #batchRecords: number;
-  #root: Child = null;
   #last: Uint8Array | undefined;
   #ops: KVOp[] = [];
-  #updates: { keyHash: Uint8Array; valueHash: Uint8Array }[] = [];
   #records = 0;
   #finished = false;
 
-  /** `batchRecords`: records per tree update and store batch (memory grows with it). */
-  constructor(kv: KVStore, options: { batchRecords?: number; treeCacheBytes?: number } = {}) {
+  /** `batchRecords`: records per store batch (memory grows with it). */
+  constructor(kv: KVStore, options: { batchRecords?: number } = {}) {
     this.#kv = kv;
     this.#batchRecords = options.batchRecords ?? 20_000;
-    this.#tree = new SparseMerkleTree(
-      kv,
-      TREE_PREFIX,
-      2,
-      new TreeNodeCache(options.treeCacheBytes ?? 64 * 1024 * 1024),
-    );
+    this.#tree = new SparseMerkleTree(kv, TREE_PREFIX, 2);
   }
 
   get records(): number {
@@ -113,20 +108,18 @@ export class StateRestorer {
       };
     }
     this.#last = key;
+    // The record, and its tree entry staged for the bottom-up build in finish (smt-bulk.ts).
     this.#ops.push({ type: 'put', key: concatBytes(RECORD_KEY_PREFIX, key), value });
-    this.#updates.push({ keyHash: sha256(key), valueHash: sha256(value) });
+    this.#ops.push(stagingPut(sha256(key), sha256(value)));
     this.#records++;
-    if (this.#updates.length >= this.#batchRecords) await this.#flush();
+    if (this.#ops.length >= 2 * this.#batchRecords) await this.#flush();
     return { ok: true };
   }
 
   async #flush(): Promise<void> {
-    if (this.#updates.length === 0) return;
-    const result = await this.#tree.update(this.#root, this.#updates);
-    this.#root = result.root;
-    await this.#kv.batch([...this.#ops, ...result.ops()]);
+    if (this.#ops.length === 0) return;
+    await this.#kv.batch(this.#ops);
     this.#ops = [];
-    this.#updates = [];
   }
 
   /**
@@ -138,7 +131,8 @@ export class StateRestorer {
     if (this.#finished) throw new Error('the restore has finished');
     this.#finished = true;
     await this.#flush();
-    const stateRoot = new Uint8Array(hashOf(this.#root));
+    const { root } = await buildStagedTree(this.#kv, this.#tree);
+    const stateRoot = new Uint8Array(hashOf(root));
     if (!bytesEqual(stateRoot, expected.stateRoot)) {
       return {
         ok: false,
@@ -167,7 +161,7 @@ export class StateRestorer {
       {
         type: 'put',
         key: HEAD_KEY,
-        value: encodeHead({ height: expected.height, time: expected.time, root: this.#root }),
+        value: encodeHead({ height: expected.height, time: expected.time, root }),
       },
     ]);
     return { ok: true, records: this.#records };

@@ -102,6 +102,7 @@ export const TREE_SPACE = 0x74; // 't': Merkle tree nodes, by position
 export const META_SPACE = 0x6d; // 'm': the committed height, time and root
 export const INDEX_SPACE = 0x69; // 'i': order indexes for queries
 export const DEADLINE_SPACE = 0x64; // 'd': orders by the time the state acts on them
+export const STAGING_SPACE = 0x62; // 'b': tree entries staged by a bulk build (smt-bulk.ts), only while it runs
 
 export function recordStoreKey(key: string): Uint8Array {
   const text = utf8ToBytes(key);
