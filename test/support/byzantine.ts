@@ -49,7 +49,7 @@ export class ByzantineValidator {
   /** The highest height the honest validators are deciding, as their messages show. */
   highestHeight = 0;
   /** What the sync protocol answers; set by a scenario. */
-  syncResponder: (request: Uint8Array) => Uint8Array[] = () => [];
+  syncResponder: (request: Uint8Array) => Uint8Array[] | Promise<Uint8Array[]> = () => [];
   syncRequestsServed = 0;
   /**
    * Called the moment a quorum of PREPAREs for a block is seen: the honest nodes are still
@@ -219,7 +219,7 @@ export class ByzantineValidator {
         const request = reader.push(chunk.subarray())[0];
         if (request === undefined) continue;
         this.syncRequestsServed++;
-        for (const response of this.syncResponder(request)) {
+        for (const response of await this.syncResponder(request)) {
           if (!stream.send(frame(response))) await stream.onDrain({ signal: AbortSignal.timeout(10_000) });
         }
         await stream.close();

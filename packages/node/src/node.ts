@@ -20,6 +20,7 @@ import {
   runNodeStateSync,
   SnapshotServer,
   StateSyncError,
+  type StateSyncPenalty,
 } from './chain/state-sync.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
@@ -249,6 +250,7 @@ export class AutoledgerNode {
     const dataDir = resolveHomePath(this.home, config.dataDir);
     // sync.mode "snapshot" on an empty data directory: the state comes from a peer's verified
     // snapshot (chain/state-sync.ts) before the store opens, and the node runs on from it.
+    let stateSyncPenalties: StateSyncPenalty[] = [];
     if (config.sync.mode === 'snapshot' && isEmptyDataDir(dataDir)) {
       const synced = await runNodeStateSync({
         chain,
@@ -264,6 +266,7 @@ export class AutoledgerNode {
         logger: this.log,
       });
       if (!synced.ok) throw new StateSyncError(synced.code, synced.message);
+      stateSyncPenalties = synced.penalties;
     }
     mkdirSync(dataDir, { recursive: true });
     this.#kv = await LevelKV.open(dataDir, config.leveldb);
@@ -406,6 +409,9 @@ export class AutoledgerNode {
     });
     this.#p2p.onMessage('txs', (from, payload) => void this.#relay.receive(from, payload));
     await this.#p2p.start();
+    // Before any block-sync request goes out: a peer caught lying during state sync is not
+    // asked for blocks as if nothing had happened.
+    for (const { peer, points, reason, detail } of stateSyncPenalties) this.#p2p.penalise(peer, points, reason, detail);
 
     this.#followValidatorSet();
     this.validators.onAdvance(() => this.#followValidatorSet());

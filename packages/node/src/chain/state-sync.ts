@@ -688,13 +688,29 @@ export interface NodeStateSyncParams {
   options?: Partial<StateSyncOptions>;
 }
 
+/** A penalty state sync gave a peer: the node's own host gives it again (see runNodeStateSync). */
+export interface StateSyncPenalty {
+  peer: string;
+  points: number;
+  reason: string;
+  detail?: string;
+}
+
+/** Penalties carried from state sync to the node's host; a liar is banned after two or three. */
+const MAX_CARRIED_PENALTIES = 256;
+
 /**
  * State sync as the node's first step on an empty data directory with sync.mode "snapshot":
  * a libp2p host of its own identity for the fetch (stopped before the node's own starts),
  * and, on the RPC address, a stand-in that answers /health (and everything else) 503 with the
- * progress, so a probe never sees the node ready before its state is there.
+ * progress, so a probe never sees the node ready before its state is there. The penalties it
+ * gave are returned (at most MAX_CARRIED_PENALTIES), so that the node's own host starts with
+ * them: a peer caught lying during state sync is not trusted afresh a moment later, and the
+ * node's metrics count what state sync caught.
  */
-export async function runNodeStateSync(params: NodeStateSyncParams): Promise<StateSyncResult> {
+export async function runNodeStateSync(
+  params: NodeStateSyncParams,
+): Promise<StateSyncResult & { penalties: StateSyncPenalty[] }> {
   const allowed = new Set(params.allowedPeerIds);
   for (const address of params.peers) {
     const id = address.split('/p2p/').pop();
@@ -709,13 +725,23 @@ export async function runNodeStateSync(params: NodeStateSyncParams): Promise<Sta
     maxFrameBytes: params.maxFrameBytes,
     logger: params.logger,
   });
+  const penalties: StateSyncPenalty[] = [];
+  const network: StateSyncNetwork = {
+    connectedPeers: () => host.connectedPeers(),
+    request: (...args) => host.request(...args),
+    penalise: (peer, points, reason, detail) => {
+      if (penalties.length < MAX_CARRIED_PENALTIES)
+        penalties.push(detail === undefined ? { peer, points, reason } : { peer, points, reason, detail });
+      host.penalise(peer, points, reason, detail);
+    },
+  };
   let progress: Record<string, unknown> = { phase: 'discovering' };
   const health = params.rpc === undefined ? undefined : await serveStateSyncHealth(params.rpc, () => progress);
   try {
     await host.start();
-    return await stateSync(
+    const result = await stateSync(
       {
-        p2p: host,
+        p2p: network,
         chain: params.chain,
         dataDir: params.dataDir,
         snapshotsDir: params.snapshotsDir,
@@ -727,6 +753,7 @@ export async function runNodeStateSync(params: NodeStateSyncParams): Promise<Sta
       },
       params.options,
     );
+    return { ...result, penalties };
   } finally {
     await host.stop().catch(() => {});
     await health?.close();

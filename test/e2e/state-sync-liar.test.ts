@@ -1,0 +1,188 @@
+// State sync past a lying peer, with real processes: a devnet of four validators and an
+// observer where the fourth validator is Byzantine (test/support/byzantine.ts: its genuine key
+// and address, the real libp2p stack, no node process). The three honest validators write a
+// snapshot every 5 blocks. Asked for snapshots, the Byzantine offers an honest validator's
+// newest manifest with a state root of its own (no certificate vouches for it) and the true
+// manifest beside it, and serves every chunk with one bit flipped. The observer, started on an
+// empty data directory with sync.mode "snapshot", refuses the forged manifest and penalises the
+// liar, takes its chunks from honest peers, and ends on the validators' chain and state root.
+// Its first run is killed with SIGKILL in the middle of state sync; the second syncs cleanly.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readKeyFile } from '@autoledger/crypto/keyfile';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createDevnet, type DevnetLayout } from '../../packages/cli/src/devnet.ts';
+import { listSnapshots, snapshotsDir } from '../../packages/node/src/chain/snapshot.ts';
+import {
+  decodeSnapshotAnswer,
+  decodeSnapshotRequest,
+  SnapshotServer,
+} from '../../packages/node/src/chain/state-sync.ts';
+import { silentLogger } from '../../packages/node/src/log.ts';
+import { peerIdFromEd25519PublicKey } from '../../packages/node/src/p2p.ts';
+import { ByzantineValidator } from '../support/byzantine.ts';
+import { CLI_ENTRY, findFreeBasePort, REPO_ROOT, rpcCall } from '../support/devnet.ts';
+import { waitFor } from '../support/wait.ts';
+
+let dir: string;
+let layout: DevnetLayout;
+let byzantine: ByzantineValidator | undefined;
+const processes: ChildProcess[] = [];
+
+function start(home: string): ChildProcess {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', home], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  processes.push(child);
+  return child;
+}
+
+const height = async (url: string) =>
+  (await rpcCall<{ height: number }>(url, 'node_status').catch(() => ({ height: -1 }))).height;
+
+test.after(async () => {
+  for (const child of processes) if (child.exitCode === null) child.kill('SIGTERM');
+  await Promise.all(
+    processes.map((child) =>
+      waitFor(() => child.exitCode !== null || child.signalCode !== null, { timeoutMs: 20_000 }).catch(() =>
+        child.kill('SIGKILL'),
+      ),
+    ),
+  );
+  await byzantine?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('an observer state-syncs past a Byzantine validator that lies about snapshots', async () => {
+  dir = mkdtempSync(join(tmpdir(), 'autoledger-state-sync-liar-'));
+  layout = createDevnet({
+    dir,
+    validators: 4,
+    basePort: await findFreeBasePort(5),
+    blockIntervalMs: 300,
+    observers: 1,
+    snapshotInterval: 5,
+  });
+  const homes = layout.validators.map((name) => join(dir, 'nodes', name));
+  const observerHome = join(dir, 'nodes', (layout.observers ?? [])[0] as string);
+  const observerUrl = (layout.observerRpc ?? [])[0] as string;
+  const byzantinePeerId = peerIdFromEd25519PublicKey(readKeyFile(join(homes[3] as string, 'node-key.json')).publicKey);
+  byzantine = await ByzantineValidator.start(homes[3] as string, { chainId: layout.chainId, quorum: 3 });
+  for (const home of homes.slice(0, 3)) start(home);
+
+  // The liar answers from the first honest validator's snapshots, every one of them a lie.
+  const honestSnapshots = snapshotsDir(homes[0] as string);
+  await waitFor(() => listSnapshots(honestSnapshots).length > 0 || undefined, {
+    timeoutMs: 120_000,
+    what: 'an honest validator to write a snapshot',
+  });
+  const server = new SnapshotServer(honestSnapshots, silentLogger);
+  let listsAnswered = 0;
+  let chunksCorrupted = 0;
+  byzantine.syncResponder = async (request) => {
+    const decoded = decodeSnapshotRequest(request);
+    if (decoded === undefined) return [];
+    const frames = await server.serve('liar', request);
+    if (decoded.kind === 'list') {
+      listsAnswered++;
+      const forged = frames.map((frame) => {
+        const manifest = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as Record<string, unknown>;
+        return new Uint8Array([
+          0,
+          ...new TextEncoder().encode(JSON.stringify({ ...manifest, stateRoot: 'ab'.repeat(32) })),
+        ]);
+      });
+      return [...forged, ...frames];
+    }
+    return frames.map((frame) => {
+      if (decodeSnapshotAnswer(frame)?.status !== 'OK') return frame;
+      const bad = frame.slice();
+      bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
+      chunksCorrupted++;
+      return bad;
+    });
+  };
+
+  const configPath = join(observerHome, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8'));
+  writeFileSync(configPath, JSON.stringify({ ...config, sync: { mode: 'snapshot' }, log: { level: 'info' } }, null, 2));
+  let output = '';
+  const startObserver = () => {
+    const child = spawn(process.execPath, [CLI_ENTRY, 'start', '--home', observerHome], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    processes.push(child);
+    const collect = (chunk: Buffer) => {
+      output = (output + String(chunk)).slice(-2_000_000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    return child;
+  };
+
+  // First run: killed (SIGKILL) the moment it has chosen a snapshot, while it fetches and
+  // restores. Whatever the kill left, the next start must sync cleanly.
+  const first = startObserver();
+  await waitFor(() => output.includes('"state_sync_snapshot_chosen"') || undefined, {
+    timeoutMs: 120_000,
+    intervalMs: 5,
+    what: 'the observer to choose a snapshot',
+  });
+  first.kill('SIGKILL');
+  await waitFor(() => first.exitCode !== null || first.signalCode !== null || undefined, { what: 'the kill' });
+  const observer = startObserver();
+  await waitFor(
+    async () => {
+      if (observer.exitCode !== null)
+        throw new Error(`the observer exited ${observer.exitCode}:\n${output.slice(-4000)}`);
+      const health = await fetch(`${observerUrl}/health`).then(
+        (response) => response.status,
+        () => 0,
+      );
+      return health === 200 || undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 250, what: 'the observer to state-sync past the liar and catch up' },
+  );
+  assert.ok(listsAnswered >= 1, 'the liar was asked for its snapshots');
+  const events = output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const refused = events.filter((event) => event.event === 'state_sync_manifest_refused');
+  assert.ok(
+    refused.some((event) => event.peer === byzantinePeerId),
+    `the forged manifest is refused and its peer named: ${JSON.stringify(refused)}`,
+  );
+  const status = await rpcCall<{ syncMode: string; earliestHeight: number }>(observerUrl, 'node_status');
+  assert.is(status.syncMode, 'snapshot');
+  assert.ok(status.earliestHeight > 1, 'it started from a snapshot');
+  const metrics = await fetch(`${observerUrl}/metrics`).then((response) => response.text());
+  assert.match(metrics, /autoledger_p2p_penalties_total\{reason="BAD_SNAPSHOT_MANIFEST"\} [1-9]/);
+  // A corrupted chunk, when the liar was asked for one, cost it too and was fetched elsewhere.
+  if (chunksCorrupted > 0) assert.match(metrics, /autoledger_p2p_penalties_total\{reason="BAD_SNAPSHOT_CHUNK"\} [1-9]/);
+
+  // On the validators' chain: the same blocks and state roots from the snapshot on.
+  const validatorUrl = layout.rpc[0] as string;
+  const target = (await height(validatorUrl)) + 2;
+  await waitFor(async () => (await height(observerUrl)) >= target || undefined, {
+    timeoutMs: 60_000,
+    what: 'the observer to follow the validators',
+  });
+  for (const at of [status.earliestHeight, target]) {
+    const [own, theirs] = await Promise.all(
+      [observerUrl, validatorUrl].map((url) =>
+        rpcCall<{ hash: string; header: { stateRoot: string } }>(url, 'chain_getBlock', { height: at }),
+      ),
+    );
+    assert.is(own?.hash, theirs?.hash, `block ${at}`);
+    assert.is(own?.header.stateRoot, theirs?.header.stateRoot, `state root at ${at}`);
+  }
+});
+
+test.run();
