@@ -285,6 +285,8 @@ export class AutoledgerNode {
     await this.validators.load(this.#ledger);
     await this.#loadRegisteredObservers();
     head = await this.#store.head();
+    // Read once so announcements carry it from the first (sync.ts: peers do not ask below it).
+    await this.#store.earliestHeight();
     if ((head?.height ?? 0) !== this.#ledger.height) {
       throw new Error(
         `block store at height ${head?.height ?? 0} but state at ${this.#ledger.height}: the data directory is corrupt`,

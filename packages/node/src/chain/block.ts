@@ -41,6 +41,9 @@ message TxBatch {
 message HeightAnnouncement {
   uint64 height = 1;
   bytes block_hash = 2;
+  // The lowest block the announcer holds (0 or absent: every block from 1). Older nodes
+  // skip the field.
+  uint64 earliest_height = 3;
 }
 `).root;
 
@@ -300,11 +303,25 @@ export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
   return txs;
 }
 
-export function encodeAnnouncement(height: number, blockHash: Uint8Array): Uint8Array {
-  return AnnouncementType.encode(AnnouncementType.create({ height, blockHash })).finish();
+/** A height announcement; `earliestHeight` > 1 says the blocks below it are not served (pruned, or before a snapshot). */
+export function encodeAnnouncement(height: number, blockHash: Uint8Array, earliestHeight = 1): Uint8Array {
+  const fields = earliestHeight > 1 ? { height, blockHash, earliestHeight } : { height, blockHash };
+  return AnnouncementType.encode(AnnouncementType.create(fields)).finish();
 }
 
-export function decodeAnnouncement(bytes: Uint8Array): { height: number; blockHash: Uint8Array } {
-  const raw = decodeMessage<{ height: unknown; blockHash: Uint8Array }>(AnnouncementType, bytes, 'announcement');
-  return { height: toSafeInteger(raw.height, 'height'), blockHash: raw.blockHash };
+export function decodeAnnouncement(bytes: Uint8Array): {
+  height: number;
+  blockHash: Uint8Array;
+  earliestHeight: number;
+} {
+  const raw = decodeMessage<{ height: unknown; blockHash: Uint8Array; earliestHeight: unknown }>(
+    AnnouncementType,
+    bytes,
+    'announcement',
+  );
+  return {
+    height: toSafeInteger(raw.height, 'height'),
+    blockHash: raw.blockHash,
+    earliestHeight: Math.max(1, toSafeInteger(raw.earliestHeight ?? 0, 'earliestHeight')),
+  };
 }

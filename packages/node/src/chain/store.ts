@@ -415,6 +415,14 @@ export class ChainStore {
   }
 
   /**
+   * earliestHeight() as last read or moved by pruning, without a read (1 before the first
+   * read): what the node announces to peers.
+   */
+  get knownEarliestHeight(): number {
+    return this.#earliest ?? 1;
+  }
+
+  /**
    * The lowest height whose block this store holds (heights below it were pruned, or precede
    * the snapshot the store was imported from); the head plus one when it holds no block.
    */

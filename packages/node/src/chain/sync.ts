@@ -74,6 +74,8 @@ export class SyncManager {
   readonly #validatorsAt: (height: number) => ValidatorSet | undefined;
   readonly #chainId: string;
   readonly #peerHeights = new Map<string, number>();
+  /** The lowest block each peer said it holds, when above 1 (a pruned or snapshot-started peer). */
+  readonly #peerEarliest = new Map<string, number>();
   /** When each peer that announced a lower height was last told this node's (bounded by peers). */
   readonly #answeredAt = new Map<string, number>();
   #lastAnnouncedAt = 0;
@@ -82,6 +84,7 @@ export class SyncManager {
   #running: Promise<void> | undefined;
   #kickedWhileRunning = false;
   #stopped = false;
+  #prunedWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     options: SyncOptions,
@@ -161,13 +164,16 @@ export class SyncManager {
   /** A peer's height announcement (wire channel `announce`). */
   onAnnouncement(from: string, payload: Uint8Array): void {
     let height: number;
+    let earliestHeight: number;
     try {
-      height = decodeAnnouncement(payload).height;
+      ({ height, earliestHeight } = decodeAnnouncement(payload));
     } catch {
       this.#p2p.penalise(from, 10, 'MALFORMED_ANNOUNCEMENT');
       return;
     }
     this.#peerHeights.set(from, height);
+    if (earliestHeight > 1) this.#peerEarliest.set(from, earliestHeight);
+    else this.#peerEarliest.delete(from);
     const head = this.#executor.head;
     if (height > head.height) this.#kick();
     else if (height < head.height) {
@@ -176,7 +182,7 @@ export class SyncManager {
       const now = performance.now();
       if (now - (this.#answeredAt.get(from) ?? Number.NEGATIVE_INFINITY) >= ANSWER_BEHIND_PEER_MS) {
         this.#answeredAt.set(from, now);
-        this.#p2p.send?.(from, 'announce', encodeAnnouncement(head.height, head.hash));
+        this.#p2p.send?.(from, 'announce', encodeAnnouncement(head.height, head.hash, this.#store.knownEarliestHeight));
       }
     }
   }
@@ -184,7 +190,7 @@ export class SyncManager {
   /** Tells every connected peer this node's height (after each commit, and while idle). */
   announce(height: number, blockHash: Uint8Array): void {
     this.#lastAnnouncedAt = performance.now();
-    this.#p2p.broadcast('announce', encodeAnnouncement(height, blockHash));
+    this.#p2p.broadcast('announce', encodeAnnouncement(height, blockHash, this.#store.knownEarliestHeight));
   }
 
   /** Announces the head again whenever IDLE_ANNOUNCE_MS pass without an announcement. */
@@ -200,6 +206,7 @@ export class SyncManager {
 
   forgetPeer(peerId: string): void {
     this.#peerHeights.delete(peerId);
+    this.#peerEarliest.delete(peerId);
     this.#answeredAt.delete(peerId);
   }
 
@@ -236,14 +243,24 @@ export class SyncManager {
       if (vouched <= head) return;
       // Peers whose claim the quorum backs come first; a peer claiming more than anyone vouches
       // for may still serve the vouched heights, but only once those peers could not.
+      // A peer that announced it no longer holds the next block (pruned, or started from a
+      // snapshot above it) is not asked for it, nor blamed for not serving it.
+      const holdsNext = (peer: string) => (this.#peerEarliest.get(peer) ?? 1) <= head + 1;
       const candidates = [...this.#peerHeights]
-        .filter(([peer, height]) => height > head && connected.has(peer) && !failed.has(peer))
+        .filter(([peer, height]) => height > head && connected.has(peer) && !failed.has(peer) && holdsNext(peer))
         .map(([peer, height]) => ({ peer, trusted: Math.min(height, vouched), vouched: height <= vouched }))
         .sort((a, b) => Number(b.vouched) - Number(a.vouched) || b.trusted - a.trusted);
       // Without an announcement yet (a consensus hint only), ask any connected peer.
       const peer =
-        candidates[0]?.peer ?? (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p)) : undefined);
-      if (peer === undefined) return;
+        candidates[0]?.peer ??
+        (this.#targetHeight > head ? [...connected].find((p) => !failed.has(p) && holdsNext(p)) : undefined);
+      if (peer === undefined) {
+        if (
+          [...this.#peerHeights].some(([other, height]) => height > head && connected.has(other) && !holdsNext(other))
+        )
+          this.#warnPruned(head);
+        return;
+      }
       try {
         const applied = await this.#fetchFrom(peer, head + 1, Math.min(this.#options.batchBlocks, vouched - head));
         if (applied === 0) this.#discredit(peer, failed);
@@ -252,6 +269,19 @@ export class SyncManager {
         this.#discredit(peer, failed);
       }
     }
+  }
+
+  /** Every peer ahead has pruned the next block: only state sync (or an archive node) helps. */
+  #warnPruned(head: number): void {
+    const now = performance.now();
+    if (now - this.#prunedWarnedAt < 60_000) return;
+    this.#prunedWarnedAt = now;
+    this.#log.warn('sync_blocks_pruned', {
+      height: head + 1,
+      message:
+        'the peers ahead no longer hold the next block (pruning.keepBlocks): add an archive peer, or start on an empty data directory with sync.mode "snapshot"',
+      earliestHeights: Object.fromEntries(this.#peerEarliest),
+    });
   }
 
   /**
