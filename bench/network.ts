@@ -270,15 +270,17 @@ function rssAnonMb(pid: number): number {
 }
 
 /**
- * Makes a devnet's validators run the built state's chain: the derived node keys the state's
- * genesis names (the peer ids in every config follow), its genesis.json, and a copy of the
- * state as each one's data directory. A node finds the state initialised and starts from it.
+ * Makes a devnet's validators run a built chain (a scale state, or join.ts's forged chain):
+ * the derived node keys its genesis names (the peer ids in every config follow, observers'
+ * too), its genesis.json, and a copy of its store as each validator's data directory. A node
+ * finds the store initialised and starts from it. Observers get the genesis, not the store.
  */
-function installScaleState(
+export function installScaleState(
   dir: string,
   homes: string[],
   names: string[],
-  state: ScaleState,
+  state: Pick<ScaleState, 'dir' | 'genesis'>,
+  observerHomes: string[] = [],
 ): { seconds: number; linkedFiles: number; copiedFiles: number; copiedBytes: number } {
   if (names.join() !== SCALE_VALIDATORS.map((validator) => validator.name).join())
     throw new Error(`the built state's genesis names ${SCALE_VALIDATORS.length} validators; the devnet has ${names}`);
@@ -302,8 +304,15 @@ function installScaleState(
   const infoPath = join(dir, 'devnet.json');
   writeFileSync(
     infoPath,
-    `${JSON.stringify({ ...JSON.parse(readFileSync(infoPath, 'utf8')), chainId: SCALE_CHAIN_ID }, null, 2)}\n`,
+    `${JSON.stringify({ ...JSON.parse(readFileSync(infoPath, 'utf8')), chainId: state.genesis.chainId }, null, 2)}\n`,
   );
+  for (const home of observerHomes) {
+    writeFileSync(join(home, 'genesis.json'), genesis);
+    const configPath = join(home, 'config.json');
+    let config = readFileSync(configPath, 'utf8');
+    for (const [from, to] of peerIds) config = config.replaceAll(from, to);
+    writeFileSync(configPath, config);
+  }
   const total = { seconds: 0, linkedFiles: 0, copiedFiles: 0, copiedBytes: 0 };
   for (const home of homes) {
     writeFileSync(join(home, 'genesis.json'), genesis);

@@ -28,15 +28,7 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  addressFromPublicKey,
-  bytesToHex,
-  hexToBytes,
-  publicKeyFromSecret,
-  Signer,
-  sha256,
-  utf8ToBytes,
-} from '@autoledger/crypto';
+import { addressFromPublicKey, bytesToHex, publicKeyFromSecret, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { type NamedKey, namedKeyFromSecret } from '@autoledger/crypto/keyfile';
 import {
   initGenesisState,
@@ -48,7 +40,7 @@ import {
   parseGenesis,
 } from '@autoledger/state';
 import { LevelKV, type LevelOptions } from '../packages/node/src/level-kv.ts';
-import { orderIndexKeys } from '../packages/state/src/indexes.ts';
+import { orderIndexKeys, prefixEnd } from '../packages/state/src/indexes.ts';
 import {
   type Account,
   accountCodec,
@@ -61,13 +53,9 @@ import {
   type Vehicle,
   vehicleCodec,
 } from '../packages/state/src/records.ts';
-import {
-  type Child,
-  decodeRootRef,
-  encodeRootRef,
-  SparseMerkleTree,
-  TreeNodeCache,
-} from '../packages/state/src/smt.ts';
+import { encodeRootRef, hashOf, SparseMerkleTree } from '../packages/state/src/smt.ts';
+import { buildStagedTree, stagingPut } from '../packages/state/src/smt-bulk.ts';
+import { RECORD_KEY_PREFIX } from '../packages/state/src/snapshot-state.ts';
 import { recordStoreKey } from '../packages/state/src/state-view.ts';
 import { type BenchAccount, benchVin } from './workload.ts';
 
@@ -139,7 +127,8 @@ export function scaleStateDir(vehicles: number, historyPerVehicle: number): stri
   return join(scaleStateRoot(), `v${FORMAT_VERSION}-${vehicles}v-${historyPerVehicle}h`);
 }
 
-function benchKey(name: string, roles: string[]): BenchAccount {
+/** An account whose key is derived from its name: the same on every machine and every run. */
+export function benchKey(name: string, roles: string[]): BenchAccount {
   const secretKey = sha256(utf8ToBytes(`autoledger bench scale key ${name}`));
   const publicKey = publicKeyFromSecret(secretKey);
   return { name, roles, publicKey, address: addressFromPublicKey(publicKey), signer: new Signer(secretKey), nonce: 0 };
@@ -167,10 +156,11 @@ export function diskBytes(dir: string): number {
   return total;
 }
 
-function genesisDocument(accounts: BenchAccount[]): Record<string, unknown> {
+/** A genesis naming SCALE_VALIDATORS (derived keys) and `accounts`, each funded. */
+export function genesisDocument(accounts: BenchAccount[], chainId = SCALE_CHAIN_ID): Record<string, unknown> {
   const validatorKeys = scaleValidatorKeys();
   return {
-    chainId: SCALE_CHAIN_ID,
+    chainId,
     genesisTime: SCALE_GENESIS_TIME,
     params: {},
     validators: SCALE_VALIDATORS.map((validator, index) => ({
@@ -247,26 +237,32 @@ export async function openScaleState(options: {
   const headBytes = await kv.get(HEAD_KEY);
   if (headBytes === undefined) throw new Error('genesis wrote no head');
   const head = JSON.parse(new TextDecoder().decode(headBytes)) as { height: number; time: number; root: string };
-  let root: Child = decodeRootRef(hexToBytes(head.root));
-  const tree = new SparseMerkleTree(kv, TREE_PREFIX, 2, new TreeNodeCache(256 * 1024 * 1024));
-  // What initGenesisState wrote: the system records, the governance records, the accounts.
+  const tree = new SparseMerkleTree(kv, TREE_PREFIX, 2);
+  // The tree is built once, bottom-up, at the end (smt-bulk.ts): every record's entry is staged
+  // as it is written, those initGenesisState wrote first (its small tree is dropped: the
+  // build writes every position afresh).
   let stateKeys = 0;
-  for await (const _ of kv.iterate({ gte: new Uint8Array([0x53, 0x72]), lt: new Uint8Array([0x53, 0x73]) }))
-    stateKeys++;
-
   let ops: KVOp[] = [];
-  let updates: { keyHash: Uint8Array; valueHash: Uint8Array }[] = [];
+  for await (const [key, value] of kv.iterate({ gte: RECORD_KEY_PREFIX, lt: prefixEnd(RECORD_KEY_PREFIX) })) {
+    ops.push(stagingPut(sha256(key.subarray(RECORD_KEY_PREFIX.length)), sha256(value)));
+    stateKeys++;
+  }
+  for await (const [key] of kv.iterate({ gte: TREE_PREFIX, lt: prefixEnd(TREE_PREFIX) }))
+    ops.push({ type: 'del', key: key.slice() });
+  await kv.batch(ops);
+  ops = [];
+  let written = 0;
   const put = (key: string, bytes: Uint8Array) => {
+    const keyBytes = utf8ToBytes(key);
     ops.push({ type: 'put', key: recordStoreKey(key), value: bytes });
-    updates.push({ keyHash: sha256(utf8ToBytes(key)), valueHash: sha256(bytes) });
+    ops.push(stagingPut(sha256(keyBytes), sha256(bytes)));
+    written++;
   };
   const flush = async () => {
-    const result = await tree.update(root, updates);
-    root = result.root;
-    await kv.batch([...ops, ...result.ops()]);
-    stateKeys += updates.length;
+    await kv.batch(ops);
+    stateKeys += written;
     ops = [];
-    updates = [];
+    written = 0;
   };
   const history = (index: number, actor: BenchAccount): HistoryEntry =>
     index === 0
@@ -379,6 +375,10 @@ export async function openScaleState(options: {
       log(`  ${end.toLocaleString('en')} vehicles, ${Math.round((performance.now() - started) / 1000)} s`);
     }
   }
+  const building = performance.now();
+  const { root, entries } = await buildStagedTree(kv, tree);
+  if (entries !== stateKeys) throw new Error(`the tree holds ${entries} entries, ${stateKeys} records were written`);
+  log(`  tree built in ${Math.round((performance.now() - building) / 1000)} s`);
   await kv.put(
     HEAD_KEY,
     utf8ToBytes(JSON.stringify({ height: 0, time: head.time, root: bytesToHex(encodeRootRef(root)) })),
@@ -393,7 +393,7 @@ export async function openScaleState(options: {
   log(`  compacted in ${Math.round((performance.now() - compacting) / 1000)} s`);
   const meta = {
     stateKeys,
-    stateRoot: bytesToHex(root === null ? new Uint8Array(32) : root.hash),
+    stateRoot: bytesToHex(hashOf(root)),
     loadSeconds: Math.round((performance.now() - started) / 100) / 10,
   };
   writeFileSync(ready, JSON.stringify(meta));
