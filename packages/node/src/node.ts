@@ -20,7 +20,6 @@ import {
   runNodeStateSync,
   SnapshotServer,
   StateSyncError,
-  type StateSyncPenalty,
 } from './chain/state-sync.ts';
 import { ChainStore } from './chain/store.ts';
 import { DEFAULT_SYNC_OPTIONS, SyncManager } from './chain/sync.ts';
@@ -33,7 +32,7 @@ import { LevelKV } from './level-kv.ts';
 import type { Logger } from './log.ts';
 import { type AdmitResult, Mempool } from './mempool.ts';
 import { CommitLatency, createNodeMetrics, type NodeMetrics, registerNodeGauges } from './node-metrics.ts';
-import { P2PHost, peerIdFromEd25519PublicKey } from './p2p.ts';
+import { P2PHost, type PenaltyRecord, peerIdFromEd25519PublicKey } from './p2p.ts';
 import { relayPenalty, TransactionRelay } from './relay.ts';
 import { buildVehicleReport } from './report.ts';
 import { publishCommitted } from './rpc/commit-feed.ts';
@@ -250,7 +249,7 @@ export class AutoledgerNode {
     const dataDir = resolveHomePath(this.home, config.dataDir);
     // sync.mode "snapshot" on an empty data directory: the state comes from a peer's verified
     // snapshot (chain/state-sync.ts) before the store opens, and the node runs on from it.
-    let stateSyncPenalties: StateSyncPenalty[] = [];
+    let stateSyncPenalties: PenaltyRecord | undefined;
     if (config.sync.mode === 'snapshot' && isEmptyDataDir(dataDir)) {
       const synced = await runNodeStateSync({
         chain,
@@ -340,6 +339,9 @@ export class AutoledgerNode {
       maxFrameBytes: config.p2p.maxFrameBytes,
       logger: this.log,
     });
+    // Before the host starts: a peer banned for lying during state sync is not admitted (and
+    // so never asked for blocks) until its ban ends.
+    if (stateSyncPenalties !== undefined) this.#p2p.adoptPenalties(stateSyncPenalties);
     this.#sync = new SyncManager(DEFAULT_SYNC_OPTIONS, {
       p2p: this.#p2p,
       executor: this.#executor,
@@ -411,9 +413,6 @@ export class AutoledgerNode {
     });
     this.#p2p.onMessage('txs', (from, payload) => void this.#relay.receive(from, payload));
     await this.#p2p.start();
-    // Before any block-sync request goes out: a peer caught lying during state sync is not
-    // asked for blocks as if nothing had happened.
-    for (const { peer, points, reason, detail } of stateSyncPenalties) this.#p2p.penalise(peer, points, reason, detail);
 
     this.#followValidatorSet();
     this.validators.onAdvance(() => this.#followValidatorSet());

@@ -161,6 +161,13 @@ function waitForDrain(stream: Stream, timeoutMs: number): Promise<'drained' | 'c
   });
 }
 
+/** Bans in force (`until`: epoch ms) and penalty and ban counts by reason (see P2PHost.penaltyRecord). */
+export interface PenaltyRecord {
+  bans: { peer: string; until: number }[];
+  penaltiesByReason: ReadonlyMap<string, number>;
+  bansByReason: ReadonlyMap<string, number>;
+}
+
 export class P2PHost {
   readonly #options: Required<Omit<P2POptions, 'logger'>> & { logger: Logger };
   readonly #log: Logger;
@@ -637,6 +644,38 @@ export class P2PHost {
     return until !== undefined && until > Date.now();
   }
 
+  /**
+   * What this host's penalties came to, to hand to another host of the same node (state
+   * sync's, to the node's own): the bans still in force (with when they end) and the counts
+   * by reason. Bounded: bans by the peers this host admits, reasons by MAX_PENALTY_REASONS.
+   */
+  penaltyRecord(): PenaltyRecord {
+    const now = Date.now();
+    return {
+      bans: [...this.#bannedUntil].filter(([, until]) => until > now).map(([peer, until]) => ({ peer, until })),
+      penaltiesByReason: new Map(this.penaltiesByReason),
+      bansByReason: new Map(this.bansByReason),
+    };
+  }
+
+  /**
+   * Takes over another host's penalty record (before start: a banned peer is then never
+   * admitted). Bans keep their end; points below a ban are not carried, they decay in seconds.
+   */
+  adoptPenalties(record: PenaltyRecord): void {
+    for (const { peer, until } of record.bans) {
+      if (until > (this.#bannedUntil.get(peer) ?? 0)) this.#bannedUntil.set(peer, until);
+    }
+    for (const [reason, count] of record.penaltiesByReason) {
+      this.#countReason(this.penaltiesByReason, reason, count);
+      this.stats.penalties += count;
+    }
+    for (const [reason, count] of record.bansByReason) {
+      this.#countReason(this.bansByReason, reason, count);
+      this.stats.bans += count;
+    }
+  }
+
   /** The peers banned right now. */
   bannedPeers(): string[] {
     const now = Date.now();
@@ -644,9 +683,9 @@ export class P2PHost {
     return [...this.#bannedUntil.keys()].sort();
   }
 
-  #countReason(counts: Map<string, number>, reason: string): void {
+  #countReason(counts: Map<string, number>, reason: string, times = 1): void {
     const key = counts.has(reason) || counts.size < MAX_PENALTY_REASONS ? reason : 'other';
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    counts.set(key, (counts.get(key) ?? 0) + times);
   }
 
   /** Penalty records are kept per allowed peer; ones that decayed to nothing are forgotten. */

@@ -516,6 +516,57 @@ stateSyncSuite(
 );
 
 stateSyncSuite(
+  'a manifest that differs from the honest one only in uncertified counts is an offer of its own: the honest peer is never blamed',
+  async () => {
+    const client = identity();
+    // Two liars copy the certified manifest and change `records`, which nothing certifies and
+    // the restore checks last. Grouped with the honest peer (same block, same chunks), the
+    // failed restore used to cost the honest peer a lie's penalty too, and left no other offer.
+    const server = new SnapshotServer(smallSnapshot, silentLogger);
+    const miscounting = async (from: string, request: Uint8Array) => {
+      const frames = await server.serve(from, request);
+      if (decodeSnapshotRequest(request)?.kind !== 'list') return frames;
+      return frames.map((frame) => {
+        const manifest = JSON.parse(new TextDecoder().decode(frame.subarray(1))) as SnapshotManifest;
+        return new Uint8Array([0, ...utf8ToBytes(JSON.stringify({ ...manifest, records: manifest.records + 1 }))]);
+      });
+    };
+    const liars = [
+      await bareHost(identity().secretKey, [client.peerId], [], miscounting),
+      await bareHost(identity().secretKey, [client.peerId], [], miscounting),
+    ];
+    const honest = await bareHost(identity().secretKey, [client.peerId], [], honestHandler());
+    const servers = [...liars, honest];
+    const fetching = await bareHost(
+      client.secretKey,
+      servers.map((server) => server.peerId),
+      servers.map((server) => server.address),
+    );
+    await waitFor(() => fetching.host.connectedPeers().length === 3, { what: 'three servers connected' });
+    const penalised: string[] = [];
+    const network = {
+      connectedPeers: () => fetching.host.connectedPeers(),
+      request: (...args: Parameters<P2PHost['request']>) => fetching.host.request(...args),
+      penalise: (peer: string, points: number, reason: string, detail?: string) => {
+        penalised.push(`${peer === honest.peerId ? 'honest' : 'liar'}:${reason}`);
+        fetching.host.penalise(peer, points, reason, detail);
+      },
+    };
+    const dataDir = join(scratch, 'miscounted-data');
+    const result = await stateSync(
+      { p2p: network, chain, dataDir, snapshotsDir: join(scratch, 'miscounted-snapshots'), logger: silentLogger },
+      { discoverTimeoutMs: 20_000 },
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    if (!result.ok) return;
+    assert.equal(result.peers, [honest.peerId]);
+    // The liars' offer (two peers) was tried first and failed; only they paid for it.
+    assert.equal(penalised, ['liar:BAD_SNAPSHOT', 'liar:BAD_SNAPSHOT']);
+    assert.is(await openedRoot(dataDir), smallManifest.stateRoot);
+  },
+);
+
+stateSyncSuite(
   'a manifest declaring more than the disk can hold twice over is not fetched: the honest one is',
   async () => {
     const client = identity();

@@ -35,7 +35,7 @@ import { bytesToHex, bytesToUtf8, sha256, utf8ToBytes } from '@autoledger/crypto
 import type { ChainGenesis } from '../genesis.ts';
 import type { LevelOptions } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
-import { P2PHost } from '../p2p.ts';
+import { P2PHost, type PenaltyRecord } from '../p2p.ts';
 import {
   type ChunkInfo,
   directoryChunks,
@@ -515,8 +515,14 @@ async function discover(deps: StateSyncDeps, settings: StateSyncOptions, log: Lo
             log.warn('state_sync_manifest_refused', { peer, code, error: (error as Error).message });
             continue;
           }
-          // Peers offer the same snapshot when they name the same block and the same chunks.
-          const key = `${manifest.height}:${manifest.blockHash}:${bytesToHex(sha256(utf8ToBytes(JSON.stringify(manifest.chunks))))}`;
+          // Peers offer the same snapshot when their manifests are the same but for the
+          // certificate (a quorum's seals on the block, verified above: honest nodes may hold
+          // different ones). Every other field is taken on trust until the restore checks it
+          // (records, blockTxs, the chunk list), so a peer whose manifest differs in any of them
+          // makes an offer of its own: a liar never shares an offer, nor its penalty, with
+          // honest peers.
+          const { certificate: _certificate, ...uncertified } = manifestJson as Record<string, unknown>;
+          const key = bytesToHex(sha256(utf8ToBytes(JSON.stringify(uncertified))));
           const offer = offers.get(key);
           if (offer === undefined) offers.set(key, { manifest, manifestJson, peers: [peer] });
           else if (!offer.peers.includes(peer)) offer.peers.push(peer);
@@ -688,29 +694,18 @@ export interface NodeStateSyncParams {
   options?: Partial<StateSyncOptions>;
 }
 
-/** A penalty state sync gave a peer: the node's own host gives it again (see runNodeStateSync). */
-export interface StateSyncPenalty {
-  peer: string;
-  points: number;
-  reason: string;
-  detail?: string;
-}
-
-/** Penalties carried from state sync to the node's host; a liar is banned after two or three. */
-const MAX_CARRIED_PENALTIES = 256;
-
 /**
  * State sync as the node's first step on an empty data directory with sync.mode "snapshot":
  * a libp2p host of its own identity for the fetch (stopped before the node's own starts),
  * and, on the RPC address, a stand-in that answers /health (and everything else) 503 with the
- * progress, so a probe never sees the node ready before its state is there. The penalties it
- * gave are returned (at most MAX_CARRIED_PENALTIES), so that the node's own host starts with
- * them: a peer caught lying during state sync is not trusted afresh a moment later, and the
- * node's metrics count what state sync caught.
+ * progress, so a probe never sees the node ready before its state is there. What its host's
+ * penalties came to is returned (P2PHost.penaltyRecord), for the node's own host to adopt: a
+ * peer banned for lying during state sync stays banned (to the ban's end), and the node's
+ * metrics count what state sync caught.
  */
 export async function runNodeStateSync(
   params: NodeStateSyncParams,
-): Promise<StateSyncResult & { penalties: StateSyncPenalty[] }> {
+): Promise<StateSyncResult & { penalties: PenaltyRecord }> {
   const allowed = new Set(params.allowedPeerIds);
   for (const address of params.peers) {
     const id = address.split('/p2p/').pop();
@@ -725,23 +720,13 @@ export async function runNodeStateSync(
     maxFrameBytes: params.maxFrameBytes,
     logger: params.logger,
   });
-  const penalties: StateSyncPenalty[] = [];
-  const network: StateSyncNetwork = {
-    connectedPeers: () => host.connectedPeers(),
-    request: (...args) => host.request(...args),
-    penalise: (peer, points, reason, detail) => {
-      if (penalties.length < MAX_CARRIED_PENALTIES)
-        penalties.push(detail === undefined ? { peer, points, reason } : { peer, points, reason, detail });
-      host.penalise(peer, points, reason, detail);
-    },
-  };
   let progress: Record<string, unknown> = { phase: 'discovering' };
   const health = params.rpc === undefined ? undefined : await serveStateSyncHealth(params.rpc, () => progress);
   try {
     await host.start();
     const result = await stateSync(
       {
-        p2p: network,
+        p2p: host,
         chain: params.chain,
         dataDir: params.dataDir,
         snapshotsDir: params.snapshotsDir,
@@ -753,7 +738,7 @@ export async function runNodeStateSync(
       },
       params.options,
     );
-    return { ...result, penalties };
+    return { ...result, penalties: host.penaltyRecord() };
   } finally {
     await host.stop().catch(() => {});
     await health?.close();
