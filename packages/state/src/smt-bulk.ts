@@ -67,14 +67,19 @@ export class BulkTreeBuilder {
   add(keyHash: Uint8Array, valueHash: Uint8Array): KVOp[] {
     assert(keyHash.length === HASH_LENGTH && valueHash.length === HASH_LENGTH, 'entries are 32-byte hashes');
     const previous = this.#previous;
-    this.#entries++;
-    this.#previous = { keyHash, valueHash };
-    if (previous === undefined) return [];
+    if (previous === undefined) {
+      this.#entries++;
+      this.#previous = { keyHash, valueHash };
+      return [];
+    }
     const shared = commonPrefixNibbles(previous.keyHash, keyHash);
+    // Checked before anything changes: a refused entry leaves the builder as it was.
     assert(
       shared < HASH_LENGTH * 2 && nibbleAt(previous.keyHash, shared) < nibbleAt(keyHash, shared),
       'entries in strictly increasing key-hash order',
     );
+    this.#entries++;
+    this.#previous = { keyHash, valueHash };
     // The previous entry's neighbours are both known now: its leaf goes one level below the
     // longer prefix it shares with them.
     this.#placeLeaf(previous, Math.max(this.#previousShared, shared) + 1);
