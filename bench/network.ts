@@ -306,20 +306,19 @@ export function installScaleState(
     infoPath,
     `${JSON.stringify({ ...JSON.parse(readFileSync(infoPath, 'utf8')), chainId: state.genesis.chainId }, null, 2)}\n`,
   );
-  for (const home of observerHomes) {
+  /** Gives a home the chain's genesis and its config the derived peer ids; returns the config. */
+  const installGenesis = (home: string): string => {
     writeFileSync(join(home, 'genesis.json'), genesis);
     const configPath = join(home, 'config.json');
     let config = readFileSync(configPath, 'utf8');
     for (const [from, to] of peerIds) config = config.replaceAll(from, to);
     writeFileSync(configPath, config);
-  }
+    return config;
+  };
+  for (const home of observerHomes) installGenesis(home);
   const total = { seconds: 0, linkedFiles: 0, copiedFiles: 0, copiedBytes: 0 };
   for (const home of homes) {
-    writeFileSync(join(home, 'genesis.json'), genesis);
-    const configPath = join(home, 'config.json');
-    let config = readFileSync(configPath, 'utf8');
-    for (const [from, to] of peerIds) config = config.replaceAll(from, to);
-    writeFileSync(configPath, config);
+    const config = installGenesis(home);
     const dataDir = join(home, JSON.parse(config).dataDir ?? 'data');
     if (existsSync(dataDir)) throw new Error(`${dataDir} exists already`);
     const copy = copyScaleState(state.dir, dataDir);
