@@ -24,7 +24,11 @@ import { loadGenesisJson } from '../../../packages/node/src/genesis.ts';
 import { LevelKV } from '../../../packages/node/src/level-kv.ts';
 import { silentLogger } from '../../../packages/node/src/log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../packages/node/src/mempool.ts';
-import { buildVehicleReport, certificateToJson, type VehicleReport } from '../../../packages/node/src/report.ts';
+import {
+  buildVehicleReport,
+  certificateToJson,
+  type VehicleReport,
+} from '../../../packages/node/src/report.ts';
 import { runCli } from '../../support/devnet.ts';
 import { CHAIN_ID, testGenesisJson, testKey, VINS } from '../state/support/chain.ts';
 
