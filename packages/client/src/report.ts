@@ -1,8 +1,8 @@
 // The offline verifier of vehicle history reports, built only from the pure parts of the
 // ledger (state's proof checks, consensus's certificate check, crypto's hashing and strict
-// ed25519), so it runs in browsers as well as in Node. It is the one verifier: the node
-// re-exports it (packages/node/src/report.ts), `autoledger verify` and the buyer's page run
-// it, and snapshot import checks a snapshot's validator chain with `verifyValidatorLink`.
+// ed25519), so it runs in browsers as well as in Node. It gives the verdicts of the node's
+// `verifyVehicleReport` (packages/node/src/report.ts, used by `autoledger verify`), code for
+// code; test/unit/client/report.test.ts runs both on the same real and tampered reports.
 //
 // A report is checked in this order, cheapest first: the genesis parses and hashes to the
 // report's genesisHash (the buyer compares that hash with the one the consortium publishes);
