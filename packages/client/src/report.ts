@@ -24,18 +24,17 @@
 // against the genesis set.
 
 import { type CommitCertificate, ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
-import { base64ToBytes, bytesToHex, hexToBytes, isHex, readVarint, sha256, utf8ToBytes } from '@autoledger/crypto';
-import { parseGenesis, type VehicleFacts, verifyRecordProof, verifyVehicleProofBundle } from '@autoledger/state';
 import {
-  GOVERNANCE_KEY,
-  MAX_VALIDATOR_CHAIN_LINKS,
-  type ProvenChange,
-  parseGovernanceChanges,
-  parseValidatorChange,
-  type SetMember,
-  setInForceAt,
-  validatorChangeKey,
-} from './validator-chain.ts';
+  base64ToBytes,
+  bytesToHex,
+  bytesToUtf8,
+  hexToBytes,
+  isHex,
+  readVarint,
+  sha256,
+  utf8ToBytes,
+} from '@autoledger/crypto';
+import { parseGenesis, type VehicleFacts, verifyRecordProof, verifyVehicleProofBundle } from '@autoledger/state';
 
 export const VEHICLE_REPORT_FORMAT = 'autoledger-vehicle-report/1';
 
@@ -59,7 +58,7 @@ export interface VerifiedReport {
 
 export type ReportVerdict = { ok: true; report: VerifiedReport } | { ok: false; code: string; message: string };
 
-export class ReportCheckError extends Error {
+class ReportCheckError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
@@ -303,6 +302,87 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
 
 // ---- the chain of validator-set changes --------------------------------------------------
 
+/** The record keys the report proves (the state machine's system/governance and gov/change/<n>). */
+const GOVERNANCE_KEY = 'system/governance';
+const validatorChangeKey = (index: number): string => `gov/change/${index}`;
+/** The most links a report may carry: far more changes than a consortium makes, and a bound on the walk. */
+const MAX_VALIDATOR_CHAIN_LINKS = 10_000;
+
+interface SetMember {
+  name: string;
+  /** Lowercase hex. */
+  publicKey: string;
+  power: number;
+}
+
+interface ProvenChange {
+  index: number;
+  name: string;
+  after: SetMember | null;
+  approvedHeight: number;
+  effectiveHeight: number;
+}
+
+const isHeight = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+function parseJsonObject(valueHex: unknown): Record<string, unknown> | undefined {
+  if (typeof valueHex !== 'string' || !isHex(valueHex)) return undefined;
+  try {
+    const json: unknown = JSON.parse(bytesToUtf8(hexToBytes(valueHex)));
+    return typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A well-formed change record, or undefined: `after` null exactly for a removal, approval before effect. */
+function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
+  const json = parseJsonObject(valueHex);
+  if (json === undefined) return undefined;
+  const { index, proposalId, action, name, after, approvedHeight, effectiveHeight } = json;
+  if (!isHeight(index) || typeof proposalId !== 'string' || typeof name !== 'string') return undefined;
+  if (action !== 'add' && action !== 'remove' && action !== 'update') return undefined;
+  if (!isHeight(approvedHeight) || !isHeight(effectiveHeight) || effectiveHeight <= approvedHeight) return undefined;
+  if (action === 'remove') {
+    return after === null ? { index, name, after: null, approvedHeight, effectiveHeight } : undefined;
+  }
+  if (typeof after !== 'object' || after === null || Array.isArray(after)) return undefined;
+  const member = after as Record<string, unknown>;
+  if (member.name !== name || typeof member.publicKey !== 'string' || !isHex(member.publicKey, 32)) return undefined;
+  if (!Number.isSafeInteger(member.power) || (member.power as number) < 1) return undefined;
+  return {
+    index,
+    name,
+    after: { name, publicKey: member.publicKey.toLowerCase(), power: member.power as number },
+    approvedHeight,
+    effectiveHeight,
+  };
+}
+
+/** The governance record's `changes`; 0 when the record is proven absent (a state from before governance). */
+function parseGovernanceChanges(valueHex: unknown): number | undefined {
+  if (valueHex === null) return 0;
+  const changes = parseJsonObject(valueHex)?.changes;
+  return isHeight(changes) ? changes : undefined;
+}
+
+/** The set in force at `height`: the genesis set with every change effective by then, in index order. */
+function setInForceAt(genesis: readonly SetMember[], changes: readonly ProvenChange[], height: number): SetMember[] {
+  let set = [...genesis];
+  for (const { name, after, effectiveHeight } of changes) {
+    if (effectiveHeight > height) continue;
+    if (after === null) {
+      set = set.filter((member) => member.name !== name);
+      continue;
+    }
+    const position = set.findIndex((member) => member.name === name);
+    set = position === -1 ? [...set, after] : set.map((member, at) => (at === position ? after : member));
+  }
+  return set;
+}
+
 function validatorSetOf(members: readonly SetMember[]): ValidatorSet {
   try {
     return new ValidatorSet(
@@ -347,12 +427,7 @@ function walkValidatorChain(
   return changes;
 }
 
-/**
- * Checks link `index` of a validator chain given the verified changes before it; throws
- * ReportCheckError (BAD_VALIDATOR_CHAIN). The node's snapshot import walks a snapshot's chain
- * with it too.
- */
-export function verifyValidatorLink(
+function verifyValidatorLink(
   input: unknown,
   index: number,
   previous: readonly ProvenChange[],

@@ -27,6 +27,7 @@ export { AutoledgerNode, NODE_KEY_PASSPHRASE_ENV } from './node.ts';
 export { ed25519PublicKeyFromPeerId, peerIdFromEd25519PublicKey } from './p2p.ts';
 export {
   buildVehicleReport,
+  ReportError,
   type ReportVerdict,
   VEHICLE_REPORT_FORMAT,
   type VehicleReport,

@@ -27,6 +27,7 @@ import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../packages/node/src/mem
 import {
   buildVehicleReport,
   certificateToJson,
+  verifyVehicleReport as nodeVerify,
   type VehicleReport,
 } from '../../../packages/node/src/report.ts';
 import { runCli } from '../../support/devnet.ts';
@@ -176,11 +177,23 @@ test.after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Verdict = ReturnType<typeof clientVerify>;
+type Verdict = ReturnType<typeof nodeVerify>;
 
-/** The verifier (the client's; the node, the CLI and the page use it too). */
-function verifyReport(candidate: unknown): Verdict {
-  return clientVerify(candidate, genesisJson);
+/** Both verifiers, which must agree; returns the client's verdict. */
+function verifyBoth(candidate: unknown): Verdict {
+  const node = nodeVerify(candidate, genesisJson);
+  const client = clientVerify(candidate, genesisJson);
+  assert.is(
+    client.ok ? 'ok' : client.code,
+    node.ok ? 'ok' : node.code,
+    `the verifiers disagree: ${JSON.stringify(client)}`,
+  );
+  if (client.ok && node.ok) {
+    assert.equal(client.report.signerNames, node.report.signerNames);
+    assert.is(client.report.validators, node.report.validators);
+    assert.is(client.report.validatorSetChanges, node.report.validatorSetChanges);
+  }
+  return client as Verdict;
 }
 
 function failureOf(verdict: Verdict): string {
@@ -216,7 +229,7 @@ test('reports before, after one and after two validator-set changes verify again
     9: { changes: 2, signers: ['regulator', 'dealer', 'insurer', 'service'] },
   };
   for (const [height, { changes, signers: names }] of Object.entries(expected)) {
-    const verdict = verifyReport(reports.get(Number(height)));
+    const verdict = verifyBoth(reports.get(Number(height)));
     assert.ok(verdict.ok, `report at ${height}: ${failureOf(verdict)}`);
     if (!verdict.ok) continue;
     assert.is(verdict.report.height, Number(height));
@@ -232,14 +245,14 @@ test('a report without the validator chain (made before governance) verifies on 
   const old = copyOf(1);
   delete old.validatorChain;
   delete old.governance;
-  const verdict = verifyReport(old);
+  const verdict = verifyBoth(old);
   assert.ok(verdict.ok, failureOf(verdict));
   assert.is(verdict.ok && verdict.report.validatorSetChanges, null);
   // Stripped from a report whose block the changed set signed, it no longer verifies.
   const stripped = copyOf(9);
   delete stripped.validatorChain;
   delete stripped.governance;
-  assert.is(failureOf(verifyReport(stripped)).split(':')[0], 'BAD_CERTIFICATE');
+  assert.is(failureOf(verifyBoth(stripped)).split(':')[0], 'BAD_CERTIFICATE');
 });
 
 /** Replaces link `index`'s certificate with seals of `names` over its block. */
@@ -324,7 +337,7 @@ test('forged validator chains fail with BAD_VALIDATOR_CHAIN, naming what is wron
   for (const [what, forge, reason] of forgeries) {
     const copy = copyOf(9);
     forge(copy);
-    const verdict = verifyReport(copy);
+    const verdict = verifyBoth(copy);
     assert.not.ok(verdict.ok, `${what}: verified`);
     if (verdict.ok) continue;
     assert.is(verdict.code, 'BAD_VALIDATOR_CHAIN', `${what}: ${failureOf(verdict)}`);
@@ -348,8 +361,8 @@ test("a node cannot hide a change: the governance count is proven against the re
   });
   const sealedByBoth = copyOf(9);
   sealedByBoth.certificate = copy.certificate;
-  assert.ok(verifyReport(sealedByBoth).ok, 'three of the four sealers are a quorum of the set in force');
-  const verdict = verifyReport(copy);
+  assert.ok(verifyBoth(sealedByBoth).ok, 'three of the four sealers are a quorum of the set in force');
+  const verdict = verifyBoth(copy);
   assert.is(verdict.ok ? 'verified' : verdict.code, 'BAD_VALIDATOR_CHAIN');
   assert.match(verdict.ok ? '' : verdict.message, /governance record's proof/);
   // And a report whose own block the rotated-out key sealed fails its certificate.
@@ -360,7 +373,7 @@ test("a node cannot hide a change: the governance count is proven against the re
     blockHash,
     seals: ['regulator', 'dealer', 'insurer', 'service'].map((name) => seal(name, 9, blockHash)),
   });
-  assert.is(failureOf(verifyReport(rotatedOut)).split(':')[0], 'BAD_CERTIFICATE');
+  assert.is(failureOf(verifyBoth(rotatedOut)).split(':')[0], 'BAD_CERTIFICATE');
 });
 
 test('junk in place of a link or the governance record is refused, never thrown', () => {
@@ -368,14 +381,14 @@ test('junk in place of a link or the governance record is refused, never thrown'
   for (const value of junk) {
     const link = copyOf(9);
     link.validatorChain[0] = value;
-    assert.is(failureOf(verifyReport(link)).split(':')[0], 'BAD_VALIDATOR_CHAIN', JSON.stringify(value));
+    assert.is(failureOf(verifyBoth(link)).split(':')[0], 'BAD_VALIDATOR_CHAIN', JSON.stringify(value));
     const governance = copyOf(9);
     governance.governance = value;
-    assert.is(failureOf(verifyReport(governance)).split(':')[0], 'BAD_VALIDATOR_CHAIN', JSON.stringify(value));
+    assert.is(failureOf(verifyBoth(governance)).split(':')[0], 'BAD_VALIDATOR_CHAIN', JSON.stringify(value));
   }
   const list = copyOf(9);
   list.validatorChain = { 0: list.validatorChain[0] };
-  assert.is(failureOf(verifyReport(list)).split(':')[0], 'BAD_VALIDATOR_CHAIN');
+  assert.is(failureOf(verifyBoth(list)).split(':')[0], 'BAD_VALIDATOR_CHAIN');
 });
 
 test('`autoledger verify --genesis` walks the chain: a report after two changes verifies, a forged one does not', async () => {
@@ -440,7 +453,7 @@ test('a node that syncs the chain captures the same links: the capture follows c
     assert.equal([...origins], ['sync']);
     const synced = await report({ ledger: followerLedger, store: followerStore });
     assert.equal(synced.validatorChain, (reports.get(9) as VehicleReport).validatorChain);
-    const verdict = verifyReport(synced);
+    const verdict = verifyBoth(synced);
     assert.ok(verdict.ok && verdict.report.validatorSetChanges === 2, failureOf(verdict));
   } finally {
     await followerKv.close();

@@ -42,7 +42,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { verifyValidatorLink } from '@autoledger/client/report';
 import {
   type CommitCertificate,
   decodeCommitCertificate,
@@ -74,7 +73,7 @@ import {
 import type { ChainGenesis } from '../genesis.ts';
 import { LevelKV, type LevelOptions } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
-import { certificateToJson } from '../report.ts';
+import { certificateToJson, ReportError, verifyValidatorLink } from '../report.ts';
 import { assembleBlock, type Block, computeTxRoot, decodeHeader, EMPTY_HASH, txHashOfCommitted } from './block.ts';
 import { type CommittedBlock, MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 import { ChainStore, type StoredReceipt, type StoredReceipts } from './store.ts';
@@ -632,7 +631,7 @@ export function verifyManifest(input: unknown, chain: Pick<ChainGenesis, 'genesi
   for (const [index, stored] of manifest.validatorChain.entries()) {
     try {
       const link = stored as Partial<StoredValidatorLink>;
-      if (typeof link !== 'object' || link === null) throw new Error('not an object');
+      if (typeof link !== 'object' || link === null) throw new ReportError('BAD_VALIDATOR_CHAIN', 'not an object');
       const certificate = decodeCommitCertificate(base64Field(link.certificate, `link ${index} certificate`));
       const json = {
         index: link.index,
