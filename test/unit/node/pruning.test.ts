@@ -487,6 +487,7 @@ test('killed with SIGKILL mid-pruning, the store is before or after a step, neve
       () => (output.match(/^step /gm)?.length ?? 0) >= after || output.includes('done') || child.exitCode !== null,
       {
         timeoutMs: 60_000,
+        intervalMs: 1,
         what: 'the worker to prune',
       },
     );
