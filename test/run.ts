@@ -8,7 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -16,6 +16,11 @@ const args = process.argv.slice(2);
 const includeLong = args.includes('--long');
 const onlyLong = args.includes('--only-long');
 const selectors = args.filter((arg) => !arg.startsWith('--')).map((arg) => resolve(arg));
+
+// Every process the tests start (test files, nodes, CLI calls: several hundred) compiles the
+// same sources; Node's compile cache, inherited through the environment, saves ~30% of each
+// start. Entries are checked against the source, so a stale cache is never used.
+const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'autoledger-test-compile-cache');
 
 // A file that hangs is killed and counted as failed rather than stalling the whole run.
 const FILE_TIMEOUT_MS = Number(process.env.AUTOLEDGER_TEST_FILE_TIMEOUT_MS ?? 10 * 60_000);
@@ -50,7 +55,7 @@ function runFile(file: string): Promise<FileResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(process.execPath, [file], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE, NO_COLOR: '1', FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

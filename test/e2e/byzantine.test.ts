@@ -88,17 +88,27 @@ test.before(async () => {
     });
     processes.push(child);
   }
-  await waitFor(
-    async () => {
-      const heights = await Promise.all([0, 1, 2].map(height));
-      return heights.every((h) => h >= 2);
-    },
-    { timeoutMs: 90_000, what: 'three honest validators committing' },
-  );
-  await waitFor(() => byzantine.connectedPeers().length >= HONEST && byzantine.latestPrepared() !== undefined, {
-    timeoutMs: 30_000,
-    what: 'the Byzantine validator connected and watching prepares',
-  });
+  try {
+    await waitFor(
+      async () => {
+        const heights = await Promise.all([0, 1, 2].map(height));
+        return heights.every((h) => h >= 2);
+      },
+      { timeoutMs: 90_000, what: 'three honest validators committing' },
+    );
+    await waitFor(() => byzantine.connectedPeers().length >= HONEST && byzantine.latestPrepared() !== undefined, {
+      timeoutMs: 30_000,
+      what: 'the Byzantine validator connected and watching prepares',
+    });
+  } catch (error) {
+    // uvu reports a failed hook without its error: say what the nodes said before failing.
+    console.error(`setup failed: ${(error as Error).message}`);
+    processes.forEach((child, index) => {
+      console.error(`--- honest node ${index} (exit ${child.exitCode ?? child.signalCode ?? 'running'}):`);
+      console.error(output[index]?.slice(-4_000));
+    });
+    throw error;
+  }
 });
 
 test.after(async () => {

@@ -3,7 +3,7 @@
 // validator processes.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,13 +20,47 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port P such that P..P+count and P+100..P+100+count are free. */
+// Bases stay below the kernel's ephemeral range (32768–60999 here): a port there can be taken
+// by any outgoing connection of any process between the check below and a node's bind.
+const BASE_SLOTS = 120;
+const RESERVATIONS = join(tmpdir(), 'autoledger-test-ports');
+
+/**
+ * Claims a base for this process: test files run four at a time, and two of them that checked
+ * the same free base at once would both start nodes on it. The claim is a file created with
+ * O_EXCL naming this pid; a claim whose process is gone is taken over.
+ */
+function claimBase(base: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const path = join(RESERVATIONS, String(base));
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+  } catch {
+    const owner = Number(readFileSync(path, 'utf8'));
+    if (owner === process.pid || processAlive(owner)) return false;
+    writeFileSync(path, String(process.pid));
+  }
+  process.once('exit', () => rmSync(path, { force: true }));
+  return true;
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A base port P such that P..P+count and P+100..P+100+count are free, claimed by this process. */
 export async function findFreeBasePort(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * BASE_SLOTS) * 100;
     const ports = Array.from({ length: count }, (_, i) => [base + i, base + 100 + i]).flat();
     const free = await Promise.all(ports.map(portIsFree));
-    if (free.every(Boolean)) return base;
+    if (free.every(Boolean) && claimBase(base)) return base;
   }
   throw new Error('no free ports found');
 }

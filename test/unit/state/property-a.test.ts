@@ -1,10 +1,10 @@
-// Property tests, sequences 0 to 999: see support/property.ts for the invariants.
+// Property tests, sequences 0 to 499 (pnpm test:long runs 5,000 more): see support/property.ts for the invariants.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runSequences } from './support/property.ts';
 
-const COUNT = Number(process.env.AUTOLEDGER_PROPERTY_SEQUENCES ?? 1_000);
+const COUNT = Number(process.env.AUTOLEDGER_PROPERTY_SEQUENCES ?? 500);
 
 test(`${COUNT} random sequences keep every invariant and replay to the same roots`, async () => {
   const transactions = await runSequences(0, COUNT);
