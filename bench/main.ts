@@ -11,6 +11,8 @@
 //                                            connections, each owning its senders (nonce order), spread
 //                                            over every validator or all to the first; reports the
 //                                            acknowledgement latency (submit.ackMs) in both modes
+//   pnpm bench --proposals whole             validators send whole blocks in their proposals instead of
+//                                            header + transaction hashes (compact, the default)
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     wan: { type: 'string' },
     submit: { type: 'string', default: 'batch' },
     'submit-to': { type: 'string', default: 'all' },
+    proposals: { type: 'string', default: 'compact' },
   },
 });
 
@@ -109,6 +112,8 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   if (submit !== 'batch' && submit !== 'single') fail('--submit must be batch or single');
   const submitTo = values['submit-to'];
   if (submitTo !== 'all' && submitTo !== 'one') fail('--submit-to must be all or one');
+  const proposals = values.proposals;
+  if (proposals !== 'compact' && proposals !== 'whole') fail('--proposals must be compact or whole');
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -147,6 +152,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     ...(scale ? { scale } : {}),
     submit,
     submitTo,
+    proposals,
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -169,6 +175,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     nodes: result.nodes.map(({ cpuPercent, rssMb }) => ({ cpuPercent, rssMb })),
     bytesOnWirePerTx: result.bytesOnWirePerTx,
     signatureVerificationsPerTx: result.signatureVerificationsPerTx,
+    proposals: result.proposals,
     escrowFlows: result.escrowFlows,
     submitted: result.submitted,
     refused: result.refused,
@@ -197,6 +204,9 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     );
     if (result.escrowFlows) log(`escrow flows: ${JSON.stringify(result.escrowFlows)}`);
     log(`signature verifications per committed transaction (all nodes): ${result.signatureVerificationsPerTx}`);
+    log(
+      `proposals ${result.proposals.mode}: ${result.proposals.rebuiltFromPool} rebuilt from the mempool, ${result.proposals.rebuiltAfterFetch} after fetching ${result.proposals.fetchedTxsPerTx} transactions per committed one, ${result.proposals.abandoned} abandoned`,
+    );
     log(
       `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,
     );

@@ -62,6 +62,8 @@ export interface NetworkBenchOptions {
   submit?: 'batch' | 'single';
   /** `single` only: spread the connections over every validator (`all`) or send all to the first (`one`). */
   submitTo?: 'all' | 'one';
+  /** How validators send their proposals: `compact` (header + transaction hashes, the default) or `whole`. */
+  proposals?: 'compact' | 'whole';
   log: (line: string) => void;
 }
 
@@ -113,6 +115,17 @@ export interface NetworkBenchResult {
   viewChanges: number;
   bytesOnWirePerTx: number;
   signatureVerificationsPerTx: number;
+  /**
+   * How proposals travelled: compact proposals rebuilt from the receiver's mempool alone or after
+   * asking for transactions, abandoned, and the transactions fetched per committed transaction.
+   */
+  proposals: {
+    mode: 'compact' | 'whole';
+    rebuiltFromPool: number;
+    rebuiltAfterFetch: number;
+    abandoned: number;
+    fetchedTxsPerTx: number;
+  };
   nodes: NodeUsage[];
   refusals: Record<string, number>;
   /** Highest peak RSS (VmHWM) of any validator. */
@@ -201,9 +214,15 @@ function processUsage(pid: number): { cpuSeconds: number; peakRssMb: number } {
   return { cpuSeconds: ticks / 100, peakRssMb: Math.round(hwmKb / 1024) };
 }
 
-async function scrape(url: string, metric: string): Promise<number> {
+async function scrape(url: string, metric: string, labels = ''): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${metric} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const series = labels === '' ? metric : `${metric}\\{${labels}\\}`;
+  return Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** A counter's increase over the run, summed over the nodes. */
+async function scrapeSum(urls: readonly string[], metric: string, labels = ''): Promise<number> {
+  return (await Promise.all(urls.map((url) => scrape(url, metric, labels)))).reduce((sum, value) => sum + value, 0);
 }
 
 interface HistogramSample {
@@ -380,6 +399,7 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     // ahead as the pool holds (10,000 by default), or most of the load would be refused as NONCE_TOO_FAR.
     config.mempool = { ...config.mempool, maxNonceAhead: config.mempool?.maxTxs ?? 10_000 };
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
+    config.consensus = { ...config.consensus, compactProposals: (options.proposals ?? 'compact') === 'compact' };
     if (options.scale?.stateMb !== undefined) config.cache = { ...config.cache, stateMb: options.scale.stateMb };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
@@ -823,6 +843,18 @@ async function measure({
   const verifies = verifiesAfter.reduce((sum, value, i) => sum + value - (verifiesBefore[i] as number), 0);
   // Bytes sent over the same span as committedAll counts commits.
   const bytesAfter = await Promise.all(urls.map((url) => scrape(url, 'autoledger_p2p_bytes_sent_total')));
+  const compactOutcome = (outcome: string) =>
+    scrapeSum(urls, 'autoledger_compact_proposals_total', `outcome="${outcome}"`);
+  const proposals = {
+    mode: options.proposals ?? 'compact',
+    rebuiltFromPool: await compactOutcome('rebuilt_from_pool'),
+    rebuiltAfterFetch: await compactOutcome('rebuilt_after_fetch'),
+    abandoned: await compactOutcome('abandoned'),
+    fetchedTxsPerTx:
+      committedAll > 0
+        ? Number(((await scrapeSum(urls, 'autoledger_compact_proposal_txs_fetched_total')) / committedAll).toFixed(2))
+        : 0,
+  } as const;
   latencies.sort((a, b) => a - b);
   const bytes = bytesAfter.reduce((sum, value, i) => sum + value - (bytesBefore[i] as number), 0);
   const wallS = options.warmupS + options.durationS;
@@ -843,6 +875,7 @@ async function measure({
     bytesOnWirePerTx: committedAll > 0 ? Math.round(bytes / committedAll) : 0,
     // Each validator should verify each transaction once: ideally exactly `validators`.
     signatureVerificationsPerTx: committedAll > 0 ? Number((verifies / committedAll).toFixed(2)) : 0,
+    proposals,
     nodes: pids.map((_, i) => ({
       name: names[i] as string,
       cpuPercent: Math.round((((usageAfter[i]?.cpuSeconds ?? 0) - (usageBefore[i]?.cpuSeconds ?? 0)) / wallS) * 100),

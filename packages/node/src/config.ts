@@ -52,6 +52,12 @@ export interface NodeConfig {
      * whole round of consensus, signatures and synced writes.
      */
     minBlockIntervalMs: number;
+    /**
+     * Send this node's proposals to the validators as header + transaction hashes; they take the
+     * transactions from their mempools and ask for the rest (chain/compact.ts). Receiving compact
+     * proposals is always on; this only chooses how this node sends its own.
+     */
+    compactProposals: boolean;
   };
   block: {
     maxTxs: number;
@@ -103,7 +109,13 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
     maxInFlightRequests: DEFAULT_RPC_LIMITS.maxInFlightRequests,
     corsOrigins: [],
   },
-  consensus: { tickMs: 100, timeoutBaseTicks: 40, emptyBlockIntervalMs: 1_000, minBlockIntervalMs: 50 },
+  consensus: {
+    tickMs: 100,
+    timeoutBaseTicks: 40,
+    emptyBlockIntervalMs: 1_000,
+    minBlockIntervalMs: 50,
+    compactProposals: true,
+  },
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
   mempool: DEFAULT_MEMPOOL_OPTIONS,
   log: { level: 'info' },

@@ -157,6 +157,11 @@ export class Mempool {
     return decoded;
   }
 
+  /** A pooled transaction's bytes by the hex sha256 of its envelope (what a compact proposal lists). */
+  pooledEnvelope(key: string): Uint8Array | undefined {
+    return this.#byEnvelope.get(key)?.tx.bytes;
+  }
+
   has(hash: string): boolean {
     return this.#byHash.has(hash);
   }

@@ -1,6 +1,7 @@
 // The node's metrics: the series it counts itself, the gauges read from its parts at scrape
 // time, and the commit latency of the transactions its clients submitted.
 
+import type { CompactStats } from './chain/compact.ts';
 import type { CommittedBlock } from './chain/executor.ts';
 import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 
@@ -52,6 +53,8 @@ export interface GaugeSources {
   view(): number;
   mempool: { readonly size: number; readonly bytes: number; readonly signaturesVerified: number };
   admission: { readonly queued: number };
+  /** What the compact-proposal path did (undefined before consensus starts). */
+  compact(): CompactStats | undefined;
   p2p: {
     connectedPeers(): readonly string[];
     bannedPeers(): readonly string[];
@@ -103,6 +106,25 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
     'Peers banned, by the reason of the last penalty',
     () => [...from.p2p.bansByReason].map(([reason, value]) => ({ labels: { reason }, value })),
     ['reason'],
+  );
+  registry.counterFrom(
+    'autoledger_compact_proposals_total',
+    'Compact proposals: sent by this node, rebuilt from the mempool alone, rebuilt after fetching transactions, abandoned',
+    () => {
+      const stats = from.compact();
+      return [
+        { labels: { outcome: 'sent' }, value: stats?.sent ?? 0 },
+        { labels: { outcome: 'rebuilt_from_pool' }, value: stats?.rebuiltFromPool ?? 0 },
+        { labels: { outcome: 'rebuilt_after_fetch' }, value: stats?.rebuiltAfterFetch ?? 0 },
+        { labels: { outcome: 'abandoned' }, value: stats?.abandoned ?? 0 },
+      ];
+    },
+    ['outcome'],
+  );
+  registry.counterFrom(
+    'autoledger_compact_proposal_txs_fetched_total',
+    'Transactions of compact proposals this node did not hold and asked the sender for',
+    () => from.compact()?.txsFetched ?? 0,
   );
   registry.gauge('autoledger_p2p_banned_peers', 'Peers banned right now', () => from.p2p.bannedPeers().length);
   registry.gauge('autoledger_consensus_evidence_stored', 'Equivocation evidence records on disk', () =>

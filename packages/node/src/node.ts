@@ -9,6 +9,7 @@ import { KeyFileError, readKeyFile } from '@autoledger/crypto/keyfile';
 import { genesisValidatorEntries, initGenesisState, Ledger, MAX_OBSERVERS, MAX_VALIDATORS } from '@autoledger/state';
 import { Admission, type AdmissionSource, DEFAULT_ADMISSION_OPTIONS } from './admission.ts';
 import { hashBlockBytes } from './chain/block.ts';
+import { CompactProposals } from './chain/compact.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
 import { Executor } from './chain/executor.ts';
@@ -104,6 +105,7 @@ export class AutoledgerNode {
   #p2p!: P2PHost;
   #driver: ConsensusDriver | undefined;
   #engine: ConsensusEngine | undefined;
+  #compact: CompactProposals | undefined;
   #sync!: SyncManager;
   #rpc: RpcServer | undefined;
   #metricsServer: Server | undefined;
@@ -437,6 +439,21 @@ export class AutoledgerNode {
           persisted,
         },
       );
+      // Proposals travel as header + transaction hashes; each validator fills them in from its
+      // mempool and asks the sender for the rest (chain/compact.ts).
+      const compact = new CompactProposals(
+        {},
+        {
+          pooledEnvelope: (key) => this.#mempool.pooledEnvelope(key),
+          send: (peerId, channel, payload) => this.#p2p.send(peerId, channel, payload),
+          deliver: (from, message) => this.#driver?.deliver(from, message),
+          penalise: (peerId, points, reason) => this.#p2p.penalise(peerId, points, reason),
+        },
+      );
+      this.#compact = compact;
+      this.#p2p.onMessage('proposal', (from, payload) => compact.receive(from, payload));
+      this.#p2p.onMessage('proposalTxsRequest', (from, payload) => compact.answer(from, payload));
+      this.#p2p.onMessage('proposalTxs', (from, payload) => compact.fill(from, payload));
       this.#driver = new ConsensusDriver(
         {
           tickMs: config.consensus.tickMs,
@@ -452,6 +469,7 @@ export class AutoledgerNode {
           p2p: this.#p2p,
           persistence,
           mempool: this.#mempool,
+          compact: config.consensus.compactProposals ? compact : undefined,
           peerIdOfValidator: this.#peerIdOfValidator,
           logger: this.log,
           onSyncNeeded: (height) => this.#sync.request(height),
@@ -472,6 +490,7 @@ export class AutoledgerNode {
       mempool: this.#mempool,
       admission: this.#admission,
       p2p: this.#p2p,
+      compact: () => this.#compact?.stats,
       evidenceStored: () => this.#evidence.size,
       syncing: () => this.#sync.syncing,
       reachablePower: () => this.health().details.reachablePower,

@@ -21,7 +21,15 @@ import { createLibp2p } from 'libp2p';
 import { encodeFrame, FrameReader } from './framing.ts';
 import type { Logger } from './log.ts';
 
-export const WIRE_CHANNELS = { consensus: 1, txs: 2, announce: 3 } as const;
+export const WIRE_CHANNELS = {
+  consensus: 1,
+  txs: 2,
+  announce: 3,
+  // Compact proposals (chain/compact.ts): the proposal, a request for some of its transactions, the answer.
+  proposal: 4,
+  proposalTxsRequest: 5,
+  proposalTxs: 6,
+} as const;
 export type WireChannel = keyof typeof WIRE_CHANNELS;
 const CHANNEL_BY_TAG = new Map<number, WireChannel>(
   Object.entries(WIRE_CHANNELS).map(([name, tag]) => [tag, name as WireChannel]),

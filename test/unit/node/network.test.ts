@@ -86,6 +86,43 @@ network('a replayed transaction is refused and never applied twice', async () =>
   }
 });
 
+network('proposals travel compact; a validator that lacks a transaction asks the leader for it', async () => {
+  // Straight into three mempools, bypassing admission and its relay: the fourth validator
+  // never receives it, so whichever of the three proposes it, the fourth must fetch it.
+  const bob = loadAccount(net.dir, 'bob');
+  const alice = loadAccount(net.dir, 'alice');
+  const tx = signTransfer(net.layout.chainId, bob, alice.key.address, '5', 0);
+  const lacking = net.node(3);
+  const fetchedBefore = (await lacking.metrics.registry.render()).match(/rebuilt_after_fetch"\} (\d+)/)?.[1];
+  let hash = '';
+  for (const index of [0, 1, 2]) {
+    const result = await net.node(index).mempool.add(tx, async () => false);
+    assert.ok(result.ok, JSON.stringify(result));
+    hash = result.hash;
+  }
+  assert.is(lacking.mempool.has(hash), false);
+  for (const index of [0, 1, 2, 3]) await waitForCommitted(rpcOf(index), hash);
+  const metrics = await lacking.metrics.registry.render();
+  const fetched = Number(/autoledger_compact_proposal_txs_fetched_total (\d+)/.exec(metrics)?.[1]);
+  const rebuiltAfterFetch = Number(/outcome="rebuilt_after_fetch"\} (\d+)/.exec(metrics)?.[1]);
+  assert.ok(fetched >= 1, `fetched ${fetched}`);
+  assert.ok(rebuiltAfterFetch > Number(fetchedBefore ?? 0), metrics);
+  // Every validator sent its proposals compact and rebuilt the others' (none given up).
+  for (const index of [0, 1, 2, 3]) {
+    const text = await net.node(index).metrics.registry.render();
+    assert.ok(Number(/outcome="rebuilt_from_pool"\} (\d+)/.exec(text)?.[1]) > 0, `node ${index}: ${text}`);
+    assert.is(Number(/outcome="abandoned"\} (\d+)/.exec(text)?.[1]), 0, `node ${index}`);
+  }
+  const height = heightOf(0);
+  await waitFor(() => [0, 1, 2, 3].every((index) => heightOf(index) >= height), { what: 'every validator at the tip' });
+  const blockHashes = await Promise.all(
+    [0, 1, 2, 3].map(async (index) =>
+      bytesToHex((await net.node(index).store.block(height))?.hash ?? new Uint8Array()),
+    ),
+  );
+  assert.is(new Set(blockHashes).size, 1);
+});
+
 network('a libp2p peer outside genesis is refused by a validator', async () => {
   const outsider = await rawPeer(randomBytes(32));
   try {

@@ -38,6 +38,8 @@ export interface DriverDependencies {
   p2p: P2PHost;
   persistence: ConsensusPersistence;
   mempool: Mempool;
+  /** Given: this node's own PRE-PREPAREs go to the validators compact (compact.ts). */
+  compact?: { compact(message: Uint8Array): Uint8Array | undefined };
   /**
    * hex(validator public key) → libp2p peer id, for every validator of the known heights but
    * this node; the node keeps it current as the set changes.
@@ -214,9 +216,13 @@ export class ConsensusDriver {
         case 'persist':
           await this.#deps.persistence.save(action.state);
           break;
-        case 'broadcast':
-          this.#deps.p2p.broadcast('consensus', action.bytes, this.#deps.peerIdOfValidator.values());
+        case 'broadcast': {
+          const compact = this.#deps.compact?.compact(action.bytes);
+          if (compact !== undefined)
+            this.#deps.p2p.broadcast('proposal', compact, this.#deps.peerIdOfValidator.values());
+          else this.#deps.p2p.broadcast('consensus', action.bytes, this.#deps.peerIdOfValidator.values());
           break;
+        }
         case 'send': {
           const peerId = this.#deps.peerIdOfValidator.get(bytesToHex(action.to));
           if (peerId !== undefined) this.#deps.p2p.send(peerId, 'consensus', action.bytes);

@@ -87,6 +87,10 @@ const FIELDS: Record<string, JsonSchema> = {
     description:
       'The shortest time from a commit to the next proposal unless a full block waits (at most emptyBlockIntervalMs)',
   },
+  'consensus.compactProposals': {
+    description:
+      "Send this node's proposals as header and transaction hashes (validators fill in the transactions from their mempools and fetch the rest); false sends whole blocks",
+  },
   block: { description: 'Blocks this node proposes' },
   'block.maxTxs': {
     description: 'Most transactions in a block this node proposes',

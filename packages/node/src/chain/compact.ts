@@ -1,0 +1,428 @@
+// Compact proposals. A leader's PRE-PREPARE carries its whole block, yet at moderate load every
+// validator already holds nearly all of the block's transactions in its mempool: they were
+// relayed to it when they were admitted. So a PRE-PREPARE goes to the validators as the block's
+// header, its previous certificate and the envelope hash of each transaction (32 bytes instead
+// of ~250); a receiver fills in what its mempool holds, asks the sender for the rest by index,
+// and hands the engine the very message the leader signed — the signed vote never covers the
+// block bytes, only the block hash, and the header binds every transaction through its tx root,
+// so nothing here has to be trusted: a wrong transaction is refused on arrival by its hash, a
+// wrong header by the signed block hash, and the engine checks the rest as for any proposal.
+//
+// Bounds: one pending proposal per peer (a newer one replaces it), at most MAX_BLOCK_TXS
+// hashes, answered within a deadline or dropped; the sender keeps the transactions of its last
+// few compacted blocks and answers each peer at most a few times per block.
+
+import { BLOCK_HASH_LENGTH, parseSignedPart, scanWire, wireShape } from '@autoledger/consensus';
+import { bytesEqual, bytesToHex, readVarint, sha256 } from '@autoledger/crypto';
+import { MAX_TX_BYTES } from '@autoledger/state';
+import protobuf from 'protobufjs';
+import { assembleBlock, decodeBlock } from './block.ts';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
+
+const schema = protobuf.parse(`
+syntax = "proto3";
+message CompactProposal {
+  bytes message = 1;          // the ConsensusMessage without its block field
+  bytes header = 2;           // the block's header, as hashed
+  bytes last_certificate = 3;
+  bytes envelope_hashes = 4;  // sha256 of each transaction envelope, 32 bytes each, in block order
+}
+message ProposalTxsRequest {
+  bytes block_hash = 1;
+  bytes indexes = 2;          // big-endian uint16 positions in the block
+}
+message ProposalTxs {
+  bytes block_hash = 1;
+  bytes indexes = 2;          // big-endian uint16, one per transaction below
+  repeated bytes txs = 3;
+}
+`).root;
+const CompactType = schema.lookupType('CompactProposal');
+const RequestType = schema.lookupType('ProposalTxsRequest');
+const TxsType = schema.lookupType('ProposalTxs');
+
+const COMPACT_SHAPE = wireShape([
+  [1, null],
+  [2, null],
+  [3, null],
+  [4, null],
+]);
+const REQUEST_SHAPE = wireShape([
+  [1, null],
+  [2, null],
+]);
+const TXS_SHAPE = wireShape(
+  [
+    [1, null],
+    [2, null],
+  ],
+  [[3, MAX_BLOCK_TXS, null]],
+);
+
+/** A stripped PRE-PREPARE is a couple of hundred bytes; a header about 250. */
+const MAX_MESSAGE_BYTES = 4_096;
+const MAX_HEADER_BYTES = 4_096;
+/** The previous certificate: a seal (~100 bytes) per validator. */
+const MAX_CERTIFICATE_BYTES = 1024 * 1024;
+/** Field 4 (`block`) of a ConsensusMessage, length-delimited. */
+const BLOCK_FIELD_TAG = 0x22;
+
+export type CompactChannel = 'proposal' | 'proposalTxsRequest' | 'proposalTxs';
+
+export interface CompactOptions {
+  /** How long a receiver waits for the transactions it asked for (default 2 s). */
+  fetchTimeoutMs?: number;
+  /** Blocks whose transactions a sender keeps to answer requests (default 4). */
+  servedBlocks?: number;
+  /** Answers per peer per block (default 3). */
+  answersPerPeer?: number;
+}
+
+export interface CompactDependencies {
+  /** A pooled transaction's bytes by its envelope hash (hex). */
+  pooledEnvelope(key: string): Uint8Array | undefined;
+  send(peerId: string, channel: CompactChannel, payload: Uint8Array): boolean;
+  /** A rebuilt consensus message, as if `from` had sent it whole. */
+  deliver(from: string, message: Uint8Array): void;
+  penalise(peerId: string, points: number, reason: string): void;
+  now?: () => number;
+}
+
+/** What the compact path did, for the metrics. */
+export interface CompactStats {
+  /** PRE-PREPAREs sent compact (per broadcast, not per peer). */
+  sent: number;
+  /** Compact proposals rebuilt from the mempool alone. */
+  rebuiltFromPool: number;
+  /** Compact proposals rebuilt after asking the sender for some transactions. */
+  rebuiltAfterFetch: number;
+  /** Transactions asked for. */
+  txsFetched: number;
+  /** Compact proposals given up: refused, replaced, unanswered or answered wrongly. */
+  abandoned: number;
+}
+
+interface Pending {
+  blockHash: Uint8Array;
+  message: Uint8Array;
+  header: Uint8Array;
+  lastCertificate: Uint8Array;
+  hashes: Uint8Array;
+  txs: (Uint8Array | undefined)[];
+  missing: Set<number>;
+  deadline: number;
+}
+
+interface Served {
+  txs: readonly Uint8Array[];
+  answers: Map<string, number>;
+}
+
+/** The top-level length-delimited fields of a protobuf message, or null if it has any other kind. */
+function topLevelFields(bytes: Uint8Array): { field: number; start: number; end: number }[] | null {
+  const fields: { field: number; start: number; end: number }[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    const tag = readVarint(bytes, offset, { maxBytes: 2 });
+    if (tag === undefined || (tag.value & 7) !== 2) return null;
+    const length = readVarint(bytes, tag.next, { maxBytes: 5 });
+    if (length === undefined || length.next + length.value > bytes.length) return null;
+    fields.push({ field: tag.value >>> 3, start: offset, end: length.next + length.value });
+    offset = length.next + length.value;
+  }
+  return fields;
+}
+
+function encodeVarint(value: number): number[] {
+  const out: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest & 0x7f) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  out.push(rest);
+  return out;
+}
+
+/** `message` (which has no block field) with `block` appended as field 4. */
+function withBlock(message: Uint8Array, block: Uint8Array): Uint8Array {
+  const prefix = [BLOCK_FIELD_TAG, ...encodeVarint(block.length)];
+  const out = new Uint8Array(message.length + prefix.length + block.length);
+  out.set(message, 0);
+  out.set(prefix, message.length);
+  out.set(block, message.length + prefix.length);
+  return out;
+}
+
+function encodeIndexes(indexes: readonly number[]): Uint8Array {
+  const out = new Uint8Array(indexes.length * 2);
+  const view = new DataView(out.buffer);
+  for (const [position, index] of indexes.entries()) view.setUint16(position * 2, index);
+  return out;
+}
+
+function decodeIndexes(bytes: Uint8Array, limit: number): number[] | null {
+  if (bytes.length % 2 !== 0 || bytes.length / 2 > limit) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  return Array.from({ length: bytes.length / 2 }, (_, position) => view.getUint16(position * 2));
+}
+
+function decode<T>(type: protobuf.Type, bytes: Uint8Array, shape: ReturnType<typeof wireShape>): T | null {
+  if (!scanWire(bytes, shape).ok) return null;
+  try {
+    return type.decode(bytes) as unknown as T;
+  } catch {
+    return null;
+  }
+}
+
+const empty = new Uint8Array(0);
+const bytesOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? value : empty);
+
+export class CompactProposals {
+  readonly stats: CompactStats = { sent: 0, rebuiltFromPool: 0, rebuiltAfterFetch: 0, txsFetched: 0, abandoned: 0 };
+  readonly #deps: CompactDependencies;
+  readonly #fetchTimeoutMs: number;
+  readonly #servedBlocks: number;
+  readonly #answersPerPeer: number;
+  readonly #now: () => number;
+  /** The compact form of a message already compacted (the engine re-broadcasts the same bytes). */
+  readonly #compacted = new WeakMap<Uint8Array, Uint8Array | null>();
+  /** Transactions of the blocks this node sent compact, by block hash (hex), oldest first. */
+  readonly #served = new Map<string, Served>();
+  /** One proposal being completed per peer. */
+  readonly #pending = new Map<string, Pending>();
+
+  constructor(options: CompactOptions, deps: CompactDependencies) {
+    this.#deps = deps;
+    this.#fetchTimeoutMs = options.fetchTimeoutMs ?? 2_000;
+    this.#servedBlocks = options.servedBlocks ?? 4;
+    this.#answersPerPeer = options.answersPerPeer ?? 3;
+    this.#now = deps.now ?? (() => performance.now());
+  }
+
+  /** Proposals waiting for transactions (for tests and the resource view). */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * The compact form of an encoded consensus message this node is about to broadcast, or
+   * undefined when it is not a PRE-PREPARE with a block (every other message goes whole).
+   */
+  compact(message: Uint8Array): Uint8Array | undefined {
+    const known = this.#compacted.get(message);
+    if (known !== undefined) return known ?? undefined;
+    const compacted = this.#compactNew(message);
+    this.#compacted.set(message, compacted);
+    return compacted ?? undefined;
+  }
+
+  #compactNew(message: Uint8Array): Uint8Array | null {
+    const fields = topLevelFields(message);
+    const blockField = fields?.find((entry) => entry.field === 4);
+    if (fields === null || fields === undefined || blockField === undefined) return null;
+    const stripped = new Uint8Array(message.length - (blockField.end - blockField.start));
+    stripped.set(message.subarray(0, blockField.start), 0);
+    stripped.set(message.subarray(blockField.end), blockField.start);
+    const parsed = parseSignedPart(stripped);
+    if (!parsed.ok || parsed.message.type !== 'prePrepare') return null;
+    const length = readVarint(message, blockField.start + 1, { maxBytes: 5 });
+    if (length === undefined) return null;
+    let block: ReturnType<typeof decodeBlock>;
+    try {
+      block = decodeBlock(message.subarray(length.next, blockField.end));
+    } catch {
+      return null;
+    }
+    const hashes = new Uint8Array(block.txs.length * 32);
+    for (const [index, tx] of block.txs.entries()) hashes.set(sha256(tx), index * 32);
+    this.#served.set(bytesToHex(block.hash), { txs: block.txs, answers: new Map() });
+    while (this.#served.size > this.#servedBlocks) this.#served.delete(this.#served.keys().next().value as string);
+    this.stats.sent++;
+    return CompactType.encode(
+      CompactType.create({
+        message: stripped,
+        header: block.headerBytes,
+        lastCertificate: block.lastCertificate,
+        envelopeHashes: hashes,
+      }),
+    ).finish();
+  }
+
+  /** A compact proposal from a peer. */
+  receive(from: string, payload: Uint8Array): void {
+    this.#expire();
+    const raw = decode<{ message: unknown; header: unknown; lastCertificate: unknown; envelopeHashes: unknown }>(
+      CompactType,
+      payload,
+      COMPACT_SHAPE,
+    );
+    const message = bytesOf(raw?.message);
+    const header = bytesOf(raw?.header);
+    const lastCertificate = bytesOf(raw?.lastCertificate);
+    const hashes = bytesOf(raw?.envelopeHashes);
+    if (
+      raw === null ||
+      message.length === 0 ||
+      message.length > MAX_MESSAGE_BYTES ||
+      header.length === 0 ||
+      header.length > MAX_HEADER_BYTES ||
+      lastCertificate.length > MAX_CERTIFICATE_BYTES ||
+      hashes.length % 32 !== 0 ||
+      hashes.length / 32 > MAX_BLOCK_TXS
+    ) {
+      this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
+      return;
+    }
+    // The stripped message must be a PRE-PREPARE without a block, for the header's hash.
+    const fields = topLevelFields(message);
+    const parsed = parseSignedPart(message);
+    if (
+      fields === null ||
+      fields.some((entry) => entry.field === 4) ||
+      !parsed.ok ||
+      parsed.message.type !== 'prePrepare' ||
+      parsed.message.blockHash.length !== BLOCK_HASH_LENGTH ||
+      !bytesEqual(sha256(header), parsed.message.blockHash)
+    ) {
+      this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
+      return;
+    }
+    const count = hashes.length / 32;
+    const txs: (Uint8Array | undefined)[] = new Array(count);
+    const missing = new Set<number>();
+    for (let index = 0; index < count; index++) {
+      const tx = this.#deps.pooledEnvelope(bytesToHex(hashes.subarray(index * 32, index * 32 + 32)));
+      if (tx === undefined) missing.add(index);
+      else txs[index] = tx;
+    }
+    const pending: Pending = {
+      blockHash: parsed.message.blockHash,
+      message,
+      header,
+      lastCertificate,
+      hashes,
+      txs,
+      missing,
+      deadline: this.#now() + this.#fetchTimeoutMs,
+    };
+    if (this.#pending.has(from)) this.stats.abandoned++;
+    this.#pending.delete(from);
+    if (missing.size === 0) {
+      this.stats.rebuiltFromPool++;
+      this.#complete(from, pending);
+      return;
+    }
+    this.#pending.set(from, pending);
+    this.stats.txsFetched += missing.size;
+    const request = RequestType.encode(
+      RequestType.create({ blockHash: pending.blockHash, indexes: encodeIndexes([...missing]) }),
+    ).finish();
+    if (!this.#deps.send(from, 'proposalTxsRequest', request)) {
+      this.#pending.delete(from);
+      this.stats.abandoned++;
+    }
+  }
+
+  /** A peer asks for transactions of a block this node sent compact. */
+  answer(from: string, payload: Uint8Array): void {
+    const raw = decode<{ blockHash: unknown; indexes: unknown }>(RequestType, payload, REQUEST_SHAPE);
+    const indexes = decodeIndexes(bytesOf(raw?.indexes), MAX_BLOCK_TXS);
+    if (raw === null || indexes === null) {
+      this.#refuse(from, 'MALFORMED_TXS_REQUEST');
+      return;
+    }
+    const blockHash = bytesOf(raw.blockHash);
+    const served = this.#served.get(bytesToHex(blockHash));
+    // A block this node no longer keeps (or never sent) is not an offence: requests cross.
+    if (served === undefined) return;
+    const answered = served.answers.get(from) ?? 0;
+    if (answered >= this.#answersPerPeer) return;
+    served.answers.set(from, answered + 1);
+    const found = indexes.filter((index) => index < served.txs.length);
+    const reply = TxsType.encode(
+      TxsType.create({
+        blockHash,
+        indexes: encodeIndexes(found),
+        txs: found.map((index) => served.txs[index] as Uint8Array),
+      }),
+    ).finish();
+    this.#deps.send(from, 'proposalTxs', reply);
+  }
+
+  /** Transactions a peer sent for the proposal this node is completing from it. */
+  fill(from: string, payload: Uint8Array): void {
+    this.#expire();
+    const pending = this.#pending.get(from);
+    const raw = decode<{ blockHash: unknown; indexes: unknown; txs: unknown }>(TxsType, payload, TXS_SHAPE);
+    if (raw === null) {
+      this.#refuse(from, 'MALFORMED_PROPOSAL_TXS');
+      return;
+    }
+    // An answer for a proposal already completed, replaced or expired: nothing to do.
+    if (pending === undefined || !bytesEqual(bytesOf(raw.blockHash), pending.blockHash)) return;
+    const txs = Array.isArray(raw.txs) ? (raw.txs as unknown[]) : [];
+    const indexes = decodeIndexes(bytesOf(raw.indexes), MAX_BLOCK_TXS);
+    if (indexes === null || indexes.length !== txs.length) {
+      this.#abandon(from, 'MALFORMED_PROPOSAL_TXS');
+      return;
+    }
+    for (const [position, index] of indexes.entries()) {
+      const tx = bytesOf(txs[position]);
+      if (!pending.missing.has(index)) continue;
+      const expected = pending.hashes.subarray(index * 32, index * 32 + 32);
+      if (tx.length === 0 || tx.length > MAX_TX_BYTES || !bytesEqual(sha256(tx), expected)) {
+        this.#abandon(from, 'WRONG_PROPOSAL_TX');
+        return;
+      }
+      pending.txs[index] = tx;
+      pending.missing.delete(index);
+    }
+    this.#pending.delete(from);
+    // The sender no longer has them all: the engine's timers and re-broadcasts take it from here.
+    if (pending.missing.size > 0) {
+      this.stats.abandoned++;
+      return;
+    }
+    this.stats.rebuiltAfterFetch++;
+    this.#complete(from, pending);
+  }
+
+  #complete(from: string, pending: Pending): void {
+    const block = assembleBlockOrNull(pending);
+    if (block === null) {
+      this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
+      return;
+    }
+    this.#deps.deliver(from, withBlock(pending.message, block));
+  }
+
+  #expire(): void {
+    const now = this.#now();
+    for (const [peer, pending] of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#pending.delete(peer);
+      this.stats.abandoned++;
+    }
+  }
+
+  #refuse(from: string, reason: string): void {
+    this.stats.abandoned++;
+    this.#deps.penalise(from, 5, reason);
+  }
+
+  #abandon(from: string, reason: string): void {
+    this.#pending.delete(from);
+    this.#refuse(from, reason);
+  }
+}
+
+function assembleBlockOrNull(pending: Pending): Uint8Array | null {
+  try {
+    const block = assembleBlock(pending.header, pending.txs as Uint8Array[], pending.lastCertificate);
+    return block.bytes.length > MAX_BLOCK_BYTES ? null : block.bytes;
+  } catch {
+    return null;
+  }
+}
