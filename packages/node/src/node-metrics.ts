@@ -109,7 +109,7 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
   );
   registry.counterFrom(
     'autoledger_compact_proposals_total',
-    'Compact proposals: sent by this node, rebuilt from the mempool alone, rebuilt after fetching transactions, abandoned',
+    'Compact proposals: sent by this node, rebuilt from the mempool alone, rebuilt after fetching transactions, abandoned; compact frames refused',
     () => {
       const stats = from.compact();
       return [
@@ -117,6 +117,7 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
         { labels: { outcome: 'rebuilt_from_pool' }, value: stats?.rebuiltFromPool ?? 0 },
         { labels: { outcome: 'rebuilt_after_fetch' }, value: stats?.rebuiltAfterFetch ?? 0 },
         { labels: { outcome: 'abandoned' }, value: stats?.abandoned ?? 0 },
+        { labels: { outcome: 'refused' }, value: stats?.refused ?? 0 },
       ];
     },
     ['outcome'],

@@ -442,8 +442,10 @@ export class AutoledgerNode {
       // Proposals travel as header + transaction hashes; each validator fills them in from its
       // mempool and asks the sender for the rest (chain/compact.ts).
       const compact = new CompactProposals(
-        {},
+        { selfPublicKey: this.#publicKey },
         {
+          peerOfSigner: (publicKey) => this.#peerIdOfValidator.get(bytesToHex(publicKey)),
+          isValidatorPeer: (peerId) => [...this.#peerIdOfValidator.values()].includes(peerId),
           pooledEnvelope: (key) => this.#mempool.pooledEnvelope(key),
           send: (peerId, channel, payload) => this.#p2p.send(peerId, channel, payload),
           deliver: (from, message) => this.#driver?.deliver(from, message),
@@ -469,7 +471,12 @@ export class AutoledgerNode {
           p2p: this.#p2p,
           persistence,
           mempool: this.#mempool,
-          compact: config.consensus.compactProposals ? compact : undefined,
+          compact: config.consensus.compactProposals
+            ? {
+                compact: (message) => compact.compact(message),
+                takes: (peerId) => this.#sync.takesCompactProposals(peerId),
+              }
+            : undefined,
           peerIdOfValidator: this.#peerIdOfValidator,
           logger: this.log,
           onSyncNeeded: (height) => this.#sync.request(height),

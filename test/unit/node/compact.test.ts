@@ -9,13 +9,24 @@ import {
   signConsensusMessage,
   verifyConsensusMessageSignature,
 } from '@autoledger/consensus';
-import { bytesToHex, generateKeyPair, Signer, sha256 } from '@autoledger/crypto';
+import { bytesEqual, bytesToHex, generateKeyPair, Signer, sha256 } from '@autoledger/crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { computeTxRoot, EMPTY_HASH, encodeBlock } from '../../../packages/node/src/chain/block.ts';
+import {
+  computeTxRoot,
+  decodeAnnouncement,
+  EMPTY_HASH,
+  encodeAnnouncement,
+  encodeBlock,
+  hashBlockBytes,
+} from '../../../packages/node/src/chain/block.ts';
 import { type CompactChannel, CompactProposals } from '../../../packages/node/src/chain/compact.ts';
 
 const CHAIN = 'compact-test';
+const LEADER_KEY = generateKeyPair();
+/** Stands for the previous block's certificate: the compact path only checks that the header binds it. */
+const LAST_CERTIFICATE = new Uint8Array([1, 2, 3]);
+const leaderSigner = new Signer(LEADER_KEY.secretKey);
 
 function txBytes(seed: number, size = 180): Uint8Array {
   const bytes = new Uint8Array(size);
@@ -25,7 +36,7 @@ function txBytes(seed: number, size = 180): Uint8Array {
 }
 
 /** A leader's PRE-PREPARE for a block of `count` transactions, encoded as its engine encodes it. */
-function proposal(count: number, height = 7) {
+function proposal(count: number, height = 7, signer = leaderSigner) {
   const txs = Array.from({ length: count }, (_, i) => txBytes(height * 100_000 + i));
   const header = {
     chainId: CHAIN,
@@ -36,10 +47,9 @@ function proposal(count: number, height = 7) {
     txRoot: computeTxRoot(txs.map((tx) => sha256(tx))),
     stateRoot: EMPTY_HASH,
     proposer: EMPTY_HASH,
-    lastCertificateHash: EMPTY_HASH,
+    lastCertificateHash: sha256(LAST_CERTIFICATE),
   };
-  const block = encodeBlock(header, txs, new Uint8Array([1, 2, 3]));
-  const signer = new Signer(generateKeyPair().secretKey);
+  const block = encodeBlock(header, txs, LAST_CERTIFICATE);
   const message = signConsensusMessage(
     { type: 'prePrepare', chainId: CHAIN, height, view: 0, blockHash: block.hash, preparedView: 0 },
     signer,
@@ -56,9 +66,9 @@ function varint(value: number): number[] {
   }
 }
 
-/** A compact proposal with one length-delimited field replaced (the others as they were). */
-function withField(message: Uint8Array, field: number, value: Uint8Array): Uint8Array {
-  const parts: number[] = [];
+/** The length-delimited fields of a protobuf message, by number (the last of each). */
+function fieldsOf(message: Uint8Array): Map<number, Uint8Array> {
+  const fields = new Map<number, Uint8Array>();
   let offset = 0;
   while (offset < message.length) {
     const tag = message[offset] as number;
@@ -71,10 +81,31 @@ function withField(message: Uint8Array, field: number, value: Uint8Array): Uint8
       scale *= 128;
       if (byte < 0x80) break;
     }
-    if (tag >>> 3 !== field) parts.push(...message.subarray(offset, next + length));
+    fields.set(tag >>> 3, message.subarray(next, next + length));
     offset = next + length;
   }
-  return new Uint8Array([...parts, (field << 3) | 2, ...varint(value.length), ...value]);
+  return fields;
+}
+
+function encodeFields(fields: Map<number, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const [field, value] of [...fields].sort(([a], [b]) => a - b)) {
+    parts.push(new Uint8Array([(field << 3) | 2, ...varint(value.length)]), value);
+  }
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** A compact proposal with one field replaced. */
+function withField(message: Uint8Array, field: number, value: Uint8Array): Uint8Array {
+  const fields = fieldsOf(message);
+  fields.set(field, value);
+  return encodeFields(fields);
 }
 
 interface Wire {
@@ -91,8 +122,10 @@ function pair(options: { pool?: Uint8Array[]; now?: () => number } = {}) {
   const pool = new Map((options.pool ?? []).map((tx) => [bytesToHex(sha256(tx)), tx]));
   const make = (pooled: Map<string, Uint8Array>) =>
     new CompactProposals(
-      { fetchTimeoutMs: 1_000 },
+      { fetchTimeoutMs: 1_000, selfPublicKey: LEADER_KEY.publicKey },
       {
+        peerOfSigner: (publicKey) => (bytesEqual(publicKey, LEADER_KEY.publicKey) ? 'leader' : undefined),
+        isValidatorPeer: (peerId) => peerId !== 'observer',
         pooledEnvelope: (key) => pooled.get(key),
         send: (to, channel, payload) => {
           wire.push({ to, channel, payload });
@@ -140,17 +173,18 @@ test('missing transactions are asked of the sender by index and the proposal com
   assert.is(receiver.pendingCount, 0);
 });
 
-test('only PRE-PREPAREs with a block are compacted; the same bytes are compacted once', () => {
+test("only this node's own PRE-PREPAREs with a block are compacted; the same bytes are compacted once", () => {
   const { block, bytes } = proposal(3);
-  const signer = new Signer(generateKeyPair().secretKey);
   const prepare = encodeConsensusMessage(
     signConsensusMessage(
       { type: 'prepare', chainId: CHAIN, height: 7, view: 0, blockHash: block.hash, preparedView: 0 },
-      signer,
+      leaderSigner,
     ),
   );
   const { leader } = pair();
   assert.is(leader.compact(prepare), undefined);
+  const someoneElses = proposal(3, 7, new Signer(generateKeyPair().secretKey));
+  assert.is(leader.compact(someoneElses.bytes), undefined, "another validator's proposal is relayed whole");
   assert.is(leader.compact(new Uint8Array([1, 2, 3])), undefined, 'garbage goes whole (and the engine refuses it)');
   const first = leader.compact(bytes);
   assert.ok(first !== undefined && leader.compact(bytes) === first);
@@ -182,25 +216,62 @@ test('a sender answering with a wrong transaction gets no block through and is p
   assert.is(delivered.length, 0);
 });
 
-test('a header that does not hash to the signed block hash is refused before anything is asked', () => {
-  const { bytes } = proposal(20);
+test('a header that does not hash to the signed block hash, or that does not bind the listed transactions, is refused before anything is asked', () => {
+  const { bytes, txs } = proposal(20);
   const other = proposal(20, 9);
   const { leader, receiver, wire, delivered, penalties } = pair();
   const compact = leader.compact(bytes) as Uint8Array;
-  const otherCompact = leader.compact(other.bytes) as Uint8Array;
-  // Splice: the first proposal's signed message with the second's header and hashes.
-  const messageLength = compact[1] as number;
-  const spliced = new Uint8Array([
-    ...compact.subarray(0, 2 + messageLength),
-    ...otherCompact.subarray(2 + (otherCompact[1] as number)),
-  ]);
-  receiver.receive('leader', spliced);
+  const otherFields = fieldsOf(leader.compact(other.bytes) as Uint8Array);
+  // The first proposal's signed message with the second's header and hashes.
+  const spliced = withField(
+    withField(compact, 2, otherFields.get(2) as Uint8Array),
+    4,
+    otherFields.get(4) as Uint8Array,
+  );
+  // The genuine signed message and header, its transactions reordered or one left out: every
+  // hash a receiver holds, so no fetch would have been needed.
+  const hashes = fieldsOf(compact).get(4) as Uint8Array;
+  const swapped = new Uint8Array([...hashes.subarray(32, 64), ...hashes.subarray(0, 32), ...hashes.subarray(64)]);
+  const reordered = withField(compact, 4, swapped);
+  const shortened = withField(compact, 4, hashes.subarray(0, hashes.length - 32));
+  const otherCertificate = withField(compact, 3, new Uint8Array([9, 9]));
+  for (const payload of [spliced, reordered, shortened, otherCertificate]) receiver.receive('leader', payload);
   assert.is(wire.length, 0);
   assert.is(delivered.length, 0);
   assert.equal(
     penalties.map((p) => p.reason),
+    ['UNBOUND_COMPACT_PROPOSAL', 'UNBOUND_COMPACT_PROPOSAL', 'UNBOUND_COMPACT_PROPOSAL', 'UNBOUND_COMPACT_PROPOSAL'],
+  );
+  // Even with every transaction pooled.
+  const { receiver: pooled, delivered: pooledDelivered } = pair({ pool: txs });
+  pooled.receive('leader', reordered);
+  assert.is(pooledDelivered.length, 0);
+});
+
+test('a compact proposal is taken only from the validator that signed it', () => {
+  const { txs, bytes } = proposal(10);
+  const { leader, receiver, delivered, penalties, wire } = pair({ pool: txs.slice(1) });
+  receiver.receive('mallory', leader.compact(bytes) as Uint8Array);
+  assert.is(delivered.length, 0);
+  assert.is(wire.length, 0, 'nothing asked of a relay');
+  assert.equal(
+    penalties.map((p) => p.reason),
     ['MALFORMED_COMPACT_PROPOSAL'],
   );
+});
+
+test('whole blocks are bound too: hashBlockBytes refuses transactions that do not make the txRoot', () => {
+  const { block } = proposal(5);
+  assert.ok(hashBlockBytes(block.bytes).ok);
+  const reordered = encodeBlock(
+    block.header,
+    [block.txs[1], block.txs[0], ...block.txs.slice(2)] as Uint8Array[],
+    block.lastCertificate,
+  );
+  const verdict = hashBlockBytes(reordered.bytes);
+  assert.ok(!verdict.ok && verdict.code === 'UNBOUND', JSON.stringify(verdict));
+  const otherCertificate = encodeBlock(block.header, block.txs, new Uint8Array([7]));
+  assert.not.ok(hashBlockBytes(otherCertificate.bytes).ok);
 });
 
 test('garbage and oversized hash lists are refused without a request', () => {
@@ -221,9 +292,13 @@ test('garbage and oversized hash lists are refused without a request', () => {
   assert.is(wire.length, 0);
   assert.is(penalties.length, 5);
   assert.ok(penalties.every((p) => p.reason === 'MALFORMED_COMPACT_PROPOSAL'));
+  // An answer nobody asked for is dropped unread; a garbage request is penalised.
   receiver.fill('leader', new Uint8Array([9, 9, 9]));
   leader.answer('receiver', new Uint8Array([9, 9, 9]));
-  assert.is(penalties.length, 7);
+  assert.equal(
+    penalties.slice(5).map((p) => p.reason),
+    ['MALFORMED_TXS_REQUEST'],
+  );
 });
 
 test('an unanswered request expires; a peer has one pending proposal at a time', () => {
@@ -252,9 +327,69 @@ test('a sender answers each peer a bounded number of times per block, and only f
   const unknown = proposal(10, 12);
   const { receiver: other, wire: otherWire } = pair({ pool: unknown.txs.slice(1) });
   const { leader: otherLeader } = pair();
-  other.receive('x', otherLeader.compact(unknown.bytes) as Uint8Array);
+  other.receive('leader', otherLeader.compact(unknown.bytes) as Uint8Array);
   leader.answer('receiver', (otherWire.shift() as Wire).payload);
   assert.is(wire.length, 3, 'a block this node never sent is not answered');
+});
+
+test('a request asking for a transaction twice, or from an observer, gets no answer', () => {
+  const { txs, bytes, block } = proposal(10);
+  const { leader, wire, penalties } = pair({ pool: txs });
+  leader.compact(bytes);
+  const request = (indexes: number[]) =>
+    encodeFields(
+      new Map([
+        [1, block.hash],
+        [2, new Uint8Array(indexes.flatMap((index) => [index >> 8, index & 0xff]))],
+      ]),
+    );
+  leader.answer('receiver', request([3, 3, 3, 3]));
+  leader.answer('receiver', request([5, 4]));
+  assert.is(wire.length, 0);
+  assert.equal(
+    penalties.map((p) => p.reason),
+    ['MALFORMED_TXS_REQUEST', 'MALFORMED_TXS_REQUEST'],
+  );
+  leader.answer('observer', request([1, 2]));
+  assert.is(wire.length, 0);
+  leader.answer('receiver', request([1, 2]));
+  assert.is(wire.length, 1);
+});
+
+test("the leader's re-broadcast keeps what arrived and asks again only for what is still missing", () => {
+  let now = 0;
+  const { txs, bytes } = proposal(12);
+  const { leader, receiver, wire, delivered } = pair({ now: () => now, pool: txs.slice(4) });
+  const compact = leader.compact(bytes) as Uint8Array;
+  receiver.receive('leader', compact);
+  const first = wire.shift() as Wire;
+  // The answer is lost. A re-broadcast soon after asks nothing (the request may still be answered).
+  now = 100;
+  receiver.receive('leader', compact);
+  assert.is(wire.length, 0);
+  // Later, it asks again, for the same four.
+  now = 600;
+  receiver.receive('leader', compact);
+  const second = wire.shift() as Wire;
+  assert.is(bytesToHex(second.payload), bytesToHex(first.payload));
+  assert.is(receiver.pendingCount, 1);
+  leader.answer('receiver', second.payload);
+  receiver.fill('leader', (wire.shift() as Wire).payload);
+  assert.is(delivered.length, 1);
+  assert.is(bytesToHex(delivered[0]?.bytes as Uint8Array), bytesToHex(bytes));
+  assert.is(receiver.stats.abandoned, 0);
+});
+
+test('announcements say whether a node takes compact proposals; one of an older version never does', () => {
+  const hash = sha256(new Uint8Array([1]));
+  assert.is(decodeAnnouncement(encodeAnnouncement(5, hash)).compactProposals, true);
+  assert.is(decodeAnnouncement(encodeAnnouncement(5, hash, 1, false)).compactProposals, false);
+  // The announcement an older node sends: fields 1 and 2 only.
+  const older = encodeFields(new Map([[2, hash]]));
+  const withHeight = new Uint8Array([0x08, 0x05, ...older]);
+  const decoded = decodeAnnouncement(withHeight);
+  assert.is(decoded.height, 5);
+  assert.is(decoded.compactProposals, false);
 });
 
 test.run();

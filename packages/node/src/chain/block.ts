@@ -4,7 +4,7 @@
 // bytes of a block are fully determined by its hash.
 
 import { type BlockHashResult, wireShape } from '@autoledger/consensus';
-import { bytesToHex, concatBytes, readVarint, sha256 } from '@autoledger/crypto';
+import { bytesEqual, bytesToHex, concatBytes, readVarint, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
 import { CodecError, decodeMessage, toSafeInteger } from './codec.ts';
@@ -44,6 +44,9 @@ message HeightAnnouncement {
   // The lowest block the announcer holds (0 or absent: every block from 1). Older nodes
   // skip the field.
   uint64 earliest_height = 3;
+  // The announcer takes compact proposals (chain/compact.ts); older nodes skip the field, and
+  // a node that never announced it gets whole blocks.
+  bool compact_proposals = 4;
 }
 `).root;
 
@@ -190,14 +193,40 @@ export function decodeBlock(bytes: Uint8Array): Block {
  * The block hash, straight from the encoded block: what the consensus engine votes on. The
  * engine hands it attachments from any validator, Byzantine ones included, so it is total:
  * bytes that are not a block give a typed `MALFORMED` refusal, never a throw.
+ *
+ * The hash covers only the header, so the rest of the block must be bound to it here, before
+ * the engine keeps the bytes under that hash: transactions whose envelopes do not make the
+ * header's txRoot, or a previous certificate that does not hash to its lastCertificateHash,
+ * are `UNBOUND`. Otherwise anyone relaying a genuine signed proposal with its transactions
+ * reordered would have the engine hold bytes that fail validation under a hash the others
+ * decide, and the node could neither vote for nor commit the block.
  */
 export function hashBlockBytes(bytes: Uint8Array): BlockHashResult {
+  let block: Block;
   try {
-    const raw = decodeMessage<{ header: Uint8Array }>(BlockType, bytes, 'block', BLOCK_SHAPE);
-    return { ok: true, hash: sha256(raw.header) };
+    block = decodeBlock(bytes);
   } catch (error) {
     return { ok: false, code: 'MALFORMED', reason: (error as Error).message };
   }
+  const binding = bindingRefusal(block.header, block.txs.map(sha256), block.lastCertificate);
+  return binding === undefined ? { ok: true, hash: block.hash } : { ok: false, code: 'UNBOUND', reason: binding };
+}
+
+/**
+ * Why transactions (by envelope hash) and a previous certificate are not the ones `header`
+ * commits to, or undefined when they are. Whether they are valid is the executor's business.
+ */
+export function bindingRefusal(
+  header: BlockHeader,
+  envelopeHashes: readonly Uint8Array[],
+  lastCertificate: Uint8Array,
+): string | undefined {
+  if (!bytesEqual(computeTxRoot(envelopeHashes), header.txRoot)) return 'the transactions do not make the txRoot';
+  const certificateHash = lastCertificate.length === 0 ? EMPTY_HASH : sha256(lastCertificate);
+  if (!bytesEqual(certificateHash, header.lastCertificateHash)) {
+    return 'the previous certificate does not hash to lastCertificateHash';
+  }
+  return undefined;
 }
 
 const LEAF_TAG = new Uint8Array([0]);
@@ -303,9 +332,22 @@ export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
   return txs;
 }
 
-/** A height announcement; `earliestHeight` > 1 says the blocks below it are not served (pruned, or before a snapshot). */
-export function encodeAnnouncement(height: number, blockHash: Uint8Array, earliestHeight = 1): Uint8Array {
-  const fields = earliestHeight > 1 ? { height, blockHash, earliestHeight } : { height, blockHash };
+/**
+ * A height announcement; `earliestHeight` > 1 says the blocks below it are not served (pruned,
+ * or before a snapshot); `compactProposals` that the announcer takes compact proposals.
+ */
+export function encodeAnnouncement(
+  height: number,
+  blockHash: Uint8Array,
+  earliestHeight = 1,
+  compactProposals = true,
+): Uint8Array {
+  const fields = {
+    height,
+    blockHash,
+    ...(earliestHeight > 1 ? { earliestHeight } : {}),
+    ...(compactProposals ? { compactProposals } : {}),
+  };
   return AnnouncementType.encode(AnnouncementType.create(fields)).finish();
 }
 
@@ -313,15 +355,18 @@ export function decodeAnnouncement(bytes: Uint8Array): {
   height: number;
   blockHash: Uint8Array;
   earliestHeight: number;
+  compactProposals: boolean;
 } {
-  const raw = decodeMessage<{ height: unknown; blockHash: Uint8Array; earliestHeight: unknown }>(
-    AnnouncementType,
-    bytes,
-    'announcement',
-  );
+  const raw = decodeMessage<{
+    height: unknown;
+    blockHash: Uint8Array;
+    earliestHeight: unknown;
+    compactProposals: unknown;
+  }>(AnnouncementType, bytes, 'announcement');
   return {
     height: toSafeInteger(raw.height, 'height'),
     blockHash: raw.blockHash,
     earliestHeight: Math.max(1, toSafeInteger(raw.earliestHeight ?? 0, 'earliestHeight')),
+    compactProposals: raw.compactProposals === true,
   };
 }

@@ -1,22 +1,28 @@
 // Compact proposals. A leader's PRE-PREPARE carries its whole block, yet at moderate load every
 // validator already holds nearly all of the block's transactions in its mempool: they were
-// relayed to it when they were admitted. So a PRE-PREPARE goes to the validators as the block's
-// header, its previous certificate and the envelope hash of each transaction (32 bytes instead
-// of ~250); a receiver fills in what its mempool holds, asks the sender for the rest by index,
-// and hands the engine the very message the leader signed — the signed vote never covers the
-// block bytes, only the block hash, and the header binds every transaction through its tx root,
-// so nothing here has to be trusted: a wrong transaction is refused on arrival by its hash, a
-// wrong header by the signed block hash, and the engine checks the rest as for any proposal.
+// relayed to it when they were admitted. So a leader sends its PRE-PREPARE to the validators as
+// the block's header, its previous certificate and the envelope hash of each transaction (32
+// bytes instead of ~250); a receiver fills in what its mempool holds, asks the leader for the
+// rest by index, and hands the engine the very message the leader signed — the signed vote
+// never covers the block bytes, only the block hash. Nothing here is trusted: the proposal must
+// come from the peer of the validator that signed it; before anything is looked up or asked
+// for, the header must hash to the signed block hash and bind the listed hashes (txRoot) and
+// the certificate (lastCertificateHash); each transaction that arrives must have its listed
+// hash; and the engine checks the rest as for any proposal.
 //
-// Bounds: one pending proposal per peer (a newer one replaces it), at most MAX_BLOCK_TXS
-// hashes, answered within a deadline or dropped; the sender keeps the transactions of its last
-// few compacted blocks and answers each peer at most a few times per block.
+// Bounds: one pending proposal per peer (a newer one replaces it; the leader's re-broadcast of
+// the same one keeps what arrived and asks again for the rest), at most MAX_BLOCK_TXS hashes,
+// completed within a deadline or dropped; the leader keeps the transactions of its last few
+// compacted blocks and answers each validator at most a few times per block, each transaction
+// at most once per request. Only validators that announced they take compact proposals get
+// them (HeightAnnouncement.compact_proposals), so a validator of an older version gets whole
+// blocks during a rolling upgrade.
 
 import { BLOCK_HASH_LENGTH, parseSignedPart, scanWire, wireShape } from '@autoledger/consensus';
 import { bytesEqual, bytesToHex, readVarint, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
-import { assembleBlock, decodeBlock } from './block.ts';
+import { assembleBlock, bindingRefusal, decodeBlock, decodeHeader } from './block.ts';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 
 const schema = protobuf.parse(`
@@ -70,6 +76,8 @@ const BLOCK_FIELD_TAG = 0x22;
 export type CompactChannel = 'proposal' | 'proposalTxsRequest' | 'proposalTxs';
 
 export interface CompactOptions {
+  /** This node's validator key: only its own PRE-PREPAREs are sent compact. */
+  selfPublicKey: Uint8Array;
   /** How long a receiver waits for the transactions it asked for (default 2 s). */
   fetchTimeoutMs?: number;
   /** Blocks whose transactions a sender keeps to answer requests (default 4). */
@@ -79,6 +87,10 @@ export interface CompactOptions {
 }
 
 export interface CompactDependencies {
+  /** The peer id of the validator with this consensus key, if known. */
+  peerOfSigner(publicKey: Uint8Array): string | undefined;
+  /** Whether a peer is a validator's node (only they are answered). */
+  isValidatorPeer(peerId: string): boolean;
   /** A pooled transaction's bytes by its envelope hash (hex). */
   pooledEnvelope(key: string): Uint8Array | undefined;
   send(peerId: string, channel: CompactChannel, payload: Uint8Array): boolean;
@@ -98,8 +110,10 @@ export interface CompactStats {
   rebuiltAfterFetch: number;
   /** Transactions asked for. */
   txsFetched: number;
-  /** Compact proposals given up: refused, replaced, unanswered or answered wrongly. */
+  /** Compact proposals given up: replaced by a newer one from the same peer, unanswered, or answered wrongly. */
   abandoned: number;
+  /** Frames on the compact channels refused as malformed, unbound or not from their signer (penalised). */
+  refused: number;
 }
 
 interface Pending {
@@ -111,6 +125,8 @@ interface Pending {
   txs: (Uint8Array | undefined)[];
   missing: Set<number>;
   deadline: number;
+  /** When the missing transactions were last asked for. */
+  requestedAt: number;
 }
 
 interface Served {
@@ -180,11 +196,16 @@ const empty = new Uint8Array(0);
 const bytesOf = (value: unknown): Uint8Array => (value instanceof Uint8Array ? value : empty);
 
 export class CompactProposals {
-  readonly stats: CompactStats = { sent: 0, rebuiltFromPool: 0, rebuiltAfterFetch: 0, txsFetched: 0, abandoned: 0 };
+  readonly stats: CompactStats = {
+    sent: 0,
+    rebuiltFromPool: 0,
+    rebuiltAfterFetch: 0,
+    txsFetched: 0,
+    abandoned: 0,
+    refused: 0,
+  };
+  readonly #options: Required<Omit<CompactOptions, 'selfPublicKey'>> & { selfPublicKey: Uint8Array };
   readonly #deps: CompactDependencies;
-  readonly #fetchTimeoutMs: number;
-  readonly #servedBlocks: number;
-  readonly #answersPerPeer: number;
   readonly #now: () => number;
   /** The compact form of a message already compacted (the engine re-broadcasts the same bytes). */
   readonly #compacted = new WeakMap<Uint8Array, Uint8Array | null>();
@@ -194,10 +215,13 @@ export class CompactProposals {
   readonly #pending = new Map<string, Pending>();
 
   constructor(options: CompactOptions, deps: CompactDependencies) {
+    this.#options = {
+      selfPublicKey: options.selfPublicKey,
+      fetchTimeoutMs: options.fetchTimeoutMs ?? 2_000,
+      servedBlocks: options.servedBlocks ?? 4,
+      answersPerPeer: options.answersPerPeer ?? 3,
+    };
     this.#deps = deps;
-    this.#fetchTimeoutMs = options.fetchTimeoutMs ?? 2_000;
-    this.#servedBlocks = options.servedBlocks ?? 4;
-    this.#answersPerPeer = options.answersPerPeer ?? 3;
     this.#now = deps.now ?? (() => performance.now());
   }
 
@@ -208,7 +232,8 @@ export class CompactProposals {
 
   /**
    * The compact form of an encoded consensus message this node is about to broadcast, or
-   * undefined when it is not a PRE-PREPARE with a block (every other message goes whole).
+   * undefined when it is not this node's own PRE-PREPARE with a block (every other message,
+   * and anything relayed, goes whole: receivers take compact proposals only from their signer).
    */
   compact(message: Uint8Array): Uint8Array | undefined {
     const known = this.#compacted.get(message);
@@ -227,6 +252,7 @@ export class CompactProposals {
     stripped.set(message.subarray(blockField.end), blockField.start);
     const parsed = parseSignedPart(stripped);
     if (!parsed.ok || parsed.message.type !== 'prePrepare') return null;
+    if (!bytesEqual(parsed.message.signer, this.#options.selfPublicKey)) return null;
     const length = readVarint(message, blockField.start + 1, { maxBytes: 5 });
     if (length === undefined) return null;
     let block: ReturnType<typeof decodeBlock>;
@@ -238,7 +264,9 @@ export class CompactProposals {
     const hashes = new Uint8Array(block.txs.length * 32);
     for (const [index, tx] of block.txs.entries()) hashes.set(sha256(tx), index * 32);
     this.#served.set(bytesToHex(block.hash), { txs: block.txs, answers: new Map() });
-    while (this.#served.size > this.#servedBlocks) this.#served.delete(this.#served.keys().next().value as string);
+    while (this.#served.size > this.#options.servedBlocks) {
+      this.#served.delete(this.#served.keys().next().value as string);
+    }
     this.stats.sent++;
     return CompactType.encode(
       CompactType.create({
@@ -259,15 +287,15 @@ export class CompactProposals {
       COMPACT_SHAPE,
     );
     const message = bytesOf(raw?.message);
-    const header = bytesOf(raw?.header);
+    const headerBytes = bytesOf(raw?.header);
     const lastCertificate = bytesOf(raw?.lastCertificate);
     const hashes = bytesOf(raw?.envelopeHashes);
     if (
       raw === null ||
       message.length === 0 ||
       message.length > MAX_MESSAGE_BYTES ||
-      header.length === 0 ||
-      header.length > MAX_HEADER_BYTES ||
+      headerBytes.length === 0 ||
+      headerBytes.length > MAX_HEADER_BYTES ||
       lastCertificate.length > MAX_CERTIFICATE_BYTES ||
       hashes.length % 32 !== 0 ||
       hashes.length / 32 > MAX_BLOCK_TXS
@@ -275,7 +303,8 @@ export class CompactProposals {
       this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
       return;
     }
-    // The stripped message must be a PRE-PREPARE without a block, for the header's hash.
+    // A PRE-PREPARE without a block, sent by the validator that signed it (this node's peer
+    // identity of that key: a relayed or spliced proposal is nothing an honest node sends).
     const fields = topLevelFields(message);
     const parsed = parseSignedPart(message);
     if (
@@ -284,52 +313,86 @@ export class CompactProposals {
       !parsed.ok ||
       parsed.message.type !== 'prePrepare' ||
       parsed.message.blockHash.length !== BLOCK_HASH_LENGTH ||
-      !bytesEqual(sha256(header), parsed.message.blockHash)
+      this.#deps.peerOfSigner(parsed.message.signer) !== from
     ) {
       this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
       return;
     }
-    const count = hashes.length / 32;
-    const txs: (Uint8Array | undefined)[] = new Array(count);
+    const blockHash = parsed.message.blockHash;
+    const pending = this.#pending.get(from);
+    if (pending !== undefined && bytesEqual(pending.blockHash, blockHash)) {
+      // The leader's re-broadcast of the proposal being completed: keep what arrived, and ask
+      // again for what is still missing if the last request has had time to be answered.
+      pending.deadline = this.#now() + this.#options.fetchTimeoutMs;
+      if (this.#now() - pending.requestedAt >= this.#options.fetchTimeoutMs / 2) this.#request(from, pending);
+      return;
+    }
+    // The header must hash to the signed hash, and bind the listed transactions and the
+    // certificate, before anything is looked up or asked for.
+    let binding: string | undefined;
+    const envelopeHashes = Array.from({ length: hashes.length / 32 }, (_, index) =>
+      hashes.subarray(index * 32, index * 32 + 32),
+    );
+    try {
+      binding = bytesEqual(sha256(headerBytes), blockHash)
+        ? bindingRefusal(decodeHeader(headerBytes), envelopeHashes, lastCertificate)
+        : 'the header does not hash to the signed block hash';
+    } catch (error) {
+      binding = (error as Error).message;
+    }
+    if (binding !== undefined) {
+      this.#refuse(from, 'UNBOUND_COMPACT_PROPOSAL');
+      return;
+    }
+    const txs: (Uint8Array | undefined)[] = new Array(envelopeHashes.length);
     const missing = new Set<number>();
-    for (let index = 0; index < count; index++) {
-      const tx = this.#deps.pooledEnvelope(bytesToHex(hashes.subarray(index * 32, index * 32 + 32)));
+    for (const [index, hash] of envelopeHashes.entries()) {
+      const tx = this.#deps.pooledEnvelope(bytesToHex(hash));
       if (tx === undefined) missing.add(index);
       else txs[index] = tx;
     }
-    const pending: Pending = {
-      blockHash: parsed.message.blockHash,
+    const next: Pending = {
+      blockHash,
       message,
-      header,
+      header: headerBytes,
       lastCertificate,
       hashes,
       txs,
       missing,
-      deadline: this.#now() + this.#fetchTimeoutMs,
+      deadline: this.#now() + this.#options.fetchTimeoutMs,
+      requestedAt: Number.NEGATIVE_INFINITY,
     };
-    if (this.#pending.has(from)) this.stats.abandoned++;
-    this.#pending.delete(from);
+    // A newer proposal from the same peer replaces the one being completed (a new height or view).
+    if (this.#pending.delete(from)) this.stats.abandoned++;
     if (missing.size === 0) {
-      this.stats.rebuiltFromPool++;
-      this.#complete(from, pending);
+      if (this.#complete(from, next)) this.stats.rebuiltFromPool++;
       return;
     }
-    this.#pending.set(from, pending);
-    this.stats.txsFetched += missing.size;
+    this.#pending.set(from, next);
+    this.#request(from, next);
+  }
+
+  #request(from: string, pending: Pending): void {
     const request = RequestType.encode(
-      RequestType.create({ blockHash: pending.blockHash, indexes: encodeIndexes([...missing]) }),
+      RequestType.create({ blockHash: pending.blockHash, indexes: encodeIndexes([...pending.missing]) }),
     ).finish();
-    if (!this.#deps.send(from, 'proposalTxsRequest', request)) {
-      this.#pending.delete(from);
-      this.stats.abandoned++;
+    if (this.#deps.send(from, 'proposalTxsRequest', request)) {
+      this.stats.txsFetched += pending.missing.size;
+      pending.requestedAt = this.#now();
     }
   }
 
-  /** A peer asks for transactions of a block this node sent compact. */
+  /** A validator asks for transactions of a block this node sent compact. */
   answer(from: string, payload: Uint8Array): void {
+    if (!this.#deps.isValidatorPeer(from)) return;
     const raw = decode<{ blockHash: unknown; indexes: unknown }>(RequestType, payload, REQUEST_SHAPE);
     const indexes = decodeIndexes(bytesOf(raw?.indexes), MAX_BLOCK_TXS);
-    if (raw === null || indexes === null) {
+    // Indexes strictly ascending, as a receiver builds them: no transaction is asked twice.
+    if (
+      raw === null ||
+      indexes === null ||
+      indexes.some((index, at) => at > 0 && index <= (indexes[at - 1] as number))
+    ) {
       this.#refuse(from, 'MALFORMED_TXS_REQUEST');
       return;
     }
@@ -338,8 +401,7 @@ export class CompactProposals {
     // A block this node no longer keeps (or never sent) is not an offence: requests cross.
     if (served === undefined) return;
     const answered = served.answers.get(from) ?? 0;
-    if (answered >= this.#answersPerPeer) return;
-    served.answers.set(from, answered + 1);
+    if (answered >= this.#options.answersPerPeer) return;
     const found = indexes.filter((index) => index < served.txs.length);
     const reply = TxsType.encode(
       TxsType.create({
@@ -348,24 +410,26 @@ export class CompactProposals {
         txs: found.map((index) => served.txs[index] as Uint8Array),
       }),
     ).finish();
-    this.#deps.send(from, 'proposalTxs', reply);
+    if (this.#deps.send(from, 'proposalTxs', reply)) served.answers.set(from, answered + 1);
   }
 
   /** Transactions a peer sent for the proposal this node is completing from it. */
   fill(from: string, payload: Uint8Array): void {
     this.#expire();
+    // Nothing asked of this peer (an answer that crossed a newer proposal, or was never asked
+    // for): dropped before it is decoded.
     const pending = this.#pending.get(from);
+    if (pending === undefined) return;
     const raw = decode<{ blockHash: unknown; indexes: unknown; txs: unknown }>(TxsType, payload, TXS_SHAPE);
     if (raw === null) {
       this.#refuse(from, 'MALFORMED_PROPOSAL_TXS');
       return;
     }
-    // An answer for a proposal already completed, replaced or expired: nothing to do.
-    if (pending === undefined || !bytesEqual(bytesOf(raw.blockHash), pending.blockHash)) return;
+    if (!bytesEqual(bytesOf(raw.blockHash), pending.blockHash)) return;
     const txs = Array.isArray(raw.txs) ? (raw.txs as unknown[]) : [];
     const indexes = decodeIndexes(bytesOf(raw.indexes), MAX_BLOCK_TXS);
     if (indexes === null || indexes.length !== txs.length) {
-      this.#abandon(from, 'MALFORMED_PROPOSAL_TXS');
+      this.#giveUp(from, 'MALFORMED_PROPOSAL_TXS');
       return;
     }
     for (const [position, index] of indexes.entries()) {
@@ -373,29 +437,27 @@ export class CompactProposals {
       if (!pending.missing.has(index)) continue;
       const expected = pending.hashes.subarray(index * 32, index * 32 + 32);
       if (tx.length === 0 || tx.length > MAX_TX_BYTES || !bytesEqual(sha256(tx), expected)) {
-        this.#abandon(from, 'WRONG_PROPOSAL_TX');
+        this.#giveUp(from, 'WRONG_PROPOSAL_TX');
         return;
       }
       pending.txs[index] = tx;
       pending.missing.delete(index);
     }
+    // Still incomplete (the answer crossed a mempool eviction, say): the leader's re-broadcast
+    // asks again for the rest, until the deadline.
+    if (pending.missing.size > 0) return;
     this.#pending.delete(from);
-    // The sender no longer has them all: the engine's timers and re-broadcasts take it from here.
-    if (pending.missing.size > 0) {
-      this.stats.abandoned++;
-      return;
-    }
-    this.stats.rebuiltAfterFetch++;
-    this.#complete(from, pending);
+    if (this.#complete(from, pending)) this.stats.rebuiltAfterFetch++;
   }
 
-  #complete(from: string, pending: Pending): void {
+  #complete(from: string, pending: Pending): boolean {
     const block = assembleBlockOrNull(pending);
     if (block === null) {
       this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
-      return;
+      return false;
     }
     this.#deps.deliver(from, withBlock(pending.message, block));
+    return true;
   }
 
   #expire(): void {
@@ -408,12 +470,14 @@ export class CompactProposals {
   }
 
   #refuse(from: string, reason: string): void {
-    this.stats.abandoned++;
+    this.stats.refused++;
     this.#deps.penalise(from, 5, reason);
   }
 
-  #abandon(from: string, reason: string): void {
+  /** A pending proposal its sender answered wrongly: given up, the sender penalised. */
+  #giveUp(from: string, reason: string): void {
     this.#pending.delete(from);
+    this.stats.abandoned++;
     this.#refuse(from, reason);
   }
 }

@@ -38,8 +38,11 @@ export interface DriverDependencies {
   p2p: P2PHost;
   persistence: ConsensusPersistence;
   mempool: Mempool;
-  /** Given: this node's own PRE-PREPAREs go to the validators compact (compact.ts). */
-  compact?: { compact(message: Uint8Array): Uint8Array | undefined };
+  /**
+   * Given: this node's own PRE-PREPAREs go compact (compact.ts) to the validators that said
+   * they take them (`takes`), whole to the others.
+   */
+  compact?: { compact(message: Uint8Array): Uint8Array | undefined; takes(peerId: string): boolean };
   /**
    * hex(validator public key) → libp2p peer id, for every validator of the known heights but
    * this node; the node keeps it current as the set changes.
@@ -217,10 +220,19 @@ export class ConsensusDriver {
           await this.#deps.persistence.save(action.state);
           break;
         case 'broadcast': {
-          const compact = this.#deps.compact?.compact(action.bytes);
-          if (compact !== undefined)
-            this.#deps.p2p.broadcast('proposal', compact, this.#deps.peerIdOfValidator.values());
-          else this.#deps.p2p.broadcast('consensus', action.bytes, this.#deps.peerIdOfValidator.values());
+          const peers = [...this.#deps.peerIdOfValidator.values()];
+          const compactor = this.#deps.compact;
+          const compact = compactor?.compact(action.bytes);
+          if (compactor === undefined || compact === undefined) {
+            this.#deps.p2p.broadcast('consensus', action.bytes, peers);
+            break;
+          }
+          const takers = peers.filter((peerId) => compactor.takes(peerId));
+          if (takers.length > 0) this.#deps.p2p.broadcast('proposal', compact, takers);
+          if (takers.length < peers.length) {
+            const others = peers.filter((peerId) => !compactor.takes(peerId));
+            this.#deps.p2p.broadcast('consensus', action.bytes, others);
+          }
           break;
         }
         case 'send': {

@@ -76,6 +76,8 @@ export class SyncManager {
   readonly #peerHeights = new Map<string, number>();
   /** The lowest block each peer said it holds, when above 1 (a pruned or snapshot-started peer). */
   readonly #peerEarliest = new Map<string, number>();
+  /** Peers whose last announcement said they take compact proposals (bounded by peers). */
+  readonly #takesCompact = new Set<string>();
   /** When each peer that announced a lower height was last told this node's (bounded by peers). */
   readonly #answeredAt = new Map<string, number>();
   #lastAnnouncedAt = 0;
@@ -165,13 +167,16 @@ export class SyncManager {
   onAnnouncement(from: string, payload: Uint8Array): void {
     let height: number;
     let earliestHeight: number;
+    let compactProposals: boolean;
     try {
-      ({ height, earliestHeight } = decodeAnnouncement(payload));
+      ({ height, earliestHeight, compactProposals } = decodeAnnouncement(payload));
     } catch {
       this.#p2p.penalise(from, 10, 'MALFORMED_ANNOUNCEMENT');
       return;
     }
     this.#peerHeights.set(from, height);
+    if (compactProposals) this.#takesCompact.add(from);
+    else this.#takesCompact.delete(from);
     if (earliestHeight > 1) this.#peerEarliest.set(from, earliestHeight);
     else this.#peerEarliest.delete(from);
     const head = this.#executor.head;
@@ -204,8 +209,14 @@ export class SyncManager {
     this.#idleTimer.unref();
   }
 
+  /** Whether `peerId` said it takes compact proposals (a peer of an older version never does). */
+  takesCompactProposals(peerId: string): boolean {
+    return this.#takesCompact.has(peerId);
+  }
+
   forgetPeer(peerId: string): void {
     this.#peerHeights.delete(peerId);
+    this.#takesCompact.delete(peerId);
     this.#peerEarliest.delete(peerId);
     this.#answeredAt.delete(peerId);
   }
