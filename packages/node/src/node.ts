@@ -474,7 +474,7 @@ export class AutoledgerNode {
           compact: config.consensus.compactProposals
             ? {
                 compact: (message) => compact.compact(message),
-                takes: (peerId) => this.#sync.takesCompactProposals(peerId),
+                takes: (peerId) => this.#sync.takesCompactProposals(peerId) && compact.sendsCompactTo(peerId),
               }
             : undefined,
           peerIdOfValidator: this.#peerIdOfValidator,

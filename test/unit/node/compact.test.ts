@@ -380,6 +380,21 @@ test("the leader's re-broadcast keeps what arrived and asks again only for what 
   assert.is(receiver.stats.abandoned, 0);
 });
 
+test('a validator that lacked most of a block gets the next proposals whole, then compact again', () => {
+  const { txs, bytes } = proposal(10);
+  const { leader, receiver, wire } = pair({ pool: txs.slice(0, 6) });
+  receiver.receive('leader', leader.compact(bytes) as Uint8Array);
+  leader.answer('receiver', (wire.shift() as Wire).payload);
+  assert.ok(leader.sendsCompactTo('receiver'), 'four of ten missing: compact still pays');
+  const next = proposal(10, 8);
+  const { receiver: behind, wire: behindWire } = pair({ pool: next.txs.slice(0, 3) });
+  behind.receive('leader', leader.compact(next.bytes) as Uint8Array);
+  leader.answer('behind', (behindWire.shift() as Wire).payload);
+  const verdicts = Array.from({ length: 10 }, () => leader.sendsCompactTo('behind'));
+  assert.equal(verdicts, [false, false, false, false, false, false, false, false, true, true]);
+  assert.ok(leader.sendsCompactTo('receiver'));
+});
+
 test('announcements say whether a node takes compact proposals; one of an older version never does', () => {
   const hash = sha256(new Uint8Array([1]));
   assert.is(decodeAnnouncement(encodeAnnouncement(5, hash)).compactProposals, true);

@@ -70,6 +70,11 @@ const MAX_MESSAGE_BYTES = 4_096;
 const MAX_HEADER_BYTES = 4_096;
 /** The previous certificate: a seal (~100 bytes) per validator. */
 const MAX_CERTIFICATE_BYTES = 1024 * 1024;
+/**
+ * Proposals (broadcasts, re-broadcasts included) sent whole to a validator that asked for more
+ * than half of a block, before compact ones are tried again.
+ */
+const WHOLE_PROPOSALS_AFTER_MISS = 8;
 /** Field 4 (`block`) of a ConsensusMessage, length-delimited. */
 const BLOCK_FIELD_TAG = 0x22;
 
@@ -213,6 +218,8 @@ export class CompactProposals {
   readonly #served = new Map<string, Served>();
   /** One proposal being completed per peer. */
   readonly #pending = new Map<string, Pending>();
+  /** Validators that lacked most of a recent block: how many more proposals they get whole. */
+  readonly #wholeFor = new Map<string, number>();
 
   constructor(options: CompactOptions, deps: CompactDependencies) {
     this.#options = {
@@ -223,6 +230,18 @@ export class CompactProposals {
     };
     this.#deps = deps;
     this.#now = deps.now ?? (() => performance.now());
+  }
+
+  /**
+   * Whether this node's next proposal goes compact to `peerId` (asked once per peer per
+   * broadcast): not while the peer still gets whole ones after lacking most of a block.
+   */
+  sendsCompactTo(peerId: string): boolean {
+    const left = this.#wholeFor.get(peerId);
+    if (left === undefined) return true;
+    if (left <= 1) this.#wholeFor.delete(peerId);
+    else this.#wholeFor.set(peerId, left - 1);
+    return false;
   }
 
   /** Proposals waiting for transactions (for tests and the resource view). */
@@ -410,7 +429,12 @@ export class CompactProposals {
         txs: found.map((index) => served.txs[index] as Uint8Array),
       }),
     ).finish();
-    if (this.#deps.send(from, 'proposalTxs', reply)) served.answers.set(from, answered + 1);
+    if (!this.#deps.send(from, 'proposalTxs', reply)) return;
+    served.answers.set(from, answered + 1);
+    // A validator that lacked most of the block is behind on relays (a saturated pool admits
+    // them seconds late): for a while it gets whole proposals, which cost it the same bytes
+    // without the round trip of asking.
+    if (found.length * 2 > served.txs.length) this.#wholeFor.set(from, WHOLE_PROPOSALS_AFTER_MISS);
   }
 
   /** Transactions a peer sent for the proposal this node is completing from it. */

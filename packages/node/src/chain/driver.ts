@@ -39,8 +39,8 @@ export interface DriverDependencies {
   persistence: ConsensusPersistence;
   mempool: Mempool;
   /**
-   * Given: this node's own PRE-PREPAREs go compact (compact.ts) to the validators that said
-   * they take them (`takes`), whole to the others.
+   * Given: this node's own PRE-PREPAREs go compact (compact.ts) to the validators `takes`
+   * names (asked once per peer per broadcast), whole to the others.
    */
   compact?: { compact(message: Uint8Array): Uint8Array | undefined; takes(peerId: string): boolean };
   /**
@@ -227,10 +227,10 @@ export class ConsensusDriver {
             this.#deps.p2p.broadcast('consensus', action.bytes, peers);
             break;
           }
-          const takers = peers.filter((peerId) => compactor.takes(peerId));
-          if (takers.length > 0) this.#deps.p2p.broadcast('proposal', compact, takers);
-          if (takers.length < peers.length) {
-            const others = peers.filter((peerId) => !compactor.takes(peerId));
+          const takers = new Set(peers.filter((peerId) => compactor.takes(peerId)));
+          if (takers.size > 0) this.#deps.p2p.broadcast('proposal', compact, takers);
+          if (takers.size < peers.length) {
+            const others = peers.filter((peerId) => !takers.has(peerId));
             this.#deps.p2p.broadcast('consensus', action.bytes, others);
           }
           break;
