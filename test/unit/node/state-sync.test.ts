@@ -366,8 +366,16 @@ stateSyncSuite(
     const lister = new SnapshotServer(smallSnapshot, silentLogger);
     let unanswered = 0;
     const slowHonest = honestHandler();
+    // The silent server answers the list first and the others 300 ms later, so it heads the
+    // offer's peers and is asked a chunk at once, however busy the machine.
+    const listLater = async (request: Uint8Array) => {
+      if (decodeSnapshotRequest(request)?.kind === 'list') await new Promise((resolve) => setTimeout(resolve, 300));
+    };
     const servers = [
-      await bareHost(identity().secretKey, [client.peerId], [], (from, request) => withholding.serve(from, request)),
+      await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+        await listLater(request);
+        return withholding.serve(from, request);
+      }),
       await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
         if (decodeSnapshotRequest(request)?.kind !== 'chunk') return lister.serve(from, request);
         unanswered++;
@@ -377,6 +385,7 @@ stateSyncSuite(
       // The honest server answers chunks a little slowly, so that the fetch spreads chunks over
       // every peer instead of the honest one finishing before the others are asked.
       await bareHost(identity().secretKey, [client.peerId], [], async (from, request) => {
+        await listLater(request);
         if (decodeSnapshotRequest(request)?.kind === 'chunk') await new Promise((resolve) => setTimeout(resolve, 300));
         return slowHonest(from, request);
       }),
