@@ -22,8 +22,9 @@ type PackageName = 'crypto' | 'consensus' | 'state' | 'client' | 'web' | 'node' 
 /**
  * Workspace packages each package may import: only downward along the arrows. The client
  * (SDK and report verifier) stands on the pure packages; the buyer's page (web) on the
- * client; the node serves the page, so it may import web; the CLI talks to nodes through the
- * client, as integrators do.
+ * client; the node serves the page, so it may import web, and checks validator chains
+ * (snapshot imports) with the client's report verifier, so there is one; the CLI talks to
+ * nodes through the client, as integrators do.
  */
 const ALLOWED_WORKSPACE_IMPORTS: Record<PackageName, readonly PackageName[]> = {
   crypto: [],
@@ -31,7 +32,7 @@ const ALLOWED_WORKSPACE_IMPORTS: Record<PackageName, readonly PackageName[]> = {
   state: ['crypto'],
   client: ['crypto', 'consensus', 'state'],
   web: ['client', 'crypto'],
-  node: ['crypto', 'consensus', 'state', 'web'],
+  node: ['crypto', 'consensus', 'state', 'client', 'web'],
   cli: ['crypto', 'consensus', 'state', 'node', 'client'],
 };
 

@@ -3,8 +3,9 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { verifyVehicleReport } from '@autoledger/client';
 import { bytesToHex } from '@autoledger/crypto';
-import { loadGenesisJson, verifyVehicleReport } from '@autoledger/node';
+import { loadGenesisJson } from '@autoledger/node';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type RunningDevnet, startDevnet } from '../support/devnet.ts';

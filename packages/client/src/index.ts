@@ -10,10 +10,19 @@ export {
 export { RPC_ERROR_CODES, RpcError, type RpcResult, rpcCodeName, type TransportErrorCode } from './errors.ts';
 export {
   canonicalJson,
+  GOVERNANCE_KEY,
   genesisHashOf,
+  MAX_VALIDATOR_CHAIN_LINKS,
+  type ProvenChange,
+  parseGovernanceChanges,
+  parseValidatorChange,
   type ReportVerdict,
+  type SetMember,
+  setInForceAt,
   VEHICLE_REPORT_FORMAT,
   type VerifiedReport,
+  validatorChangeKey,
+  verifyValidatorLink,
   verifyVehicleReport,
 } from './report.ts';
 export type { Subscription, SubscriptionOptions, Topic } from './subscriptions.ts';

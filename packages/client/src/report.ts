@@ -1,8 +1,9 @@
 // The offline verifier of vehicle history reports, built only from the pure parts of the
 // ledger (state's proof checks, consensus's certificate check, crypto's hashing and strict
-// ed25519), so it runs in browsers as well as in Node. It gives the verdicts of the node's
-// `verifyVehicleReport` (packages/node/src/report.ts, used by `autoledger verify`), code for
-// code; test/unit/client/report.test.ts runs both on the same real and tampered reports.
+// ed25519), so it runs in browsers as well as in Node. It is the project's only verifier:
+// the buyer's page, `autoledger verify` and the node's snapshot import (which walks a
+// snapshot's validator chain with `verifyValidatorLink`) all run this code; the node only
+// builds reports (packages/node/src/report.ts).
 //
 // A report is checked in this order, cheapest first: the genesis parses and hashes to the
 // report's genesisHash (the buyer compares that hash with the one the consortium publishes);
@@ -303,20 +304,24 @@ function verifyOrThrow(input: unknown, genesisJson: unknown): VerifiedReport {
 // ---- the chain of validator-set changes --------------------------------------------------
 
 /** The record keys the report proves (the state machine's system/governance and gov/change/<n>). */
-const GOVERNANCE_KEY = 'system/governance';
-const validatorChangeKey = (index: number): string => `gov/change/${index}`;
+export const GOVERNANCE_KEY = 'system/governance';
+export const validatorChangeKey = (index: number): string => `gov/change/${index}`;
 /** The most links a report may carry: far more changes than a consortium makes, and a bound on the walk. */
-const MAX_VALIDATOR_CHAIN_LINKS = 10_000;
+export const MAX_VALIDATOR_CHAIN_LINKS = 10_000;
 
-interface SetMember {
+/** One validator of a set, as a verifier needs it (the record's role and operator play no part). */
+export interface SetMember {
   name: string;
-  /** Lowercase hex. */
+  /** Lowercase hex of the 32-byte ed25519 key. */
   publicKey: string;
   power: number;
 }
 
-interface ProvenChange {
+/** A change record (gov/change/<n>) as the verifier reads it from the proven bytes. */
+export interface ProvenChange {
   index: number;
+  proposalId: string;
+  action: 'add' | 'remove' | 'update';
   name: string;
   after: SetMember | null;
   approvedHeight: number;
@@ -338,7 +343,7 @@ function parseJsonObject(valueHex: unknown): Record<string, unknown> | undefined
 }
 
 /** A well-formed change record, or undefined: `after` null exactly for a removal, approval before effect. */
-function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
+export function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
   const json = parseJsonObject(valueHex);
   if (json === undefined) return undefined;
   const { index, proposalId, action, name, after, approvedHeight, effectiveHeight } = json;
@@ -346,7 +351,9 @@ function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
   if (action !== 'add' && action !== 'remove' && action !== 'update') return undefined;
   if (!isHeight(approvedHeight) || !isHeight(effectiveHeight) || effectiveHeight <= approvedHeight) return undefined;
   if (action === 'remove') {
-    return after === null ? { index, name, after: null, approvedHeight, effectiveHeight } : undefined;
+    return after === null
+      ? { index, proposalId, action, name, after: null, approvedHeight, effectiveHeight }
+      : undefined;
   }
   if (typeof after !== 'object' || after === null || Array.isArray(after)) return undefined;
   const member = after as Record<string, unknown>;
@@ -354,6 +361,8 @@ function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
   if (!Number.isSafeInteger(member.power) || (member.power as number) < 1) return undefined;
   return {
     index,
+    proposalId,
+    action,
     name,
     after: { name, publicKey: member.publicKey.toLowerCase(), power: member.power as number },
     approvedHeight,
@@ -362,14 +371,18 @@ function parseValidatorChange(valueHex: unknown): ProvenChange | undefined {
 }
 
 /** The governance record's `changes`; 0 when the record is proven absent (a state from before governance). */
-function parseGovernanceChanges(valueHex: unknown): number | undefined {
+export function parseGovernanceChanges(valueHex: unknown): number | undefined {
   if (valueHex === null) return 0;
   const changes = parseJsonObject(valueHex)?.changes;
   return isHeight(changes) ? changes : undefined;
 }
 
 /** The set in force at `height`: the genesis set with every change effective by then, in index order. */
-function setInForceAt(genesis: readonly SetMember[], changes: readonly ProvenChange[], height: number): SetMember[] {
+export function setInForceAt(
+  genesis: readonly SetMember[],
+  changes: readonly ProvenChange[],
+  height: number,
+): SetMember[] {
   let set = [...genesis];
   for (const { name, after, effectiveHeight } of changes) {
     if (effectiveHeight > height) continue;
@@ -427,7 +440,12 @@ function walkValidatorChain(
   return changes;
 }
 
-function verifyValidatorLink(
+/**
+ * Checks link `index` of a validator chain given the changes before it and returns the proven
+ * change; throws an Error with a `code` (BAD_VALIDATOR_CHAIN) otherwise. Snapshots walk their
+ * chain with it too (packages/node/src/chain/snapshot.ts).
+ */
+export function verifyValidatorLink(
   input: unknown,
   index: number,
   previous: readonly ProvenChange[],

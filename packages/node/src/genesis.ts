@@ -3,6 +3,7 @@
 // block (and every report) is tied to one exact genesis.
 
 import { readFileSync } from 'node:fs';
+import { canonicalJson } from '@autoledger/client';
 import { ValidatorSet } from '@autoledger/consensus';
 import { hexToBytes, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { type Genesis, parseGenesis } from '@autoledger/state';
@@ -17,18 +18,8 @@ export class GenesisError extends Error {
   }
 }
 
-/** JSON with object keys sorted at every level: the same document always gives the same bytes. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value as Record<string, unknown>)
-      .sort()
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
+/** JSON with object keys sorted at every level: the genesis is hashed in this form (the client's, so the verifier hashes it alike). */
+export { canonicalJson };
 
 export interface ChainGenesis {
   genesis: Genesis;

@@ -25,15 +25,8 @@ export { LevelKV } from './level-kv.ts';
 export { createLogger, isLogLevel, type Logger, type LogLevel, silentLogger } from './log.ts';
 export { AutoledgerNode, NODE_KEY_PASSPHRASE_ENV } from './node.ts';
 export { ed25519PublicKeyFromPeerId, peerIdFromEd25519PublicKey } from './p2p.ts';
-export {
-  buildVehicleReport,
-  ReportError,
-  type ReportVerdict,
-  VEHICLE_REPORT_FORMAT,
-  type VehicleReport,
-  type VerifiedReport,
-  verifyVehicleReport,
-} from './report.ts';
+// Reports are verified with the client's verifier (@autoledger/client verifyVehicleReport).
+export { buildVehicleReport, VEHICLE_REPORT_FORMAT, type VehicleReport } from './report.ts';
 export { buildConfigSchema, configSchemaProblems } from './schemas/config-schema.ts';
 export { GENESIS_SCHEMA, genesisSchemaProblems } from './schemas/genesis-schema.ts';
 export { formatSchemaProblems, type JsonSchema, type SchemaProblem } from './schemas/validate.ts';

@@ -19,6 +19,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { verifyVehicleReport } from '@autoledger/client';
 import { type CommitSeal, commitSealPayload, encodeCommitCertificate, ValidatorSet } from '@autoledger/consensus';
 import { base64ToBytes, bytesToBase64, bytesToHex, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { encodeTxBody, initGenesisState, Ledger, signTx } from '@autoledger/state';
@@ -44,7 +45,7 @@ import { loadGenesisJson } from '../../../packages/node/src/genesis.ts';
 import { LevelKV } from '../../../packages/node/src/level-kv.ts';
 import { silentLogger } from '../../../packages/node/src/log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../packages/node/src/mempool.ts';
-import { buildVehicleReport, verifyVehicleReport } from '../../../packages/node/src/report.ts';
+import { buildVehicleReport } from '../../../packages/node/src/report.ts';
 import { CHAIN_ID, DAY, testGenesisJson, testKey, VINS } from '../state/support/chain.ts';
 
 const VIN = VINS[0] as string;

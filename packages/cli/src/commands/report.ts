@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type VerifiedReport, verifyVehicleReport } from '@autoledger/node';
+import { type VerifiedReport, verifyVehicleReport } from '@autoledger/client';
 import type { Command } from 'commander';
 import { CliError } from '../errors.ts';
 import { type GlobalOptions, readDevnetInfo, resolveHome } from '../home.ts';

@@ -13,7 +13,7 @@
 //   against H's hash, it proposes H + 1 with H's certificate, and it block-syncs from H + 1.
 // - The chain of validator-set changes approved up to H (validator-chain.ts's links), so the
 //   certificate of H is checked against the set in force at H, walked from the genesis set
-//   exactly as a vehicle report's is (report.ts verifyValidatorLink), and the imported node's
+//   exactly as a vehicle report's is (the client's verifyValidatorLink), and the imported node's
 //   own reports carry the links.
 //
 // The manifest names chainId, genesis hash, height, block hash, state root, the header and
@@ -42,6 +42,15 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import {
+  GOVERNANCE_KEY,
+  MAX_VALIDATOR_CHAIN_LINKS,
+  type ProvenChange,
+  parseGovernanceChanges,
+  type SetMember,
+  setInForceAt,
+  verifyValidatorLink,
+} from '@autoledger/client';
 import {
   type CommitCertificate,
   decodeCommitCertificate,
@@ -73,19 +82,11 @@ import {
 import type { ChainGenesis } from '../genesis.ts';
 import { LevelKV, type LevelOptions } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
-import { certificateToJson, ReportError, verifyValidatorLink } from '../report.ts';
+import { certificateToJson } from '../report.ts';
 import { assembleBlock, type Block, computeTxRoot, decodeHeader, EMPTY_HASH, txHashOfCommitted } from './block.ts';
 import { type CommittedBlock, MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 import { ChainStore, type StoredReceipt, type StoredReceipts } from './store.ts';
-import {
-  GOVERNANCE_KEY,
-  MAX_VALIDATOR_CHAIN_LINKS,
-  type ProvenChange,
-  parseGovernanceChanges,
-  type SetMember,
-  type StoredValidatorLink,
-  setInForceAt,
-} from './validator-chain.ts';
+import type { StoredValidatorLink } from './validator-chain.ts';
 
 /**
  * The most bytes of block H's transactions and receipts a restore holds in memory before the
@@ -631,7 +632,7 @@ export function verifyManifest(input: unknown, chain: Pick<ChainGenesis, 'genesi
   for (const [index, stored] of manifest.validatorChain.entries()) {
     try {
       const link = stored as Partial<StoredValidatorLink>;
-      if (typeof link !== 'object' || link === null) throw new ReportError('BAD_VALIDATOR_CHAIN', 'not an object');
+      if (typeof link !== 'object' || link === null) throw new Error('not an object');
       const certificate = decodeCommitCertificate(base64Field(link.certificate, `link ${index} certificate`));
       const json = {
         index: link.index,
