@@ -5,7 +5,7 @@
 // views time out. Here at most one slice runs per turn of the event loop, and none while a
 // block is being built, validated or committed: blocks first, admission with what is left.
 
-import { type AdmitResult, type Mempool, refuseOversize } from './mempool.ts';
+import { type AdmitResult, type Envelope, envelopeOfBytes, type Mempool, refuseOversize } from './mempool.ts';
 
 export type AdmissionSource = 'client' | 'peer';
 
@@ -27,6 +27,8 @@ export const DEFAULT_ADMISSION_OPTIONS: AdmissionOptions = { sliceSize: 32, maxQ
 interface Job {
   txs: readonly Uint8Array[];
   source: AdmissionSource;
+  /** For a peer's job, each waiting transaction's envelope (hashed when queued, see #waiting). */
+  envelopes: (Envelope | undefined)[];
   /** Indexes into `txs` that wait for the mempool, in order; `next` is the first not yet done. */
   positions: number[];
   next: number;
@@ -49,6 +51,14 @@ export class Admission {
   readonly #options: AdmissionOptions;
   readonly #deps: AdmissionDependencies;
   readonly #jobs: Job[] = [];
+  /**
+   * Transactions other validators relayed that wait here, by the hex sha256 of their envelope,
+   * with how many copies wait. At saturation a relayed transaction waits seconds for its
+   * slice, and a compact proposal listing it would otherwise be completed by asking its
+   * leader for bytes this node already holds (CompactProposals looks here after the pool).
+   * Bounded with the queue (maxQueued); the hash is computed once and handed to the pool.
+   */
+  readonly #waiting = new Map<string, { bytes: Uint8Array; copies: number }>();
   #queued = 0;
   #working = false;
   #stopped = false;
@@ -63,8 +73,14 @@ export class Admission {
     return this.#queued;
   }
 
+  /** A relayed transaction still waiting for admission, by the hex sha256 of its envelope. */
+  waitingEnvelope(key: string): Uint8Array | undefined {
+    return this.#waiting.get(key)?.bytes;
+  }
+
   stop(): void {
     this.#stopped = true;
+    this.#waiting.clear();
     for (const job of this.#jobs.splice(0)) {
       for (const position of job.positions.slice(job.next)) job.results[position] = shuttingDown();
       job.resolve(job.results);
@@ -93,8 +109,19 @@ export class Admission {
       }
       return Promise.resolve(results);
     }
+    const envelopes: (Envelope | undefined)[] = new Array(txs.length);
+    if (source === 'peer') {
+      for (const position of positions) {
+        const bytes = txs[position] as Uint8Array;
+        const envelope = envelopeOfBytes(bytes);
+        envelopes[position] = envelope;
+        const waiting = this.#waiting.get(envelope.key);
+        if (waiting === undefined) this.#waiting.set(envelope.key, { bytes, copies: 1 });
+        else waiting.copies++;
+      }
+    }
     return new Promise((resolve) => {
-      this.#jobs.push({ txs, source, positions, next: 0, results, resolve });
+      this.#jobs.push({ txs, source, envelopes, positions, next: 0, results, resolve });
       this.#queued += positions.length;
       if (!this.#working) void this.#work();
     });
@@ -112,7 +139,9 @@ export class Admission {
           const bytes = job.txs[position] as Uint8Array;
           const mempool = this.#deps.mempool;
           const share = job.source === 'client' ? this.#options.clientShare : 1;
-          const result = await mempool.add(bytes, (hash) => this.#deps.isCommitted(hash), share);
+          const envelope = job.envelopes[position];
+          const result = await mempool.add(bytes, (hash) => this.#deps.isCommitted(hash), share, envelope);
+          if (envelope !== undefined) this.#release(envelope.key);
           job.results[position] = result;
           job.next++;
           // stop() already zeroed the count for a job that was in flight when it ran.
@@ -129,6 +158,13 @@ export class Admission {
     } finally {
       this.#working = false;
     }
+  }
+
+  #release(key: string): void {
+    const waiting = this.#waiting.get(key);
+    if (waiting === undefined) return;
+    if (waiting.copies > 1) waiting.copies--;
+    else this.#waiting.delete(key);
   }
 }
 

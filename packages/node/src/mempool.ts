@@ -15,14 +15,14 @@ import {
 } from '@autoledger/state';
 
 /** sha256 of an encoded transaction, signature included, and its hex: the pool's key. */
-interface Envelope {
+export interface Envelope {
   hash: Uint8Array;
   key: string;
 }
 
 const envelopes = new WeakMap<DecodedTx, Envelope>();
 
-function envelopeOfBytes(bytes: Uint8Array): Envelope {
+export function envelopeOfBytes(bytes: Uint8Array): Envelope {
   const hash = sha256(bytes);
   return { hash, key: bytesToHex(hash) };
 }
@@ -211,17 +211,19 @@ export class Mempool {
    * level lookup, and an unknown signer is remembered too). `isCommitted` tells a replay from
    * a plain stale nonce; it reads the transaction index, so it runs only for a nonce already
    * used. `capacityShare` is the part of the pool this submission may fill (clients get less
-   * than validators relaying to each other).
+   * than validators relaying to each other). `envelope`, when the caller already hashed the
+   * bytes (envelopeOfBytes), saves hashing them again.
    */
   async add(
     bytes: Uint8Array,
     isCommitted: (hash: Uint8Array) => Promise<boolean>,
     capacityShare = 1,
+    hashed?: Envelope,
   ): Promise<AdmitResult> {
     if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'MALFORMED_TX', message: 'a transaction is bytes' };
     const oversize = refuseOversize(bytes);
     if (oversize !== undefined) return oversize;
-    const envelope = envelopeOfBytes(bytes);
+    const envelope = hashed ?? envelopeOfBytes(bytes);
     const pooled = this.#byEnvelope.get(envelope.key);
     if (pooled !== undefined) return { ok: true, hash: pooled.tx.hashHex, duplicate: true };
     const committed = this.#committed.get(envelope.key);

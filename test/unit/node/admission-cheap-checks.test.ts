@@ -4,6 +4,7 @@
 // the cheap checks first: it costs no verification at all. Real ledger, real signatures, the
 // real admission queue in front of the mempool.
 
+import { bytesToHex, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -171,6 +172,62 @@ test('config: mempool.maxNonceAhead defaults to 64 and is validated', () => {
   assert.match(
     errorOf({ moniker: 'x', mempool: { maxTxs: 100, maxNonceAhead: 101 } }),
     /mempool\.maxNonceAhead must be from 0 to mempool\.maxTxs/,
+  );
+});
+
+test('a relayed transaction waiting for its slice is found by its envelope hash until admitted (compact proposals complete from it)', async () => {
+  const chain = await TestChain.create({ realSignatures: true });
+  const mempool = new Mempool(OPTIONS, { ledger: chain.ledger });
+  // Block work holds admission back, as at saturation: everything queued waits.
+  let idle: () => void = () => {};
+  const blocked = new Promise<void>((resolve) => {
+    idle = resolve;
+  });
+  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+    mempool,
+    whenIdle: () => blocked,
+    isCommitted: async () => false,
+    onAdmitted: () => {},
+  });
+  const relayed = [0, 1, 2].map(
+    (nonce) => chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }).bytes,
+  );
+  const fromClient = chain.tx('bob', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: 0 }).bytes;
+  const key = (bytes: Uint8Array) => bytesToHex(sha256(bytes));
+  const first = admission.submit(relayed, 'peer');
+  // The same transaction relayed by a second validator: one entry, two copies.
+  const second = admission.submit([relayed[0] as Uint8Array], 'peer');
+  const client = admission.submit([fromClient], 'client');
+  for (const bytes of relayed) assert.is(admission.waitingEnvelope(key(bytes)), bytes);
+  assert.is(mempool.pooledEnvelope(key(relayed[0] as Uint8Array)), undefined, 'not admitted yet');
+  // A client's transaction reaches the other validators only once admitted here, so a
+  // proposal cannot list it before: it is not indexed (and not hashed twice).
+  assert.is(admission.waitingEnvelope(key(fromClient)), undefined);
+  idle();
+  assert.ok((await first).every((result) => result.ok));
+  assert.ok((await second).every((result) => result.ok && result.duplicate));
+  assert.ok((await client)[0]?.ok);
+  for (const bytes of relayed) {
+    assert.is(admission.waitingEnvelope(key(bytes)), undefined, 'released once admitted');
+    assert.ok(mempool.pooledEnvelope(key(bytes)), 'in the pool');
+  }
+  // A refused one is released too, and stop() releases whatever still waits.
+  const stale = admission.submit([relayed[0] as Uint8Array, new Uint8Array([1, 2, 3])], 'peer');
+  await stale;
+  assert.is(admission.waitingEnvelope(key(new Uint8Array([1, 2, 3]))), undefined);
+  const held = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+    mempool,
+    whenIdle: () => new Promise(() => {}),
+    isCommitted: async () => false,
+    onAdmitted: () => {},
+  });
+  const never = held.submit([fromClient, relayed[2] as Uint8Array], 'peer');
+  assert.ok(held.waitingEnvelope(key(fromClient)));
+  held.stop();
+  assert.is(held.waitingEnvelope(key(fromClient)), undefined);
+  assert.equal(
+    (await never).map((result) => !result.ok && result.code),
+    ['SHUTTING_DOWN', 'SHUTTING_DOWN'],
   );
 });
 

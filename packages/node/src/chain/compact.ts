@@ -96,7 +96,7 @@ export interface CompactDependencies {
   peerOfSigner(publicKey: Uint8Array): string | undefined;
   /** Whether a peer is a validator's node (only they are answered). */
   isValidatorPeer(peerId: string): boolean;
-  /** A pooled transaction's bytes by its envelope hash (hex). */
+  /** A transaction's bytes by its envelope hash (hex), from the pool or the admission queue. */
   pooledEnvelope(key: string): Uint8Array | undefined;
   send(peerId: string, channel: CompactChannel, payload: Uint8Array): boolean;
   /** A rebuilt consensus message, as if `from` had sent it whole. */
