@@ -56,7 +56,8 @@ export class Admission {
    * with how many copies wait. At saturation a relayed transaction waits seconds for its
    * slice, and a compact proposal listing it would otherwise be completed by asking its
    * leader for bytes this node already holds (CompactProposals looks here after the pool).
-   * Bounded with the queue (maxQueued); the hash is computed once and handed to the pool.
+   * Bounded with the queue (maxQueued entries of at most MAX_TX_BYTES each, copied out of
+   * their frames); the hash is computed once and handed to the pool.
    */
   readonly #waiting = new Map<string, { bytes: Uint8Array; copies: number }>();
   #queued = 0;
@@ -116,7 +117,9 @@ export class Admission {
         const envelope = envelopeOfBytes(bytes);
         envelopes[position] = envelope;
         const waiting = this.#waiting.get(envelope.key);
-        if (waiting === undefined) this.#waiting.set(envelope.key, { bytes, copies: 1 });
+        // An owned copy: a relayed transaction is a view into its whole frame (up to 4 MiB),
+        // and this entry lives as long as any copy waits, not just this job.
+        if (waiting === undefined) this.#waiting.set(envelope.key, { bytes: new Uint8Array(bytes), copies: 1 });
         else waiting.copies++;
       }
     }

@@ -211,8 +211,9 @@ export class Mempool {
    * level lookup, and an unknown signer is remembered too). `isCommitted` tells a replay from
    * a plain stale nonce; it reads the transaction index, so it runs only for a nonce already
    * used. `capacityShare` is the part of the pool this submission may fill (clients get less
-   * than validators relaying to each other). `envelope`, when the caller already hashed the
-   * bytes (envelopeOfBytes), saves hashing them again.
+   * than validators relaying to each other). `hashed`, when the caller already hashed the
+   * bytes, saves hashing them again: it must be envelopeOfBytes of these very bytes (the pool
+   * files the transaction, and its verified signature, under it).
    */
   async add(
     bytes: Uint8Array,

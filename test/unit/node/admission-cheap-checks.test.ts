@@ -198,7 +198,7 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
   // The same transaction relayed by a second validator: one entry, two copies.
   const second = admission.submit([relayed[0] as Uint8Array], 'peer');
   const client = admission.submit([fromClient], 'client');
-  for (const bytes of relayed) assert.is(admission.waitingEnvelope(key(bytes)), bytes);
+  for (const bytes of relayed) assert.equal(admission.waitingEnvelope(key(bytes)), bytes);
   assert.is(mempool.pooledEnvelope(key(relayed[0] as Uint8Array)), undefined, 'not admitted yet');
   // A client's transaction reaches the other validators only once admitted here, so a
   // proposal cannot list it before: it is not indexed (and not hashed twice).
@@ -229,6 +229,27 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
     (await never).map((result) => !result.ok && result.code),
     ['SHUTTING_DOWN', 'SHUTTING_DOWN'],
   );
+});
+
+test('a waiting relayed transaction does not keep its whole frame in memory', async () => {
+  const chain = await TestChain.create({ realSignatures: true });
+  const mempool = new Mempool(OPTIONS, { ledger: chain.ledger });
+  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+    mempool,
+    whenIdle: () => new Promise(() => {}),
+    isCommitted: async () => false,
+    onAdmitted: () => {},
+  });
+  // As the relay hands them over: views into one large frame.
+  const tx = chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: 0 }).bytes;
+  const frame = new Uint8Array(4 * 1024 * 1024);
+  frame.set(tx, 100);
+  const view = frame.subarray(100, 100 + tx.length);
+  void admission.submit([view], 'peer');
+  const waiting = admission.waitingEnvelope(bytesToHex(sha256(tx)));
+  assert.equal(waiting, tx);
+  assert.is(waiting?.buffer.byteLength, tx.length, 'an owned copy, not a view of the frame');
+  admission.stop();
 });
 
 test.run();
