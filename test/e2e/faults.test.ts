@@ -86,8 +86,18 @@ faults('a non-leader is killed: 3 of 4 keep committing; restarted, it catches up
 });
 
 faults('the leader is killed: a view change replaces it; restarted, it catches up', async () => {
-  const leader = (await statusOf(devnet.rpc[0] as string))?.proposer as string;
-  assert.ok(leader, 'node_status names the proposer');
+  // A node that has just caught up can be a moment without the set of the height it is
+  // deciding (its engine ran ahead of its applied blocks): ask until one names the leader.
+  const leader = await waitFor(
+    async () => {
+      for (const url of liveUrls()) {
+        const proposer = (await statusOf(url))?.proposer;
+        if (proposer) return proposer;
+      }
+      return undefined;
+    },
+    { timeoutMs: 30_000, what: 'a node naming the proposer' },
+  );
   await kill(leader);
   const alive = devnet.names.filter((name) => !down.has(name));
   await waitForBlocks(5, alive);
