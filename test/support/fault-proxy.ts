@@ -45,7 +45,10 @@ export class FaultProxy {
   constructor(targetPort: number, seed = targetPort) {
     this.targetPort = targetPort;
     this.#random = new Prng(seed);
-    this.#server = createServer((client) => this.#accept(client));
+    // No Nagle on either side, as libp2p's own TCP sockets: otherwise a small message (a vote)
+    // written while an earlier chunk awaits its ACK is held for the receiver's delayed ACK
+    // (up to 40 ms on Linux), latency the link being modelled would not add.
+    this.#server = createServer({ noDelay: true }, (client) => this.#accept(client));
   }
 
   async start(port = 0): Promise<number> {
@@ -62,7 +65,7 @@ export class FaultProxy {
       client.destroy();
       return;
     }
-    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
+    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort, noDelay: true });
     const pair: [Socket, Socket] = [client, upstream];
     this.#pairs.add(pair);
     const forward = (from: Socket, to: Socket) => {
