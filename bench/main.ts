@@ -13,6 +13,9 @@
 //                                            acknowledgement latency (submit.ackMs) in both modes
 //   pnpm bench --proposals whole             validators send whole blocks in their proposals instead of
 //                                            header + transaction hashes (compact, the default)
+//   pnpm bench --min-block-interval 20       the validators' consensus.minBlockIntervalMs (default 50):
+//                                            how long a leader waits after a commit before proposing
+//                                            less than a full block
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
@@ -56,6 +59,7 @@ const { values } = parseArgs({
     submit: { type: 'string', default: 'batch' },
     'submit-to': { type: 'string', default: 'all' },
     proposals: { type: 'string', default: 'compact' },
+    'min-block-interval': { type: 'string' },
   },
 });
 
@@ -114,6 +118,12 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   if (submitTo !== 'all' && submitTo !== 'one') fail('--submit-to must be all or one');
   const proposals = values.proposals;
   if (proposals !== 'compact' && proposals !== 'whole') fail('--proposals must be compact or whole');
+  let minBlockIntervalMs: number | undefined;
+  if (values['min-block-interval'] !== undefined) {
+    minBlockIntervalMs = Number(values['min-block-interval']);
+    if (!Number.isSafeInteger(minBlockIntervalMs) || minBlockIntervalMs < 0 || minBlockIntervalMs > 1000)
+      fail('--min-block-interval must be whole milliseconds from 0 to 1000');
+  }
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -153,6 +163,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     submit,
     submitTo,
     proposals,
+    ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -182,6 +193,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     refusals: result.refusals,
     machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
     ...(wan ? { wan } : {}),
+    ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
     rssMbMax: result.rssMbMax,
     rssAnonMbMax: result.rssAnonMbMax,
     blockExecMs: result.blockExecMs,

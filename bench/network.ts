@@ -64,6 +64,8 @@ export interface NetworkBenchOptions {
   submitTo?: 'all' | 'one';
   /** How validators send their proposals: `compact` (header + transaction hashes, the default) or `whole`. */
   proposals?: 'compact' | 'whole';
+  /** The validators' consensus.minBlockIntervalMs; their default when absent. */
+  minBlockIntervalMs?: number;
   log: (line: string) => void;
 }
 
@@ -400,6 +402,8 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     config.mempool = { ...config.mempool, maxNonceAhead: config.mempool?.maxTxs ?? 10_000 };
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
     config.consensus = { ...config.consensus, compactProposals: (options.proposals ?? 'compact') === 'compact' };
+    if (options.minBlockIntervalMs !== undefined)
+      config.consensus = { ...config.consensus, minBlockIntervalMs: options.minBlockIntervalMs };
     if (options.scale?.stateMb !== undefined) config.cache = { ...config.cache, stateMb: options.scale.stateMb };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
