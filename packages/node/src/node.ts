@@ -446,7 +446,7 @@ export class AutoledgerNode {
         {
           peerOfSigner: (publicKey) => this.#peerIdOfValidator.get(bytesToHex(publicKey)),
           isValidatorPeer: (peerId) => [...this.#peerIdOfValidator.values()].includes(peerId),
-          pooledEnvelope: (key) => this.#mempool.pooledEnvelope(key) ?? this.#admission.waitingEnvelope(key),
+          heldEnvelope: (key) => this.#mempool.pooledEnvelope(key) ?? this.#admission.waitingEnvelope(key),
           send: (peerId, channel, payload) => this.#p2p.send(peerId, channel, payload),
           deliver: (from, message) => this.#driver?.deliver(from, message),
           penalise: (peerId, points, reason) => this.#p2p.penalise(peerId, points, reason),

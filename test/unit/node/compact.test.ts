@@ -126,7 +126,7 @@ function pair(options: { pool?: Uint8Array[]; now?: () => number } = {}) {
       {
         peerOfSigner: (publicKey) => (bytesEqual(publicKey, LEADER_KEY.publicKey) ? 'leader' : undefined),
         isValidatorPeer: (peerId) => peerId !== 'observer',
-        pooledEnvelope: (key) => pooled.get(key),
+        heldEnvelope: (key) => pooled.get(key),
         send: (to, channel, payload) => {
           wire.push({ to, channel, payload });
           return true;

@@ -2,9 +2,10 @@
 // validator already holds nearly all of the block's transactions in its mempool: they were
 // relayed to it when they were admitted. So a leader sends its PRE-PREPARE to the validators as
 // the block's header, its previous certificate and the envelope hash of each transaction (32
-// bytes instead of ~250); a receiver fills in what its mempool holds, asks the leader for the
-// rest by index, and hands the engine the very message the leader signed — the signed vote
-// never covers the block bytes, only the block hash. Nothing here is trusted: the proposal must
+// bytes instead of ~250); a receiver fills in what it holds (its mempool, or its admission
+// queue, where relayed transactions wait at saturation), asks the leader for the rest by
+// index, and hands the engine the very message the leader signed — the signed vote never
+// covers the block bytes, only the block hash. Nothing here is trusted: the proposal must
 // come from the peer of the validator that signed it; before anything is looked up or asked
 // for, the header must hash to the signed block hash and bind the listed hashes (txRoot) and
 // the certificate (lastCertificateHash); each transaction that arrives must have its listed
@@ -97,7 +98,7 @@ export interface CompactDependencies {
   /** Whether a peer is a validator's node (only they are answered). */
   isValidatorPeer(peerId: string): boolean;
   /** A transaction's bytes by its envelope hash (hex), from the pool or the admission queue. */
-  pooledEnvelope(key: string): Uint8Array | undefined;
+  heldEnvelope(key: string): Uint8Array | undefined;
   send(peerId: string, channel: CompactChannel, payload: Uint8Array): boolean;
   /** A rebuilt consensus message, as if `from` had sent it whole. */
   deliver(from: string, message: Uint8Array): void;
@@ -109,7 +110,7 @@ export interface CompactDependencies {
 export interface CompactStats {
   /** PRE-PREPAREs sent compact (per broadcast, not per peer). */
   sent: number;
-  /** Compact proposals rebuilt from the mempool alone. */
+  /** Compact proposals rebuilt from what the receiver held (mempool or admission queue) alone. */
   rebuiltFromPool: number;
   /** Compact proposals rebuilt after asking the sender for some transactions. */
   rebuiltAfterFetch: number;
@@ -366,7 +367,7 @@ export class CompactProposals {
     const txs: (Uint8Array | undefined)[] = new Array(envelopeHashes.length);
     const missing = new Set<number>();
     for (const [index, hash] of envelopeHashes.entries()) {
-      const tx = this.#deps.pooledEnvelope(bytesToHex(hash));
+      const tx = this.#deps.heldEnvelope(bytesToHex(hash));
       if (tx === undefined) missing.add(index);
       else txs[index] = tx;
     }
