@@ -124,6 +124,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     if (!Number.isSafeInteger(minBlockIntervalMs) || minBlockIntervalMs < 0 || minBlockIntervalMs > 1000)
       fail('--min-block-interval must be whole milliseconds from 0 to 1000');
   }
+
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -194,6 +195,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
     ...(wan ? { wan } : {}),
     ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
+    txsPerBlock: result.txsPerBlock,
     rssMbMax: result.rssMbMax,
     rssAnonMbMax: result.rssAnonMbMax,
     blockExecMs: result.blockExecMs,

@@ -115,6 +115,8 @@ export interface NetworkBenchResult {
   tps: number;
   latencyMs: { p50: number; p95: number; p99: number };
   viewChanges: number;
+  /** Transactions per block committed in the window: mean and largest. */
+  txsPerBlock: { mean: number; max: number };
   bytesOnWirePerTx: number;
   signatureVerificationsPerTx: number;
   /**
@@ -634,6 +636,8 @@ async function measure({
   const blockQueue: number[] = [];
   /** The transactions of the fullest block seen so far: tx_get's targets. */
   let fullestBlock: string[] = [];
+  /** Blocks committed while the window is open, and the transactions they hold (anyone's). */
+  const windowBlocks = { count: 0, txs: 0, maxTxs: 0 };
   let draining = false;
   const drainBlocks = async () => {
     if (draining) return;
@@ -642,6 +646,11 @@ async function measure({
       const seenAt = performance.now();
       const block = await rpc<{ txs: string[] }>(urls[0] as string, 'chain_getBlock', { height });
       if (block.txs.length > fullestBlock.length) fullestBlock = block.txs;
+      if (seenAt >= windowStart && seenAt <= windowEnd) {
+        windowBlocks.count++;
+        windowBlocks.txs += block.txs.length;
+        windowBlocks.maxTxs = Math.max(windowBlocks.maxTxs, block.txs.length);
+      }
       for (const hash of block.txs) {
         const sent = submittedAt.get(hash);
         if (sent === undefined) continue;
@@ -876,6 +885,10 @@ async function measure({
     tps: Math.round(committedInWindow / elapsedS),
     latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
     viewChanges: viewChangesAfter.reduce((sum, value, i) => sum + value - (viewChangesBefore[i] as number), 0),
+    txsPerBlock: {
+      mean: windowBlocks.count > 0 ? Math.round(windowBlocks.txs / windowBlocks.count) : 0,
+      max: windowBlocks.maxTxs,
+    },
     bytesOnWirePerTx: committedAll > 0 ? Math.round(bytes / committedAll) : 0,
     // Each validator should verify each transaction once: ideally exactly `validators`.
     signatureVerificationsPerTx: committedAll > 0 ? Number((verifies / committedAll).toFixed(2)) : 0,
