@@ -124,7 +124,6 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     if (!Number.isSafeInteger(minBlockIntervalMs) || minBlockIntervalMs < 0 || minBlockIntervalMs > 1000)
       fail('--min-block-interval must be whole milliseconds from 0 to 1000');
   }
-
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');

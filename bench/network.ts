@@ -646,7 +646,8 @@ async function measure({
       const seenAt = performance.now();
       const block = await rpc<{ txs: string[] }>(urls[0] as string, 'chain_getBlock', { height });
       if (block.txs.length > fullestBlock.length) fullestBlock = block.txs;
-      if (seenAt >= windowStart && seenAt <= windowEnd) {
+      const inWindow = seenAt >= windowStart && seenAt <= windowEnd;
+      if (inWindow) {
         windowBlocks.count++;
         windowBlocks.txs += block.txs.length;
         windowBlocks.maxTxs = Math.max(windowBlocks.maxTxs, block.txs.length);
@@ -658,7 +659,7 @@ async function measure({
         committedAll++;
         // Sustained throughput: everything committed while the window is open, whenever it
         // was submitted; its latency includes any time it queued.
-        if (seenAt >= windowStart && seenAt <= windowEnd) {
+        if (inWindow) {
           latencies.push(seenAt - sent);
           committedInWindow++;
         }
