@@ -170,6 +170,16 @@ export class EngineContext {
    * keep one validator a view ahead of the others for ever.
    */
   viewTimerRunning = true;
+  /**
+   * Ticks of the current view that did not count against its timer because this validator was
+   * executing the view's block (validating the proposal, or, as the leader, waiting for the
+   * node to build it: credited when the block arrives). The
+   * view timeout covers the network and the other validators, not this node's own execution,
+   * which every honest validator must finish anyway (Tendermint's propose timeout likewise stops
+   * at receipt). Capped at one timeout per view, so a node whose executor hangs still leaves
+   * the view, after at most twice its timeout.
+   */
+  viewPausedTicks = 0;
   lastRetransmitTick = 0;
   /** Everything received at the current height; replaced whole when the height changes. */
   log: HeightLog;
@@ -194,7 +204,7 @@ export class EngineContext {
    */
   readonly refusedForView = new Map<string, number>();
   /** The proposal this leader asked the node for, with the view changes that will justify it. */
-  proposalRequest: { view: number; viewChanges: ConsensusMessage[] } | null = null;
+  proposalRequest: { view: number; viewChanges: ConsensusMessage[]; tick: number } | null = null;
   /** A block hash with a commit certificate and a known block, ready to commit. */
   committable: Uint8Array | null = null;
   /**

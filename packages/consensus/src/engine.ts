@@ -6,7 +6,14 @@ import { assert, ConsensusError } from './errors.ts';
 import type { Equivocation } from './evidence.ts';
 import { HeightLog, orderedMessages } from './height-log.ts';
 import { type ConsensusMessage, parseConsensusMessage, slotKey } from './messages.ts';
-import { onProposalReady, onValidated, requestProposal, storeBlock, tryProposeNewView } from './on-proposal.ts';
+import {
+  isValidatingViewProposal,
+  onProposalReady,
+  onValidated,
+  requestProposal,
+  storeBlock,
+  tryProposeNewView,
+} from './on-proposal.ts';
 import { onViewTimeout } from './on-view-change.ts';
 import { decide } from './on-vote.ts';
 import type { PersistedConsensusState } from './persisted.ts';
@@ -191,14 +198,13 @@ export class ConsensusEngine {
     context.ticks += 1;
     // A height whose set is not known has not begun: no view to time out of (the set in use
     // is the previous height's, so a VIEW-CHANGE signed now could come from a non-member).
-    if (
-      !context.awaitingValidators &&
-      context.isValidator &&
-      context.decision === null &&
-      context.viewTimerRunning &&
-      context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)
-    ) {
-      onViewTimeout(context);
+    if (!context.awaitingValidators && context.isValidator && context.decision === null && context.viewTimerRunning) {
+      if (isValidatingViewProposal(context) && context.viewPausedTicks < context.timeoutTicks(context.view)) {
+        context.viewPausedTicks += 1;
+        context.viewStartTick += 1;
+      } else if (context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)) {
+        onViewTimeout(context);
+      }
     }
     if (context.isValidator && context.ticks - context.lastRetransmitTick >= context.options.retransmitIntervalTicks) {
       this.#retransmit();
@@ -292,6 +298,7 @@ export class ConsensusEngine {
     context.height = height;
     context.view = 0;
     context.viewStartTick = context.ticks;
+    context.viewPausedTicks = 0;
     context.viewTimerRunning = true;
     context.lastRetransmitTick = context.ticks;
     context.log = new HeightLog(height);

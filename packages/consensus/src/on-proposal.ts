@@ -96,9 +96,19 @@ export function onValidated(
   considerPrepare(context);
 }
 
+/**
+ * True while the node validates the current view's proposal for this validator: those ticks do
+ * not count against the view timer (see `viewPausedTicks`).
+ */
+export function isValidatingViewProposal(context: EngineContext): boolean {
+  if (context.validationsPending.size === 0) return false;
+  const proposal = context.log.rounds.get(context.view)?.proposal;
+  return proposal !== undefined && proposal !== null && context.validationsPending.has(bytesToHex(proposal.blockHash));
+}
+
 /** Asks the node for a block when this validator leads the current view of the height. */
 export function requestProposal(context: EngineContext, viewChanges: ConsensusMessage[]): void {
-  context.proposalRequest = { view: context.view, viewChanges };
+  context.proposalRequest = { view: context.view, viewChanges, tick: context.ticks };
   context.emit({ type: 'requestProposal', height: context.height, view: context.view });
 }
 
@@ -115,6 +125,7 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
     return;
   }
   context.proposalRequest = null;
+  creditOwnExecution(context, request.tick);
   const blockHash = hashed.hash;
   // The node executed the block while building it.
   context.validity.set(bytesToHex(blockHash), true);
@@ -131,6 +142,20 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
     view === 0 ? { block } : { block, viewChanges: request.viewChanges.map(withoutAttachments) },
   );
   if (proposal !== null) context.cast(proposal);
+}
+
+/**
+ * Gives the view back the ticks its leader spent waiting for its own block (see
+ * `viewPausedTicks`). Counted when the block arrives rather than paused while it is built, so
+ * a node that never answers leaves the view on time.
+ */
+function creditOwnExecution(context: EngineContext, requestedAtTick: number): void {
+  if (!context.viewTimerRunning) return;
+  const spent = context.ticks - Math.max(requestedAtTick, context.viewStartTick);
+  const credit = Math.min(spent, context.timeoutTicks(context.view) - context.viewPausedTicks);
+  if (credit <= 0) return;
+  context.viewStartTick += credit;
+  context.viewPausedTicks += credit;
 }
 
 /**

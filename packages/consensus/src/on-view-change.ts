@@ -91,6 +91,7 @@ export function moveToView(context: EngineContext, view: number, sendViewChange:
   if (view <= context.view) throw new Error(`views only move forward (${context.view} → ${view})`);
   context.view = view;
   context.viewStartTick = context.ticks;
+  context.viewPausedTicks = 0;
   // A NEW-VIEW proves a quorum entered the view; a validator's own timeout proves nothing.
   context.viewTimerRunning = !sendViewChange;
   // Statements of earlier views no longer bind: this validator never signs in them again.
