@@ -52,6 +52,9 @@ export interface ScenarioOptions {
  * next leader is honest and its view decides within a few message delays, the slowest block
  * building (10 ticks) and a block sync. So K = (faulty leaders + 1) × capped timeout + 4 ×
  * base timeout, the last term for the proposal, votes and a sync round trip with room to spare.
+ * A view's timer does not count a validator's own validation of the proposal (at most one
+ * more timeout); the simulator validates within 3 ticks, so a faulty leader's view costs at
+ * most 3 ticks more, well inside the 4 × base slack.
  */
 export function recoveryBoundTicks(timeoutBaseTicks: number, faultyLeaders: number): number {
   const cappedTimeout = timeoutBaseTicks * 2 ** VIEW_TIMEOUT_DOUBLINGS;

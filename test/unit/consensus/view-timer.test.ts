@@ -9,7 +9,7 @@ import { blockOf, CHAIN_ID, signed, testSigners, testValidatorSet } from './help
 // the timeout must not leave a view the others are about to decide in. Validator 0's engine,
 // base timeout 10 ticks; height 3 view 0 is led by validator 3, height 4 view 0 by validator 0.
 const signers = testSigners(4);
-const [v0, , , v3] = signers as [Signer, Signer, Signer, Signer];
+const [v0, v1, v2, v3] = signers as [Signer, Signer, Signer, Signer];
 const validators = testValidatorSet(signers);
 const TIMEOUT = 10;
 
@@ -63,6 +63,36 @@ test('a validation that never returns holds the view for one more timeout at mos
   const { target } = engine(2);
   receiveProposal(target);
   assert.is(ticksUntilViewChange(target), 2 * TIMEOUT);
+});
+
+test('each view gets its own pause; a validation left over from an earlier view pauses no later one', () => {
+  const { target } = engine(2);
+  receiveProposal(target);
+  assert.is(ticksUntilViewChange(target), 2 * TIMEOUT, 'view 0: one timeout paused, one counted');
+  // View 1 (led by validator 0 itself) starts its timer once validators 1 and 2 ask for it too;
+  // the view-0 block is still being validated, but it is not view 1's proposal.
+  for (const by of [v1, v2]) {
+    const viewChange = signed(by, { type: 'viewChange', height: 3, view: 1, blockHash: new Uint8Array(0) });
+    target.step({ type: 'message', bytes: encodeConsensusMessage(viewChange) });
+  }
+  assert.is(ticksUntilViewChange(target), 2 * TIMEOUT, "view 1's whole timeout, nothing paused");
+  // View 2's leader (validator 1) proposes a new block: its validation pauses view 2 for a whole
+  // timeout of view 2 (40 ticks), whatever view 0 used.
+  const viewChanges = [v1, v2, v3].map((by) =>
+    signed(by, { type: 'viewChange', height: 3, view: 2, blockHash: new Uint8Array(0) }),
+  );
+  const fresh = blockOf('h3 view 2');
+  const newView = signed(
+    v1,
+    { type: 'newView', height: 3, view: 2, blockHash: sha256(fresh) },
+    { block: fresh, viewChanges },
+  );
+  assert.ok(
+    target
+      .step({ type: 'message', bytes: encodeConsensusMessage(newView) })
+      .some((action) => action.type === 'validate'),
+  );
+  assert.is(ticksUntilViewChange(target), 2 * 4 * TIMEOUT);
 });
 
 test('a refused proposal: its validation time does not count either, the rest of the timeout does', () => {
