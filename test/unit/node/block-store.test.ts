@@ -179,6 +179,46 @@ test('a transaction or receipt missing from the store is an error, not a shorter
 
 test.run();
 
+plainTest('keys of heights past 2^32 read back: location, transaction record and signer index', async () => {
+  // The store writes heights and indexes byte by byte; the readers decode with DataView.
+  const dir = mkdtempSync(join(tmpdir(), 'autoledger-store-keys-'));
+  const kv = await LevelKV.open(dir);
+  try {
+    const store = new ChainStore(kv);
+    const height = 2 ** 32 + 0x8000_0001;
+    const txs = [utf8ToBytes('first envelope'), utf8ToBytes('second envelope, ü')];
+    const hashes = txs.map((tx) => sha256(tx));
+    const block = {
+      header: { height, time: 1 },
+      headerBytes: utf8ToBytes('header'),
+      hash: sha256(utf8ToBytes('header')),
+      lastCertificate: new Uint8Array(0),
+      txs,
+    } as unknown as Parameters<ChainStore['commitOps']>[0];
+    const receipts = {
+      receipts: txs.map((_, index) => ({ txHash: `t${index}`, code: 'OK', error: 'ü', events: [] })),
+      systemEvents: [],
+    };
+    await kv.batch(store.commitOps(block, new Uint8Array([7]), receipts, hashes, ['addr', 'addr']));
+    const location = await store.txLocation(hashes[1] as Uint8Array);
+    assert.equal(location, { height, index: 1 });
+    const committed = await store.committedTx({ height, index: 1 });
+    assert.is(bytesToUtf8(committed?.tx ?? new Uint8Array()), 'second envelope, ü');
+    assert.is(committed?.receipt.error, 'ü');
+    const bySigner = await store.txsOfSigner('addr', { limit: 10 });
+    assert.equal(
+      bySigner.map(({ height, index }) => ({ height, index })),
+      [
+        { height, index: 0 },
+        { height, index: 1 },
+      ],
+    );
+  } finally {
+    await kv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 plainTest('a node refuses a data directory of the old block-store layout, saying to re-sync', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'autoledger-store-format-'));
   try {
