@@ -341,7 +341,17 @@ test('each committed block is an info line in the log; admin_setLogLevel silence
     readFileSync(logFile, 'utf8')
       .split('\n')
       .filter((line) => line.includes('"event":"block_committed"'))
-      .map((line) => JSON.parse(line) as { level: string; height: number; txs: number; hash: string });
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            time: string;
+            level: string;
+            height: number;
+            txs: number;
+            hash: string;
+            blockTime: number;
+          },
+      );
   const height = async () => (await sdk.nodeStatus()).height;
   const seen = await waitFor(() => {
     const lines = loggedHeights();
@@ -350,6 +360,11 @@ test('each committed block is an info line in the log; admin_setLogLevel silence
   assert.ok(
     seen.every((line) => line.level === 'info' && /^[0-9a-f]{64}$/.test(line.hash)),
     'info lines with the hash',
+  );
+  // The line's own timestamp stays an ISO time; the block's time has its own field.
+  assert.ok(
+    seen.every((line) => !Number.isNaN(Date.parse(line.time)) && Number.isInteger(line.blockTime)),
+    'time is the line timestamp, blockTime the block time',
   );
 
   await sdk.setLogLevel('warn');

@@ -372,7 +372,8 @@ export class AutoledgerNode {
         view: block.header.view,
         txs: txs.length,
         hash: block.hash,
-        time: block.header.time,
+        // Not `time`: that is the line's own timestamp, as on every other line.
+        blockTime: block.header.time,
       });
     });
     this.#executor.onBlockCommitted((committed) => {
