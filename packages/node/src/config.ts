@@ -169,7 +169,11 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   if (typeof moniker !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(moniker)) {
     throw new ConfigError('moniker must be 1-64 characters of letters, digits, ".", "_" or "-"');
   }
-  const config = { moniker, ...overlay(DEFAULT_CONFIG as unknown as Json, rest, '') } as unknown as NodeConfig;
+  // A copy: sections the input omits would otherwise be DEFAULT_CONFIG's own objects and
+  // arrays, and an adjustment below (or a caller's change) would rewrite the defaults of every
+  // node parsed after it in this process.
+  const defaults = structuredClone(DEFAULT_CONFIG) as unknown as Json;
+  const config = { moniker, ...overlay(defaults, rest, '') } as unknown as NodeConfig;
   for (const entry of config.rpc.tokens) {
     if (
       !isObject(entry) ||

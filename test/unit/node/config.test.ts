@@ -21,6 +21,17 @@ test('a minimal config gets every default; nested fields overlay one by one', ()
   assert.equal(config.p2p.peers, []);
 });
 
+test('a parsed config is its own: changing one changes neither the defaults nor the next one parsed', () => {
+  const first = parseNodeConfig({ moniker: 'dealer-1' });
+  first.consensus.tickMs = 7;
+  first.p2p.peers.push('/ip4/127.0.0.1/tcp/1');
+  const second = parseNodeConfig({ moniker: 'dealer-2' });
+  assert.is(second.consensus.tickMs, 100);
+  assert.equal(second.p2p.peers, []);
+  assert.is(DEFAULT_CONFIG.consensus.tickMs, 100);
+  assert.equal(DEFAULT_CONFIG.p2p.peers, []);
+});
+
 test('mistakes are refused with a message naming the field, never silently defaulted', () => {
   assert.match(errorOf({ moniker: 'x', rpc: { listn: '1' } }) ?? '', /unknown config field rpc\.listn/);
   assert.match(
