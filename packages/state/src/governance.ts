@@ -112,11 +112,11 @@ async function readChange(reader: Reader, index: number): Promise<ValidatorChang
 }
 
 /** `set` with one change applied: in place for an update, appended for an addition. */
-export function applyToSet(
-  set: readonly ValidatorEntry[],
+export function applyToSet<Entry extends { name: string }>(
+  set: readonly Entry[],
   name: string,
-  after: ValidatorEntry | null,
-): ValidatorEntry[] {
+  after: Entry | null,
+): Entry[] {
   const index = set.findIndex((entry) => entry.name === name);
   if (after === null) return set.filter((entry) => entry.name !== name);
   if (index === -1) return [...set, after];

@@ -5,6 +5,7 @@ export type { Receipt } from './execute.ts';
 export { type FieldSpec, type FieldType, ID_PATTERN } from './fields.ts';
 export { DEFAULT_PARAMS, type Genesis, type GenesisMember, type GenesisValidator, parseGenesis } from './genesis.ts';
 export {
+  applyToSet,
   type GovernanceQueryRefusal,
   genesisValidatorEntries,
   MAX_OPEN_PROPOSALS_PER_VALIDATOR,

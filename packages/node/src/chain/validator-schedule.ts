@@ -9,7 +9,7 @@
 
 import { ValidatorSet } from '@autoledger/consensus';
 import { bytesToHex, hexToBytes } from '@autoledger/crypto';
-import type { Ledger, ValidatorChangeJson, ValidatorJson } from '@autoledger/state';
+import { applyToSet, type Ledger, type ValidatorChangeJson, type ValidatorJson } from '@autoledger/state';
 import { peerIdFromEd25519PublicKey } from '../p2p.ts';
 import type { CommittedBlock } from './executor.ts';
 
@@ -71,13 +71,9 @@ function epochOf(fromHeight: number, members: ScheduledValidator[]): Epoch {
   };
 }
 
-/** `members` with one change applied, as the state applies it (governance.ts applyToSet). */
+/** `members` with one change applied, by the state's own rule (applyToSet). */
 function applyChange(members: readonly ScheduledValidator[], change: ValidatorChangeJson): ScheduledValidator[] {
-  if (change.after === null) return members.filter((member) => member.name !== change.name);
-  const after = fromJson(change.after);
-  const index = members.findIndex((member) => member.name === change.name);
-  if (index === -1) return [...members, after];
-  return members.map((member, position) => (position === index ? after : member));
+  return applyToSet(members, change.name, change.after === null ? null : fromJson(change.after));
 }
 
 export class ValidatorSchedule {
