@@ -198,6 +198,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     rssMbMax: result.rssMbMax,
     rssAnonMbMax: result.rssAnonMbMax,
     blockExecMs: result.blockExecMs,
+    blockCommitMs: result.blockCommitMs,
     diskBytesPerTx: result.diskBytesPerTx,
     ...(result.scale ?? {}),
     ...(result.queriesMs ? { queriesMs: result.queriesMs } : {}),
@@ -224,7 +225,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
       `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,
     );
     log(
-      `block execution p50 ${result.blockExecMs.p50} ms, p99 ${result.blockExecMs.p99} ms, mean ${result.blockExecMs.mean} ms; RSS max ${result.rssMbMax} MB (anonymous ${result.rssAnonMbMax} MB); disk ${result.diskBytesPerTx} bytes per transaction`,
+      `block execution p50 ${result.blockExecMs.p50} ms, p99 ${result.blockExecMs.p99} ms, mean ${result.blockExecMs.mean} ms; commit (store) p50 ${result.blockCommitMs.p50} ms, p99 ${result.blockCommitMs.p99} ms; RSS max ${result.rssMbMax} MB (anonymous ${result.rssAnonMbMax} MB); disk ${result.diskBytesPerTx} bytes per transaction`,
     );
     if (result.scale) {
       const s = result.scale;

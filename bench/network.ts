@@ -138,6 +138,8 @@ export interface NetworkBenchResult {
   rssAnonMbMax: number;
   /** Block execution, every validator's blocks pooled: p50/p99 from the node's histogram (interpolated within buckets), mean exact. */
   blockExecMs: { p50: number; p99: number; mean: number };
+  /** The same for storing each decided block (autoledger_block_commit_seconds): on the path to the next height. */
+  blockCommitMs: { p50: number; p99: number; mean: number };
   /** Growth of a validator's data directory over the run (mean of the validators) per transaction committed. */
   diskBytesPerTx: number;
   /** How the load was submitted, and how long each submission took to be answered (ms). */
@@ -494,7 +496,9 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
       log(`registering ${escrowWorkers * Math.ceil(totalS / 2)} vehicles for escrow flows…`);
       await escrow.setup();
     }
-    const execBefore = await Promise.all(urls.map((url) => scrapeHistogram(url, 'autoledger_block_execution_seconds')));
+    const histograms = (name: string) => Promise.all(urls.map((url) => scrapeHistogram(url, name)));
+    const execBefore = await histograms('autoledger_block_execution_seconds');
+    const commitBefore = await histograms('autoledger_block_commit_seconds');
     const result = await measure({
       options,
       urls,
@@ -513,14 +517,14 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
           }
         : {}),
     });
-    const execAfter = await Promise.all(urls.map((url) => scrapeHistogram(url, 'autoledger_block_execution_seconds')));
-    const exec = histogramDelta(execBefore, execAfter);
     const round1 = (value: number) => Math.round(value * 10) / 10;
-    result.blockExecMs = {
-      p50: round1(histogramQuantile(exec, 0.5) * 1000),
-      p99: round1(histogramQuantile(exec, 0.99) * 1000),
-      mean: exec.count > 0 ? round1((exec.sum / exec.count) * 1000) : 0,
-    };
+    const millis = (delta: ReturnType<typeof histogramDelta>) => ({
+      p50: round1(histogramQuantile(delta, 0.5) * 1000),
+      p99: round1(histogramQuantile(delta, 0.99) * 1000),
+      mean: delta.count > 0 ? round1((delta.sum / delta.count) * 1000) : 0,
+    });
+    result.blockExecMs = millis(histogramDelta(execBefore, await histograms('autoledger_block_execution_seconds')));
+    result.blockCommitMs = millis(histogramDelta(commitBefore, await histograms('autoledger_block_commit_seconds')));
     const populationCheck = { vehiclesRead: 0, vehiclesWritten: 0 };
     if (state) {
       // The first readings of the run went out in its first seconds: they have committed.
@@ -904,6 +908,7 @@ async function measure({
     rssAnonMbMax: rssAnonMax,
     // Filled in by the caller: it scrapes the histograms and measures the disk once the nodes stop.
     blockExecMs: { p50: 0, p99: 0, mean: 0 },
+    blockCommitMs: { p50: 0, p99: 0, mean: 0 },
     diskBytesPerTx: 0,
     submit: {
       mode: single ? 'single' : 'batch',

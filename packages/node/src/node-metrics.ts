@@ -14,6 +14,7 @@ export interface NodeMetrics {
   commitLatency: Histogram;
   /** Seconds to execute a block's transactions (state transition only). */
   blockExecution: Histogram;
+  blockCommit: Histogram;
 }
 
 export function createNodeMetrics(build: { version: string; chainId: string; moniker: string }): NodeMetrics {
@@ -38,6 +39,11 @@ export function createNodeMetrics(build: { version: string; chainId: string; mon
     blockExecution: registry.histogram(
       'autoledger_block_execution_seconds',
       'Time to execute the transactions of a block',
+      [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    ),
+    blockCommit: registry.histogram(
+      'autoledger_block_commit_seconds',
+      'Time to store a decided block (its records and state writes in one synced batch) and run its commit listeners, before the next height',
       [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     ),
   };

@@ -317,6 +317,7 @@ export class AutoledgerNode {
         head,
         logger: this.log,
         onExecuted: (seconds) => this.metrics.blockExecution.observe(seconds),
+        onStored: (seconds) => this.metrics.blockCommit.observe(seconds),
       },
     );
 

@@ -118,6 +118,7 @@ const NODE_SERIES: Record<string, string> = {
   autoledger_syncing: 'gauge',
   // Added with prom-client.
   autoledger_block_execution_seconds: 'histogram',
+  autoledger_block_commit_seconds: 'histogram',
   autoledger_build_info: 'gauge',
   autoledger_validator: 'gauge',
   autoledger_reachable_voting_power: 'gauge',
@@ -143,6 +144,7 @@ test('a running validator serves every series, typed, and promtool accepts the p
     }
     assert.ok((sample(text, 'autoledger_height') ?? 0) >= 3);
     assert.ok((sample(text, 'autoledger_block_execution_seconds_count') ?? 0) >= 1, 'no block execution observed');
+    assert.ok((sample(text, 'autoledger_block_commit_seconds_count') ?? 0) >= 3, 'no block commit observed');
     assert.ok((sample(text, 'autoledger_p2p_bytes_sent_total') ?? 0) > 0);
     assert.is(sample(text, 'autoledger_validator'), 1);
     assert.is(sample(text, 'autoledger_quorum_voting_power'), 3);
