@@ -173,11 +173,11 @@ export class EngineContext {
   /**
    * Ticks of the current view that did not count against its timer because this validator was
    * executing the view's block (validating the proposal, or, as the leader, waiting for the
-   * node to build it: credited when the block arrives). The
-   * view timeout covers the network and the other validators, not this node's own execution,
-   * which every honest validator must finish anyway (Tendermint's propose timeout likewise stops
-   * at receipt). Capped at one timeout per view, so a node whose executor hangs still leaves
-   * the view, after at most twice its timeout.
+   * node to build it: credited when the block arrives). The view timeout covers the network
+   * and the other validators, not this node's own execution, which every honest validator
+   * must finish anyway (Tendermint's propose timeout likewise stops at receipt). Capped at one
+   * timeout per view, so a node whose executor hangs still leaves the view, after at most
+   * twice its timeout.
    */
   viewPausedTicks = 0;
   lastRetransmitTick = 0;
