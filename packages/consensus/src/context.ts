@@ -314,6 +314,18 @@ export class EngineContext {
   }
 
   /**
+   * Takes up to `ticks` ticks off the current view's timer (see `viewPausedTicks`), within the
+   * view's cap of one timeout; the ticks taken off.
+   */
+  pauseViewTimer(ticks: number): number {
+    const paused = Math.min(ticks, this.timeoutTicks(this.view) - this.viewPausedTicks);
+    if (paused <= 0) return 0;
+    this.viewStartTick += paused;
+    this.viewPausedTicks += paused;
+    return paused;
+  }
+
+  /**
    * Hashes a block through the host, which may be handed any bytes a Byzantine validator
    * attached. The result is typed; a host that throws anyway is caught here, because a throw
    * inside `step` would let one junk attachment crash every honest node.

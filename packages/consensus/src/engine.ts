@@ -199,10 +199,8 @@ export class ConsensusEngine {
     // A height whose set is not known has not begun: no view to time out of (the set in use
     // is the previous height's, so a VIEW-CHANGE signed now could come from a non-member).
     if (!context.awaitingValidators && context.isValidator && context.decision === null && context.viewTimerRunning) {
-      if (isValidatingViewProposal(context) && context.viewPausedTicks < context.timeoutTicks(context.view)) {
-        context.viewPausedTicks += 1;
-        context.viewStartTick += 1;
-      } else if (context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)) {
+      const paused = isValidatingViewProposal(context) && context.pauseViewTimer(1) > 0;
+      if (!paused && context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)) {
         onViewTimeout(context);
       }
     }

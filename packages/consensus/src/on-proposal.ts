@@ -125,7 +125,9 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
     return;
   }
   context.proposalRequest = null;
-  creditOwnExecution(context, request.tick);
+  // The leader's wait for its own block, counted when the block arrives rather than paused
+  // while it is built, so that a node that never answers leaves the view on time.
+  if (context.viewTimerRunning) context.pauseViewTimer(context.ticks - Math.max(request.tick, context.viewStartTick));
   const blockHash = hashed.hash;
   // The node executed the block while building it.
   context.validity.set(bytesToHex(blockHash), true);
@@ -142,20 +144,6 @@ export function onProposalReady(context: EngineContext, height: number, view: nu
     view === 0 ? { block } : { block, viewChanges: request.viewChanges.map(withoutAttachments) },
   );
   if (proposal !== null) context.cast(proposal);
-}
-
-/**
- * Gives the view back the ticks its leader spent waiting for its own block (see
- * `viewPausedTicks`). Counted when the block arrives rather than paused while it is built, so
- * a node that never answers leaves the view on time.
- */
-function creditOwnExecution(context: EngineContext, requestedAtTick: number): void {
-  if (!context.viewTimerRunning) return;
-  const spent = context.ticks - Math.max(requestedAtTick, context.viewStartTick);
-  const credit = Math.min(spent, context.timeoutTicks(context.view) - context.viewPausedTicks);
-  if (credit <= 0) return;
-  context.viewStartTick += credit;
-  context.viewPausedTicks += credit;
 }
 
 /**

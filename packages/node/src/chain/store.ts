@@ -633,7 +633,7 @@ export class ChainStore {
       found.push({
         hash: hash.slice(),
         height: readHeight(tail),
-        index: new DataView(tail.buffer, tail.byteOffset, 12).getUint32(8),
+        index: readIndex(tail),
       });
     }
     return found;
