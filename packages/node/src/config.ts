@@ -12,6 +12,7 @@ import { DEFAULT_MEMPOOL_OPTIONS, type MempoolOptions } from './mempool.ts';
 import { DEFAULT_RPC_LIMITS } from './rpc/server.ts';
 import { configSchemaProblems } from './schemas/config-schema.ts';
 import { formatSchemaProblems } from './schemas/validate.ts';
+import { MAX_VERIFY_WORKERS } from './verifier.ts';
 
 export interface NodeConfig {
   moniker: string;
@@ -66,6 +67,12 @@ export interface NodeConfig {
     maxFutureDriftMs: number;
   };
   mempool: MempoolOptions;
+  /**
+   * Worker threads that verify transaction signatures, for admission and for proposals'
+   * transactions not seen before (verifier.ts); 0 verifies them on the event loop that runs
+   * consensus, and admission then waits while a block is built, validated or committed.
+   */
+  admission: { verifyWorkers: number };
   log: { level: LogLevel };
   /**
    * The memory the state machine may keep, all its caches together (tree nodes, records, key
@@ -118,6 +125,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
   },
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
   mempool: DEFAULT_MEMPOOL_OPTIONS,
+  admission: { verifyWorkers: 1 },
   log: { level: 'info' },
   cache: { stateMb: 512 },
   leveldb: { ...DEFAULT_LEVEL_OPTIONS },
@@ -222,6 +230,9 @@ export function parseNodeConfig(input: unknown): NodeConfig {
   // one account park the whole pool's worth of transactions that cannot execute yet.
   if (mempool.maxNonceAhead > mempool.maxTxs) {
     throw new ConfigError(`mempool.maxNonceAhead must be from 0 to mempool.maxTxs (${mempool.maxTxs})`);
+  }
+  if (config.admission.verifyWorkers > MAX_VERIFY_WORKERS) {
+    throw new ConfigError(`admission.verifyWorkers must be from 0 to ${MAX_VERIFY_WORKERS}`);
   }
   if (config.snapshots.keep < 1) throw new ConfigError('snapshots.keep must be at least 1');
   if (config.sync.mode !== 'blocks' && config.sync.mode !== 'snapshot') {

@@ -11,8 +11,10 @@ import {
   type Ledger,
   MAX_NONCE_AHEAD,
   MAX_TX_BYTES,
+  txSignatureCheck,
   verifyTxSignature,
 } from '@autoledger/state';
+import type { SignatureVerifier } from './verifier.ts';
 
 /** sha256 of an encoded transaction, signature included, and its hex: the pool's key. */
 export interface Envelope {
@@ -88,6 +90,21 @@ export type AdmitResult =
   | { ok: true; hash: string; duplicate: boolean }
   | { ok: false; hash?: string; code: AdmitRefusalCode; message: string };
 
+/** A transaction that passed every check of admission but its signature (Mempool.prepare). */
+export interface PreparedTx {
+  readonly tx: DecodedTx;
+  /** The signer's committed nonce when it was checked. */
+  readonly accountNonce: number;
+  /** Mempool's block count when it was checked. */
+  readonly generation: number;
+  /** False when this node already verified this very envelope's signature. */
+  readonly needsSignature: boolean;
+}
+
+export function isPrepared(result: AdmitResult | PreparedTx): result is PreparedTx {
+  return 'tx' in result;
+}
+
 interface Entry {
   tx: DecodedTx;
   addedAt: number;
@@ -122,6 +139,8 @@ export class Mempool {
    */
   readonly #committed = new Map<string, string>();
   #lastExpiry = 0;
+  /** Blocks seen by afterBlock: a prepared transaction checked before the last one is checked again. */
+  #generation = 0;
 
   constructor(options: MempoolOptions, dependencies: { ledger: Ledger; now?: () => number }) {
     this.#options = options;
@@ -142,19 +161,45 @@ export class Mempool {
   }
 
   /**
-   * A block's transaction, decoded and its signature verified: the pooled copy when there is
-   * one (no work at all), otherwise decoded and verified here, once.
+   * A block's transactions decoded and their signatures verified, in order. Pooled copies
+   * cost nothing; the others are decoded here and the signatures this node has not verified
+   * yet go to `verifier` as one batch (worker threads). The answer names the first
+   * transaction, by position, that fails.
    */
-  decodeVerified(
-    bytes: Uint8Array,
-  ): { ok: true; tx: DecodedTx } | { ok: false; code: AdmitRefusalCode; message: string } {
-    const envelope = envelopeOfBytes(bytes);
-    const pooled = this.#byEnvelope.get(envelope.key);
-    if (pooled !== undefined) return { ok: true, tx: pooled.tx };
-    const decoded = decodeWithEnvelope(bytes, envelope);
-    if (!decoded.ok) return decoded;
-    if (!this.verifySignatureOnce(decoded.tx)) return { ok: false, code: 'BAD_SIGNATURE', message: 'bad signature' };
-    return decoded;
+  async decodeBlockTxs(
+    txBytes: readonly Uint8Array[],
+    verifier: Pick<SignatureVerifier, 'verifyMany'>,
+  ): Promise<{ ok: true; txs: DecodedTx[] } | { ok: false; index: number; code: AdmitRefusalCode; message: string }> {
+    const txs: DecodedTx[] = [];
+    const unverified: number[] = [];
+    let failure: { ok: false; index: number; code: AdmitRefusalCode; message: string } | undefined;
+    for (const [index, bytes] of txBytes.entries()) {
+      const envelope = envelopeOfBytes(bytes);
+      const pooled = this.#byEnvelope.get(envelope.key);
+      if (pooled !== undefined) {
+        txs.push(pooled.tx);
+        continue;
+      }
+      const decoded = decodeWithEnvelope(bytes, envelope);
+      if (!decoded.ok) {
+        failure = { ok: false, index, code: decoded.code, message: decoded.message };
+        break;
+      }
+      txs.push(decoded.tx);
+      if (!this.#verified.has(envelope.key)) unverified.push(index);
+    }
+    const verdicts = await verifier.verifyMany(unverified.map((index) => txSignatureCheck(txs[index] as DecodedTx)));
+    this.signaturesVerified += unverified.length;
+    for (const [i, index] of unverified.entries()) {
+      if (verdicts[i] === true) {
+        this.#rememberVerified(envelopeOf(txs[index] as DecodedTx).key);
+        continue;
+      }
+      if (failure === undefined || index < failure.index) {
+        failure = { ok: false, index, code: 'BAD_SIGNATURE', message: 'bad signature' };
+      }
+    }
+    return failure ?? { ok: true, txs };
   }
 
   /** A pooled transaction's bytes by the hex sha256 of its envelope (what a compact proposal lists). */
@@ -175,19 +220,9 @@ export class Mempool {
     this.#verified.add(hash);
   }
 
-  /**
-   * Verifies a transaction's signature unless this node already has. The verdict is keyed by
-   * the hash of the whole envelope, signature included: the transaction hash covers only the
-   * body, and a verdict on one signature must never vouch for another one on the same body.
-   */
-  verifySignatureOnce(tx: DecodedTx): boolean {
-    const key = envelopeOf(tx).key;
-    if (this.#verified.has(key)) return true;
-    this.signaturesVerified++;
-    if (!verifyTxSignature(tx)) return false;
-    this.#rememberVerified(key);
-    return true;
-  }
+  // A verdict is keyed by the hash of the whole envelope, signature included: the
+  // transaction hash covers only the body, and a verdict on one signature must never vouch
+  // for another one on the same body.
 
   /**
    * Admits encoded transaction bytes. Every refusal that costs little comes before the one
@@ -221,6 +256,25 @@ export class Mempool {
     capacityShare = 1,
     hashed?: Envelope,
   ): Promise<AdmitResult> {
+    const prepared = await this.prepare(bytes, isCommitted, capacityShare, hashed);
+    if (!isPrepared(prepared)) return prepared;
+    // Everything above was cheap; this is the one expensive step, paid only by a transaction
+    // the pool would otherwise take.
+    const valid = !prepared.needsSignature || verifyTxSignature(prepared.tx);
+    return this.complete(prepared, valid, isCommitted);
+  }
+
+  /**
+   * Every step of `add` but the signature (1–5 above): a refusal, or a transaction the pool
+   * would take once its signature is known to verify (`complete`). Admission verifies the
+   * signatures of a whole slice in a worker thread between the two.
+   */
+  async prepare(
+    bytes: Uint8Array,
+    isCommitted: (hash: Uint8Array) => Promise<boolean>,
+    capacityShare = 1,
+    hashed?: Envelope,
+  ): Promise<AdmitResult | PreparedTx> {
     if (!(bytes instanceof Uint8Array)) return { ok: false, code: 'MALFORMED_TX', message: 'a transaction is bytes' };
     const oversize = refuseOversize(bytes);
     if (oversize !== undefined) return oversize;
@@ -235,21 +289,79 @@ export class Mempool {
     }
     const decoded = decodeWithEnvelope(bytes, envelope);
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
-    const tx = decoded.tx;
+    return this.#checkAgainstState(decoded.tx, isCommitted);
+  }
+
+  /**
+   * Files a prepared transaction once its signature's verdict is known. A block may have
+   * committed, or another transaction taken the pool's room or the nonce, while the signature
+   * was being verified: the state check is run again if a block committed, and the pool's own
+   * checks always, before the transaction goes in.
+   */
+  async complete(
+    prepared: PreparedTx,
+    signatureValid: boolean,
+    isCommitted: (hash: Uint8Array) => Promise<boolean>,
+  ): Promise<AdmitResult> {
+    const { tx } = prepared;
+    if (prepared.needsSignature) {
+      this.signaturesVerified++;
+      if (signatureValid) this.#rememberVerified(envelopeOf(tx).key);
+    }
+    if (!signatureValid) {
+      return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
+    }
+    let accountNonce = prepared.accountNonce;
+    if (prepared.generation !== this.#generation) {
+      const again = await this.#checkAgainstState(tx, isCommitted);
+      if (!isPrepared(again)) return again;
+      accountNonce = again.accountNonce;
+    }
+    const refused = this.#poolRefusal(tx, accountNonce);
+    if (refused !== undefined) return refused;
+    const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce, byNonce: new Map() };
+    queue.accountNonce = accountNonce;
+    const entry: Entry = { tx, addedAt: this.#now() };
+    queue.byNonce.set(tx.nonce, entry);
+    this.#bySender.set(tx.signerAddress, queue);
+    this.#byHash.set(tx.hashHex, entry);
+    this.#byEnvelope.set(envelopeOf(tx).key, entry);
+    this.#bytes += tx.bytes.length;
+    return { ok: true, hash: tx.hashHex, duplicate: false };
+  }
+
+  /** Steps 4 and 5 of `add`: the state check, then the pool's own rules. */
+  async #checkAgainstState(
+    tx: DecodedTx,
+    isCommitted: (hash: Uint8Array) => Promise<boolean>,
+  ): Promise<AdmitResult | PreparedTx> {
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
+    const generation = this.#generation;
     const check = await this.#ledger.checkTx(tx, { maxNonceAhead: this.#options.maxNonceAhead });
     if (!check.ok) {
       if (check.code === 'BAD_NONCE' && (await isCommitted(tx.hash))) return alreadyCommitted(tx.hashHex);
       return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
     }
     // The check awaited the store: another copy may have been admitted meanwhile.
+    const refused = this.#poolRefusal(tx, check.accountNonce);
+    if (refused !== undefined) return refused;
+    return {
+      tx,
+      accountNonce: check.accountNonce,
+      generation,
+      needsSignature: !this.#verified.has(envelopeOf(tx).key),
+    };
+  }
+
+  /** The pool's own rules for a transaction that passed the state check, or undefined. */
+  #poolRefusal(tx: DecodedTx, accountNonce: number): AdmitResult | undefined {
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
-    if (tx.nonce >= check.accountNonce + this.#options.maxPerSender) {
+    if (tx.nonce >= accountNonce + this.#options.maxPerSender) {
       return {
         ok: false,
         hash: tx.hashHex,
         code: 'BAD_NONCE',
-        message: `nonce ${tx.nonce} is too far ahead of the account's next nonce ${check.accountNonce}`,
+        message: `nonce ${tx.nonce} is too far ahead of the account's next nonce ${accountNonce}`,
       };
     }
     if (this.#bySender.get(tx.signerAddress)?.byNonce.has(tx.nonce)) {
@@ -263,20 +375,7 @@ export class Mempool {
     if (this.#byHash.size >= this.#options.maxTxs || this.#bytes + tx.bytes.length > this.#options.maxBytes) {
       return { ok: false, hash: tx.hashHex, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
     }
-    // Everything above was cheap; this is the one expensive step, paid only by a transaction
-    // the pool would otherwise take.
-    if (!this.verifySignatureOnce(tx)) {
-      return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
-    }
-    const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce: check.accountNonce, byNonce: new Map() };
-    queue.accountNonce = check.accountNonce;
-    const entry: Entry = { tx, addedAt: this.#now() };
-    queue.byNonce.set(tx.nonce, entry);
-    this.#bySender.set(tx.signerAddress, queue);
-    this.#byHash.set(tx.hashHex, entry);
-    this.#byEnvelope.set(envelopeOf(tx).key, entry);
-    this.#bytes += tx.bytes.length;
-    return { ok: true, hash: tx.hashHex, duplicate: false };
+    return undefined;
   }
 
   #remove(entry: Entry): void {
@@ -352,6 +451,7 @@ export class Mempool {
    * memberships (a freeze or a role change can revoke any sender's right to sign).
    */
   afterBlock(committed: readonly DecodedTx[]): DecodedTx[] {
+    this.#generation++;
     const touched = new Set<string>();
     let membershipChanged = false;
     for (const tx of committed) {

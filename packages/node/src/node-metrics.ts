@@ -59,6 +59,7 @@ export interface GaugeSources {
   view(): number;
   mempool: { readonly size: number; readonly bytes: number; readonly signaturesVerified: number };
   admission: { readonly queued: number };
+  verifier: { readonly offloadedChecks: number; readonly fallbackChecks: number };
   /** What the compact-proposal path did (undefined before consensus starts). */
   compact(): CompactStats | undefined;
   p2p: {
@@ -91,6 +92,16 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
     () => from.mempool.signaturesVerified,
   );
   registry.gauge('autoledger_admission_queue', 'Transactions waiting for admission', () => from.admission.queued);
+  registry.counterFrom(
+    'autoledger_signature_verifications_offloaded_total',
+    'Transaction signatures sent to the verify worker threads',
+    () => from.verifier.offloadedChecks,
+  );
+  registry.counterFrom(
+    'autoledger_signature_verifications_fallback_total',
+    'Transaction signatures verified on the event loop because their verify worker died',
+    () => from.verifier.fallbackChecks,
+  );
   registry.counterFrom(
     'autoledger_p2p_frames_dropped_total',
     'Frames not sent: a full peer queue or a closed link',

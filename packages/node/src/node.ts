@@ -41,6 +41,7 @@ import { rpcContextOf } from './rpc/context.ts';
 import { createRpcMethods } from './rpc/methods.ts';
 import { TOPIC_PATTERN } from './rpc/schemas.ts';
 import { applyHealthRequirements, DEFAULT_RPC_LIMITS, RpcServer, startMetricsServer } from './rpc/server.ts';
+import { SignatureVerifier } from './verifier.ts';
 import { VERSION } from './version.ts';
 import { createWebHandler } from './web.ts';
 
@@ -101,6 +102,7 @@ export class AutoledgerNode {
   #ledger!: Ledger;
   #mempool!: Mempool;
   #admission!: Admission;
+  #verifier!: SignatureVerifier;
   #executor!: Executor;
   #p2p!: P2PHost;
   #driver: ConsensusDriver | undefined;
@@ -294,9 +296,14 @@ export class AutoledgerNode {
       );
     }
     this.#mempool = new Mempool(config.mempool, { ledger: this.#ledger });
+    this.#verifier = new SignatureVerifier({ workers: config.admission.verifyWorkers }, (error) =>
+      this.log.error('verify_worker_failed', { message: error.message }),
+    );
     this.#admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
       mempool: this.#mempool,
+      verifier: this.#verifier,
       whenIdle: () => this.#executor.whenIdle(),
+      blockWorkRunning: () => this.#executor.busy,
       isCommitted: async (hash) => (await this.#store.txLocation(hash)) !== undefined,
       onAdmitted: (bytes, result, source) => this.#onAdmitted(bytes, result, source),
     });
@@ -314,6 +321,7 @@ export class AutoledgerNode {
         store: this.#store,
         ledger: this.#ledger,
         mempool: this.#mempool,
+        verifier: this.#verifier,
         head,
         logger: this.log,
         onExecuted: (seconds) => this.metrics.blockExecution.observe(seconds),
@@ -498,6 +506,7 @@ export class AutoledgerNode {
       view: () => this.#engine?.view ?? 0,
       mempool: this.#mempool,
       admission: this.#admission,
+      verifier: this.#verifier,
       p2p: this.#p2p,
       compact: () => this.#compact?.stats,
       evidenceStored: () => this.#evidence.size,
@@ -588,6 +597,7 @@ export class AutoledgerNode {
     (this.#sync as SyncManager | undefined)?.stop();
     await (this.#p2p as P2PHost | undefined)?.stop();
     await (this.#executor as Executor | undefined)?.close();
+    await (this.#verifier as SignatureVerifier | undefined)?.close();
     await this.#snapshots?.stop();
     await this.#pruner?.stop();
     await (this.#kv as LevelKV | undefined)?.close();

@@ -91,6 +91,7 @@ export {
   MAX_TX_BYTES,
   signTx,
   type TxDraft,
+  txSignatureCheck,
   txToJson,
   verifyTxSignature,
 } from './tx.ts';

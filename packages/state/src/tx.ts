@@ -294,9 +294,15 @@ export function decodeTx(bytes: Uint8Array, limits: DecodeLimits = {}): DecodeRe
   };
 }
 
+/** What a transaction's signature signs, and by whom: the body, by the signer. */
+export function txSignatureCheck(tx: DecodedTx): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } {
+  return { publicKey: tx.signer, message: tx.body, signature: tx.signature };
+}
+
 /** Checks the signature over the body with THE verifier every validator uses. */
 export function verifyTxSignature(tx: DecodedTx): boolean {
-  return verify(tx.signer, tx.body, tx.signature);
+  const check = txSignatureCheck(tx);
+  return verify(check.publicKey, check.message, check.signature);
 }
 
 /** A transaction as the RPC shows it. */

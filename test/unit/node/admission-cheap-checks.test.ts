@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { Admission, DEFAULT_ADMISSION_OPTIONS } from '../../../packages/node/src/admission.ts';
 import { ConfigError, parseNodeConfig } from '../../../packages/node/src/config.ts';
 import { type AdmitResult, Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
+import { INLINE_VERIFIER } from '../../../packages/node/src/verifier.ts';
 import { TestChain } from '../state/support/chain.ts';
 
 const OPTIONS: MempoolOptions = {
@@ -26,7 +27,9 @@ async function setup(options: Partial<MempoolOptions> = {}) {
   const mempool = new Mempool({ ...OPTIONS, ...options }, { ledger: chain.ledger });
   const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
     mempool,
+    verifier: INLINE_VERIFIER,
     whenIdle: async () => {},
+    blockWorkRunning: () => false,
     isCommitted: async () => false,
     onAdmitted: () => {},
   });
@@ -185,7 +188,9 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
   });
   const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
     mempool,
+    verifier: INLINE_VERIFIER,
     whenIdle: () => blocked,
+    blockWorkRunning: () => false,
     isCommitted: async () => false,
     onAdmitted: () => {},
   });
@@ -217,7 +222,9 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
   assert.is(admission.waitingEnvelope(key(new Uint8Array([1, 2, 3]))), undefined);
   const held = new Admission(DEFAULT_ADMISSION_OPTIONS, {
     mempool,
+    verifier: INLINE_VERIFIER,
     whenIdle: () => new Promise(() => {}),
+    blockWorkRunning: () => false,
     isCommitted: async () => false,
     onAdmitted: () => {},
   });
@@ -236,7 +243,9 @@ test('a waiting relayed transaction does not keep its whole frame in memory', as
   const mempool = new Mempool(OPTIONS, { ledger: chain.ledger });
   const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
     mempool,
+    verifier: INLINE_VERIFIER,
     whenIdle: () => new Promise(() => {}),
+    blockWorkRunning: () => false,
     isCommitted: async () => false,
     onAdmitted: () => {},
   });

@@ -5,6 +5,7 @@ import type { DecodedTx } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
+import { INLINE_VERIFIER } from '../../../packages/node/src/verifier.ts';
 import { TestChain } from '../state/support/chain.ts';
 
 const OPTIONS: MempoolOptions = {
@@ -15,6 +16,7 @@ const OPTIONS: MempoolOptions = {
   ttlMs: 60_000,
 };
 const never = async () => false;
+const inline = INLINE_VERIFIER;
 
 async function setup(options: Partial<MempoolOptions> = {}) {
   const chain = await TestChain.create({ realSignatures: true });
@@ -95,19 +97,23 @@ test('a block’s transactions: pooled ones are reused, others decoded and verif
   const pooled = transfer('alice', 0);
   await codeOf(mempool, pooled);
   const verified = mempool.signaturesVerified;
-  const reused = mempool.decodeVerified(pooled.bytes);
-  assert.ok(reused.ok && reused.tx === mempool.get(pooled.hashHex), 'the pooled object itself');
+  const reused = await mempool.decodeBlockTxs([pooled.bytes], inline);
+  assert.ok(reused.ok && reused.txs[0] === mempool.get(pooled.hashHex), 'the pooled object itself');
+  assert.is(mempool.signaturesVerified, verified);
   const unseen = transfer('bob', 0);
-  const decoded = mempool.decodeVerified(unseen.bytes);
-  assert.ok(decoded.ok && decoded.tx.hashHex === unseen.hashHex);
-  assert.ok(mempool.decodeVerified(unseen.bytes).ok);
+  const decoded = await mempool.decodeBlockTxs([pooled.bytes, unseen.bytes], inline);
+  assert.ok(decoded.ok && decoded.txs[1]?.hashHex === unseen.hashHex);
+  assert.ok((await mempool.decodeBlockTxs([unseen.bytes], inline)).ok);
   assert.is(mempool.signaturesVerified, verified + 1, 'verified once across both validations');
   const forged = unseen.bytes.slice();
   forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
-  const refused = mempool.decodeVerified(forged);
-  assert.is(refused.ok ? 'ok' : refused.code, 'BAD_SIGNATURE');
-  const malformed = mempool.decodeVerified(new Uint8Array([1, 2, 3]));
-  assert.is(malformed.ok ? 'ok' : malformed.code, 'MALFORMED_TX');
+  const refused = await mempool.decodeBlockTxs([pooled.bytes, forged], inline);
+  assert.equal(refused.ok ? 'ok' : [refused.index, refused.code], [1, 'BAD_SIGNATURE']);
+  const malformed = await mempool.decodeBlockTxs([pooled.bytes, new Uint8Array([1, 2, 3])], inline);
+  assert.equal(malformed.ok ? 'ok' : [malformed.index, malformed.code], [1, 'MALFORMED_TX']);
+  // The first failure by position is the answer, whichever check found it.
+  const both = await mempool.decodeBlockTxs([forged, new Uint8Array([1, 2, 3])], inline);
+  assert.equal(both.ok ? 'ok' : [both.index, both.code], [0, 'BAD_SIGNATURE']);
 });
 
 test('reap takes each sender’s run of consecutive nonces, oldest sender first, within the limits', async () => {
@@ -180,10 +186,12 @@ test('each signature is verified once: block validation reuses the admission ver
   const tx = transfer('alice', 0);
   await codeOf(mempool, tx);
   const verified = mempool.signaturesVerified;
-  assert.ok(mempool.verifySignatureOnce(tx));
+  // Pooled or not (the block's commit removes it), the verdict is remembered by envelope.
+  mempool.afterBlock([tx]);
+  assert.ok((await mempool.decodeBlockTxs([tx.bytes], inline)).ok);
   assert.is(mempool.signaturesVerified, verified);
   const unseen = transfer('alice', 1);
-  assert.ok(mempool.verifySignatureOnce(unseen));
+  assert.ok((await mempool.decodeBlockTxs([unseen.bytes], inline)).ok);
   assert.is(mempool.signaturesVerified, verified + 1);
 });
 
@@ -198,8 +206,8 @@ test('a verdict on one signature never vouches for another signature on the same
   const forged = genuine.bytes.slice();
   forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 0x40;
   assert.is(await codeOf(mempool, forged), 'BAD_SIGNATURE');
-  const decodedForgery = { ...genuine, bytes: forged, signature: forged.subarray(forged.length - 64) };
-  assert.not.ok(mempool.verifySignatureOnce(decodedForgery), 'block validation refuses it too');
+  const inBlock = await mempool.decodeBlockTxs([forged], inline);
+  assert.is(inBlock.ok ? 'ok' : inBlock.code, 'BAD_SIGNATURE', 'block validation refuses it too');
 });
 
 test.run();

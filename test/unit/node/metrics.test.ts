@@ -119,6 +119,8 @@ const NODE_SERIES: Record<string, string> = {
   // Added with prom-client.
   autoledger_block_execution_seconds: 'histogram',
   autoledger_block_commit_seconds: 'histogram',
+  autoledger_signature_verifications_offloaded_total: 'counter',
+  autoledger_signature_verifications_fallback_total: 'counter',
   autoledger_build_info: 'gauge',
   autoledger_validator: 'gauge',
   autoledger_reachable_voting_power: 'gauge',

@@ -15,6 +15,7 @@ import type { BlockExecution, BlockRefusalCode, DecodedTx, Ledger } from '@autol
 import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import { envelopeHash, type Mempool } from '../mempool.ts';
+import { INLINE_VERIFIER, type SignatureVerifier } from '../verifier.ts';
 import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock } from './block.ts';
 import type { ChainStore, Head, StoredReceipts } from './store.ts';
 
@@ -86,6 +87,7 @@ export class Executor {
   readonly #store: ChainStore;
   readonly #ledger: Ledger;
   readonly #mempool: Mempool;
+  readonly #verifier: Pick<SignatureVerifier, 'verifyMany'>;
   readonly #limits: BlockLimits;
   readonly #now: () => number;
   readonly #log: Logger;
@@ -113,6 +115,8 @@ export class Executor {
       store: ChainStore;
       ledger: Ledger;
       mempool: Mempool;
+      /** Verifies the signatures of a proposal's transactions this node has not verified yet (default: inline). */
+      verifier?: Pick<SignatureVerifier, 'verifyMany'>;
       head: Head | undefined;
       now?: () => number;
       logger: Logger;
@@ -132,6 +136,7 @@ export class Executor {
     this.#store = deps.store;
     this.#ledger = deps.ledger;
     this.#mempool = deps.mempool;
+    this.#verifier = deps.verifier ?? INLINE_VERIFIER;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.logger.child({ component: 'executor' });
     this.#onExecuted = deps.onExecuted;
@@ -176,6 +181,11 @@ export class Executor {
     if (this.#pending === 0) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
+  }
+
+  /** True while a block is being built, validated or committed (or one waits to be). */
+  get busy(): boolean {
+    return this.#pending > 0;
   }
 
   /**
@@ -293,12 +303,9 @@ export class Executor {
     if (bytes.length > MAX_BLOCK_BYTES) return invalid('BLOCK_TOO_LARGE', `${bytes.length} bytes`);
     const certificateCheck = this.#checkLastCertificate(block);
     if (!certificateCheck.valid) return certificateCheck;
-    const txs: DecodedTx[] = [];
-    for (const [index, txBytes] of block.txs.entries()) {
-      const decoded = this.#mempool.decodeVerified(txBytes);
-      if (!decoded.ok) return invalid('BAD_TX', `transaction ${index}: ${decoded.code} ${decoded.message}`);
-      txs.push(decoded.tx);
-    }
+    const decoded = await this.#mempool.decodeBlockTxs(block.txs, this.#verifier);
+    if (!decoded.ok) return invalid('BAD_TX', `transaction ${decoded.index}: ${decoded.code} ${decoded.message}`);
+    const txs = decoded.txs;
     if (new Set(txs.map((tx) => tx.hashHex)).size !== txs.length)
       return invalid('DUPLICATE_TX', 'a transaction appears twice');
     if (!bytesEqual(computeTxRoot(txs.map(envelopeHash)), header.txRoot))

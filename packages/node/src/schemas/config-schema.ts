@@ -6,6 +6,7 @@
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../chain/executor.ts';
 import { MIN_KEEP_BLOCKS } from '../chain/pruning.ts';
 import type { NodeConfig } from '../config.ts';
+import { MAX_VERIFY_WORKERS } from '../verifier.ts';
 import { compileSchema, EXPECT_KEYWORD, type JsonSchema, type SchemaProblem } from './validate.ts';
 
 type Defaults = Omit<NodeConfig, 'moniker'>;
@@ -107,6 +108,12 @@ const FIELDS: Record<string, JsonSchema> = {
     description: "How far past its account's committed nonce a pending transaction's nonce may run",
   },
   'mempool.ttlMs': { description: 'How long a transaction may wait before it is dropped' },
+  admission: { description: 'Admitting submitted and relayed transactions' },
+  'admission.verifyWorkers': {
+    description:
+      'Worker threads verifying transaction signatures beside consensus; 0 verifies them on the event loop, and admission then waits while a block is built, validated or committed',
+    maximum: MAX_VERIFY_WORKERS,
+  },
   cache: { description: 'Memory of the state machine' },
   'cache.stateMb': {
     description:
