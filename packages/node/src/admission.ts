@@ -11,6 +11,7 @@ import { txSignatureCheck } from '@autoledger/state';
 import {
   type AdmitResult,
   type Envelope,
+  envelopeKey,
   envelopeOfBytes,
   isPrepared,
   type Mempool,
@@ -201,8 +202,16 @@ export class Admission {
       const bytes = item.job.txs[item.position] as Uint8Array;
       checked.push(await mempool.prepare(bytes, isCommitted, share, item.envelope));
     }
-    const toVerify = checked.filter((entry): entry is PreparedTx => isPrepared(entry) && entry.needsSignature);
-    const signatures = toVerify.map((prepared) => txSignatureCheck(prepared.tx));
+    // Copies of one transaction in a slice (a client's and a relayed one, or a batch repeating
+    // itself) are all checked before any is filed: their signature is verified once.
+    const toVerify = new Map<string, PreparedTx>();
+    for (const entry of checked) {
+      if (isPrepared(entry) && entry.needsSignature) {
+        const key = envelopeKey(entry.tx);
+        if (!toVerify.has(key)) toVerify.set(key, entry);
+      }
+    }
+    const signatures = [...toVerify.values()].map((prepared) => txSignatureCheck(prepared.tx));
     // While block work runs, the signatures go to the workers and admission carries on beside
     // it. While none runs, the event loop has nothing better to do, and verifying here answers
     // sooner: a worker's answer costs two thread hand-offs, each a wait for a core on a busy
@@ -213,12 +222,21 @@ export class Admission {
       verifier.offloads && this.#deps.blockWorkRunning()
         ? await verifier.verifyMany(signatures)
         : verifyInline(signatures);
-    const verdictOf = new Map(toVerify.map((prepared, index) => [prepared, verdicts[index] === true]));
+    const verdictOf = new Map([...toVerify.keys()].map((key, index) => [key, verdicts[index] === true]));
     for (const [index, item] of items.entries()) {
       const entry = checked[index] as AdmitResult | PreparedTx;
-      const result = isPrepared(entry)
-        ? await mempool.complete(entry, verdictOf.get(entry) ?? true, isCommitted)
-        : entry;
+      let result: AdmitResult;
+      // After stop() nothing more is filed or relayed: the relay and p2p are going down.
+      if (this.#stopped) result = shuttingDown();
+      else if (!isPrepared(entry)) result = entry;
+      else {
+        const key = envelopeKey(entry.tx);
+        const verdict = entry.needsSignature ? verdictOf.get(key) === true : true;
+        // A copy rides on its first's verification: counted and remembered once.
+        const counted =
+          !entry.needsSignature || toVerify.get(key) === entry ? entry : { ...entry, needsSignature: false };
+        result = await mempool.complete(counted, verdict, isCommitted);
+      }
       if (item.envelope !== undefined) this.#release(item.envelope.key);
       const { job } = item;
       job.results[item.position] = result;

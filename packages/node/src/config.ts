@@ -71,6 +71,7 @@ export interface NodeConfig {
    * Worker threads that verify transaction signatures, for admission and for proposals'
    * transactions not seen before (verifier.ts); 0 verifies them on the event loop that runs
    * consensus, and admission then waits while a block is built, validated or committed.
+   * Admission sends one slice at a time, so more than one worker speeds up only proposals.
    */
   admission: { verifyWorkers: number };
   log: { level: LogLevel };

@@ -46,6 +46,11 @@ function decodeWithEnvelope(bytes: Uint8Array, envelope: Envelope): DecodeResult
   return decoded;
 }
 
+/** The hex of envelopeHash: the key of the pool, its verdicts and its committed copies. */
+export function envelopeKey(tx: DecodedTx): string {
+  return envelopeOf(tx).key;
+}
+
 /** sha256 of the encoded transaction, signature included (remembered per decoded object). */
 export function envelopeHash(tx: DecodedTx): Uint8Array {
   return envelopeOf(tx).hash;
@@ -99,6 +104,8 @@ export interface PreparedTx {
   readonly generation: number;
   /** False when this node already verified this very envelope's signature. */
   readonly needsSignature: boolean;
+  /** The part of the pool this submission may fill (see `add`). */
+  readonly capacityShare: number;
 }
 
 export function isPrepared(result: AdmitResult | PreparedTx): result is PreparedTx {
@@ -289,7 +296,7 @@ export class Mempool {
     }
     const decoded = decodeWithEnvelope(bytes, envelope);
     if (!decoded.ok) return { ok: false, code: decoded.code, message: decoded.message };
-    return this.#checkAgainstState(decoded.tx, isCommitted);
+    return this.#checkAgainstState(decoded.tx, isCommitted, capacityShare);
   }
 
   /**
@@ -313,11 +320,11 @@ export class Mempool {
     }
     let accountNonce = prepared.accountNonce;
     if (prepared.generation !== this.#generation) {
-      const again = await this.#checkAgainstState(tx, isCommitted);
+      const again = await this.#checkAgainstState(tx, isCommitted, prepared.capacityShare);
       if (!isPrepared(again)) return again;
       accountNonce = again.accountNonce;
     }
-    const refused = this.#poolRefusal(tx, accountNonce);
+    const refused = this.#poolRefusal(tx, accountNonce, prepared.capacityShare);
     if (refused !== undefined) return refused;
     const queue = this.#bySender.get(tx.signerAddress) ?? { accountNonce, byNonce: new Map() };
     queue.accountNonce = accountNonce;
@@ -334,6 +341,7 @@ export class Mempool {
   async #checkAgainstState(
     tx: DecodedTx,
     isCommitted: (hash: Uint8Array) => Promise<boolean>,
+    capacityShare: number,
   ): Promise<AdmitResult | PreparedTx> {
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
     const generation = this.#generation;
@@ -343,18 +351,23 @@ export class Mempool {
       return { ok: false, hash: tx.hashHex, code: check.code, message: check.message };
     }
     // The check awaited the store: another copy may have been admitted meanwhile.
-    const refused = this.#poolRefusal(tx, check.accountNonce);
+    const refused = this.#poolRefusal(tx, check.accountNonce, capacityShare);
     if (refused !== undefined) return refused;
     return {
       tx,
       accountNonce: check.accountNonce,
       generation,
       needsSignature: !this.#verified.has(envelopeOf(tx).key),
+      capacityShare,
     };
   }
 
-  /** The pool's own rules for a transaction that passed the state check, or undefined. */
-  #poolRefusal(tx: DecodedTx, accountNonce: number): AdmitResult | undefined {
+  /**
+   * The pool's own rules for a transaction that passed the state check, or undefined. The
+   * submission's share of the pool is checked again here: a slice's transactions are all
+   * checked before any is filed.
+   */
+  #poolRefusal(tx: DecodedTx, accountNonce: number, capacityShare: number): AdmitResult | undefined {
     if (this.#byHash.has(tx.hashHex)) return { ok: true, hash: tx.hashHex, duplicate: true };
     if (tx.nonce >= accountNonce + this.#options.maxPerSender) {
       return {
@@ -372,7 +385,10 @@ export class Mempool {
         message: `another pending transaction uses nonce ${tx.nonce}`,
       };
     }
-    if (this.#byHash.size >= this.#options.maxTxs || this.#bytes + tx.bytes.length > this.#options.maxBytes) {
+    if (
+      this.#byHash.size >= Math.floor(this.#options.maxTxs * capacityShare) ||
+      this.#bytes + tx.bytes.length > this.#options.maxBytes * capacityShare
+    ) {
       return { ok: false, hash: tx.hashHex, code: 'MEMPOOL_FULL', message: 'the mempool is full; retry later' };
     }
     return undefined;

@@ -62,9 +62,9 @@ export class SignatureVerifier {
   #nextId = 1;
   #closed = false;
   #deaths = 0;
-  /** Checks sent to the workers. */
+  /** Checks a worker verified. */
   offloadedChecks = 0;
-  /** Checks verified on the event loop because their worker died. */
+  /** Checks sent to a worker but verified on the event loop: the worker died or answered nonsense. */
   fallbackChecks = 0;
   readonly #onWorkerError: (error: Error) => void;
   readonly #script: URL;
@@ -72,7 +72,10 @@ export class SignatureVerifier {
   constructor(options: VerifierOptions, onWorkerError: (error: Error) => void = () => {}) {
     this.#onWorkerError = onWorkerError;
     this.#script = options.script ?? WORKER_SCRIPT;
-    for (let i = 0; i < options.workers; i++) this.#slots.push(this.#spawn());
+    for (let i = 0; i < options.workers; i++) {
+      const slot = this.#spawn();
+      if (slot !== undefined) this.#slots.push(slot);
+    }
   }
 
   /** Worker threads running now. */
@@ -127,17 +130,24 @@ export class SignatureVerifier {
     return new Promise((resolve) => {
       slot.pending.set(id, { checks, resolve });
       slot.load += checks.length;
-      this.offloadedChecks += checks.length;
       // A worker with checks out keeps the process alive until it answers; an idle one does not.
       if (slot.pending.size === 1) slot.worker.ref();
       slot.worker.postMessage({ id, packed }, [packed.buffer as ArrayBuffer]);
     });
   }
 
-  #spawn(): Slot {
-    const worker = new Worker(this.#script, {
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
-    });
+  /** A new worker, or undefined when the thread cannot be made (counted as a death). */
+  #spawn(): Slot | undefined {
+    let worker: Worker;
+    try {
+      worker = new Worker(this.#script, {
+        resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+      });
+    } catch (error) {
+      this.#deaths++;
+      this.#onWorkerError(error as Error);
+      return undefined;
+    }
     worker.unref();
     const slot: Slot = { worker, pending: new Map(), load: 0 };
     worker.on('message', (answer: { id: number; verdicts: Uint8Array; malformed: boolean }) => {
@@ -146,12 +156,18 @@ export class SignatureVerifier {
       slot.pending.delete(answer.id);
       slot.load -= request.checks.length;
       if (slot.pending.size === 0) worker.unref();
+      if (
+        answer.malformed ||
+        !(answer.verdicts instanceof Uint8Array) ||
+        answer.verdicts.length !== request.checks.length
+      ) {
+        this.fallbackChecks += request.checks.length;
+        request.resolve(verifyInline(request.checks));
+        return;
+      }
       this.#deaths = 0;
-      request.resolve(
-        answer.malformed || answer.verdicts.length !== request.checks.length
-          ? verifyInline(request.checks)
-          : Array.from(answer.verdicts, (verdict) => verdict === 1),
-      );
+      this.offloadedChecks += request.checks.length;
+      request.resolve(Array.from(answer.verdicts, (verdict) => verdict === 1));
     });
     worker.on('error', (error) => this.#onWorkerError(error));
     worker.on('exit', () => this.#replace(slot));
@@ -171,9 +187,18 @@ export class SignatureVerifier {
   #replace(slot: Slot): void {
     const index = this.#slots.indexOf(slot);
     if (index === -1) return; // closed
+    const out = [...slot.pending.values()].reduce((sum, request) => sum + request.checks.length, 0);
+    if (out > 0) this.#onWorkerError(new Error(`a verify worker exited with ${out} checks out; verifying them here`));
     this.#fail(slot);
     this.#deaths++;
-    if (this.#closed || this.#deaths > MAX_RESPAWNS) this.#slots.splice(index, 1);
-    else this.#slots[index] = this.#spawn();
+    const replacement = this.#closed || this.#deaths > MAX_RESPAWNS ? undefined : this.#spawn();
+    if (replacement !== undefined) {
+      this.#slots[index] = replacement;
+      return;
+    }
+    this.#slots.splice(index, 1);
+    if (!this.#closed && this.#slots.length === 0) {
+      this.#onWorkerError(new Error('the verify workers keep dying: signatures are verified on the event loop'));
+    }
   }
 }

@@ -2,7 +2,7 @@
 // whatever the batch; a dead worker's checks answered all the same; and admission answering
 // submissions while block work holds the event loop's executor (it no longer waits for it).
 
-import { PUBLIC_KEY_LENGTH, Signer, utf8ToBytes } from '@autoledger/crypto';
+import { bytesToHex, PUBLIC_KEY_LENGTH, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,6 +14,7 @@ import {
   SignatureVerifier,
   verifyInline,
 } from '../../../packages/node/src/verifier.ts';
+import { waitFor } from '../../support/wait.ts';
 import { TestChain } from '../state/support/chain.ts';
 
 function checks(count: number): SignatureCheck[] {
@@ -105,11 +106,51 @@ test('a worker that dies is answered for on the event loop, replaced, and given 
     // Three replacements, then the fourth death is the last: four rounds' packable checks fell back.
     const packable = batch.filter((check) => check.publicKey.length === 32 && check.signature.length === 64).length;
     assert.is(verifier.fallbackChecks, 4 * packable);
-    assert.ok(errors.length === 0, 'an exit is not an error event');
+    assert.is(
+      errors.filter((error) => /exited with \d+ checks out/.test(error.message)).length,
+      4,
+      'each loss reported',
+    );
+    assert.ok(
+      errors.some((error) => /keep dying/.test(error.message)),
+      'and the give-up',
+    );
     assert.is(verifier.workers, 0, 'given up on after repeated deaths');
     assert.is(verifier.offloads, false);
   } finally {
     await verifier.close();
+  }
+});
+
+test('an answer that does not fit its request is verified here, and a worker that cannot start is given up on', async () => {
+  const batch = checks(30);
+  const packable = batch.filter((check) => check.publicKey.length === 32 && check.signature.length === 64).length;
+  const lying = new SignatureVerifier({
+    workers: 1,
+    script: new URL('../../support/lying-verify-worker.ts', import.meta.url),
+  });
+  try {
+    assert.equal(await lying.verifyMany(batch), verifyInline(batch));
+    assert.is(lying.fallbackChecks, packable);
+    assert.is(lying.offloadedChecks, 0);
+  } finally {
+    await lying.close();
+  }
+  const errors: Error[] = [];
+  const missing = new SignatureVerifier(
+    { workers: 2, script: new URL('../../support/no-such-worker.ts', import.meta.url) },
+    (error) => errors.push(error),
+  );
+  try {
+    for (let round = 0; round < 6; round++) assert.equal(await missing.verifyMany(batch), verifyInline(batch));
+    await waitFor(() => missing.workers === 0, { timeoutMs: 20_000, what: 'the workers given up on' });
+    assert.ok(
+      errors.some((error) => /keep dying/.test(error.message)),
+      'the give-up is reported',
+    );
+    assert.equal(await missing.verifyMany(batch), verifyInline(batch));
+  } finally {
+    await missing.close();
   }
 });
 
@@ -178,6 +219,98 @@ test('with verify workers, admission answers submissions while block work is run
     admission.stop();
     await verifier.close();
   }
+});
+
+test('a proposal’s transactions: the same verdict and the same first failure through workers as inline', async () => {
+  const chain = await TestChain.create({ realSignatures: true });
+  const txs = Array.from({ length: 80 }, (_, i) =>
+    chain.tx(i % 2 ? 'alice' : 'bob', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: i >> 1 }),
+  );
+  const forged = (txs[57] as { bytes: Uint8Array }).bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  const good = txs.map((tx) => tx.bytes);
+  const bad = good.map((bytes, i) => (i === 57 ? forged : bytes));
+  const verifier = new SignatureVerifier({ workers: 2 });
+  try {
+    const answers = [];
+    for (const batcher of [INLINE_VERIFIER, verifier]) {
+      const mempool = new Mempool(POOL, { ledger: chain.ledger });
+      const ok = await mempool.decodeBlockTxs(good, batcher);
+      const refused = await mempool.decodeBlockTxs(bad, batcher);
+      answers.push([
+        ok.ok && ok.txs.length,
+        refused.ok ? 'ok' : [refused.index, refused.code],
+        mempool.signaturesVerified,
+      ]);
+    }
+    assert.equal(answers[0], [80, [57, 'BAD_SIGNATURE'], 81]);
+    assert.equal(answers[1], answers[0]);
+    assert.is(verifier.offloadedChecks, 81);
+  } finally {
+    await verifier.close();
+  }
+});
+
+test('admission after stop(): a slice waiting on a worker files and relays nothing', async () => {
+  const chain = await TestChain.create({ realSignatures: true });
+  const mempool = new Mempool(POOL, { ledger: chain.ledger });
+  const verifier = new SignatureVerifier({ workers: 1 });
+  const admitted: Uint8Array[] = [];
+  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+    mempool,
+    verifier,
+    whenIdle: () => new Promise<void>(() => {}),
+    blockWorkRunning: () => true,
+    isCommitted: async () => false,
+    onAdmitted: (bytes) => admitted.push(bytes),
+  });
+  try {
+    const txs = Array.from(
+      { length: 40 },
+      (_, nonce) => chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }).bytes,
+    );
+    const answered = admission.submit(txs, 'peer');
+    // The first slice is taken at once and is on its way to the worker.
+    admission.stop();
+    const results = await answered;
+    assert.is(results.length, 40);
+    assert.ok(results.every((result) => !result.ok && result.code === 'SHUTTING_DOWN'));
+    assert.is(mempool.size, 0);
+    assert.is(admitted.length, 0);
+    assert.is(admission.queued, 0);
+    for (const bytes of txs) assert.is(admission.waitingEnvelope(bytesToHex(sha256(bytes))), undefined);
+  } finally {
+    await verifier.close();
+  }
+});
+
+test('a slice keeps the clients’ share of the pool, and verifies copies of one transaction once', async () => {
+  const chain = await TestChain.create({ realSignatures: true });
+  const mempool = new Mempool({ ...POOL, maxTxs: 40 }, { ledger: chain.ledger });
+  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
+    mempool,
+    verifier: INLINE_VERIFIER,
+    whenIdle: async () => {},
+    blockWorkRunning: () => false,
+    isCommitted: async () => false,
+    onAdmitted: () => {},
+  });
+  const txs = Array.from(
+    { length: 40 },
+    (_, nonce) => chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }).bytes,
+  );
+  const results = await admission.submit(txs, 'client');
+  // 75% of 40: the rest is kept for transactions other validators relay.
+  assert.is(results.filter((result) => result.ok).length, 30);
+  assert.is(mempool.size, 30);
+  const fresh = chain.tx('bob', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: 0 }).bytes;
+  const before = mempool.signaturesVerified;
+  const copies = await admission.submit([fresh, fresh, fresh], 'peer');
+  assert.equal(
+    copies.map((result) => result.ok && (result.duplicate ? 'duplicate' : 'ok')),
+    ['ok', 'duplicate', 'duplicate'],
+  );
+  assert.is(mempool.signaturesVerified, before + 1, 'one verification for three copies');
 });
 
 test('a block committed while a signature was being verified is taken into account before filing', async () => {
