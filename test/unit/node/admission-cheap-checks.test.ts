@@ -8,10 +8,9 @@ import { bytesToHex, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Admission, DEFAULT_ADMISSION_OPTIONS } from '../../../packages/node/src/admission.ts';
 import { ConfigError, parseNodeConfig } from '../../../packages/node/src/config.ts';
 import { type AdmitResult, Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
-import { INLINE_VERIFIER } from '../../../packages/node/src/verifier.ts';
+import { testAdmission } from '../../support/admission.ts';
 import { TestChain } from '../state/support/chain.ts';
 
 const OPTIONS: MempoolOptions = {
@@ -25,14 +24,7 @@ const OPTIONS: MempoolOptions = {
 async function setup(options: Partial<MempoolOptions> = {}) {
   const chain = await TestChain.create({ realSignatures: true });
   const mempool = new Mempool({ ...OPTIONS, ...options }, { ledger: chain.ledger });
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier: INLINE_VERIFIER,
-    whenIdle: async () => {},
-    blockWorkRunning: () => false,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const admission = testAdmission(mempool);
   const transfer = (from: string, nonce: number, amount = '1', chainId?: string) =>
     chain.tx(from, 'pay.transfer', { to: chain.address('carol'), amount }, { nonce, ...(chainId ? { chainId } : {}) });
   return { chain, mempool, admission, transfer };
@@ -186,14 +178,7 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
   const blocked = new Promise<void>((resolve) => {
     idle = resolve;
   });
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier: INLINE_VERIFIER,
-    whenIdle: () => blocked,
-    blockWorkRunning: () => false,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const admission = testAdmission(mempool, { whenIdle: () => blocked });
   const relayed = [0, 1, 2].map(
     (nonce) => chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }).bytes,
   );
@@ -220,14 +205,7 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
   const stale = admission.submit([relayed[0] as Uint8Array, new Uint8Array([1, 2, 3])], 'peer');
   await stale;
   assert.is(admission.waitingEnvelope(key(new Uint8Array([1, 2, 3]))), undefined);
-  const held = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier: INLINE_VERIFIER,
-    whenIdle: () => new Promise(() => {}),
-    blockWorkRunning: () => false,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const held = testAdmission(mempool, { whenIdle: () => new Promise(() => {}) });
   const never = held.submit([fromClient, relayed[2] as Uint8Array], 'peer');
   assert.ok(held.waitingEnvelope(key(fromClient)));
   held.stop();
@@ -241,14 +219,7 @@ test('a relayed transaction waiting for its slice is found by its envelope hash 
 test('a waiting relayed transaction does not keep its whole frame in memory', async () => {
   const chain = await TestChain.create({ realSignatures: true });
   const mempool = new Mempool(OPTIONS, { ledger: chain.ledger });
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier: INLINE_VERIFIER,
-    whenIdle: () => new Promise(() => {}),
-    blockWorkRunning: () => false,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const admission = testAdmission(mempool, { whenIdle: () => new Promise(() => {}) });
   // As the relay hands them over: views into one large frame.
   const tx = chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: 0 }).bytes;
   const frame = new Uint8Array(4 * 1024 * 1024);

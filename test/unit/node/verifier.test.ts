@@ -6,7 +6,6 @@ import { bytesToHex, PUBLIC_KEY_LENGTH, Signer, sha256, utf8ToBytes } from '@aut
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Admission, DEFAULT_ADMISSION_OPTIONS } from '../../../packages/node/src/admission.ts';
 import { Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
 import {
   INLINE_VERIFIER,
@@ -14,6 +13,7 @@ import {
   SignatureVerifier,
   verifyInline,
 } from '../../../packages/node/src/verifier.ts';
+import { testAdmission } from '../../support/admission.ts';
 import { waitFor } from '../../support/wait.ts';
 import { TestChain } from '../state/support/chain.ts';
 
@@ -169,14 +169,7 @@ test('with verify workers, admission answers submissions while block work is run
   const verifier = new SignatureVerifier({ workers: 1 });
   // Block work that never ends: admission that waited for the executor would never answer.
   const busy = () => new Promise<void>(() => {});
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier,
-    whenIdle: busy,
-    blockWorkRunning: () => true,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const admission = testAdmission(mempool, { verifier, whenIdle: busy, blockWorkRunning: () => true });
   try {
     const txs = Array.from({ length: 60 }, (_, nonce) =>
       chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }),
@@ -196,14 +189,7 @@ test('with verify workers, admission answers submissions while block work is run
     assert.is(mempool.signaturesVerified, 60);
     assert.is(verifier.offloadedChecks, 60, 'verified by the worker');
     // The same admission with signatures on the event loop still waits for block work.
-    const waiting = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-      mempool,
-      verifier: INLINE_VERIFIER,
-      whenIdle: busy,
-      blockWorkRunning: () => false,
-      isCommitted: async () => false,
-      onAdmitted: () => {},
-    });
+    const waiting = testAdmission(mempool, { whenIdle: busy });
     const held = waiting.submit(
       [chain.tx('bob', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce: 0 }).bytes],
       'client',
@@ -256,12 +242,10 @@ test('admission after stop(): a slice waiting on a worker files and relays nothi
   const mempool = new Mempool(POOL, { ledger: chain.ledger });
   const verifier = new SignatureVerifier({ workers: 1 });
   const admitted: Uint8Array[] = [];
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
+  const admission = testAdmission(mempool, {
     verifier,
     whenIdle: () => new Promise<void>(() => {}),
     blockWorkRunning: () => true,
-    isCommitted: async () => false,
     onAdmitted: (bytes) => admitted.push(bytes),
   });
   try {
@@ -287,14 +271,7 @@ test('admission after stop(): a slice waiting on a worker files and relays nothi
 test('a slice keeps the clients’ share of the pool, and verifies copies of one transaction once', async () => {
   const chain = await TestChain.create({ realSignatures: true });
   const mempool = new Mempool({ ...POOL, maxTxs: 40 }, { ledger: chain.ledger });
-  const admission = new Admission(DEFAULT_ADMISSION_OPTIONS, {
-    mempool,
-    verifier: INLINE_VERIFIER,
-    whenIdle: async () => {},
-    blockWorkRunning: () => false,
-    isCommitted: async () => false,
-    onAdmitted: () => {},
-  });
+  const admission = testAdmission(mempool);
   const txs = Array.from(
     { length: 40 },
     (_, nonce) => chain.tx('alice', 'pay.transfer', { to: chain.address('carol'), amount: '1' }, { nonce }).bytes,
