@@ -1,6 +1,7 @@
 // Two validators with a 1 MiB state cache and two with 512 MiB, on one chain: real nodes
 // (level in temp dirs, libp2p on 127.0.0.1, JSON-RPC). The small caches evict all the time;
-// every block must still carry the same state root on all four.
+// every block must still carry the same state root on all four. Their signature verification
+// differs too (0, 1 or 2 worker threads): where a signature is verified changes no verdict.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,13 +17,14 @@ import { loadAccount, type SenderAccount } from '../../support/load.ts';
 import { waitFor } from '../../support/wait.ts';
 
 const BUDGETS_MB = [1, 512, 1, 512];
+const VERIFY_WORKERS = [0, 2, 1, 0];
 
 function vinOf(serial: number): string {
   const body = `CACHE${String(serial).padStart(12, '0')}`;
   return `${body.slice(0, 8)}${vinCheckDigit(body)}${body.slice(9)}`;
 }
 
-test('cache budgets: validators with 1 MiB and 512 MiB state caches agree on the state root of every block', async () => {
+test('cache budgets and verify workers: validators with 1 MiB or 512 MiB state caches and 0–2 verify workers agree on the state root of every block', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'autoledger-budgets-'));
   const basePort = await findFreeBasePort(4);
   const layout = createDevnet({ dir, validators: 4, basePort, blockIntervalMs: 100 });
@@ -31,6 +33,7 @@ test('cache budgets: validators with 1 MiB and 512 MiB state caches agree on the
     const path = join(home, 'config.json');
     const config = JSON.parse(readFileSync(path, 'utf8'));
     config.cache = { stateMb: BUDGETS_MB[index] };
+    config.admission = { verifyWorkers: VERIFY_WORKERS[index] };
     if (BUDGETS_MB[index] === 1) config.leveldb = { blockCacheMb: 1, writeBufferMb: 1, maxFileMb: 1 };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
