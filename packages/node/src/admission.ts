@@ -222,7 +222,11 @@ export class Admission {
       verifier.offloads && this.#deps.blockWorkRunning()
         ? await verifier.verifyMany(signatures)
         : verifyInline(signatures);
-    const verdictOf = new Map([...toVerify.keys()].map((key, index) => [key, verdicts[index] === true]));
+    const verdictOf = new Map<string, boolean>();
+    for (const [index, [key, prepared]] of [...toVerify].entries()) {
+      verdictOf.set(key, verdicts[index] === true);
+      mempool.noteVerdict(prepared.tx, verdicts[index] === true);
+    }
     for (const [index, item] of items.entries()) {
       const entry = checked[index] as AdmitResult | PreparedTx;
       let result: AdmitResult;
@@ -230,12 +234,8 @@ export class Admission {
       if (this.#stopped) result = shuttingDown();
       else if (!isPrepared(entry)) result = entry;
       else {
-        const key = envelopeKey(entry.tx);
-        const verdict = entry.needsSignature ? verdictOf.get(key) === true : true;
-        // A copy rides on its first's verification: counted and remembered once.
-        const counted =
-          !entry.needsSignature || toVerify.get(key) === entry ? entry : { ...entry, needsSignature: false };
-        result = await mempool.complete(counted, verdict, isCommitted);
+        const verdict = entry.needsSignature ? verdictOf.get(envelopeKey(entry.tx)) === true : true;
+        result = await mempool.complete(entry, verdict, isCommitted);
       }
       if (item.envelope !== undefined) this.#release(item.envelope.key);
       const { job } = item;

@@ -196,13 +196,10 @@ export class Mempool {
       if (!this.#verified.has(envelope.key)) unverified.push(index);
     }
     const verdicts = await verifier.verifyMany(unverified.map((index) => txSignatureCheck(txs[index] as DecodedTx)));
-    this.signaturesVerified += unverified.length;
     for (const [i, index] of unverified.entries()) {
-      if (verdicts[i] === true) {
-        this.#rememberVerified(envelopeOf(txs[index] as DecodedTx).key);
-        continue;
-      }
-      if (failure === undefined || index < failure.index) {
+      const valid = verdicts[i] === true;
+      this.noteVerdict(txs[index] as DecodedTx, valid);
+      if (!valid && (failure === undefined || index < failure.index)) {
         failure = { ok: false, index, code: 'BAD_SIGNATURE', message: 'bad signature' };
       }
     }
@@ -222,14 +219,18 @@ export class Mempool {
     return this.#byHash.get(hash)?.tx;
   }
 
-  #rememberVerified(hash: string): void {
+  /**
+   * Records a signature verification this node ran: counted, and remembered when it verifies.
+   * A verdict is keyed by the hash of the whole envelope, signature included: the transaction
+   * hash covers only the body, and a verdict on one signature must never vouch for another one
+   * on the same body.
+   */
+  noteVerdict(tx: DecodedTx, valid: boolean): void {
+    this.signaturesVerified++;
+    if (!valid) return;
     dropOldestHalfWhenFull(this.#verified, this.#verifiedLimit);
-    this.#verified.add(hash);
+    this.#verified.add(envelopeOf(tx).key);
   }
-
-  // A verdict is keyed by the hash of the whole envelope, signature included: the
-  // transaction hash covers only the body, and a verdict on one signature must never vouch
-  // for another one on the same body.
 
   /**
    * Admits encoded transaction bytes. Every refusal that costs little comes before the one
@@ -267,7 +268,11 @@ export class Mempool {
     if (!isPrepared(prepared)) return prepared;
     // Everything above was cheap; this is the one expensive step, paid only by a transaction
     // the pool would otherwise take.
-    const valid = !prepared.needsSignature || verifyTxSignature(prepared.tx);
+    let valid = true;
+    if (prepared.needsSignature) {
+      valid = verifyTxSignature(prepared.tx);
+      this.noteVerdict(prepared.tx, valid);
+    }
     return this.complete(prepared, valid, isCommitted);
   }
 
@@ -300,7 +305,8 @@ export class Mempool {
   }
 
   /**
-   * Files a prepared transaction once its signature's verdict is known. A block may have
+   * Files a prepared transaction once its signature's verdict is known (the caller recorded a
+   * verification it ran with noteVerdict). A block may have
    * committed, or another transaction taken the pool's room or the nonce, while the signature
    * was being verified: the state check is run again if a block committed, and the pool's own
    * checks always, before the transaction goes in.
@@ -311,10 +317,6 @@ export class Mempool {
     isCommitted: (hash: Uint8Array) => Promise<boolean>,
   ): Promise<AdmitResult> {
     const { tx } = prepared;
-    if (prepared.needsSignature) {
-      this.signaturesVerified++;
-      if (signatureValid) this.#rememberVerified(envelopeOf(tx).key);
-    }
     if (!signatureValid) {
       return { ok: false, hash: tx.hashHex, code: 'BAD_SIGNATURE', message: 'the signature does not verify' };
     }
