@@ -171,17 +171,21 @@ export class Mempool {
    * A block's transactions decoded and their signatures verified, in order. Pooled copies
    * cost nothing; the others are decoded here and the signatures this node has not verified
    * yet go to `verifier` as one batch (worker threads). The answer names the first
-   * transaction, by position, that fails.
+   * transaction, by position, that fails. `envelopeHashes`, when the caller already has the
+   * sha256 of each transaction's bytes (a block bound to its header), saves hashing them again.
    */
   async decodeBlockTxs(
     txBytes: readonly Uint8Array[],
     verifier: Pick<SignatureVerifier, 'verifyMany'>,
+    envelopeHashes?: readonly Uint8Array[],
   ): Promise<{ ok: true; txs: DecodedTx[] } | { ok: false; index: number; code: AdmitRefusalCode; message: string }> {
     const txs: DecodedTx[] = [];
     const unverified: number[] = [];
     let failure: { ok: false; index: number; code: AdmitRefusalCode; message: string } | undefined;
+    const known = envelopeHashes?.length === txBytes.length ? envelopeHashes : undefined;
     for (const [index, bytes] of txBytes.entries()) {
-      const envelope = envelopeOfBytes(bytes);
+      const hash = known?.[index];
+      const envelope = hash === undefined ? envelopeOfBytes(bytes) : { hash, key: bytesToHex(hash) };
       const pooled = this.#byEnvelope.get(envelope.key);
       if (pooled !== undefined) {
         txs.push(pooled.tx);

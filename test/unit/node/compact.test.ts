@@ -19,6 +19,7 @@ import {
   encodeAnnouncement,
   encodeBlock,
   hashBlockBytes,
+  knownBoundBlock,
 } from '../../../packages/node/src/chain/block.ts';
 import { type CompactChannel, CompactProposals } from '../../../packages/node/src/chain/compact.ts';
 
@@ -272,6 +273,54 @@ test('whole blocks are bound too: hashBlockBytes refuses transactions that do no
   assert.ok(!verdict.ok && verdict.code === 'UNBOUND', JSON.stringify(verdict));
   const otherCertificate = encodeBlock(block.header, block.txs, new Uint8Array([7]));
   assert.not.ok(hashBlockBytes(otherCertificate.bytes).ok);
+});
+
+test('a block found bound is remembered by its whole bytes: the same bytes skip the work, other bytes do not', () => {
+  const { block } = proposal(40, 30);
+  assert.is(knownBoundBlock(block.bytes), undefined, 'nothing known before it is hashed');
+  const first = hashBlockBytes(block.bytes);
+  assert.ok(first.ok);
+  const known = knownBoundBlock(block.bytes);
+  assert.ok(known !== undefined);
+  assert.is(bytesToHex(known.hash), bytesToHex(block.hash));
+  assert.equal(
+    known.envelopeHashes.map(bytesToHex),
+    block.txs.map((tx) => bytesToHex(sha256(tx))),
+  );
+  // A copy of the bytes (a new object, as each parse of a message makes) is found too.
+  assert.ok(knownBoundBlock(new Uint8Array(block.bytes)) !== undefined);
+  // The same header over reordered transactions is other bytes: hashed afresh, refused, not kept.
+  const reordered = encodeBlock(
+    block.header,
+    [block.txs[1], block.txs[0], ...block.txs.slice(2)] as Uint8Array[],
+    block.lastCertificate,
+  );
+  assert.not.ok(hashBlockBytes(reordered.bytes).ok);
+  assert.is(knownBoundBlock(reordered.bytes), undefined);
+  // Bounded: eight more bound blocks push the first one out.
+  for (let height = 31; height < 39; height++) assert.ok(hashBlockBytes(proposal(3, height).block.bytes).ok);
+  assert.is(knownBoundBlock(block.bytes), undefined);
+  assert.ok(hashBlockBytes(block.bytes).ok, 'and it is simply hashed again');
+});
+
+test('a completed compact proposal is known bound, so the engine and validation do not hash its transactions again', () => {
+  const { txs, block, bytes } = proposal(200, 50);
+  const { leader, receiver, wire, delivered } = pair({ pool: txs.filter((_, i) => i % 2 === 0) });
+  receiver.receive('leader', leader.compact(bytes) as Uint8Array);
+  leader.answer('receiver', (wire.shift() as Wire).payload);
+  receiver.fill('leader', (wire.shift() as Wire).payload);
+  assert.is(delivered.length, 1);
+  const parsed = parseConsensusMessage(delivered[0]?.bytes as Uint8Array);
+  assert.ok(parsed.ok && parsed.message.block !== null);
+  const known = knownBoundBlock(parsed.message.block);
+  assert.ok(known !== undefined, 'the delivered block is known bound');
+  assert.is(bytesToHex(known.hash), bytesToHex(block.hash));
+  assert.equal(
+    known.envelopeHashes.map(bytesToHex),
+    txs.map((tx) => bytesToHex(sha256(tx))),
+  );
+  const hashed = hashBlockBytes(parsed.message.block);
+  assert.ok(hashed.ok && bytesEqual(hashed.hash, block.hash));
 });
 
 test('garbage and oversized hash lists are refused without a request', () => {

@@ -1,10 +1,11 @@
 // The mempool against a real ledger: admission checks and their codes, nonce ordering, caps,
 // expiry, the signature cache and the bookkeeping after a block.
 
+import { bytesToHex, sha256 } from '@autoledger/crypto';
 import type { DecodedTx } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
+import { envelopeHash, Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
 import { INLINE_VERIFIER } from '../../../packages/node/src/verifier.ts';
 import { TestChain } from '../state/support/chain.ts';
 
@@ -114,6 +115,25 @@ test('a block’s transactions: pooled ones are reused, others decoded and verif
   // The first failure by position is the answer, whichever check found it.
   const both = await mempool.decodeBlockTxs([forged, new Uint8Array([1, 2, 3])], inline);
   assert.equal(both.ok ? 'ok' : [both.index, both.code], [0, 'BAD_SIGNATURE']);
+});
+
+test('a block’s envelope hashes, when the caller has them, find pooled copies and key fresh ones without hashing again', async () => {
+  const { mempool, transfer } = await setup();
+  const pooled = transfer('alice', 0);
+  await codeOf(mempool, pooled);
+  const unseen = transfer('bob', 0);
+  const hashes = [sha256(pooled.bytes), sha256(unseen.bytes)];
+  const decoded = await mempool.decodeBlockTxs([pooled.bytes, unseen.bytes], inline, hashes);
+  assert.ok(decoded.ok && decoded.txs[0] === mempool.get(pooled.hashHex), 'the pooled copy, found by the given hash');
+  assert.is(bytesToHex(envelopeHash(decoded.txs[1] as DecodedTx)), bytesToHex(hashes[1] as Uint8Array));
+  // A list that does not fit the block is not used: the hashes are computed from the bytes.
+  const mismatched = await mempool.decodeBlockTxs([pooled.bytes, unseen.bytes], inline, [hashes[0] as Uint8Array]);
+  assert.ok(mismatched.ok && mismatched.txs[0] === mempool.get(pooled.hashHex));
+  // Signatures are still verified: the hashes say which bytes, not that they are signed.
+  const forged = unseen.bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  const refused = await mempool.decodeBlockTxs([forged], inline, [sha256(forged)]);
+  assert.equal(refused.ok ? 'ok' : [refused.index, refused.code], [0, 'BAD_SIGNATURE']);
 });
 
 test('reap takes each sender’s run of consecutive nonces, oldest sender first, within the limits', async () => {

@@ -23,7 +23,7 @@ import { BLOCK_HASH_LENGTH, parseSignedPart, scanWire, wireShape } from '@autole
 import { bytesEqual, bytesToHex, readVarint, sha256 } from '@autoledger/crypto';
 import { MAX_TX_BYTES } from '@autoledger/state';
 import protobuf from 'protobufjs';
-import { assembleBlock, bindingRefusal, decodeBlock, decodeHeader } from './block.ts';
+import { assembleBlock, bindingRefusal, decodeBlock, decodeHeader, rememberBoundBlock } from './block.ts';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 
 const schema = protobuf.parse(`
@@ -350,9 +350,7 @@ export class CompactProposals {
     // The header must hash to the signed hash, and bind the listed transactions and the
     // certificate, before anything is looked up or asked for.
     let binding: string | undefined;
-    const envelopeHashes = Array.from({ length: hashes.length / 32 }, (_, index) =>
-      hashes.subarray(index * 32, index * 32 + 32),
-    );
+    const envelopeHashes = splitHashes(hashes);
     try {
       binding = bytesEqual(sha256(headerBytes), blockHash)
         ? bindingRefusal(decodeHeader(headerBytes), envelopeHashes, lastCertificate)
@@ -481,6 +479,11 @@ export class CompactProposals {
       this.#refuse(from, 'MALFORMED_COMPACT_PROPOSAL');
       return false;
     }
+    // Bound by construction: the listed hashes made the header's txRoot (checked on receipt)
+    // and each transaction placed here has its listed hash (a pooled or waiting copy is found
+    // by the hash of its bytes; a fetched one is checked against it). The engine's hashBlock
+    // and the validation find that instead of hashing the block's transactions again.
+    rememberBoundBlock(block, { hash: pending.blockHash, envelopeHashes: splitHashes(pending.hashes) });
     this.#deps.deliver(from, withBlock(pending.message, block));
     return true;
   }
@@ -505,6 +508,11 @@ export class CompactProposals {
     this.stats.abandoned++;
     this.#refuse(from, reason);
   }
+}
+
+/** A compact proposal's concatenated 32-byte envelope hashes, one view each. */
+function splitHashes(hashes: Uint8Array): Uint8Array[] {
+  return Array.from({ length: hashes.length / 32 }, (_, index) => hashes.subarray(index * 32, index * 32 + 32));
 }
 
 function assembleBlockOrNull(pending: Pending): Uint8Array | null {

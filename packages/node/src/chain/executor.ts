@@ -16,7 +16,7 @@ import type { LevelKV } from '../level-kv.ts';
 import type { Logger } from '../log.ts';
 import { envelopeHash, type Mempool } from '../mempool.ts';
 import { INLINE_VERIFIER, type SignatureVerifier } from '../verifier.ts';
-import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock } from './block.ts';
+import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock, knownBoundBlock } from './block.ts';
 import type { ChainStore, Head, StoredReceipts } from './store.ts';
 
 type ExecutionOk = Extract<BlockExecution, { ok: true }>;
@@ -303,12 +303,15 @@ export class Executor {
     if (bytes.length > MAX_BLOCK_BYTES) return invalid('BLOCK_TOO_LARGE', `${bytes.length} bytes`);
     const certificateCheck = this.#checkLastCertificate(block);
     if (!certificateCheck.valid) return certificateCheck;
-    const decoded = await this.#mempool.decodeBlockTxs(block.txs, this.#verifier);
+    // A proposal this node already bound to its header (the engine's hashBlock, or completing
+    // a compact proposal) needs neither its envelope hashes nor its txRoot computed again.
+    const bound = knownBoundBlock(bytes);
+    const decoded = await this.#mempool.decodeBlockTxs(block.txs, this.#verifier, bound?.envelopeHashes);
     if (!decoded.ok) return invalid('BAD_TX', `transaction ${decoded.index}: ${decoded.code} ${decoded.message}`);
     const txs = decoded.txs;
     if (new Set(txs.map((tx) => tx.hashHex)).size !== txs.length)
       return invalid('DUPLICATE_TX', 'a transaction appears twice');
-    if (!bytesEqual(computeTxRoot(txs.map(envelopeHash)), header.txRoot))
+    if (bound === undefined && !bytesEqual(computeTxRoot(txs.map(envelopeHash)), header.txRoot))
       return invalid('WRONG_TX_ROOT', 'txRoot mismatch');
     // A replayed transaction needs no index lookup: its nonce is used up, so execution
     // refuses the block with BAD_NONCE.
