@@ -7,7 +7,6 @@
 // worker threads (verifier.ts): the event loop does only the cheap part, and admission runs
 // beside block work. With no workers configured, admission waits for block work to finish.
 
-import { txSignatureCheck } from '@autoledger/state';
 import {
   type AdmitResult,
   type Envelope,
@@ -203,30 +202,23 @@ export class Admission {
       checked.push(await mempool.prepare(bytes, isCommitted, share, item.envelope));
     }
     // Copies of one transaction in a slice (a client's and a relayed one, or a batch repeating
-    // itself) are all checked before any is filed: their signature is verified once.
-    const toVerify = new Map<string, PreparedTx>();
-    for (const entry of checked) {
-      if (isPrepared(entry) && entry.needsSignature) {
-        const key = envelopeKey(entry.tx);
-        if (!toVerify.has(key)) toVerify.set(key, entry);
-      }
-    }
-    const signatures = [...toVerify.values()].map((prepared) => txSignatureCheck(prepared.tx));
+    // itself) are all checked before any is filed: their signature is verified once, and one
+    // a proposal's validation is verifying right now is waited for, not verified again.
+    const needing = checked.filter((entry): entry is PreparedTx => isPrepared(entry) && entry.needsSignature);
     // While block work runs, the signatures go to the workers and admission carries on beside
     // it. While none runs, the event loop has nothing better to do, and verifying here answers
     // sooner: a worker's answer costs two thread hand-offs, each a wait for a core on a busy
     // machine (measured: offloading every slice cut one-transaction-per-request throughput to
     // 0.85×; offloading only during block work kept it and the gain at saturation, README).
     const verifier = this.#deps.verifier;
-    const verdicts =
-      verifier.offloads && this.#deps.blockWorkRunning()
-        ? await verifier.verifyMany(signatures)
-        : verifyInline(signatures);
+    const offload = verifier.offloads && this.#deps.blockWorkRunning();
+    const verdicts = await mempool.verifySignatures(
+      needing.map((prepared) => prepared.tx),
+      offload ? (checks) => verifier.verifyMany(checks) : verifyInline,
+    );
     const verdictOf = new Map<string, boolean>();
-    for (const [index, [key, prepared]] of [...toVerify].entries()) {
-      verdictOf.set(key, verdicts[index] === true);
-      mempool.noteVerdict(prepared.tx, verdicts[index] === true);
-    }
+    for (const [index, prepared] of needing.entries())
+      verdictOf.set(envelopeKey(prepared.tx), verdicts[index] === true);
     for (const [index, item] of items.entries()) {
       const entry = checked[index] as AdmitResult | PreparedTx;
       let result: AdmitResult;

@@ -14,7 +14,7 @@ import {
   txSignatureCheck,
   verifyTxSignature,
 } from '@autoledger/state';
-import type { SignatureVerifier } from './verifier.ts';
+import { type SignatureCheck, type SignatureVerifier, verifyInline } from './verifier.ts';
 
 /** sha256 of an encoded transaction, signature included, and its hex: the pool's key. */
 export interface Envelope {
@@ -139,6 +139,11 @@ export class Mempool {
   readonly #verified = new Set<string>();
   readonly #verifiedLimit: number;
   /**
+   * Verifications running now, by envelope key: a second check of the same bytes waits for
+   * the first. Bounded by what runs at once: one admission slice and one block's batch.
+   */
+  readonly #verifying = new Map<string, Promise<boolean | undefined>>();
+  /**
    * Recently committed transactions, hex(sha256(envelope)) → transaction hash. Validators relay
    * every transaction to each other, and a copy often arrives after the block that carries it:
    * this answers it with a hash and a lookup, instead of a decode, a state check and a read of
@@ -199,15 +204,75 @@ export class Mempool {
       txs.push(decoded.tx);
       if (!this.#verified.has(envelope.key)) unverified.push(index);
     }
-    const verdicts = await verifier.verifyMany(unverified.map((index) => txSignatureCheck(txs[index] as DecodedTx)));
+    const verdicts = await this.verifySignatures(
+      unverified.map((index) => txs[index] as DecodedTx),
+      (checks) => verifier.verifyMany(checks),
+    );
     for (const [i, index] of unverified.entries()) {
-      const valid = verdicts[i] === true;
-      this.noteVerdict(txs[index] as DecodedTx, valid);
-      if (!valid && (failure === undefined || index < failure.index)) {
+      if (!verdicts[i] && (failure === undefined || index < failure.index)) {
         failure = { ok: false, index, code: 'BAD_SIGNATURE', message: 'bad signature' };
       }
     }
     return failure ?? { ok: true, txs };
+  }
+
+  /**
+   * The signature verdict of each transaction, each envelope verified at most once by this
+   * node: one verified before costs nothing, one whose verification is running now (admission's
+   * slice in a worker while a proposal listing it is validated, or the other way round) waits
+   * for that verdict, and the rest go to `verify` as one batch, their keys marked as running
+   * until it answers. Every check run is counted and remembered (noteVerdict).
+   */
+  async verifySignatures(
+    txs: readonly DecodedTx[],
+    verify: (checks: SignatureCheck[]) => Promise<boolean[]> | boolean[],
+  ): Promise<boolean[]> {
+    const verdicts: boolean[] = new Array(txs.length).fill(false);
+    const own = new Map<string, { tx: DecodedTx; positions: number[] }>();
+    const waiting: { position: number; verdict: Promise<boolean | undefined>; tx: DecodedTx }[] = [];
+    for (const [position, tx] of txs.entries()) {
+      const key = envelopeOf(tx).key;
+      if (this.#verified.has(key)) verdicts[position] = true;
+      else if (own.has(key)) own.get(key)?.positions.push(position);
+      else {
+        const running = this.#verifying.get(key);
+        if (running !== undefined) waiting.push({ position, verdict: running, tx });
+        else own.set(key, { tx, positions: [position] });
+      }
+    }
+    const batch = [...own];
+    let answered: Promise<boolean[]> = Promise.resolve([]);
+    if (batch.length > 0) {
+      answered = Promise.resolve(verify(batch.map(([, { tx }]) => txSignatureCheck(tx))));
+      // Marked as running until the batch answers; a verifier that fails leaves no verdict,
+      // and whoever waits on it verifies for itself.
+      for (const [index, [key]] of batch.entries()) {
+        const verdict = answered.then(
+          (answers) => answers[index] === true,
+          () => undefined,
+        );
+        this.#verifying.set(key, verdict);
+      }
+    }
+    try {
+      const answers = await answered;
+      for (const [index, [, { tx, positions }]] of batch.entries()) {
+        const valid = answers[index] === true;
+        this.noteVerdict(tx, valid);
+        for (const position of positions) verdicts[position] = valid;
+      }
+    } finally {
+      for (const [key] of batch) this.#verifying.delete(key);
+    }
+    for (const { position, verdict, tx } of waiting) {
+      const valid = await verdict;
+      if (valid !== undefined) verdicts[position] = valid;
+      else {
+        verdicts[position] = verifyInline([txSignatureCheck(tx)])[0] === true;
+        this.noteVerdict(tx, verdicts[position] as boolean);
+      }
+    }
+    return verdicts;
   }
 
   /** A pooled transaction's bytes by the hex sha256 of its envelope (what a compact proposal lists). */

@@ -2,11 +2,12 @@
 // expiry, the signature cache and the bookkeeping after a block.
 
 import { bytesToHex, sha256 } from '@autoledger/crypto';
-import type { DecodedTx } from '@autoledger/state';
+import { type DecodedTx, decodeTx } from '@autoledger/state';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { envelopeHash, Mempool, type MempoolOptions } from '../../../packages/node/src/mempool.ts';
-import { INLINE_VERIFIER } from '../../../packages/node/src/verifier.ts';
+import { INLINE_VERIFIER, type SignatureCheck, verifyInline } from '../../../packages/node/src/verifier.ts';
+import { waitFor } from '../../support/wait.ts';
 import { TestChain } from '../state/support/chain.ts';
 
 const OPTIONS: MempoolOptions = {
@@ -134,6 +135,58 @@ test('a block’s envelope hashes, when the caller has them, find pooled copies 
   forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
   const refused = await mempool.decodeBlockTxs([forged], inline, [sha256(forged)]);
   assert.equal(refused.ok ? 'ok' : [refused.index, refused.code], [0, 'BAD_SIGNATURE']);
+});
+
+test('a signature being verified is waited for, not verified again, whichever path asks second', async () => {
+  const { mempool, transfer } = await setup();
+  const tx = transfer('bob', 0);
+  const forged = transfer('bob', 1).bytes.slice();
+  forged[forged.length - 1] = (forged[forged.length - 1] as number) ^ 1;
+  const forgedTx = decodeTx(forged);
+  assert.ok(forgedTx.ok);
+  // A worker that answers only when told to: the proposal's batch stays in flight meanwhile.
+  let release: (() => void) | undefined;
+  let batches = 0;
+  const slow = {
+    verifyMany: async (checks: readonly SignatureCheck[]) => {
+      batches++;
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return verifyInline(checks);
+    },
+  };
+  const proposal = mempool.decodeBlockTxs([tx.bytes, forged], slow);
+  await waitFor(() => release !== undefined);
+  // Admission meets the same bytes (another decoded copy) while that batch runs.
+  let admissionChecks = 0;
+  const admission = mempool.verifySignatures([tx, forgedTx.tx], (checks) => {
+    admissionChecks += checks.length;
+    return verifyInline(checks);
+  });
+  (release as () => void)();
+  assert.equal(await admission, [true, false]);
+  const refused = await proposal;
+  assert.equal(refused.ok ? 'ok' : [refused.index, refused.code], [1, 'BAD_SIGNATURE']);
+  assert.is(batches, 1);
+  assert.is(admissionChecks, 0, 'admission waited for the running verdicts');
+  assert.is(mempool.signaturesVerified, 2, 'each envelope verified once');
+
+  // The other way round, and a verifier that fails: the waiter verifies for itself.
+  const late = transfer('dave', 0);
+  const failing = mempool.verifySignatures([late], () => Promise.reject(new Error('worker gone')));
+  const waiter = mempool.decodeBlockTxs([late.bytes], slow);
+  assert.is(
+    await failing.then(
+      () => 'answered',
+      (error: Error) => error.message,
+    ),
+    'worker gone',
+  );
+  const validated = await waiter;
+  assert.ok(validated.ok, 'verified by the waiter itself');
+  assert.is(batches, 1, 'without a batch of its own');
+  assert.is(mempool.signaturesVerified, 3);
 });
 
 test('reap takes each sender’s run of consecutive nonces, oldest sender first, within the limits', async () => {
