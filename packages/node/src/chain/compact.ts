@@ -483,7 +483,11 @@ export class CompactProposals {
     // and each transaction placed here has its listed hash (a pooled or waiting copy is found
     // by the hash of its bytes; a fetched one is checked against it). The engine's hashBlock
     // and the validation find that instead of hashing the block's transactions again.
-    rememberBoundBlock(block, { hash: pending.blockHash, envelopeHashes: splitHashes(pending.hashes) });
+    // Copies: the entry outlives this proposal, and views would keep its whole frame alive.
+    rememberBoundBlock(block, {
+      hash: pending.blockHash.slice(),
+      envelopeHashes: splitHashes(pending.hashes.slice()),
+    });
     this.#deps.deliver(from, withBlock(pending.message, block));
     return true;
   }

@@ -305,7 +305,8 @@ export class Executor {
     if (!certificateCheck.valid) return certificateCheck;
     // A proposal this node already bound to its header (the engine's hashBlock, or completing
     // a compact proposal) needs neither its envelope hashes nor its txRoot computed again.
-    const bound = knownBoundBlock(bytes);
+    const known = knownBoundBlock(bytes);
+    const bound = known !== undefined && known.envelopeHashes.length === block.txs.length ? known : undefined;
     const decoded = await this.#mempool.decodeBlockTxs(block.txs, this.#verifier, bound?.envelopeHashes);
     if (!decoded.ok) return invalid('BAD_TX', `transaction ${decoded.index}: ${decoded.code} ${decoded.message}`);
     const txs = decoded.txs;
