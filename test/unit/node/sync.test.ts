@@ -22,6 +22,7 @@ import {
 import { type CommittedBlock, Executor } from '../../../packages/node/src/chain/executor.ts';
 import { ChainStore } from '../../../packages/node/src/chain/store.ts';
 import {
+  ANNOUNCE_MIN_INTERVAL_MS,
   DEFAULT_SYNC_OPTIONS,
   headerBytesOfBlock,
   SyncManager,
@@ -34,7 +35,7 @@ import { LevelKV } from '../../../packages/node/src/level-kv.ts';
 import { silentLogger } from '../../../packages/node/src/log.ts';
 import { DEFAULT_MEMPOOL_OPTIONS, Mempool } from '../../../packages/node/src/mempool.ts';
 import { P2PHost, peerIdFromEd25519PublicKey } from '../../../packages/node/src/p2p.ts';
-import { waitFor } from '../../support/wait.ts';
+import { sleep, waitFor } from '../../support/wait.ts';
 
 const CHAIN_ID = 'sync-test';
 const CHAIN_LENGTH = 6;
@@ -159,7 +160,7 @@ class TestNetwork implements SyncNetwork {
     this.penalties.push({ peer, points, reason, detail });
   }
 
-  broadcast(): number {
+  broadcast(_channel: string, _payload: Uint8Array): number {
     return 0;
   }
 
@@ -272,6 +273,30 @@ test("a peer that announces a lower height is told this node's, at most once a s
   sync.startIdleAnnouncements(50);
   await waitFor(() => broadcasts >= 2 || undefined, { timeoutMs: 5_000, what: 'two idle announcements' });
   sync.stop();
+});
+
+test('commits are announced at most every ANNOUNCE_MIN_INTERVAL_MS, and the last head of a burst always goes out', async () => {
+  const network = new TestNetwork();
+  const { sync } = await syncingNode(network);
+  const heard: number[] = [];
+  network.broadcast = (_channel: string, payload: Uint8Array) => {
+    heard.push(decodeAnnouncement(payload).height);
+    return 1;
+  };
+  const hash = new Uint8Array(32).fill(7);
+  const started = performance.now();
+  sync.announce(10, hash);
+  sync.announce(11, hash);
+  sync.announce(12, hash);
+  assert.equal(heard, [10], 'the first at once, the rest held back');
+  await waitFor(() => heard.length === 2 || undefined, { timeoutMs: 5_000, what: 'the held-back head' });
+  assert.equal(heard, [10, 12], 'only the latest of the burst');
+  assert.ok(performance.now() - started >= ANNOUNCE_MIN_INTERVAL_MS - 5, 'not before the gap ended');
+  // A stopped node announces nothing more.
+  sync.announce(13, hash);
+  sync.stop();
+  await sleep(ANNOUNCE_MIN_INTERVAL_MS + 100);
+  assert.equal(heard, [10, 12]);
 });
 
 /** Block 1's encoded header framed as a block, followed by bytes that do not decode as one. */
