@@ -60,8 +60,9 @@ export class TransactionRelay {
   }
 
   stop(): void {
-    if (this.#batchTimer) clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
+    // What waits for its batch was already answered to its client: it goes out now (p2p stops
+    // after the relay), not with the timer.
+    this.#flush();
     clearInterval(this.#retryTimer);
     this.#retryTimer = undefined;
   }

@@ -1,7 +1,8 @@
 // Block sync: a node that is behind (restarted, partitioned, or an observer) fetches
 // committed blocks with their certificates from a peer that is ahead, checks each certificate
 // against the genesis validator set, executes the block and commits it. Peers announce their
-// height after every commit, so a node learns it is behind within one block.
+// height after commits (at most every ANNOUNCE_MIN_INTERVAL_MS), so a node learns it is behind
+// within a block or 250 ms; a validator learns it sooner, from the votes.
 
 import { decodeCommitCertificate, type ValidatorSet, verifyCommitCertificate } from '@autoledger/consensus';
 import { readVarint, sha256 } from '@autoledger/crypto';
@@ -90,6 +91,7 @@ export class SyncManager {
   /** When each peer that announced a lower height was last told this node's (bounded by peers). */
   readonly #answeredAt = new Map<string, number>();
   #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+  #lastAnnouncedHeight = 0;
   #idleTimer: NodeJS.Timeout | undefined;
   /** The head to announce when the minimum gap since the last announcement ends. */
   #nextAnnouncement: { height: number; blockHash: Uint8Array } | undefined;
@@ -205,8 +207,14 @@ export class SyncManager {
     }
   }
 
-  /** Tells every connected peer this node's height (after each commit, and while idle). */
+  /**
+   * Tells every connected peer this node's height (after commits, and while idle): at once when
+   * ANNOUNCE_MIN_INTERVAL_MS have passed since the last announcement, otherwise the latest head
+   * asked for goes out when they have. A height below one already announced never goes out (a
+   * late timer must not make peers think this node went back).
+   */
   announce(height: number, blockHash: Uint8Array): void {
+    if (height < this.#lastAnnouncedHeight) return;
     const sinceLast = performance.now() - this.#lastAnnouncedAt;
     if (sinceLast < ANNOUNCE_MIN_INTERVAL_MS) {
       this.#nextAnnouncement = { height, blockHash };
@@ -221,7 +229,12 @@ export class SyncManager {
       }
       return;
     }
+    // Announced now: whatever waited for the gap to end is older than this.
+    clearTimeout(this.#announceTimer);
+    this.#announceTimer = undefined;
+    this.#nextAnnouncement = undefined;
     this.#lastAnnouncedAt = performance.now();
+    this.#lastAnnouncedHeight = height;
     this.#p2p.broadcast('announce', encodeAnnouncement(height, blockHash, this.#store.knownEarliestHeight));
   }
 
