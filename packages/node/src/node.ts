@@ -487,6 +487,9 @@ export class AutoledgerNode {
                 takes: (peerId) => this.#sync.takesCompactProposals(peerId) && compact.sendsCompactTo(peerId),
               }
             : undefined,
+          // A leader's own clients' newest transactions wait up to the relay's batch delay: sent
+          // first, the others hold them when the compact proposal arrives instead of fetching them.
+          beforeCompactProposal: () => this.#relay.flush(),
           peerIdOfValidator: this.#peerIdOfValidator,
           logger: this.log,
           onSyncNeeded: (height) => this.#sync.request(height),

@@ -62,7 +62,7 @@ export class TransactionRelay {
   stop(): void {
     // What waits for its batch was already answered to its client: it goes out now (p2p stops
     // after the relay), not with the timer.
-    this.#flush();
+    this.flush();
     clearInterval(this.#retryTimer);
     this.#retryTimer = undefined;
   }
@@ -107,8 +107,8 @@ export class TransactionRelay {
 
   #enqueue(bytes: Uint8Array): void {
     this.#queue.push(bytes);
-    if (this.#queue.length >= BATCH_TXS) this.#flush();
-    else if (!this.#batchTimer) this.#batchTimer = setTimeout(() => this.#flush(), BATCH_DELAY_MS);
+    if (this.#queue.length >= BATCH_TXS) this.flush();
+    else if (!this.#batchTimer) this.#batchTimer = setTimeout(() => this.flush(), BATCH_DELAY_MS);
   }
 
   /**
@@ -132,7 +132,8 @@ export class TransactionRelay {
     if (offered > 0) this.#deps.logger.debug('transactions_relayed_again', { count: offered });
   }
 
-  #flush(): void {
+  /** Sends what waits for its batch now (a leader about to propose, the node stopping). */
+  flush(): void {
     if (this.#batchTimer) clearTimeout(this.#batchTimer);
     this.#batchTimer = undefined;
     if (this.#queue.length === 0) return;

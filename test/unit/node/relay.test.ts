@@ -38,6 +38,17 @@ test('transactions admitted together leave as one batch to the other validators'
   relay.stop();
 });
 
+test('flush sends what waits at once (a leader about to propose), and an empty flush sends nothing', () => {
+  const { relay, frames } = relayWithWire();
+  relay.flush();
+  assert.is(frames.length, 0);
+  relay.relay(Uint8Array.of(3), 'd');
+  relay.flush();
+  assert.equal(frames, [{ channel: 'txs', txs: [[3]], to: ['v2', 'v3'] }]);
+  relay.stop();
+  assert.is(frames.length, 1, 'the timer of the flushed batch sends nothing more');
+});
+
 test('stop sends what waits for its batch: those transactions were already answered to their clients', () => {
   const { relay, frames } = relayWithWire();
   relay.relay(Uint8Array.of(7), 'c');

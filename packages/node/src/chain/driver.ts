@@ -44,6 +44,11 @@ export interface DriverDependencies {
    */
   compact?: { compact(message: Uint8Array): Uint8Array | undefined; takes(peerId: string): boolean };
   /**
+   * Called just before a compact proposal goes out: the node sends the transactions its relay
+   * still holds, so that on each link they arrive before the proposal that lists them.
+   */
+  beforeCompactProposal?: () => void;
+  /**
    * hex(validator public key) → libp2p peer id, for every validator of the known heights but
    * this node; the node keeps it current as the set changes.
    */
@@ -228,7 +233,10 @@ export class ConsensusDriver {
             break;
           }
           const takers = new Set(peers.filter((peerId) => compactor.takes(peerId)));
-          if (takers.size > 0) this.#deps.p2p.broadcast('proposal', compact, takers);
+          if (takers.size > 0) {
+            this.#deps.beforeCompactProposal?.();
+            this.#deps.p2p.broadcast('proposal', compact, takers);
+          }
           if (takers.size < peers.length) {
             const others = peers.filter((peerId) => !takers.has(peerId));
             this.#deps.p2p.broadcast('consensus', action.bytes, others);
