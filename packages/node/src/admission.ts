@@ -10,7 +10,6 @@
 import {
   type AdmitResult,
   type Envelope,
-  envelopeKey,
   envelopeOfBytes,
   isPrepared,
   type Mempool,
@@ -216,9 +215,7 @@ export class Admission {
       needing.map((prepared) => prepared.tx),
       offload ? (checks) => verifier.verifyMany(checks) : verifyInline,
     );
-    const verdictOf = new Map<string, boolean>();
-    for (const [index, prepared] of needing.entries())
-      verdictOf.set(envelopeKey(prepared.tx), verdicts[index] === true);
+    const verdictOf = new Map(needing.map((prepared, index) => [prepared, verdicts[index] === true]));
     for (const [index, item] of items.entries()) {
       const entry = checked[index] as AdmitResult | PreparedTx;
       let result: AdmitResult;
@@ -226,7 +223,7 @@ export class Admission {
       if (this.#stopped) result = shuttingDown();
       else if (!isPrepared(entry)) result = entry;
       else {
-        const verdict = entry.needsSignature ? verdictOf.get(envelopeKey(entry.tx)) === true : true;
+        const verdict = entry.needsSignature ? verdictOf.get(entry) === true : true;
         result = await mempool.complete(entry, verdict, isCommitted);
       }
       if (item.envelope !== undefined) this.#release(item.envelope.key);

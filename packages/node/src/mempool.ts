@@ -202,7 +202,7 @@ export class Mempool {
         break;
       }
       txs.push(decoded.tx);
-      if (!this.#verified.has(envelope.key)) unverified.push(index);
+      unverified.push(index);
     }
     const verdicts = await this.verifySignatures(
       unverified.map((index) => txs[index] as DecodedTx),
