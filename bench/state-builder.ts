@@ -28,7 +28,15 @@ import {
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { addressFromPublicKey, bytesToHex, publicKeyFromSecret, Signer, sha256, utf8ToBytes } from '@autoledger/crypto';
+import {
+  addressFromPublicKey,
+  bytesEqual,
+  bytesToHex,
+  publicKeyFromSecret,
+  Signer,
+  sha256,
+  utf8ToBytes,
+} from '@autoledger/crypto';
 import { type NamedKey, namedKeyFromSecret } from '@autoledger/crypto/keyfile';
 import {
   initGenesisState,
@@ -54,9 +62,10 @@ import {
   vehicleCodec,
 } from '../packages/state/src/records.ts';
 import { encodeRootRef, hashOf, SparseMerkleTree } from '../packages/state/src/smt.ts';
-import { buildStagedTree, stagingPut } from '../packages/state/src/smt-bulk.ts';
+import { BulkTreeBuilder } from '../packages/state/src/smt-bulk.ts';
 import { RECORD_KEY_PREFIX } from '../packages/state/src/snapshot-state.ts';
 import { recordStoreKey } from '../packages/state/src/state-view.ts';
+import { TreeEntrySorter } from './tree-entry-sorter.ts';
 import { type BenchAccount, benchVin } from './workload.ts';
 
 export const SCALE_CHAIN_ID = 'bench-scale';
@@ -92,6 +101,9 @@ const REFUNDED_EVERY = 10;
 const VEHICLES_PER_BATCH = 20_000;
 /** Files the builder keeps beside the store; not LevelDB's, not copied into a node's data directory. */
 const BUILDER_FILES = new Set(['READY', 'genesis.json', 'LOCK']);
+/** The tree entries kept aside while loading (a subdirectory, gone once the tree is built). */
+const TREE_ENTRIES_DIR = 'tree-entries';
+const textEncoder = new TextEncoder();
 
 export interface ScaleState {
   dir: string;
@@ -238,13 +250,17 @@ export async function openScaleState(options: {
   if (headBytes === undefined) throw new Error('genesis wrote no head');
   const head = JSON.parse(new TextDecoder().decode(headBytes)) as { height: number; time: number; root: string };
   const tree = new SparseMerkleTree(kv, TREE_PREFIX, 2);
-  // The tree is built once, bottom-up, at the end (smt-bulk.ts): every record's entry is staged
-  // as it is written, those initGenesisState wrote first (its small tree is dropped: the
-  // build writes every position afresh).
+  // The tree is built once, bottom-up, at the end (smt-bulk.ts): every record's entry is kept
+  // aside as it is written (tree-entry-sorter.ts), those initGenesisState wrote first (its
+  // small tree is dropped: the build writes every position afresh). The counters record is
+  // written again below, so its genesis entry is left out here: the sorter takes each key once.
+  const treeEntries = new TreeEntrySorter(join(dir, TREE_ENTRIES_DIR));
+  const countersKey = recordStoreKey(keys.counters);
   let stateKeys = 0;
   let ops: KVOp[] = [];
   for await (const [key, value] of kv.iterate({ gte: RECORD_KEY_PREFIX, lt: prefixEnd(RECORD_KEY_PREFIX) })) {
-    ops.push(stagingPut(sha256(key.subarray(RECORD_KEY_PREFIX.length)), sha256(value)));
+    if (bytesEqual(key, countersKey)) continue;
+    treeEntries.add(sha256(key.subarray(RECORD_KEY_PREFIX.length)), sha256(value));
     stateKeys++;
   }
   for await (const [key] of kv.iterate({ gte: TREE_PREFIX, lt: prefixEnd(TREE_PREFIX) }))
@@ -253,9 +269,13 @@ export async function openScaleState(options: {
   ops = [];
   let written = 0;
   const put = (key: string, bytes: Uint8Array) => {
-    const keyBytes = utf8ToBytes(key);
-    ops.push({ type: 'put', key: recordStoreKey(key), value: bytes });
-    ops.push(stagingPut(sha256(keyBytes), sha256(bytes)));
+    // recordStoreKey(key), with the key's bytes encoded once for both uses.
+    const storeKey = new Uint8Array(RECORD_KEY_PREFIX.length + key.length * 3);
+    storeKey.set(RECORD_KEY_PREFIX);
+    const { written: keyLength } = textEncoder.encodeInto(key, storeKey.subarray(RECORD_KEY_PREFIX.length));
+    const recordKey = storeKey.subarray(0, RECORD_KEY_PREFIX.length + (keyLength as number));
+    ops.push({ type: 'put', key: recordKey, value: bytes });
+    treeEntries.add(sha256(recordKey.subarray(RECORD_KEY_PREFIX.length)), sha256(bytes));
     written++;
   };
   const flush = async () => {
@@ -340,7 +360,6 @@ export async function openScaleState(options: {
   }
   put(keys.counters, countersCodec.encode({ orders: FIXTURE_ORDERS, policies: 0, claims: 0 }));
   await flush();
-  stateKeys--; // the counters record was there already
   log(
     `  query fixtures: ${FIXTURE_VEHICLES.toLocaleString('en')} vehicles, ${FIXTURE_ORDERS.toLocaleString('en')} orders, ${Math.round((performance.now() - started) / 1000)} s`,
   );
@@ -376,7 +395,17 @@ export async function openScaleState(options: {
     }
   }
   const building = performance.now();
-  const { root, entries } = await buildStagedTree(kv, tree);
+  const builder = new BulkTreeBuilder(tree);
+  for (const { keyHash, valueHash } of treeEntries.sorted()) {
+    for (const op of builder.add(keyHash, valueHash)) ops.push(op);
+    if (ops.length >= VEHICLES_PER_BATCH) {
+      await kv.batch(ops);
+      ops = [];
+    }
+  }
+  const { root, ops: lastOps } = builder.finish();
+  await kv.batch([...ops, ...lastOps]);
+  const entries = builder.entries;
   if (entries !== stateKeys) throw new Error(`the tree holds ${entries} entries, ${stateKeys} records were written`);
   log(`  tree built in ${Math.round((performance.now() - building) / 1000)} s`);
   await kv.put(
