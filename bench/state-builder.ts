@@ -7,7 +7,7 @@
 // validators whose node keys are derived here too, so a network can run on a copy of the
 // state (network.ts). Built once and kept in
 //
-//   $AUTOLEDGER_BENCH_STATE_DIR/v2-<N>v-<H>h     (default ~/.cache/autoledger/bench-state)
+//   $AUTOLEDGER_BENCH_STATE_DIR/v3-<N>v-<H>h     (default ~/.cache/autoledger/bench-state)
 //
 // beside its genesis.json, with a READY file (keys, root, build time) written last; a
 // directory without it is rebuilt. Benchmarks never write to it: the micro benchmark commits
@@ -70,8 +70,11 @@ import { type BenchAccount, benchVin } from './workload.ts';
 
 export const SCALE_CHAIN_ID = 'bench-scale';
 export const SCALE_GENESIS_TIME = 1_795_000_000_000;
-/** 2: the genesis names four validators with derived node keys; service accounts; query fixtures. */
-const FORMAT_VERSION = 2;
+/**
+ * 2: the genesis names four validators with derived node keys; service accounts; query fixtures.
+ * 3: the same state in tables of 16 KiB blocks (leveldb.blockKb), whose indexes are 4× smaller.
+ */
+const FORMAT_VERSION = 3;
 /** The state's metadata key of its head (ledger.ts): the loader moves the root it holds. */
 const HEAD_KEY = new Uint8Array([0x53, 0x6d, ...utf8ToBytes('head')]);
 const TREE_PREFIX = new Uint8Array([0x53, 0x74]);

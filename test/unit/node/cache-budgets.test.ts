@@ -1,7 +1,8 @@
 // Two validators with a 1 MiB state cache and two with 512 MiB, on one chain: real nodes
 // (level in temp dirs, libp2p on 127.0.0.1, JSON-RPC). The small caches evict all the time;
 // every block must still carry the same state root on all four. Their signature verification
-// differs too (0, 1 or 2 worker threads): where a signature is verified changes no verdict.
+// differs too (0, 1 or 2 worker threads): where a signature is verified changes no verdict. The
+// small ones also run LevelDB at its smallest (1 KiB blocks, 16 open tables, 1 MiB files).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,9 @@ test('cache budgets and verify workers: validators with 1 MiB or 512 MiB state c
     const config = JSON.parse(readFileSync(path, 'utf8'));
     config.cache = { stateMb: BUDGETS_MB[index] };
     config.admission = { verifyWorkers: VERIFY_WORKERS[index] };
-    if (BUDGETS_MB[index] === 1) config.leveldb = { blockCacheMb: 1, writeBufferMb: 1, maxFileMb: 1 };
+    if (BUDGETS_MB[index] === 1) {
+      config.leveldb = { blockCacheMb: 1, writeBufferMb: 1, maxFileMb: 1, maxOpenFiles: 16, blockKb: 1 };
+    }
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
   const nodes: AutoledgerNode[] = [];

@@ -124,7 +124,16 @@ const FIELDS: Record<string, JsonSchema> = {
   'leveldb.blockCacheMb': { description: 'MiB of decompressed table blocks LevelDB keeps in memory' },
   'leveldb.writeBufferMb': { description: 'MiB of writes LevelDB buffers before writing a table', minimum: 1 },
   'leveldb.maxFileMb': { description: 'Target MiB of a LevelDB table file', minimum: 1 },
-  'leveldb.maxOpenFiles': { description: 'Most table files LevelDB keeps open', minimum: 16 },
+  'leveldb.maxOpenFiles': {
+    description:
+      "Most table files LevelDB keeps open, each with its index and filter in memory; capped below the process's descriptor limit",
+    minimum: 16,
+  },
+  'leveldb.blockKb': {
+    description: 'KiB of a LevelDB data block, the unit of a read; tables written before a change keep theirs',
+    minimum: 1,
+    maximum: 1024,
+  },
   snapshots: { description: 'State snapshots written in the background into <home>/snapshots' },
   'snapshots.intervalBlocks': {
     description: 'Write a snapshot at every height that is a multiple of this; 0 writes none',
