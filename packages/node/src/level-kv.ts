@@ -2,7 +2,6 @@
 // machine's keys under its own prefix and the chain's (blocks, certificates, receipts, the
 // transaction index, consensus persistence) under others, so that a commit is ONE atomic batch.
 
-import { readFileSync } from 'node:fs';
 import type { KVOp, KVRange, KVSnapshot, KVStore } from '@autoledger/state';
 import { Level } from 'level';
 
@@ -26,12 +25,15 @@ function checkOps(ops: readonly KVOp[]): void {
  * What bounds LevelDB's own memory at scale is its table cache, not the block cache: every open
  * table holds its index (one entry per data block) and its bloom filter (10 bits per key) in
  * memory, outside the block cache and outside any budget of ours. Measured at 10^7 vehicles
- * (120 M keys, 2,535 tables of 8 MB) with LevelDB's 4 KiB blocks: an index took ~190 KB a table,
- * and with 1,000 open files tables were closed and reopened on almost every read (executeBlock
- * 2.9× slower than with all of them open). 16 KiB blocks make the indexes 4× smaller; then the
- * filters dominate, and the open-table limit bounds the whole at about maxOpenFiles × maxFileMb
- * × 20 KB (the first 1,000 tables LevelDB opens are memory-mapped instead: file pages the kernel
- * can reclaim, though they count in RSS).
+ * (120 M keys, 2,535 tables of 8 MB): with LevelDB's 4 KiB blocks a heap profile found ~190 KB of
+ * index a table, and with 1,000 open tables (LevelDB's table cache holds maxOpenFiles − 10) tables
+ * were evicted and reopened on almost every read: executeBlock 2.9× slower than with all of them
+ * open. With 16 KiB blocks the indexes took 35 MB and the filters 167 MB for all the tables, about
+ * 10 KB per MB of table: the open-table limit bounds LevelDB's memory at roughly maxOpenFiles ×
+ * maxFileMb × 10 KB at this block size (smaller blocks, larger indexes). The first 1,000 tables
+ * LevelDB opens are memory-mapped instead (file pages the kernel can reclaim, though they count
+ * in RSS). Descriptors are LevelDB's own business: it keeps at most a fifth of the process's limit
+ * open for tables and opens the others per read, whatever maxOpenFiles says.
  */
 export interface LevelOptions {
   /** Block cache: decompressed data blocks kept in memory, outside the JS heap. */
@@ -40,7 +42,7 @@ export interface LevelOptions {
   writeBufferMb: number;
   /** Target size of a table file. */
   maxFileMb: number;
-  /** Most table files kept open (each holds its index and filter in memory, and a descriptor). */
+  /** Tables kept open with their index and filter in memory (LevelDB clamps it to 74–50,000 and keeps 10 fewer). */
   maxOpenFiles: number;
   /** Size of a table's data block, the unit of a read: the index holds one entry per block. */
   blockKb: number;
@@ -53,28 +55,6 @@ export const DEFAULT_LEVEL_OPTIONS: LevelOptions = {
   maxOpenFiles: 4000,
   blockKb: 16,
 };
-
-/** Descriptors left for RPC connections (512 by default), peers, logs and snapshots. */
-const DESCRIPTORS_KEPT = 1024;
-
-/**
- * maxOpenFiles, capped so that LevelDB's tables cannot take the descriptors the node needs: past
- * the process's limit a table read fails with "Too many open files", which would stop a block's
- * execution. Linux only (reads /proc/self/limits); elsewhere the configured value stands.
- */
-export function cappedOpenFiles(configured: number, limitsText: string | undefined): number {
-  const match = limitsText === undefined ? null : /^Max open files\s+(\d+|unlimited)/m.exec(limitsText);
-  if (match === null || match[1] === 'unlimited') return configured;
-  return Math.max(16, Math.min(configured, Number(match[1]) - DESCRIPTORS_KEPT));
-}
-
-function processLimits(): string | undefined {
-  try {
-    return readFileSync('/proc/self/limits', 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 const MB = 1024 * 1024;
 
@@ -93,7 +73,7 @@ export class LevelKV implements KVStore {
       cacheSize: tuning.blockCacheMb * MB,
       writeBufferSize: tuning.writeBufferMb * MB,
       maxFileSize: tuning.maxFileMb * MB,
-      maxOpenFiles: cappedOpenFiles(tuning.maxOpenFiles, processLimits()),
+      maxOpenFiles: tuning.maxOpenFiles,
       blockSize: tuning.blockKb * 1024,
     });
     await db.open();

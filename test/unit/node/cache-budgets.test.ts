@@ -2,7 +2,7 @@
 // (level in temp dirs, libp2p on 127.0.0.1, JSON-RPC). The small caches evict all the time;
 // every block must still carry the same state root on all four. Their signature verification
 // differs too (0, 1 or 2 worker threads): where a signature is verified changes no verdict. The
-// small ones also run LevelDB at its smallest (1 KiB blocks, 16 open tables, 1 MiB files).
+// small ones also run LevelDB at its smallest (1 KiB blocks, 74 open tables, 1 MiB files).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,7 @@ test('cache budgets and verify workers: validators with 1 MiB or 512 MiB state c
     config.cache = { stateMb: BUDGETS_MB[index] };
     config.admission = { verifyWorkers: VERIFY_WORKERS[index] };
     if (BUDGETS_MB[index] === 1) {
-      config.leveldb = { blockCacheMb: 1, writeBufferMb: 1, maxFileMb: 1, maxOpenFiles: 16, blockKb: 1 };
+      config.leveldb = { blockCacheMb: 1, writeBufferMb: 1, maxFileMb: 1, maxOpenFiles: 74, blockKb: 1 };
     }
     writeFileSync(path, JSON.stringify(config, null, 2));
   }

@@ -126,7 +126,7 @@ const FIELDS: Record<string, JsonSchema> = {
   'leveldb.maxFileMb': { description: 'Target MiB of a LevelDB table file', minimum: 1 },
   'leveldb.maxOpenFiles': {
     description:
-      "Most table files LevelDB keeps open, each with its index and filter in memory; capped below the process's descriptor limit",
+      'Most table files LevelDB keeps open, each with its index and filter in memory; LevelDB raises it to at least 74, cuts it to at most 50,000 and holds 10 fewer',
     minimum: 16,
   },
   'leveldb.blockKb': {
