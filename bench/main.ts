@@ -16,6 +16,8 @@
 //   pnpm bench --min-block-interval 20       the validators' consensus.minBlockIntervalMs (default 50):
 //                                            how long a leader waits after a commit before proposing
 //                                            less than a full block
+//   pnpm bench --view-timeout-ms 10000       the validators' view timeout at view 0 (the bench devnet's
+//                                            is 3 s): for states whose blocks take seconds to execute
 //   pnpm bench --micro                       the parts in one process: verify, checkTx, executeBlock
 //   pnpm bench --micro --state-vehicles N [--history-per-vehicle H] [--state-mb M]
 //                                            executeBlock and state root over N vehicles on LevelDB,
@@ -60,6 +62,7 @@ const { values } = parseArgs({
     'submit-to': { type: 'string', default: 'all' },
     proposals: { type: 'string', default: 'compact' },
     'min-block-interval': { type: 'string' },
+    'view-timeout-ms': { type: 'string' },
   },
 });
 
@@ -124,6 +127,12 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     if (!Number.isSafeInteger(minBlockIntervalMs) || minBlockIntervalMs < 0 || minBlockIntervalMs > 1000)
       fail('--min-block-interval must be whole milliseconds from 0 to 1000');
   }
+  let viewTimeoutMs: number | undefined;
+  if (values['view-timeout-ms'] !== undefined) {
+    viewTimeoutMs = Number(values['view-timeout-ms']);
+    if (!Number.isSafeInteger(viewTimeoutMs) || viewTimeoutMs < 1000 || viewTimeoutMs > 600_000)
+      fail('--view-timeout-ms must be whole milliseconds from 1000 to 600000');
+  }
   let wan: { rttMs: number; stallPercent: number } | undefined;
   if (values.wan !== undefined) {
     const [rtt, stall = '0'] = values.wan.split(',');
@@ -164,6 +173,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     submitTo,
     proposals,
     ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
+    ...(viewTimeoutMs !== undefined ? { viewTimeoutMs } : {}),
     log,
   });
   const verifyPerCoreAfter = measureVerifyPerCore();
@@ -194,6 +204,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     machine: { cores: cores(), node: process.version, date: new Date().toISOString() },
     ...(wan ? { wan } : {}),
     ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
+    ...(viewTimeoutMs !== undefined ? { viewTimeoutMs } : {}),
     txsPerBlock: result.txsPerBlock,
     rssMbMax: result.rssMbMax,
     rssAnonMbMax: result.rssAnonMbMax,

@@ -66,6 +66,8 @@ export interface NetworkBenchOptions {
   proposals?: 'compact' | 'whole';
   /** The validators' consensus.minBlockIntervalMs; their default when absent. */
   minBlockIntervalMs?: number;
+  /** The validators' view timeout at view 0 (consensus.timeoutBaseTicks × tickMs); the devnet's when absent. */
+  viewTimeoutMs?: number;
   log: (line: string) => void;
 }
 
@@ -408,6 +410,11 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     config.consensus = { ...config.consensus, compactProposals: (options.proposals ?? 'compact') === 'compact' };
     if (options.minBlockIntervalMs !== undefined)
       config.consensus = { ...config.consensus, minBlockIntervalMs: options.minBlockIntervalMs };
+    if (options.viewTimeoutMs !== undefined)
+      config.consensus = {
+        ...config.consensus,
+        timeoutBaseTicks: Math.ceil(options.viewTimeoutMs / config.consensus.tickMs),
+      };
     if (options.scale?.stateMb !== undefined) config.cache = { ...config.cache, stateMb: options.scale.stateMb };
     writeFileSync(path, JSON.stringify(config, null, 2));
   }
