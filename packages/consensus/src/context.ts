@@ -198,6 +198,8 @@ export class EngineContext {
   /** The node's verdicts on blocks of the current height, by block hash. */
   readonly validity = new Map<string, boolean>();
   readonly validationsPending = new Set<string>();
+  /** The (height, view) whose previewed block the node is executing, if any (`previewExecution` input). */
+  previewExecution: { height: number; view: number } | null = null;
   /**
    * Blocks of this height refused for a reason that may pass later (this node's clock), by hash,
    * with the view of the refusal: not asked again in that view, asked again in a later one.

@@ -70,7 +70,13 @@ export type EngineInput =
   /** The node applied this height from block sync. */
   | { type: 'synced'; height: number; blockHash: Uint8Array; certificate: CommitCertificate }
   /** The node now knows the validator set of the height the engine waits at (`awaitingValidators`). */
-  | { type: 'validatorsKnown' };
+  | { type: 'validatorsKnown' }
+  /**
+   * The node started (`running`) or finished executing the block the leader of (height, view)
+   * previewed before proposing it: its own execution of the view's block, which the view timer
+   * does not count, as while it validates the view's proposal (within the same cap).
+   */
+  | { type: 'previewExecution'; height: number; view: number; running: boolean };
 
 export type EngineAction =
   /** Make `state` durable before performing any later action of the same list. */

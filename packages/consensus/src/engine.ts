@@ -7,6 +7,7 @@ import type { Equivocation } from './evidence.ts';
 import { HeightLog, orderedMessages } from './height-log.ts';
 import { type ConsensusMessage, parseConsensusMessage, slotKey } from './messages.ts';
 import {
+  isExecutingViewPreview,
   isValidatingViewProposal,
   onProposalReady,
   onValidated,
@@ -188,6 +189,11 @@ export class ConsensusEngine {
         break;
       case 'validatorsKnown':
         break;
+      case 'previewExecution':
+        if (input.running) context.previewExecution = { height: input.height, view: input.view };
+        else if (context.previewExecution?.height === input.height && context.previewExecution.view === input.view)
+          context.previewExecution = null;
+        break;
     }
     this.#settle();
     return context.takeActions();
@@ -199,7 +205,8 @@ export class ConsensusEngine {
     // A height whose set is not known has not begun: no view to time out of (the set in use
     // is the previous height's, so a VIEW-CHANGE signed now could come from a non-member).
     if (!context.awaitingValidators && context.isValidator && context.decision === null && context.viewTimerRunning) {
-      const paused = isValidatingViewProposal(context) && context.pauseViewTimer(1) > 0;
+      const paused =
+        (isValidatingViewProposal(context) || isExecutingViewPreview(context)) && context.pauseViewTimer(1) > 0;
       if (!paused && context.ticks - context.viewStartTick >= context.timeoutTicks(context.view)) {
         onViewTimeout(context);
       }

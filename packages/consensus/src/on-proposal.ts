@@ -106,6 +106,12 @@ export function isValidatingViewProposal(context: EngineContext): boolean {
   return proposal !== undefined && proposal !== null && context.validationsPending.has(bytesToHex(proposal.blockHash));
 }
 
+/** Whether the node is executing the block the current view's leader previewed (see `previewExecution`). */
+export function isExecutingViewPreview(context: EngineContext): boolean {
+  const running = context.previewExecution;
+  return running !== null && running.height === context.height && running.view === context.view;
+}
+
 /** Asks the node for a block when this validator leads the current view of the height. */
 export function requestProposal(context: EngineContext, viewChanges: ConsensusMessage[]): void {
   context.proposalRequest = { view: context.view, viewChanges, tick: context.ticks };

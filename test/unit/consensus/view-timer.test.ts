@@ -104,6 +104,28 @@ test('a refused proposal: its validation time does not count either, the rest of
   assert.is(ticksUntilViewChange(target), TIMEOUT - 2);
 });
 
+test("ticks spent executing the view's previewed block do not count; another view's preview pauses nothing", () => {
+  const { target } = engine(2);
+  tickQuietly(target, 3);
+  target.step({ type: 'previewExecution', height: 3, view: 0, running: true });
+  // Eight ticks executing the leader's preview: the view had 7 left.
+  tickQuietly(target, 8);
+  target.step({ type: 'previewExecution', height: 3, view: 0, running: false });
+  assert.is(ticksUntilViewChange(target), TIMEOUT - 3, 'the rest of the view is counted again');
+
+  // A preview of another view (or height) is not the current view's block.
+  const other = engine(2).target;
+  other.step({ type: 'previewExecution', height: 3, view: 1, running: true });
+  other.step({ type: 'previewExecution', height: 4, view: 0, running: true });
+  assert.is(ticksUntilViewChange(other), TIMEOUT);
+});
+
+test('an execution of a preview that never ends holds the view for one more timeout at most', () => {
+  const { target } = engine(2);
+  target.step({ type: 'previewExecution', height: 3, view: 0, running: true });
+  assert.is(ticksUntilViewChange(target), 2 * TIMEOUT);
+});
+
 test("the leader's wait for its own block is credited once the block arrives", () => {
   const { target, started } = engine(3);
   assert.ok(started.some((action) => action.type === 'requestProposal' && action.height === 4));
