@@ -13,6 +13,8 @@
 //                                            acknowledgement latency (submit.ackMs) in both modes
 //   pnpm bench --proposals whole             validators send whole blocks in their proposals instead of
 //                                            header + transaction hashes (compact, the default)
+//   pnpm bench --previews off               leaders do not preview their blocks: validators execute a block
+//                                            after its proposal arrives, not beside the leader (on, the default)
 //   pnpm bench --min-block-interval 20       the validators' consensus.minBlockIntervalMs (default 50):
 //                                            how long a leader waits after a commit before proposing
 //                                            less than a full block
@@ -61,6 +63,7 @@ const { values } = parseArgs({
     submit: { type: 'string', default: 'batch' },
     'submit-to': { type: 'string', default: 'all' },
     proposals: { type: 'string', default: 'compact' },
+    previews: { type: 'string', default: 'on' },
     'min-block-interval': { type: 'string' },
     'view-timeout-ms': { type: 'string' },
   },
@@ -121,6 +124,8 @@ if (values.micro && values['state-vehicles'] !== undefined) {
   if (submitTo !== 'all' && submitTo !== 'one') fail('--submit-to must be all or one');
   const proposals = values.proposals;
   if (proposals !== 'compact' && proposals !== 'whole') fail('--proposals must be compact or whole');
+  const previews = values.previews;
+  if (previews !== 'on' && previews !== 'off') fail('--previews must be on or off');
   let minBlockIntervalMs: number | undefined;
   if (values['min-block-interval'] !== undefined) {
     minBlockIntervalMs = Number(values['min-block-interval']);
@@ -172,6 +177,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     submit,
     submitTo,
     proposals,
+    previews,
     ...(minBlockIntervalMs !== undefined ? { minBlockIntervalMs } : {}),
     ...(viewTimeoutMs !== undefined ? { viewTimeoutMs } : {}),
     log,
@@ -197,6 +203,7 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     bytesOnWirePerTx: result.bytesOnWirePerTx,
     signatureVerificationsPerTx: result.signatureVerificationsPerTx,
     proposals: result.proposals,
+    previews: result.previews,
     escrowFlows: result.escrowFlows,
     submitted: result.submitted,
     refused: result.refused,
@@ -231,6 +238,9 @@ if (values.micro && values['state-vehicles'] !== undefined) {
     log(`signature verifications per committed transaction (all nodes): ${result.signatureVerificationsPerTx}`);
     log(
       `proposals ${result.proposals.mode}: ${result.proposals.rebuiltFromPool} rebuilt from the mempool, ${result.proposals.rebuiltAfterFetch} after fetching ${result.proposals.fetchedTxsPerTx} transactions per committed one, ${result.proposals.abandoned} abandoned`,
+    );
+    log(
+      `previews ${result.previews.mode}: ${result.previews.speculated} blocks executed ahead of their proposal, ${result.previews.used} proposals validated with it, ${result.previews.incomplete} previews missing a transaction`,
     );
     log(
       `bytes on the wire per transaction: ${result.bytesOnWirePerTx}; refused ${result.refused} ${JSON.stringify(result.refusals)}`,

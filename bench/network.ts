@@ -64,6 +64,8 @@ export interface NetworkBenchOptions {
   submitTo?: 'all' | 'one';
   /** How validators send their proposals: `compact` (header + transaction hashes, the default) or `whole`. */
   proposals?: 'compact' | 'whole';
+  /** Whether leaders preview their blocks so validators execute beside them (consensus.blockPreviews; on by default). */
+  previews?: 'on' | 'off';
   /** The validators' consensus.minBlockIntervalMs; their default when absent. */
   minBlockIntervalMs?: number;
   /** The validators' view timeout at view 0 (consensus.timeoutBaseTicks × tickMs); the devnet's when absent. */
@@ -132,6 +134,12 @@ export interface NetworkBenchResult {
     abandoned: number;
     fetchedTxsPerTx: number;
   };
+  /**
+   * Block previews over the whole run (warm-up included), summed over the validators: executed
+   * ahead of their proposal, proposals validated with that execution, and previews not executed
+   * because a transaction was not held.
+   */
+  previews: { mode: 'on' | 'off'; speculated: number; used: number; incomplete: number };
   nodes: NodeUsage[];
   refusals: Record<string, number>;
   /** Highest peak RSS (VmHWM) of any validator. */
@@ -407,7 +415,11 @@ export async function runNetworkBench(options: NetworkBenchOptions): Promise<Net
     // ahead as the pool holds (10,000 by default), or most of the load would be refused as NONCE_TOO_FAR.
     config.mempool = { ...config.mempool, maxNonceAhead: config.mempool?.maxTxs ?? 10_000 };
     config.log = { level: process.env.AUTOLEDGER_BENCH_LOG ?? 'warn' };
-    config.consensus = { ...config.consensus, compactProposals: (options.proposals ?? 'compact') === 'compact' };
+    config.consensus = {
+      ...config.consensus,
+      compactProposals: (options.proposals ?? 'compact') === 'compact',
+      blockPreviews: (options.previews ?? 'on') === 'on',
+    };
     if (options.minBlockIntervalMs !== undefined)
       config.consensus = { ...config.consensus, minBlockIntervalMs: options.minBlockIntervalMs };
     if (options.viewTimeoutMs !== undefined)
@@ -880,6 +892,14 @@ async function measure({
         ? Number(((await scrapeSum(urls, 'autoledger_compact_proposal_txs_fetched_total')) / committedAll).toFixed(2))
         : 0,
   } as const;
+  const previewOutcome = (outcome: string) =>
+    scrapeSum(urls, 'autoledger_block_previews_total', `outcome="${outcome}"`);
+  const previews = {
+    mode: options.previews ?? 'on',
+    speculated: await previewOutcome('speculated'),
+    used: await previewOutcome('used'),
+    incomplete: await previewOutcome('incomplete'),
+  } as const;
   latencies.sort((a, b) => a - b);
   const bytes = bytesAfter.reduce((sum, value, i) => sum + value - (bytesBefore[i] as number), 0);
   const wallS = options.warmupS + options.durationS;
@@ -905,6 +925,7 @@ async function measure({
     // Each validator should verify each transaction once: ideally exactly `validators`.
     signatureVerificationsPerTx: committedAll > 0 ? Number((verifies / committedAll).toFixed(2)) : 0,
     proposals,
+    previews,
     nodes: pids.map((_, i) => ({
       name: names[i] as string,
       cpuPercent: Math.round((((usageAfter[i]?.cpuSeconds ?? 0) - (usageBefore[i]?.cpuSeconds ?? 0)) / wallS) * 100),

@@ -59,6 +59,12 @@ export interface NodeConfig {
      * proposals is always on; this only chooses how this node sends its own.
      */
     compactProposals: boolean;
+    /**
+     * Preview this node's blocks to the validators when their transactions are chosen, so they
+     * execute them beside it instead of after it (chain/preview.ts). Receiving previews is
+     * always on; this only chooses whether this node sends them.
+     */
+    blockPreviews: boolean;
   };
   block: {
     maxTxs: number;
@@ -123,6 +129,7 @@ export const DEFAULT_CONFIG: Omit<NodeConfig, 'moniker'> = {
     emptyBlockIntervalMs: 1_000,
     minBlockIntervalMs: 50,
     compactProposals: true,
+    blockPreviews: true,
   },
   block: { maxTxs: 2_000, maxBytes: 4 * 1024 * 1024, maxFutureDriftMs: 10_000 },
   mempool: DEFAULT_MEMPOOL_OPTIONS,

@@ -2,7 +2,8 @@
 // time, and the commit latency of the transactions its clients submitted.
 
 import type { CompactStats } from './chain/compact.ts';
-import type { CommittedBlock } from './chain/executor.ts';
+import type { CommittedBlock, SpeculationStats } from './chain/executor.ts';
+import type { PreviewStats } from './chain/preview.ts';
 import { type Counter, type Histogram, type LabelledCounter, MetricsRegistry } from './metrics.ts';
 
 export interface NodeMetrics {
@@ -62,6 +63,8 @@ export interface GaugeSources {
   verifier: { readonly offloadedChecks: number; readonly fallbackChecks: number };
   /** What the compact-proposal path did (undefined before consensus starts). */
   compact(): CompactStats | undefined;
+  /** What the block-preview path and the executor's speculative executions did. */
+  previews(): (PreviewStats & SpeculationStats) | undefined;
   p2p: {
     connectedPeers(): readonly string[];
     bannedPeers(): readonly string[];
@@ -143,6 +146,18 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
     'autoledger_compact_proposal_txs_fetched_total',
     'Transactions of compact proposals this node did not hold and asked the sender for',
     () => from.compact()?.txsFetched ?? 0,
+  );
+  registry.counterFrom(
+    'autoledger_block_previews_total',
+    'Block previews: sent by this node; received and executed ahead of the proposal, or not (incomplete: a transaction not held; ignored: another height, parent or time; refused: malformed or not from the proposer); used: proposals validated with that execution',
+    () => {
+      const stats = from.previews();
+      return (['sent', 'speculated', 'used', 'incomplete', 'ignored', 'refused'] as const).map((outcome) => ({
+        labels: { outcome },
+        value: stats === undefined ? 0 : outcome === 'speculated' ? stats.executed : stats[outcome],
+      }));
+    },
+    ['outcome'],
   );
   registry.gauge('autoledger_p2p_banned_peers', 'Peers banned right now', () => from.p2p.bannedPeers().length);
   registry.gauge('autoledger_consensus_evidence_stored', 'Equivocation evidence records on disk', () =>

@@ -12,7 +12,8 @@ import { hashBlockBytes } from './chain/block.ts';
 import { CompactProposals } from './chain/compact.ts';
 import { ConsensusPersistence, EvidenceLog } from './chain/consensus-persistence.ts';
 import { ConsensusDriver } from './chain/driver.ts';
-import { Executor } from './chain/executor.ts';
+import { Executor, ExecutorClosedError } from './chain/executor.ts';
+import { BlockPreviews } from './chain/preview.ts';
 import { Pruner } from './chain/pruning.ts';
 import { SnapshotWriter, snapshotsDir } from './chain/snapshot.ts';
 import {
@@ -108,6 +109,7 @@ export class AutoledgerNode {
   #driver: ConsensusDriver | undefined;
   #engine: ConsensusEngine | undefined;
   #compact: CompactProposals | undefined;
+  #previews: BlockPreviews | undefined;
   #sync!: SyncManager;
   #rpc: RpcServer | undefined;
   #metricsServer: Server | undefined;
@@ -326,6 +328,14 @@ export class AutoledgerNode {
         logger: this.log,
         onExecuted: (seconds) => this.metrics.blockExecution.observe(seconds),
         onStored: (seconds) => this.metrics.blockCommit.observe(seconds),
+        // The validators execute the block beside this leader (chain/preview.ts); the relay's
+        // batch goes first so that they hold this node's clients' newest transactions.
+        onReaped: config.consensus.blockPreviews
+          ? (preview) => {
+              this.#relay.flush();
+              this.#previews?.send(preview);
+            }
+          : undefined,
       },
     );
 
@@ -463,6 +473,32 @@ export class AutoledgerNode {
         },
       );
       this.#compact = compact;
+      // Receiving previews is always on; consensus.blockPreviews chooses whether this node sends them.
+      const previews = new BlockPreviews({
+        head: () => this.#executor.head,
+        proposerPeer: (height, view) => {
+          const proposer = this.validators.at(height)?.proposer(height, view);
+          return proposer === undefined ? undefined : this.#peerIdOfValidator.get(bytesToHex(proposer.publicKey));
+        },
+        heldEnvelope: (key) => this.#mempool.pooledEnvelope(key) ?? this.#admission.waitingEnvelope(key),
+        speculate: (speculation) => {
+          const { height, view } = speculation;
+          this.#executor
+            .speculate(speculation, () => this.#driver?.previewExecution(height, view, true))
+            .catch((error) => {
+              if (!(error instanceof ExecutorClosedError)) this.log.error('speculation_failed', { error });
+            })
+            .finally(() => this.#driver?.previewExecution(height, view, false));
+        },
+        penalise: (peerId, points, reason) => this.#p2p.penalise(peerId, points, reason),
+        takers: () => [...this.#peerIdOfValidator.values()].filter((peerId) => this.#sync.takesBlockPreviews(peerId)),
+        send: (peerId, payload) => this.#p2p.send(peerId, 'preview', payload),
+        maxFutureDriftMs: config.block.maxFutureDriftMs,
+      });
+      this.#previews = previews;
+      this.#p2p.onMessage('preview', (from, payload) => previews.receive(from, payload));
+      this.#p2p.onPeerDisconnect((peer) => previews.forgetPeer(peer));
+      this.#executor.onBlockCommitted(() => previews.afterCommit());
       this.#p2p.onMessage('proposal', (from, payload) => compact.receive(from, payload));
       this.#p2p.onMessage('proposalTxsRequest', (from, payload) => compact.answer(from, payload));
       this.#p2p.onMessage('proposalTxs', (from, payload) => compact.fill(from, payload));
@@ -512,6 +548,8 @@ export class AutoledgerNode {
       verifier: this.#verifier,
       p2p: this.#p2p,
       compact: () => this.#compact?.stats,
+      previews: () =>
+        this.#previews === undefined ? undefined : { ...this.#previews.stats, ...this.#executor.speculationStats },
       evidenceStored: () => this.#evidence.size,
       syncing: () => this.#sync.syncing,
       reachablePower: () => this.health().details.reachablePower,

@@ -29,6 +29,8 @@ export const WIRE_CHANNELS = {
   proposal: 4,
   proposalTxsRequest: 5,
   proposalTxs: 6,
+  // Block previews (chain/preview.ts): a leader's chosen transactions, before it executes them.
+  preview: 7,
 } as const;
 export type WireChannel = keyof typeof WIRE_CHANNELS;
 const CHANNEL_BY_TAG = new Map<number, WireChannel>(

@@ -47,6 +47,10 @@ message HeightAnnouncement {
   // The announcer takes compact proposals (chain/compact.ts); older nodes skip the field, and
   // a node that never announced it gets whole blocks.
   bool compact_proposals = 4;
+  // The announcer takes block previews (chain/preview.ts); older nodes skip the field, and a
+  // node that never announced it gets none (a frame on a channel it does not know costs the
+  // sender penalty points).
+  bool block_previews = 5;
 }
 `).root;
 
@@ -382,19 +386,22 @@ export function decodeTxBatch(bytes: Uint8Array): Uint8Array[] {
 
 /**
  * A height announcement; `earliestHeight` > 1 says the blocks below it are not served (pruned,
- * or before a snapshot); `compactProposals` that the announcer takes compact proposals.
+ * or before a snapshot); `compactProposals` that the announcer takes compact proposals, and
+ * `blockPreviews` block previews.
  */
 export function encodeAnnouncement(
   height: number,
   blockHash: Uint8Array,
   earliestHeight = 1,
   compactProposals = true,
+  blockPreviews = true,
 ): Uint8Array {
   const fields = {
     height,
     blockHash,
     ...(earliestHeight > 1 ? { earliestHeight } : {}),
     ...(compactProposals ? { compactProposals } : {}),
+    ...(blockPreviews ? { blockPreviews } : {}),
   };
   return AnnouncementType.encode(AnnouncementType.create(fields)).finish();
 }
@@ -404,17 +411,20 @@ export function decodeAnnouncement(bytes: Uint8Array): {
   blockHash: Uint8Array;
   earliestHeight: number;
   compactProposals: boolean;
+  blockPreviews: boolean;
 } {
   const raw = decodeMessage<{
     height: unknown;
     blockHash: Uint8Array;
     earliestHeight: unknown;
     compactProposals: unknown;
+    blockPreviews: unknown;
   }>(AnnouncementType, bytes, 'announcement');
   return {
     height: toSafeInteger(raw.height, 'height'),
     blockHash: raw.blockHash,
     earliestHeight: Math.max(1, toSafeInteger(raw.earliestHeight ?? 0, 'earliestHeight')),
     compactProposals: raw.compactProposals === true,
+    blockPreviews: raw.blockPreviews === true,
   };
 }

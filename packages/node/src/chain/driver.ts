@@ -156,6 +156,15 @@ export class ConsensusDriver {
   }
 
   /** A consensus message from the network. */
+  /**
+   * This node started or finished executing the block the leader of (height, view) previewed
+   * (chain/preview.ts): the engine's view timer does not count it, as it does not count
+   * validating the view's proposal.
+   */
+  previewExecution(height: number, view: number, running: boolean): void {
+    this.#enqueue({ input: { type: 'previewExecution', height, view, running } });
+  }
+
   deliver(from: string, bytes: Uint8Array): void {
     // Bounded in count and in bytes: while the pump waits on a long commit, a faulty peer
     // must not be able to park gigabytes here.

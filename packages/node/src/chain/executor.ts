@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import { envelopeHash, type Mempool } from '../mempool.ts';
 import { INLINE_VERIFIER, type SignatureVerifier } from '../verifier.ts';
 import { type Block, computeTxRoot, decodeBlock, EMPTY_HASH, encodeBlock, knownBoundBlock } from './block.ts';
+import type { BlockPreview, Speculation } from './preview.ts';
 import type { ChainStore, Head, StoredReceipts } from './store.ts';
 
 type ExecutionOk = Extract<BlockExecution, { ok: true }>;
@@ -70,6 +71,25 @@ export type CommitOrigin = 'consensus' | 'sync';
 export type BlockCommittedListener = (committed: CommittedBlock, origin: CommitOrigin) => void | Promise<void>;
 
 const EXECUTION_CACHE_LIMIT = 16;
+/**
+ * Executions of the next height kept by their inputs (height, time, txRoot): those of previewed
+ * blocks (chain/preview.ts) and of validated proposals, each holding its pending writes until
+ * the height commits.
+ */
+const EXECUTIONS_BY_INPUT_LIMIT = 4;
+
+/** What a block's execution depends on besides the state at its parent: its height, time and transactions. */
+function executionKey(height: number, time: number, txRoot: Uint8Array): string {
+  return `${height}:${time}:${bytesToHex(txRoot)}`;
+}
+
+/** Speculative executions (chain/preview.ts), for the metrics. */
+export interface SpeculationStats {
+  /** Previewed blocks executed ahead of their proposal. */
+  executed: number;
+  /** Proposals validated with a speculative execution instead of executing them again. */
+  used: number;
+}
 
 export class ExecutorClosedError extends Error {
   readonly code = 'EXECUTOR_CLOSED';
@@ -93,6 +113,13 @@ export class Executor {
   readonly #log: Logger;
   readonly #onExecuted: ((seconds: number) => void) | undefined;
   readonly #onStored: ((seconds: number) => void) | undefined;
+  readonly #onReaped: ((preview: BlockPreview) => void) | undefined;
+  /**
+   * Executions of the next height by executionKey, speculative or from validating a proposal,
+   * so that no two blocks with the same inputs are executed twice.
+   */
+  readonly #executionsByInput = new Map<string, { execution: BlockExecution; speculative: boolean }>();
+  readonly speculationStats: SpeculationStats = { executed: 0, used: 0 };
   readonly #executions = new Map<string, { block: Block; txs: DecodedTx[]; execution: ExecutionOk }>();
   readonly #committedListeners: BlockCommittedListener[] = [];
   #lane: Promise<unknown> = Promise.resolve();
@@ -124,6 +151,11 @@ export class Executor {
       onExecuted?: (seconds: number) => void;
       /** Seconds each commit took: its batch written and its listeners run. */
       onStored?: (seconds: number) => void;
+      /**
+       * Called when this node, as leader, has chosen its block's transactions and time and is
+       * about to execute them: the moment to preview the block to the validators.
+       */
+      onReaped?: (preview: BlockPreview) => void;
     },
   ) {
     this.#chainId = options.chainId;
@@ -141,6 +173,7 @@ export class Executor {
     this.#log = deps.logger.child({ component: 'executor' });
     this.#onExecuted = deps.onExecuted;
     this.#onStored = deps.onStored;
+    this.#onReaped = deps.onReaped;
     this.#head = deps.head ?? { height: 0, hash: options.genesisHash, time: options.genesisTime };
   }
 
@@ -219,6 +252,15 @@ export class Executor {
         height === 1 ? new Uint8Array(0) : ((await this.#store.certificate(height - 1)) ?? new Uint8Array(0));
       const time = Math.max(this.#now(), this.#head.time + 1);
       let txs = this.#mempool.reap(this.#limits.maxTxs, this.#limits.maxBytes - 64 * 1024);
+      if (txs.length > 0) {
+        this.#onReaped?.({
+          height,
+          view,
+          time,
+          parentHash: this.#head.hash,
+          envelopeHashes: txs.map(envelopeHash),
+        });
+      }
       for (let attempt = 0; attempt < 8; attempt++) {
         const execution = await this.#ledger.executeBlock({ height, time, txs });
         if (!execution.ok) {
@@ -317,18 +359,72 @@ export class Executor {
     // A replayed transaction needs no index lookup: its nonce is used up, so execution
     // refuses the block with BAD_NONCE.
     const checkedAt = performance.now();
-    const execution = await this.#ledger.executeBlock({ height: header.height, time: header.time, txs });
-    this.#onExecuted?.((performance.now() - checkedAt) / 1000);
+    const key = executionKey(header.height, header.time, header.txRoot);
+    const earlier = this.#executionsByInput.get(key);
+    let execution: BlockExecution;
+    if (earlier !== undefined) {
+      // Executed already, with the same parent, height, time and transactions in the same
+      // order — when the leader previewed this block, or for another proposal with the same
+      // contents: the state root is all that is left to compare.
+      execution = earlier.execution;
+      if (earlier.speculative) this.speculationStats.used++;
+    } else {
+      execution = await this.#ledger.executeBlock({ height: header.height, time: header.time, txs });
+      this.#onExecuted?.((performance.now() - checkedAt) / 1000);
+      this.#remember(key, { execution, speculative: false });
+    }
     this.#log.debug('block_executed', {
       height: header.height,
       txs: txs.length,
       decodeVerifyMs: Math.round(checkedAt - startedAt),
       executeMs: Math.round(performance.now() - checkedAt),
+      earlier: earlier !== undefined,
     });
     if (!execution.ok) return invalid(execution.code, `transaction ${execution.txIndex ?? '-'}: ${execution.message}`);
     if (!bytesEqual(execution.stateRoot, header.stateRoot)) return invalid('WRONG_STATE_ROOT', 'stateRoot mismatch');
     this.#cache(block, txs, execution);
     return { valid: true };
+  }
+
+  /**
+   * Executes a block a leader previewed (chain/preview.ts) before its proposal arrives, so that
+   * validating the proposal finds the execution done. Runs in the lane like any block work, and
+   * only on top of the head the preview names; its result is kept for the next height only.
+   * `onStart` is called when the execution begins (after the jobs queued before it).
+   */
+  speculate(speculation: Speculation, onStart?: () => void): Promise<void> {
+    return this.#run(async () => {
+      const { height, time } = speculation;
+      if (height !== this.#head.height + 1 || !bytesEqual(speculation.parentHash, this.#head.hash)) return;
+      const key = executionKey(height, time, computeTxRoot(speculation.envelopeHashes));
+      if (this.#executionsByInput.has(key)) return;
+      onStart?.();
+      const decoded = await this.#mempool.decodeBlockTxs(speculation.txs, this.#verifier, speculation.envelopeHashes);
+      // A transaction that does not decode or verify makes the proposal invalid before it is
+      // executed: nothing to prepare.
+      if (!decoded.ok) return;
+      if (new Set(decoded.txs.map((tx) => tx.hashHex)).size !== decoded.txs.length) return;
+      const startedAt = performance.now();
+      const execution = await this.#ledger.executeBlock({ height, time, txs: decoded.txs });
+      this.#onExecuted?.((performance.now() - startedAt) / 1000);
+      this.speculationStats.executed++;
+      this.#remember(key, { execution, speculative: true });
+      this.#log.debug('block_speculated', {
+        height,
+        txs: decoded.txs.length,
+        ok: execution.ok,
+        executeMs: Math.round(performance.now() - startedAt),
+      });
+    });
+  }
+
+  #remember(key: string, entry: { execution: BlockExecution; speculative: boolean }): void {
+    this.#executionsByInput.delete(key);
+    this.#executionsByInput.set(key, entry);
+    while (this.#executionsByInput.size > EXECUTIONS_BY_INPUT_LIMIT) {
+      const oldest = this.#executionsByInput.keys().next().value as string;
+      this.#executionsByInput.delete(oldest);
+    }
   }
 
   #checkLastCertificate(block: Block): Validity {
@@ -417,6 +513,7 @@ export class Executor {
     this.#ledger.finishCommit(execution);
     this.#head = { height: block.header.height, hash: block.hash, time: block.header.time };
     this.#executions.clear();
+    this.#executionsByInput.clear();
     const committed: CommittedBlock = { block, txs, receipts, certificate };
     for (const listener of this.#committedListeners) await listener(committed, origin);
     const finished = performance.now();

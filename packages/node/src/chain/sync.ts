@@ -88,6 +88,8 @@ export class SyncManager {
   readonly #peerEarliest = new Map<string, number>();
   /** Peers whose last announcement said they take compact proposals (bounded by peers). */
   readonly #takesCompact = new Set<string>();
+  /** Peers whose last announcement said they take block previews (bounded by peers). */
+  readonly #takesPreviews = new Set<string>();
   /** When each peer that announced a lower height was last told this node's (bounded by peers). */
   readonly #answeredAt = new Map<string, number>();
   #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
@@ -183,8 +185,9 @@ export class SyncManager {
     let height: number;
     let earliestHeight: number;
     let compactProposals: boolean;
+    let blockPreviews: boolean;
     try {
-      ({ height, earliestHeight, compactProposals } = decodeAnnouncement(payload));
+      ({ height, earliestHeight, compactProposals, blockPreviews } = decodeAnnouncement(payload));
     } catch {
       this.#p2p.penalise(from, 10, 'MALFORMED_ANNOUNCEMENT');
       return;
@@ -192,6 +195,8 @@ export class SyncManager {
     this.#peerHeights.set(from, height);
     if (compactProposals) this.#takesCompact.add(from);
     else this.#takesCompact.delete(from);
+    if (blockPreviews) this.#takesPreviews.add(from);
+    else this.#takesPreviews.delete(from);
     if (earliestHeight > 1) this.#peerEarliest.set(from, earliestHeight);
     else this.#peerEarliest.delete(from);
     const head = this.#executor.head;
@@ -249,6 +254,11 @@ export class SyncManager {
     this.#idleTimer.unref();
   }
 
+  /** Whether `peerId` said it takes block previews (a peer of an older version never does). */
+  takesBlockPreviews(peerId: string): boolean {
+    return this.#takesPreviews.has(peerId);
+  }
+
   /** Whether `peerId` said it takes compact proposals (a peer of an older version never does). */
   takesCompactProposals(peerId: string): boolean {
     return this.#takesCompact.has(peerId);
@@ -257,6 +267,7 @@ export class SyncManager {
   forgetPeer(peerId: string): void {
     this.#peerHeights.delete(peerId);
     this.#takesCompact.delete(peerId);
+    this.#takesPreviews.delete(peerId);
     this.#peerEarliest.delete(peerId);
     this.#answeredAt.delete(peerId);
   }

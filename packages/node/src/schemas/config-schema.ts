@@ -92,6 +92,10 @@ const FIELDS: Record<string, JsonSchema> = {
     description:
       "Send this node's proposals as header and transaction hashes (validators fill in the transactions from their mempools and fetch the rest); false sends whole blocks",
   },
+  'consensus.blockPreviews': {
+    description:
+      "Preview this node's blocks (transactions and time) to the validators before executing them, so they execute beside it; false: they execute after the proposal arrives",
+  },
   block: { description: 'Blocks this node proposes' },
   'block.maxTxs': {
     description: 'Most transactions in a block this node proposes',
