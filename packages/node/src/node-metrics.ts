@@ -154,7 +154,7 @@ export function registerNodeGauges(registry: MetricsRegistry, from: GaugeSources
       const stats = from.previews();
       return (['sent', 'speculated', 'used', 'incomplete', 'ignored', 'refused'] as const).map((outcome) => ({
         labels: { outcome },
-        value: stats === undefined ? 0 : outcome === 'speculated' ? stats.executed : stats[outcome],
+        value: stats === undefined ? 0 : stats[outcome === 'speculated' ? 'executed' : outcome],
       }));
     },
     ['outcome'],

@@ -476,6 +476,7 @@ export class AutoledgerNode {
       // Receiving previews is always on; consensus.blockPreviews chooses whether this node sends them.
       const previews = new BlockPreviews({
         head: () => this.#executor.head,
+        currentView: () => (this.#engine?.height === this.#executor.head.height + 1 ? this.#engine.view : undefined),
         proposerPeer: (height, view) => {
           const proposer = this.validators.at(height)?.proposer(height, view);
           return proposer === undefined ? undefined : this.#peerIdOfValidator.get(bytesToHex(proposer.publicKey));
@@ -483,8 +484,12 @@ export class AutoledgerNode {
         heldEnvelope: (key) => this.#mempool.pooledEnvelope(key) ?? this.#admission.waitingEnvelope(key),
         speculate: (speculation) => {
           const { height, view } = speculation;
+          const atView = () => this.#engine?.height === height && this.#engine.view === view;
           this.#executor
-            .speculate(speculation, () => this.#driver?.previewExecution(height, view, true))
+            .speculate(speculation, {
+              stillWanted: atView,
+              onStart: () => this.#driver?.previewExecution(height, view, true),
+            })
             .catch((error) => {
               if (!(error instanceof ExecutorClosedError)) this.log.error('speculation_failed', { error });
             })

@@ -113,11 +113,15 @@ test("ticks spent executing the view's previewed block do not count; another vie
   target.step({ type: 'previewExecution', height: 3, view: 0, running: false });
   assert.is(ticksUntilViewChange(target), TIMEOUT - 3, 'the rest of the view is counted again');
 
-  // A preview of another view (or height) is not the current view's block.
-  const other = engine(2).target;
-  other.step({ type: 'previewExecution', height: 3, view: 1, running: true });
-  other.step({ type: 'previewExecution', height: 4, view: 0, running: true });
-  assert.is(ticksUntilViewChange(other), TIMEOUT);
+  // A preview of another view, or of another height, is not the current view's block.
+  for (const [height, view] of [
+    [3, 1],
+    [4, 0],
+  ] as const) {
+    const other = engine(2).target;
+    other.step({ type: 'previewExecution', height, view, running: true });
+    assert.is(ticksUntilViewChange(other), TIMEOUT, `height ${height} view ${view}`);
+  }
 });
 
 test('an execution of a preview that never ends holds the view for one more timeout at most', () => {

@@ -180,6 +180,21 @@ test('a proposal is judged on its own whatever was previewed: a wrong state root
   assert.is(other.executor.speculationStats.used, 0);
 });
 
+test('a speculation is skipped when its turn comes after the validation, or when no longer wanted', async () => {
+  const { validator, leader, block } = await leaderAndValidator(6);
+  const preview = leader.previews[0] as BlockPreview;
+  assert.equal(await validator.executor.validate(block.bytes, { height: 1, view: 0 }), { valid: true });
+  let started = 0;
+  await validator.executor.speculate(speculationOf(validator, preview), { onStart: () => started++ });
+  assert.is(started, 0, 'the proposal was validated first: nothing to execute');
+  await validator.executor.speculate(speculationOf(validator, { ...preview, time: preview.time + 5 }), {
+    stillWanted: () => false,
+    onStart: () => started++,
+  });
+  assert.is(started, 0);
+  assert.is(validator.executions, 1, 'the validation alone');
+});
+
 // The receiving side, over its dependencies.
 
 const PROPOSER_PEER = 'peer-proposer';
@@ -188,10 +203,12 @@ const HEAD: Head = { height: 7, hash: sha256(new Uint8Array([7])), time: 1_000 }
 
 function receiver(options: { held?: (key: string) => Uint8Array | undefined; now?: number } = {}) {
   let head = HEAD;
+  let view: number | undefined = 0;
   const speculations: Speculation[] = [];
   const penalties: { peer: string; reason: string }[] = [];
   const previews = new BlockPreviews({
     head: () => head,
+    currentView: () => view,
     // The proposer of every view at every height is PROPOSER_PEER, except view 1 (OTHER_PEER).
     proposerPeer: (_height, view) => (view === 1 ? OTHER_PEER : PROPOSER_PEER),
     heldEnvelope: options.held ?? ((key) => new TextEncoder().encode(key)),
@@ -208,6 +225,9 @@ function receiver(options: { held?: (key: string) => Uint8Array | undefined; now
     penalties,
     setHead: (next: Head) => {
       head = next;
+    },
+    setView: (next: number | undefined) => {
+      view = next;
     },
   };
 }
@@ -260,18 +280,32 @@ test('previews are encoded compactly and decoded totally: any bytes give a previ
   assert.equal(decodePreview(hugeHeight), { ok: false, reason: 'height or time' });
 });
 
-test("a preview is taken from the proposer it names, once per height, for the next height on this node's head", () => {
-  const { previews, speculations, penalties } = receiver();
+test("a preview is taken from the current view's proposer, once per height, for the next height on this node's head", () => {
+  const { previews, speculations, penalties, setView } = receiver();
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash)));
   assert.is(speculations.length, 1);
   assert.is(speculations[0]?.txs.length, 2);
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash, { time: 1_600 })));
   assert.is(speculations.length, 1, 'a second preview of the same height from the same peer');
+  // Reconnecting does not give the peer the height again.
+  previews.forgetPeer(PROPOSER_PEER);
+  previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash, { time: 1_700 })));
+  assert.is(speculations.length, 1, 'the same height after a reconnect');
+  // Another view than this node's: every validator leads some view, so it is not taken.
+  previews.receive(OTHER_PEER, encodePreview(previewAt(8, HEAD.hash, { view: 1 })));
+  assert.is(speculations.length, 1, "a view this node's engine is not in");
+  assert.equal(penalties, []);
   // Not the proposer of the view it names: refused and penalised.
+  setView(1);
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash, { view: 1 })));
   assert.equal(penalties, [{ peer: PROPOSER_PEER, reason: 'PREVIEW_NOT_PROPOSER' }]);
-  previews.receive(OTHER_PEER, encodePreview(previewAt(8, HEAD.hash)));
-  assert.is(penalties.length, 2);
+  previews.receive(OTHER_PEER, encodePreview(previewAt(8, HEAD.hash, { view: 1 })));
+  assert.is(speculations.length, 2, "view 1's proposer");
+  // The engine at another height: nothing is taken.
+  const elsewhere = receiver();
+  elsewhere.setView(undefined);
+  elsewhere.previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash)));
+  assert.is(elsewhere.speculations.length, 0);
   // Another parent, an old height, a time not after the head or beyond the drift bound.
   const fresh = receiver();
   fresh.previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, sha256(new Uint8Array([9])))));
@@ -288,14 +322,25 @@ test("a preview is taken from the proposer it names, once per height, for the ne
   assert.equal(fresh.penalties, [{ peer: OTHER_PEER, reason: 'MALFORMED_PREVIEW' }]);
 });
 
-test('a preview naming a transaction this node does not hold is not executed, nor fetched for', () => {
+test('a preview naming a transaction this node does not hold is not executed, nor fetched for, and uses up nothing', () => {
   const wanted = sha256(new Uint8Array([2]));
+  let arrived = false;
   const { previews, speculations } = receiver({
-    held: (key) => (key === bytesToHex(wanted) ? undefined : new Uint8Array([1])),
+    held: (key) => (key === bytesToHex(wanted) && !arrived ? undefined : new Uint8Array([1])),
   });
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash)));
   assert.is(speculations.length, 0);
   assert.is(previews.stats.incomplete, 1);
+  arrived = true;
+  previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash)));
+  assert.is(speculations.length, 1, 'the same preview once the transaction is held');
+});
+
+test('transactions that would not fit in a valid block are not executed', () => {
+  const { previews, speculations } = receiver({ held: () => new Uint8Array(5 * 1024 * 1024) });
+  previews.receive(PROPOSER_PEER, encodePreview(previewAt(8, HEAD.hash)));
+  assert.is(speculations.length, 0);
+  assert.is(previews.stats.ignored, 1);
 });
 
 test('a preview one height ahead waits for this node to commit the height below it, one per peer', () => {
@@ -303,6 +348,8 @@ test('a preview one height ahead waits for this node to commit the height below 
   const next: Head = { height: 8, hash: sha256(new Uint8Array([8])), time: 1_400 };
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(9, next.hash, { time: 1_700 })));
   previews.receive(PROPOSER_PEER, encodePreview(previewAt(9, next.hash, { time: 1_800 })));
+  // Only view 0 is held a height ahead.
+  previews.receive(OTHER_PEER, encodePreview(previewAt(9, next.hash, { view: 1, time: 1_900 })));
   assert.is(speculations.length, 0);
   previews.afterCommit();
   assert.is(speculations.length, 0, 'still at height 7');

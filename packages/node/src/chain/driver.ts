@@ -155,7 +155,6 @@ export class ConsensusDriver {
     await this.#idle;
   }
 
-  /** A consensus message from the network. */
   /**
    * This node started or finished executing the block the leader of (height, view) previewed
    * (chain/preview.ts): the engine's view timer does not count it, as it does not count
@@ -165,6 +164,7 @@ export class ConsensusDriver {
     this.#enqueue({ input: { type: 'previewExecution', height, view, running } });
   }
 
+  /** A consensus message from the network. */
   deliver(from: string, bytes: Uint8Array): void {
     // Bounded in count and in bytes: while the pump waits on a long commit, a faulty peer
     // must not be able to park gigabytes here.

@@ -390,15 +390,20 @@ export class Executor {
    * Executes a block a leader previewed (chain/preview.ts) before its proposal arrives, so that
    * validating the proposal finds the execution done. Runs in the lane like any block work, and
    * only on top of the head the preview names; its result is kept for the next height only.
-   * `onStart` is called when the execution begins (after the jobs queued before it).
+   * When its turn comes, `stillWanted` may drop it (the engine has left the view whose leader
+   * previewed it); `onStart` is called when the execution begins.
    */
-  speculate(speculation: Speculation, onStart?: () => void): Promise<void> {
+  speculate(
+    speculation: Speculation,
+    hooks: { stillWanted?: () => boolean; onStart?: () => void } = {},
+  ): Promise<void> {
     return this.#run(async () => {
       const { height, time } = speculation;
       if (height !== this.#head.height + 1 || !bytesEqual(speculation.parentHash, this.#head.hash)) return;
+      if (hooks.stillWanted?.() === false) return;
       const key = executionKey(height, time, computeTxRoot(speculation.envelopeHashes));
       if (this.#executionsByInput.has(key)) return;
-      onStart?.();
+      hooks.onStart?.();
       const decoded = await this.#mempool.decodeBlockTxs(speculation.txs, this.#verifier, speculation.envelopeHashes);
       // A transaction that does not decode or verify makes the proposal invalid before it is
       // executed: nothing to prepare.

@@ -11,14 +11,17 @@
 //
 // Nothing in a preview is trusted: it only chooses what a validator computes ahead of time.
 // A proposal is checked exactly as before, and a preview that does not match the proposal
-// costs one execution, no more than a proposal costs. Bounds: previews are taken only from
-// the peer of the proposer the preview names, one per peer per height, for the next height
-// (a preview one height ahead, from a leader that committed first, is held until this node
-// commits: one per peer); the transactions come only from this node's pool or admission
-// queue — a preview is never fetched for.
+// costs one execution, no more than the proposal of that view costs. Bounds: a preview is
+// taken only from the peer of the proposer of the view this node's engine is in (every
+// validator leads some view of every height, so any other view would let each of them make
+// every node execute a block per height), once per peer per height whatever reconnects, for
+// the next height; one a height ahead, from a leader that committed first, is held until this
+// node commits (view 0 only, one per peer); its transactions come only from this node's pool
+// or admission queue — a preview is never fetched for — and must fit in a valid block.
+// A speculation still queued when the engine has left its view is dropped before it runs.
 
 import { bytesEqual, bytesToHex } from '@autoledger/crypto';
-import { MAX_BLOCK_TXS } from './executor.ts';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from './executor.ts';
 import type { Head } from './store.ts';
 
 const PREVIEW_VERSION = 1;
@@ -94,6 +97,8 @@ export interface Speculation {
 
 export interface PreviewDependencies {
   head(): Head;
+  /** The view this node's consensus engine is in, when it is at height head + 1. */
+  currentView(): number | undefined;
   /** The peer id of the proposer of (height, view) in the set in force at height, if known. */
   proposerPeer(height: number, view: number): string | undefined;
   /** A transaction's bytes by its envelope hash (hex), from the pool or the admission queue. */
@@ -108,15 +113,16 @@ export interface PreviewDependencies {
   now?: () => number;
 }
 
-/** What the preview path did, for the metrics (`used` is counted by the executor). */
+/** What the preview path did, for the metrics (executions and their use are counted by the executor). */
 export interface PreviewStats {
   /** Previews this node sent (per block, not per peer). */
   sent: number;
-  /** Previews executed ahead of their proposal. */
-  speculated: number;
   /** Previews naming a transaction this node did not hold: not executed. */
   incomplete: number;
-  /** Previews for a height or parent this node is not at, repeated, or with a time out of bounds. */
+  /**
+   * Previews for a height, view or parent this node is not at, repeated, with a time out of
+   * bounds, or larger than a valid block.
+   */
   ignored: number;
   /** Malformed previews, or ones from a peer that is not the proposer they name. */
   refused: number;
@@ -129,7 +135,7 @@ export class BlockPreviews {
   readonly #takenHeight = new Map<string, number>();
   /** A preview one height ahead per peer, until this node commits the height below it. */
   readonly #held = new Map<string, BlockPreview>();
-  readonly stats: PreviewStats = { sent: 0, speculated: 0, incomplete: 0, ignored: 0, refused: 0 };
+  readonly stats: PreviewStats = { sent: 0, incomplete: 0, ignored: 0, refused: 0 };
 
   constructor(deps: PreviewDependencies) {
     this.#deps = deps;
@@ -156,7 +162,11 @@ export class BlockPreviews {
     const head = this.#deps.head();
     if (preview.height === head.height + 2) {
       // The leader committed the height below first; its preview waits for this node's commit.
-      // Only the proposer of that height may park one, so the map holds one per validator.
+      // Only view 0's proposer of that height may park one: at most one in the map.
+      if (preview.view !== 0) {
+        this.stats.ignored++;
+        return;
+      }
       if (this.#isProposer(from, preview)) this.#held.set(from, preview);
       return;
     }
@@ -166,6 +176,11 @@ export class BlockPreviews {
   /** After each commit: a preview held for the new next height is taken now. */
   afterCommit(): void {
     const head = this.#deps.head();
+    // A height taken is remembered across reconnects, until it is committed: bounded by the
+    // validators that led a view since.
+    for (const [peerId, height] of [...this.#takenHeight]) {
+      if (height <= head.height) this.#takenHeight.delete(peerId);
+    }
     for (const [peerId, preview] of [...this.#held]) {
       if (preview.height > head.height + 1) continue;
       this.#held.delete(peerId);
@@ -174,7 +189,6 @@ export class BlockPreviews {
   }
 
   forgetPeer(peerId: string): void {
-    this.#takenHeight.delete(peerId);
     this.#held.delete(peerId);
   }
 
@@ -183,12 +197,15 @@ export class BlockPreviews {
       this.stats.ignored++;
       return;
     }
+    if (preview.view !== this.#deps.currentView()) {
+      this.stats.ignored++;
+      return;
+    }
     if (!this.#isProposer(from, preview)) return;
     if ((this.#takenHeight.get(from) ?? 0) >= preview.height) {
       this.stats.ignored++;
       return;
     }
-    this.#takenHeight.set(from, preview.height);
     // The checks validation would make on the time, so that no time this node would refuse is
     // executed (a proposal with it is refused before execution).
     if (preview.time <= head.time || preview.time > this.#now() + this.#deps.maxFutureDriftMs) {
@@ -197,15 +214,23 @@ export class BlockPreviews {
     }
     if (preview.envelopeHashes.length === 0) return; // an empty block costs nothing to execute
     const txs: Uint8Array[] = [];
+    let bytes = 0;
     for (const hash of preview.envelopeHashes) {
-      const bytes = this.#deps.heldEnvelope(bytesToHex(hash));
-      if (bytes === undefined) {
+      const tx = this.#deps.heldEnvelope(bytesToHex(hash));
+      if (tx === undefined) {
         this.stats.incomplete++;
         return;
       }
-      txs.push(bytes);
+      bytes += tx.length;
+      txs.push(tx);
     }
-    this.stats.speculated++;
+    if (bytes > MAX_BLOCK_BYTES) {
+      this.stats.ignored++;
+      return;
+    }
+    // Taken only once it is queued: a preview refused above (a transaction not held yet)
+    // does not use up the peer's height.
+    this.#takenHeight.set(from, preview.height);
     this.#deps.speculate({
       height: preview.height,
       view: preview.view,
