@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { silentLogger } from '../../../packages/node/src/log.ts';
@@ -261,6 +262,40 @@ open('a body over the limit is refused with 413, declared or streamed', async ()
   });
   assert.is(status, 413);
   assert.equal(calls, []);
+});
+
+open('a body over the limit is answered once the client has sent it, so the 413 is not lost to a reset', async () => {
+  // Declared and streamed: the server must not close while the client still uploads (its
+  // kernel would answer the rest with a reset, and the client lose the 413).
+  for (const chunked of [false, true]) {
+    const url = new URL(server.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const part = 'x'.repeat(100 * 1024);
+    let answer = '';
+    let answeredAt = Number.POSITIVE_INFINITY;
+    const closed = new Promise<string | undefined>((resolve) => {
+      socket.on('data', (chunk) => {
+        if (answer === '') answeredAt = performance.now();
+        answer += chunk.toString('latin1');
+      });
+      socket.on('error', (error) => resolve(error.message));
+      socket.on('close', () => resolve(undefined));
+    });
+    const frame = (text: string) => (chunked ? `${text.length.toString(16)}\r\n${text}\r\n` : text);
+    socket.write(
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n${
+        chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${2 * part.length}`
+      }\r\n\r\n${frame(part)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lastSentAt = performance.now();
+    socket.write(frame(part) + (chunked ? '0\r\n\r\n' : ''));
+    const error = await closed;
+    assert.is(error, undefined, `${chunked ? 'chunked' : 'declared'}: no reset`);
+    assert.match(answer, /^HTTP\/1\.1 413 /, chunked ? 'chunked' : 'declared');
+    assert.ok(answeredAt >= lastSentAt, `${chunked ? 'chunked' : 'declared'}: answered after the whole body`);
+  }
 });
 
 open('an unexpected handler failure is -32603 without internal details', async () => {

@@ -207,6 +207,11 @@ function onClientError(error: Error & { code?: string }, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`);
 }
 
+/** How much of an oversized body the server reads and drops before answering 413 and closing. */
+const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+/** How long it waits for the rest of an oversized body before answering anyway. */
+const LINGER_MS = 5_000;
+
 /** Serves GET /metrics on an address of its own, for a scraper on a private network. */
 export function startMetricsServer(
   host: string,
@@ -528,10 +533,7 @@ export class RpcServer {
     const declared = Number(request.headers['content-length'] ?? 0);
     // Node itself refuses a malformed content-length; anything else non-numeric is refused here.
     if (declared > this.#options.maxBodyBytes) {
-      this.stats.rejected++;
-      request.resume();
-      response.setHeader('connection', 'close');
-      this.#sendRpcError(response, 413, RPC_ERRORS.INVALID_REQUEST, `body exceeds ${this.#options.maxBodyBytes} bytes`);
+      this.#refuseOversized(request, response, 0);
       return;
     }
     if (this.#inFlight >= this.#options.maxInFlightRequests) {
@@ -549,14 +551,7 @@ export class RpcServer {
     try {
       const body = await this.#readBody(request);
       if (body === undefined) {
-        this.stats.rejected++;
-        response.setHeader('connection', 'close');
-        this.#sendRpcError(
-          response,
-          413,
-          RPC_ERRORS.INVALID_REQUEST,
-          `body exceeds ${this.#options.maxBodyBytes} bytes`,
-        );
+        this.#refuseOversized(request, response, this.#options.maxBodyBytes);
         return;
       }
       this.stats.requests++;
@@ -616,6 +611,44 @@ export class RpcServer {
     });
     response.end();
     return true;
+  }
+
+  /**
+   * Answers a body over the limit with 413 and closes the connection — once the client has
+   * sent it: closing while it still uploads makes its kernel reset the connection, and the
+   * client sees a failed request instead of the 413 (a lingering close, as web servers do).
+   * The rest of the body is read and dropped, up to LINGER_MAX_BYTES and LINGER_MS; a larger
+   * declared body, or one that passes either bound, gets the answer and the close at once.
+   */
+  #refuseOversized(request: IncomingMessage, response: ServerResponse, alreadyRead: number): void {
+    this.stats.rejected++;
+    response.setHeader('connection', 'close');
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      if (!response.headersSent && !response.destroyed) {
+        this.#sendRpcError(
+          response,
+          413,
+          RPC_ERRORS.INVALID_REQUEST,
+          `body exceeds ${this.#options.maxBodyBytes} bytes`,
+        );
+      }
+    };
+    const timer = setTimeout(answer, LINGER_MS);
+    timer.unref();
+    let drained = alreadyRead;
+    request.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > LINGER_MAX_BYTES) answer();
+    });
+    request.once('end', answer);
+    request.once('close', answer);
+    request.resume();
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (request.complete || declared > LINGER_MAX_BYTES) answer();
   }
 
   /** Reads the body up to the limit; undefined when it is larger (chunked bodies included). */
