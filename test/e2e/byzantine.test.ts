@@ -142,6 +142,23 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
     }
   }
 
+  // Block previews that lie, to everyone: junk, and previews of the next two heights naming
+  // transactions no one holds (the Byzantine leads view 0 of at most one of them; for the other
+  // it claims a view it does not lead). Nothing is executed, nothing is fetched.
+  for (const peer of [nodeA, nodeB, nodeC]) {
+    await byzantine.send(peer, 'preview', new Uint8Array([1, 2, 3]));
+    for (const ahead of [1, 2]) {
+      const preview = new Uint8Array(53 + 32 * 100);
+      const view = new DataView(preview.buffer);
+      preview[0] = 1;
+      view.setUint32(5, byzantine.highestHeight + ahead);
+      view.setUint32(17, Date.now() % 2 ** 32);
+      view.setUint32(13, Math.floor(Date.now() / 2 ** 32));
+      preview.set(randomBytes(preview.length - 21), 21);
+      await byzantine.send(peer, 'preview', preview);
+    }
+  }
+
   // Selective sending, then withhold and release: votes for the block being decided go to
   // one node only, and the same votes reach another once they are stale.
   const prepared = byzantine.latestPrepared();
@@ -307,6 +324,12 @@ test('one Byzantine validator of four: the honest three survive, commit, agree, 
     sampleSum(texts[0] as string, 'autoledger_consensus_messages_dropped_total', /reason="EQUIVOCATION"/) > 0,
     'node A saw the equivocation',
   );
+  for (const [index, text] of texts.entries()) {
+    assert.ok(
+      sampleSum(text, 'autoledger_block_previews_total', /outcome="refused"/) > 0,
+      `node ${index} refused the junk preview`,
+    );
+  }
   assert.ok(
     sampleSum(texts[1] as string, 'autoledger_consensus_messages_dropped_total', /reason="HEIGHT_TOO_FAR_AHEAD"/) > 0,
     'node B dropped the far-future flood',

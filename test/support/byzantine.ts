@@ -26,7 +26,7 @@ import { frame, rawPeer } from './raw-peer.ts';
 
 type Stream = Awaited<ReturnType<Libp2p['dialProtocol']>>;
 
-const CHANNEL = { consensus: 1, txs: 2, announce: 3 } as const;
+const CHANNEL = { consensus: 1, txs: 2, announce: 3, preview: 7 } as const;
 
 /** A quorum of PREPAREs the honest validators sent for one (height, view, block). */
 export interface PreparedEvidence {
